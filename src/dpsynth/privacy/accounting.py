@@ -1,0 +1,257 @@
+"""The privacy budget and the accountant every private answer of a fit is charged through.
+
+One :class:`Accountant` per fit. ``charge`` is called *before* noise is drawn; it raises
+:class:`~dpsynth.errors.BudgetExceededError` if the release would take the fit past its
+budget, and otherwise records the release in the ledger. The marginal-based generators
+compose in zero-concentrated DP (ρ adds up); the headline ε is the tight zCDP → (ε, δ)
+conversion, and where every release is Gaussian the report adds the Gaussian-DP μ, its
+ε(δ) and the separation κ.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dp_accounting
+from dp_accounting.pld import PLDAccountant
+from dp_accounting.rdp import RdpAccountant
+
+from dpsynth.errors import BudgetExceededError, InvalidParameterError, check_positive
+from dpsynth.privacy import fdp, zcdp
+from dpsynth.privacy.mechanisms import Mechanism
+
+# Relative slack for floating-point round-off when a method spends exactly its budget.
+_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class PrivacyBudget:
+    """A privacy budget (ε, δ) under add/remove-one-row neighbouring.
+
+    Args:
+        epsilon: ε > 0.
+        delta: 0 < δ < 1; should be well below 1/n for n rows.
+    """
+
+    epsilon: float
+    delta: float = 1e-9
+
+    def __post_init__(self) -> None:
+        check_positive(self.epsilon, "epsilon", "PrivacyBudget")
+        if (
+            isinstance(self.delta, bool)
+            or not isinstance(self.delta, int | float)
+            or not (0.0 < self.delta < 1.0)
+        ):
+            raise InvalidParameterError(
+                f"The 'delta' parameter of PrivacyBudget must be in (0, 1). Got {self.delta!r} "
+                "instead. Pick delta far below 1/n (e.g. 1e-9)."
+            )
+
+    @property
+    def rho(self) -> float:
+        """The zCDP budget ρ equivalent to (ε, δ) under the tight conversion."""
+        return zcdp.rho_for(self.epsilon, self.delta)
+
+    def split(self, share: float) -> tuple[float, float]:
+        """Split ρ into (share·ρ, (1 − share)·ρ), for a declared sub-budget such as domain inference."""
+        if not 0.0 < share < 1.0:
+            raise InvalidParameterError(f"A budget share must be in (0, 1). Got {share!r}.")
+        return share * self.rho, (1.0 - share) * self.rho
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One charged release: what was measured, by which step, at what noise."""
+
+    step: str
+    description: str
+    mechanism: str
+    noise_scale: float
+    count: int
+    rho: float
+    mu: float | None
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+@dataclass
+class PrivacyReport:
+    """What a fit spent, in every currency we can state soundly.
+
+    Attributes:
+        epsilon: ε at ``delta`` (tight zCDP conversion of the spent ρ).
+        delta: The δ of the budget.
+        rho: zCDP ρ spent.
+        mu: Gaussian-DP μ where every release is Gaussian, else None.
+        epsilon_gdp: ε(δ) from μ-GDP where defined (the Gaussian mechanism's exact curve).
+        kappa: Separation κ of the trade-off curve from random guessing, where μ is defined.
+        budget_epsilon: The ε of the budget.
+        seeded: True when noise came from a seed: such a fit is not for release.
+        ledger: Every charge.
+        notes: Human-readable remarks (inferred metadata, warnings).
+    """
+
+    epsilon: float
+    delta: float
+    rho: float
+    mu: float | None
+    epsilon_gdp: float | None
+    kappa: float | None
+    budget_epsilon: float
+    seeded: bool
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = {k: v for k, v in asdict(self).items() if k != "ledger"}
+        d["ledger"] = [e.to_dict() for e in self.ledger]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PrivacyReport:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["ledger"] = [LedgerEntry(**e) for e in d.get("ledger", [])]
+        return cls(**d)
+
+    @property
+    def within_budget(self) -> bool:
+        """Whether the spent ε is within the budget's ε."""
+        return self.epsilon <= self.budget_epsilon * (1 + 1e-6)
+
+    def summary(self) -> str:
+        """One-paragraph plain-text summary."""
+        parts = [f"(ε = {self.epsilon:.4g}, δ = {self.delta:.3g})-DP", f"ρ = {self.rho:.4g} zCDP"]
+        if self.mu is not None:
+            parts.append(f"μ = {self.mu:.4g} GDP (κ = {self.kappa:.4g})")
+        text = (
+            "; ".join(parts) + f"; {len(self.ledger)} charges, budget ε = {self.budget_epsilon:g}."
+        )
+        if self.seeded:
+            text += " Noise was seeded: NOT FOR RELEASE."
+        return text
+
+
+class Accountant:
+    """The running ledger of one fit against its budget.
+
+    Args:
+        budget: The fit's (ε, δ) budget.
+        seeded: Whether the fit's noise is seeded (then the report says it is not for release).
+    """
+
+    def __init__(self, budget: PrivacyBudget, *, seeded: bool = False) -> None:
+        if not isinstance(budget, PrivacyBudget):
+            raise InvalidParameterError(
+                f"Accountant needs a PrivacyBudget. Got {type(budget).__name__} instead."
+            )
+        self.budget = budget
+        self.seeded = seeded
+        self.rho_budget = budget.rho
+        self._ledger: list[LedgerEntry] = []
+        self.notes: list[str] = []
+
+    @property
+    def ledger(self) -> list[LedgerEntry]:
+        """A copy of the ledger."""
+        return list(self._ledger)
+
+    @property
+    def rho_spent(self) -> float:
+        """Total zCDP ρ charged so far."""
+        return math.fsum(e.rho for e in self._ledger)
+
+    @property
+    def rho_remaining(self) -> float:
+        """ρ still available."""
+        return max(0.0, self.rho_budget - self.rho_spent)
+
+    def can_afford(self, mechanism: Mechanism, count: int = 1) -> bool:
+        """Whether ``count`` releases of ``mechanism`` fit in the remaining budget."""
+        return self.rho_spent + count * mechanism.rho <= self.rho_budget * (1 + _SLACK)
+
+    def charge(
+        self, mechanism: Mechanism, *, step: str, count: int = 1, description: str = ""
+    ) -> None:
+        """Record ``count`` releases of ``mechanism``, or refuse before anything is released.
+
+        Args:
+            mechanism: What is about to be released.
+            step: The algorithm step asking (e.g. ``"aim.measure"``).
+            count: How many releases of this mechanism (e.g. one per marginal).
+            description: What is measured, in public terms (column names, never data).
+
+        Raises:
+            BudgetExceededError: If the charge would exceed the budget. Nothing is recorded.
+        """
+        if count < 1:
+            raise InvalidParameterError(f"A charge needs count >= 1. Got {count}.")
+        cost = count * mechanism.rho
+        if not self.can_afford(mechanism, count):
+            raise BudgetExceededError(
+                f"Step {step!r} asks for ρ = {cost:.4g} but only {self.rho_remaining:.4g} of "
+                f"ρ = {self.rho_budget:.4g} (ε = {self.budget.epsilon:g}, δ = {self.budget.delta:g}) "
+                "is left. Nothing was released; raise epsilon or lower the method's demands."
+            )
+        mu = mechanism.mu
+        self._ledger.append(
+            LedgerEntry(
+                step=step,
+                description=description,
+                mechanism=mechanism.describe(),
+                noise_scale=float(mechanism.noise_scale),
+                count=int(count),
+                rho=float(cost),
+                mu=None if mu is None else float(mu * math.sqrt(count)),
+                time=time.time(),
+            )
+        )
+
+    def epsilon(self, delta: float | None = None) -> float:
+        """ε at ``delta`` (default: the budget's δ) of everything charged so far."""
+        return zcdp.epsilon_for(self.rho_spent, self.budget.delta if delta is None else delta)
+
+    def report(self) -> PrivacyReport:
+        """The privacy report of everything charged so far."""
+        delta = self.budget.delta
+        mus = [e.mu for e in self._ledger]
+        mu = eps_gdp = kappa = None
+        if mus and all(m is not None for m in mus):
+            mu = fdp.compose([m for m in mus if m is not None])
+            eps_gdp = fdp.epsilon_for_delta(delta, mu)
+            kappa = fdp.separation(mu)
+        return PrivacyReport(
+            epsilon=self.epsilon(),
+            delta=delta,
+            rho=self.rho_spent,
+            mu=mu,
+            epsilon_gdp=eps_gdp,
+            kappa=kappa,
+            budget_epsilon=self.budget.epsilon,
+            seeded=self.seeded,
+            ledger=self.ledger,
+            notes=list(self.notes),
+        )
+
+
+def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
+    """ε at δ of the composition of ``events`` by dp-accounting's PLD accountant (a cross-check)."""
+    acc = PLDAccountant()
+    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
+    return float(acc.get_epsilon(delta))
+
+
+def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
+    """ε at δ of the composition of ``events`` by dp-accounting's RDP accountant (a cross-check)."""
+    acc = RdpAccountant()
+    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
+    return float(acc.get_epsilon(delta))

@@ -1,0 +1,110 @@
+import math
+
+import dp_accounting
+import pytest
+
+from dpsynth.errors import BudgetExceededError, InvalidParameterError
+from dpsynth.privacy import (
+    Accountant,
+    ExponentialMechanism,
+    GaussianMechanism,
+    PrivacyBudget,
+    PrivacyReport,
+    fdp,
+    zcdp,
+)
+from dpsynth.privacy.accounting import pld_epsilon, rdp_epsilon
+
+
+@pytest.mark.parametrize(
+    "eps,delta", [(0, 1e-5), (-1, 1e-5), (float("nan"), 1e-5), (1, 0), (1, 1), (1, -1e-3)]
+)
+def test_budget_refuses_bad_values(eps, delta):
+    with pytest.raises(InvalidParameterError):
+        PrivacyBudget(eps, delta)
+
+
+def test_zcdp_conversion_round_trip_and_pinned_values():
+    # Pinned: the conversion AIM/MST budget with (Canonne, Kamath, Steinke 2020).
+    assert zcdp.rho_for(1.0, 1e-5) == pytest.approx(0.030557, rel=1e-4)
+    for eps, delta in [(0.3, 1e-9), (1.0, 1e-5), (10.0, 1e-9)]:
+        rho = zcdp.rho_for(eps, delta)
+        assert zcdp.epsilon_for(rho, delta) == pytest.approx(eps, rel=1e-8)
+        assert zcdp.delta_for(rho, eps) == pytest.approx(delta, rel=1e-6)
+
+
+@pytest.mark.parametrize("rho", [0.01, 0.5, 3.0])
+def test_zcdp_conversion_cross_checked_with_rdp(rho):
+    # dp-accounting's RDP route is valid but looser; ours must be tighter yet close.
+    ours = zcdp.epsilon_for(rho, 1e-6)
+    theirs = rdp_epsilon([dp_accounting.ZCDpEvent(rho)], 1e-6)
+    assert ours <= theirs * (1 + 1e-9)
+    assert ours >= 0.8 * theirs
+
+
+def test_separation_pinned_values():
+    assert fdp.separation(1.0) == pytest.approx(0.2708, abs=5e-4)
+    assert fdp.separation(0.5) == pytest.approx(0.1396, abs=5e-4)
+    assert fdp.separation(0.0) == 0.0
+
+
+def test_separation_is_the_max_gap_of_the_tradeoff_curve():
+    import numpy as np
+
+    alpha = np.linspace(0, 1, 200_001)
+    for mu in [0.3, 1.0, 2.5]:
+        gap = (1 - alpha - fdp.tradeoff(alpha, mu)) / math.sqrt(2)
+        assert gap.max() == pytest.approx(fdp.separation(mu), abs=1e-6)
+
+
+@pytest.mark.parametrize("mu", [0.5, 1.0, 3.0])
+def test_gdp_epsilon_cross_checked_with_pld(mu):
+    delta = 1e-5
+    ours = fdp.epsilon_for_delta(delta, mu)
+    theirs = pld_epsilon([dp_accounting.GaussianDpEvent(1.0 / mu)], delta)
+    assert ours == pytest.approx(theirs, rel=2e-3)
+    assert fdp.mu_for_epsilon(ours, delta) == pytest.approx(mu, rel=1e-6)
+
+
+def test_gdp_composition_matches_pld_of_composed_gaussians():
+    sigmas = [2.0, 3.0, 5.0, 5.0]
+    mu = fdp.compose([1 / s for s in sigmas])
+    ours = fdp.epsilon_for_delta(1e-6, mu)
+    theirs = pld_epsilon([dp_accounting.GaussianDpEvent(s) for s in sigmas], 1e-6)
+    assert ours == pytest.approx(theirs, rel=2e-3)
+
+
+def test_accountant_refuses_before_release_and_keeps_ledger():
+    acc = Accountant(PrivacyBudget(1.0, 1e-6))
+    sigma = math.sqrt(1 / (2 * acc.rho_budget / 4))  # four of these fill the budget
+    mech = GaussianMechanism(sigma=sigma)
+    acc.charge(mech, step="test.measure", count=3, description="three marginals")
+    acc.charge(mech, step="test.measure")
+    assert acc.rho_spent == pytest.approx(acc.rho_budget)
+    with pytest.raises(BudgetExceededError, match=r"test\.extra"):
+        acc.charge(mech, step="test.extra")
+    assert len(acc.ledger) == 2  # the refused charge left no trace
+    report = acc.report()
+    assert report.within_budget
+    assert report.epsilon == pytest.approx(1.0, rel=1e-6)
+    # Everything was Gaussian: μ, its exact ε(δ) (no larger than zCDP's) and κ are defined.
+    assert report.mu == pytest.approx(math.sqrt(4) / sigma)
+    assert report.epsilon_gdp <= report.epsilon
+    assert report.kappa == pytest.approx(fdp.separation(report.mu))
+
+
+def test_report_has_no_mu_when_a_release_is_not_gaussian():
+    acc = Accountant(PrivacyBudget(1.0, 1e-6), seeded=True)
+    acc.charge(ExponentialMechanism(epsilon=0.1), step="select")
+    acc.charge(GaussianMechanism(sigma=30.0), step="measure")
+    report = acc.report()
+    assert report.mu is None and report.kappa is None
+    assert report.rho == pytest.approx(0.1**2 / 8 + 1 / (2 * 900))
+    assert "NOT FOR RELEASE" in report.summary()
+    again = PrivacyReport.from_dict(report.to_dict())
+    assert again == report
+
+
+def test_accountant_needs_a_budget():
+    with pytest.raises(InvalidParameterError):
+        Accountant(1.0)  # type: ignore[arg-type]
