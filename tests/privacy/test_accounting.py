@@ -108,3 +108,18 @@ def test_report_has_no_mu_when_a_release_is_not_gaussian():
 def test_accountant_needs_a_budget():
     with pytest.raises(InvalidParameterError):
         Accountant(1.0)  # type: ignore[arg-type]
+
+
+def test_approximate_zcdp_charges_shrink_the_rho_budget():
+    budget = PrivacyBudget(1.0, 1e-6)
+    acc = Accountant(budget)
+    full = acc.rho_budget
+    acc.charge(GaussianMechanism(sigma=50.0), step="infer", delta=1e-7)
+    # δ₀ = 1e-7 is spent: the rest of the guarantee converts at δ − δ₀.
+    assert acc.rho_budget == pytest.approx(zcdp.rho_for(1.0, 9e-7))
+    assert acc.rho_budget < full
+    assert acc.epsilon() == pytest.approx(zcdp.epsilon_for(1 / 5000, 9e-7))
+    report = acc.report()
+    assert report.mu is None  # no pure Gaussian-DP statement once a δ₀ was spent
+    with pytest.raises(InvalidParameterError):
+        acc.charge(GaussianMechanism(sigma=50.0), step="infer", delta=2e-6)

@@ -76,6 +76,7 @@ class LedgerEntry:
     rho: float
     mu: float | None
     time: float
+    delta: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -156,7 +157,6 @@ class Accountant:
             )
         self.budget = budget
         self.seeded = seeded
-        self.rho_budget = budget.rho
         self._ledger: list[LedgerEntry] = []
         self.notes: list[str] = []
 
@@ -164,6 +164,23 @@ class Accountant:
     def ledger(self) -> list[LedgerEntry]:
         """A copy of the ledger."""
         return list(self._ledger)
+
+    @property
+    def delta_spent(self) -> float:
+        """δ₀ charged by approximate-zCDP releases (e.g. thresholded histograms)."""
+        return math.fsum(e.delta for e in self._ledger)
+
+    @property
+    def rho_budget(self) -> float:
+        """The ρ the budget allows, given the δ₀ already charged (approximate zCDP composes as
+        (Σρ, Σδ₀) and converts to (ε, δ) at δ − Σδ₀; Bun & Steinke 2016, Def. 8)."""
+        return self._rho_budget_for(self.delta_spent)
+
+    def _rho_budget_for(self, delta0: float) -> float:
+        left = self.budget.delta - delta0
+        if left <= 0:
+            return 0.0
+        return zcdp.rho_for(self.budget.epsilon, left)
 
     @property
     def rho_spent(self) -> float:
@@ -175,12 +192,19 @@ class Accountant:
         """ρ still available."""
         return max(0.0, self.rho_budget - self.rho_spent)
 
-    def can_afford(self, mechanism: Mechanism, count: int = 1) -> bool:
-        """Whether ``count`` releases of ``mechanism`` fit in the remaining budget."""
-        return self.rho_spent + count * mechanism.rho <= self.rho_budget * (1 + _SLACK)
+    def can_afford(self, mechanism: Mechanism, count: int = 1, *, delta: float = 0.0) -> bool:
+        """Whether ``count`` releases of ``mechanism`` (and δ₀ = ``delta``) fit in the budget."""
+        limit = self._rho_budget_for(self.delta_spent + delta)
+        return self.rho_spent + count * mechanism.rho <= limit * (1 + _SLACK)
 
     def charge(
-        self, mechanism: Mechanism, *, step: str, count: int = 1, description: str = ""
+        self,
+        mechanism: Mechanism,
+        *,
+        step: str,
+        count: int = 1,
+        description: str = "",
+        delta: float = 0.0,
     ) -> None:
         """Record ``count`` releases of ``mechanism``, or refuse before anything is released.
 
@@ -189,14 +213,17 @@ class Accountant:
             step: The algorithm step asking (e.g. ``"aim.measure"``).
             count: How many releases of this mechanism (e.g. one per marginal).
             description: What is measured, in public terms (column names, never data).
+            delta: The δ₀ of an approximate-zCDP release (0 for plain zCDP mechanisms).
 
         Raises:
             BudgetExceededError: If the charge would exceed the budget. Nothing is recorded.
         """
         if count < 1:
             raise InvalidParameterError(f"A charge needs count >= 1. Got {count}.")
+        if not 0.0 <= delta < self.budget.delta:
+            raise InvalidParameterError(f"A charge's delta must be in [0, {self.budget.delta}). Got {delta}.")
         cost = count * mechanism.rho
-        if not self.can_afford(mechanism, count):
+        if not self.can_afford(mechanism, count, delta=delta):
             raise BudgetExceededError(
                 f"Step {step!r} asks for ρ = {cost:.4g} but only {self.rho_remaining:.4g} of "
                 f"ρ = {self.rho_budget:.4g} (ε = {self.budget.epsilon:g}, δ = {self.budget.delta:g}) "
@@ -213,19 +240,21 @@ class Accountant:
                 rho=float(cost),
                 mu=None if mu is None else float(mu * math.sqrt(count)),
                 time=time.time(),
+                delta=float(delta),
             )
         )
 
     def epsilon(self, delta: float | None = None) -> float:
         """ε at ``delta`` (default: the budget's δ) of everything charged so far."""
-        return zcdp.epsilon_for(self.rho_spent, self.budget.delta if delta is None else delta)
+        delta = self.budget.delta if delta is None else delta
+        return zcdp.epsilon_for(self.rho_spent, delta - self.delta_spent)
 
     def report(self) -> PrivacyReport:
         """The privacy report of everything charged so far."""
         delta = self.budget.delta
         mus = [e.mu for e in self._ledger]
         mu = eps_gdp = kappa = None
-        if mus and all(m is not None for m in mus):
+        if mus and all(m is not None for m in mus) and self.delta_spent == 0.0:
             mu = fdp.compose([m for m in mus if m is not None])
             eps_gdp = fdp.epsilon_for_delta(delta, mu)
             kappa = fdp.separation(mu)

@@ -1,0 +1,192 @@
+"""DP inference of what the public metadata left unknown, charged to the fit's budget.
+
+Called only from :meth:`PrivateData.complete_domain` (the privacy boundary).
+
+* Categories of a categorical column: a thresholded noisy histogram over the values that
+  occur (the "stability-based" histogram). Values whose noisy count clears a threshold are
+  kept; the rest are folded into a catch-all category ``"(other)"``, which is always added
+  so that its presence says nothing. A value held by a single row is released only with
+  probability δ₀, so this is (ρ, δ₀)-approximate zCDP, charged as such.
+* Bounds and bin edges of a numeric column: a noisy histogram over a fixed, public
+  log-spaced grid (no δ₀ needed: the grid does not depend on the data); the bounds are the
+  outermost cells whose noisy count clears a threshold, the bin edges are quantiles of the
+  noisy cumulative histogram. Values outside the inferred bounds are clamped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from dpsynth.data.domain import Column, Domain
+from dpsynth.data.io import Table
+from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
+
+OTHER = "(other)"
+_MANTISSAS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+#: Share of the budget's δ that thresholded histograms may use, in total.
+DELTA_SHARE = 0.1
+
+
+def public_grid() -> np.ndarray:
+    """The fixed grid numeric bounds are searched on: 0 and ±m·10^e, e in [-3, 12]."""
+    pos = [m * 10.0**e for e in range(-3, 13) for m in _MANTISSAS]
+    return np.array(sorted({0.0, *pos, *(-p for p in pos)}))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _missing_clause(col: Column, ident: str) -> str:
+    tokens = ", ".join(_sql_literal(t) for t in col.missing_values)
+    clause = f"{ident} IS NOT NULL AND trim({ident}) <> ''"
+    if tokens:
+        clause += f" AND {ident} NOT IN ({tokens})"
+    return clause
+
+
+def infer_domain(
+    table: Table,
+    domain: Domain,
+    *,
+    rho: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+    step: str,
+) -> tuple[Domain, Table]:
+    """Infer unknown categories and bounds with DP; return the completed domain and a view of
+    the table clipped to it (unknown categories → ``"(other)"``, numbers clamped)."""
+    todo = [c for c in domain if c.needs_inference]
+    rho_each = rho / len(todo)
+    sigma = math.sqrt(1.0 / (2.0 * rho_each))
+    n_cat = sum(1 for c in todo if not c.is_numeric)
+    delta0 = DELTA_SHARE * accountant.budget.delta / max(1, n_cat)
+    con = table.connection
+    rel = table.relation_name
+    new_cols: dict[str, Column] = {}
+    for col in todo:
+        ident = f"CAST({_quote(col.name)} AS VARCHAR)"
+        mech = GaussianMechanism(sigma=sigma)
+        if not col.is_numeric:
+            accountant.charge(mech, step=step, delta=delta0,
+                              description=f"thresholded histogram of {col.name!r} values (categories)")
+            rows = con.execute(
+                f"SELECT {ident} AS v, count(*) AS c FROM {rel} WHERE {_missing_clause(col, ident)} "
+                "GROUP BY ALL ORDER BY v"
+            ).fetchall()
+            values = [r[0] for r in rows]
+            counts = np.array([r[1] for r in rows], dtype=np.float64)
+            noisy = mech.release(counts, noise) if len(values) else counts
+            # A value held by one row clears τ = 1 + σ·Φ⁻¹(1 − δ₀) with probability ≤ δ₀.
+            tau = 1.0 + sigma * float(stats.norm.isf(delta0))
+            kept = [v for v, c in zip(values, noisy, strict=True) if c > tau]
+            new_cols[col.name] = col.replace(categories=(*kept, OTHER))
+            accountant.notes.append(
+                f"categories of {col.name!r} inferred with DP: {len(kept)} kept, the rest as {OTHER!r}"
+            )
+        else:
+            accountant.charge(mech, step=step, description=f"histogram of {col.name!r} on a public grid (bounds)")
+            grid = public_grid()
+            lower_known, upper_known = col.lower, col.upper
+            num = f"TRY_CAST({ident} AS DOUBLE)"
+            edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
+            # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
+            rows = con.execute(
+                f"SELECT len(list_filter({edges_sql}, e -> e <= x)) AS cell, count(*) FROM "
+                f"(SELECT {num} AS x FROM {rel} WHERE {_missing_clause(col, ident)}) WHERE x IS NOT NULL "
+                "GROUP BY ALL"
+            ).fetchall()
+            counts = np.zeros(len(grid) + 1)
+            for cell, c in rows:
+                counts[int(cell)] = c
+            noisy = mech.release(counts, noise)
+            thr = sigma * float(stats.norm.isf(0.05 / counts.size))
+            hit = np.flatnonzero(noisy > thr)
+            if hit.size == 0:
+                lo_cell, hi_cell = 1, len(grid) - 1
+            else:
+                lo_cell, hi_cell = int(hit[0]), int(hit[-1])
+            # Cell k covers [grid[k-1], grid[k]); the outer cells are clipped to the grid.
+            lower = float(grid[max(lo_cell - 1, 0)]) if lower_known is None else float(lower_known)
+            upper = float(grid[min(hi_cell, len(grid) - 1)]) if upper_known is None else float(upper_known)
+            if upper <= lower:
+                upper = lower + 1.0
+            edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, col.bins or 32, col.integer)
+            new_cols[col.name] = col.replace(lower=lower, upper=upper, edges=edges)
+            accountant.notes.append(
+                f"bounds of {col.name!r} inferred with DP: [{lower:g}, {upper:g}], {len(edges) - 1} bins"
+            )
+    new_domain = Domain([new_cols.get(c.name, c) for c in domain], target=domain.target)
+    return new_domain, _clipped_view(table, domain, new_cols)
+
+
+def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: float, bins: int,
+                    integer: bool) -> tuple[float, ...]:
+    """Bin edges at quantiles of a noisy grid histogram (mass uniform within each cell)."""
+    ext = np.concatenate([[lower], grid[(grid > lower) & (grid < upper)], [upper]])
+    # Mass of each [ext[i], ext[i+1]) from the grid cells it lies in.
+    cell_of = np.searchsorted(grid, ext[:-1], side="right")
+    mass = hist[cell_of]
+    widths = np.diff(ext)
+    cell_width = np.array([
+        (grid[k] - grid[k - 1]) if 0 < k < len(grid) else w for k, w in zip(cell_of, widths, strict=True)
+    ])
+    mass = mass * np.where(cell_width > 0, widths / cell_width, 0.0)
+    if mass.sum() <= 0:
+        edges = np.linspace(lower, upper, bins + 1)
+    else:
+        cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
+        qs = np.linspace(0, 1, bins + 1)
+        edges = np.interp(qs, cdf, ext)
+    if integer:
+        edges = np.round(edges)
+    edges = np.unique(np.concatenate([[lower], edges, [upper]]))
+    return tuple(float(e) for e in edges)
+
+
+def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, Column]) -> Table:
+    parts = []
+    for col in domain:
+        q = _quote(col.name)
+        if col.name not in new_cols:
+            parts.append(q)
+            continue
+        new = new_cols[col.name]
+        ident = f"CAST({q} AS VARCHAR)"
+        missing = f"NOT ({_missing_clause(col, ident)})"
+        if not new.is_numeric:
+            cats = ", ".join(_sql_literal(str(c)) for c in new.categories or ())
+            parts.append(f"CASE WHEN {missing} THEN {q} WHEN {ident} IN ({cats}) THEN {ident} "
+                         f"ELSE {_sql_literal(OTHER)} END AS {q}")
+        else:
+            num = f"TRY_CAST({ident} AS DOUBLE)"
+            parts.append(f"CASE WHEN {missing} THEN {ident} ELSE CAST(least(greatest({num}, {new.lower!r}), "
+                         f"{new.upper!r}) AS VARCHAR) END AS {q}")
+    return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")
+
+
+def schema_domain(table: Table) -> Domain:
+    """A domain with only column types, when no metadata is given.
+
+    Types come from the file's schema: a column whose every non-empty value parses as a
+    number is numeric, the others categorical. This reads the table (types are schema-level
+    facts, and the report says they were read); categories and bounds are left unknown for
+    DP inference, and every column may be missing.
+    """
+    cols = []
+    for name in table.columns:
+        ident = f"CAST({_quote(name)} AS VARCHAR)"
+        (bad,) = table.connection.execute(
+            f"SELECT count(*) FILTER (WHERE {ident} IS NOT NULL AND trim({ident}) <> '' "
+            f"AND TRY_CAST({ident} AS DOUBLE) IS NULL) FROM {table.relation_name}"
+        ).fetchone()
+        kind = "numeric" if bad == 0 else "categorical"
+        cols.append(Column(name=name, kind=kind, nullable=True))
+    return Domain(cols)

@@ -1,0 +1,224 @@
+"""The Synthesizer protocol every generator follows, and its safe on-disk format.
+
+A synthesizer stores its hyper-parameters in ``__init__`` (scikit-learn style) and
+validates them in ``fit``. ``fit`` opens one :class:`~dpsynth.privacy.Accountant` for the
+budget, hands the generator a :class:`~dpsynth.data.private.PrivateData` bound to it, and
+keeps the accountant's report. A fitted synthesizer holds no private row.
+
+Saved models (``.dps``) are zip files holding ``model.json`` and ``arrays.npz``; loading
+reads JSON and numpy arrays with ``allow_pickle=False``, so it never executes code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import os
+import tempfile
+import zipfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.data.domain import Domain
+from dpsynth.data.private import PrivateData
+from dpsynth.errors import InvalidParameterError, NotFittedError, SerializationError
+from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget, PrivacyReport
+from dpsynth.privacy.random import RandomState, make_rng
+
+FORMAT = "dpsynth-model"
+FORMAT_VERSION = 1
+
+
+def as_budget(budget: PrivacyBudget | tuple[float, float] | float) -> PrivacyBudget:
+    """Accept a PrivacyBudget, an (epsilon, delta) pair or a bare epsilon (δ = 1e-9)."""
+    if isinstance(budget, PrivacyBudget):
+        return budget
+    if isinstance(budget, tuple) and len(budget) == 2:
+        return PrivacyBudget(*budget)
+    if isinstance(budget, int | float) and not isinstance(budget, bool):
+        return PrivacyBudget(float(budget))
+    raise InvalidParameterError(
+        f"The budget must be a PrivacyBudget, an (epsilon, delta) pair or an epsilon. Got {budget!r}."
+    )
+
+
+class Synthesizer(ABC):
+    """Base class of every generator.
+
+    Subclasses implement :meth:`_fit` (spend budget only through the ``PrivateData``),
+    :meth:`_sample`, and :meth:`_get_state` / :meth:`_set_state` for saving.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, *, random_state: RandomState = None) -> None:
+        self.random_state = random_state
+
+    # -- scikit-learn style parameters --------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyper-parameters given to ``__init__``."""
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _validate_params(self) -> None:
+        """Check hyper-parameters; subclasses extend. Raises InvalidParameterError."""
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.Generator) or (isinstance(rs, int) and not isinstance(rs, bool))):
+            raise InvalidParameterError(
+                f"The 'random_state' parameter of {type(self).__name__} must be None, an int or a "
+                f"numpy Generator. Got {rs!r} instead."
+            )
+
+    # -- fit / sample -------------------------------------------------------------------
+    def fit(self, data: PrivateData, budget: PrivacyBudget | tuple[float, float] | float) -> Self:
+        """Fit on private data within ``budget``.
+
+        Args:
+            data: The private table behind its boundary (see :class:`PrivateData`).
+            budget: The privacy budget of this fit.
+
+        Returns:
+            self, fitted: ``privacy_report`` tells what was spent.
+        """
+        self._validate_params()
+        budget = as_budget(budget)
+        if not isinstance(data, PrivateData):
+            raise InvalidParameterError(
+                f"{type(self).__name__}.fit needs a PrivateData (dpsynth.data.PrivateData(table, domain)). "
+                f"Got {type(data).__name__}."
+            )
+        accountant = Accountant(budget, seeded=self.random_state is not None)
+        noise = NoiseSource(self._noise_seed())
+        bound = data.bind(accountant, noise)
+        bound = bound.complete_domain(step=f"{self.name}.infer_domain")
+        self._fit(bound)
+        self.domain_ = bound.domain
+        self._report = accountant.report()
+        return self
+
+    def _noise_seed(self) -> RandomState:
+        rs = self.random_state
+        if rs is None:
+            return None
+        # Derive the noise stream from the seed, independent of the sampling stream.
+        return int(make_rng(rs).integers(2**63)) if isinstance(rs, np.random.Generator) else rs
+
+    @abstractmethod
+    def _fit(self, data: PrivateData) -> None:
+        """Fit on bound private data; spend only through ``data``."""
+
+    def sample(self, n: int, *, random_state: RandomState = None) -> pd.DataFrame:
+        """Draw ``n`` synthetic rows (post-processing: costs no budget).
+
+        Args:
+            n: Number of rows (> 0).
+            random_state: Seed for reproducible sampling; None draws fresh entropy.
+
+        Returns:
+            A DataFrame with the domain's columns, in its order.
+        """
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+            raise InvalidParameterError(f"The number of rows to sample must be an integer > 0. Got {n!r}.")
+        return self._sample(int(n), make_rng(random_state))
+
+    @abstractmethod
+    def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        """Draw ``n`` rows."""
+
+    @property
+    def privacy_report(self) -> PrivacyReport:
+        """What the fit spent (ε at δ, ρ, μ and κ where defined, the ledger)."""
+        self._check_fitted()
+        return self._report
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` has completed."""
+        return hasattr(self, "_report")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call fit(data, budget) first, or load a saved model."
+            )
+
+    # -- persistence --------------------------------------------------------------------
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able fitted state and named numeric arrays."""
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Inverse of :meth:`_get_state`."""
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to ``path`` atomically (a .dps zip: JSON + .npz, no pickle)."""
+        self._check_fitted()
+        state, arrays = self._get_state()
+        params = {k: v for k, v in self.get_params().items() if k != "random_state"}
+        doc = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "generator": self.name,
+            "params": params,
+            "domain": self.domain_.to_json(),
+            "privacy_report": self._report.to_dict(),
+            "state": state,
+        }
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("model.json", json.dumps(doc, allow_nan=True))
+                zf.writestr("arrays.npz", buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
+        """Load a model saved with :meth:`save` (on any Synthesizer class or the base)."""
+        from dpsynth.synth.registry import get_class
+
+        path = Path(path)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                doc = json.loads(zf.read("model.json"))
+                with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+        except FileNotFoundError:
+            raise SerializationError(f"No model file at {path}.") from None
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise SerializationError(f"{path} is not a dpsynth model file ({exc}).") from None
+        if doc.get("format") != FORMAT or doc.get("version") != FORMAT_VERSION:
+            raise SerializationError(
+                f"{path} has format {doc.get('format')!r} version {doc.get('version')!r}; this dpsynth "
+                f"reads {FORMAT!r} version {FORMAT_VERSION}."
+            )
+        klass = get_class(doc["generator"])
+        if cls is not Synthesizer and not issubclass(klass, cls):
+            raise SerializationError(f"{path} holds a {doc['generator']!r} model, not a {cls.name!r} one.")
+        model = klass(**doc["params"])
+        model.domain_ = Domain.from_json(doc["domain"])
+        model._report = PrivacyReport.from_dict(doc["privacy_report"])
+        model._set_state(doc["state"], arrays)
+        return model
