@@ -123,7 +123,7 @@ def infer_domain(
             accountant.notes.append(
                 f"bounds of {col.name!r} inferred with DP: [{lower:g}, {upper:g}], {len(edges) - 1} bins"
             )
-    new_domain = Domain([new_cols.get(c.name, c) for c in domain], target=domain.target)
+    new_domain = domain.with_columns([new_cols.get(c.name, c) for c in domain])
     return new_domain, _clipped_view(table, domain, new_cols)
 
 

@@ -22,6 +22,8 @@ from dpsynth.pgm import Measurement
 from dpsynth.privacy import Accountant, ExponentialMechanism, GaussianMechanism, NoiseSource
 
 Clique = tuple[str, ...]
+#: Public maps from a column's codes to coarser codes: ``m[code] = coarse code``.
+Coarsening = Mapping[str, np.ndarray]
 
 #: Marginal methods refuse columns with more codes than this (a 2-way marginal of two such
 #: columns already has a million cells). Group rare categories, or declare fewer bins.
@@ -135,12 +137,14 @@ class PrivateData:
         names = tuple(self.domain.names)
         return PGMDomain(names, tuple(sizes[n] for n in names))
 
-    def _true_marginals(self, cliques: Sequence[Clique]) -> list[np.ndarray]:
+    def _true_marginals(self, cliques: Sequence[Clique], coarsen: Coarsening | None = None) -> list[np.ndarray]:
         missing = [c for c in cliques if c not in self._cache]
         if missing:
             self._check_cliques(missing)
             self._cache.update(marginal_counts_many(self._table, self.discretizer, missing))
-        return [self._cache[c] for c in cliques]
+        if not coarsen:
+            return [self._cache[c] for c in cliques]
+        return [coarsen_counts(self._cache[c], c, coarsen) for c in cliques]
 
     def _check_cliques(self, cliques: Sequence[Clique]) -> None:
         names = set(self.domain.names)
@@ -149,18 +153,28 @@ class PrivateData:
             raise InvalidParameterError(f"Unknown column(s) {bad} in a query; known: {sorted(names)}.")
 
     # -- noisy answers -------------------------------------------------------------------
-    def measure_marginals(self, cliques: Sequence[Clique], *, sigma: float, step: str) -> list[Measurement]:
+    def measure_marginals(
+        self,
+        cliques: Sequence[Clique],
+        *,
+        sigma: float,
+        step: str,
+        coarsen: Coarsening | None = None,
+    ) -> list[Measurement]:
         """Measure marginal counts with discrete Gaussian noise.
 
         Privacy:
             Add/remove one row changes one cell of each marginal by 1: L2 sensitivity 1 per
             marginal. Charges ``len(cliques)`` discrete-Gaussian releases at ``sigma``
-            (ρ = len(cliques) / (2σ²)) before anything is computed.
+            (ρ = len(cliques) / (2σ²)) before anything is computed. Coarsening (merging
+            codes by a public map) keeps the sensitivity at 1.
 
         Args:
             cliques: Column tuples to measure.
             sigma: Noise standard deviation.
             step: The algorithm step asking, for the ledger.
+            coarsen: Optional public map per column from codes to coarser codes (e.g. MST's
+                domain compression); counts are summed within each coarse code.
 
         Returns:
             One :class:`~dpsynth.pgm.Measurement` per clique (flattened noisy counts).
@@ -173,7 +187,7 @@ class PrivateData:
         self.accountant.charge(mech, step=step, count=len(cliques),
                                description="marginals " + ", ".join("×".join(c) for c in cliques))
         out = []
-        for clique, counts in zip(cliques, self._true_marginals(cliques), strict=True):
+        for clique, counts in zip(cliques, self._true_marginals(cliques, coarsen), strict=True):
             noisy = mech.release(counts.ravel(), self.noise)
             out.append(Measurement(clique=clique, values=noisy, sigma=float(sigma)))
         return out
@@ -187,6 +201,7 @@ class PrivateData:
         penalties: Sequence[float] | None = None,
         weights: Sequence[float] | None = None,
         step: str,
+        coarsen: Coarsening | None = None,
     ) -> int:
         """Pick the candidate marginal worst explained by ``estimates`` (exponential mechanism).
 
@@ -210,7 +225,7 @@ class PrivateData:
             raise InvalidParameterError("weights must be > 0 and weights/penalties one per candidate.")
         mech = ExponentialMechanism(epsilon=epsilon, sensitivity=float(w.max()))
         self.accountant.charge(mech, step=step, description=f"select among {len(cands)} marginals")
-        truths = self._true_marginals(cands)
+        truths = self._true_marginals(cands, coarsen)
         scores = np.array([
             wi * (np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
             for c, t, wi, p in zip(cands, truths, w, pen, strict=True)
@@ -221,6 +236,20 @@ class PrivateData:
         # Never show data or its size.
         bound = "bound" if self._accountant is not None else "unbound"
         return f"PrivateData({len(self.domain)} columns, {bound})"
+
+
+def coarsen_counts(counts: np.ndarray, clique: Clique, coarsen: Coarsening) -> np.ndarray:
+    """Sum a marginal's cells within the coarse codes of each mapped column."""
+    out = counts
+    for axis, attr in enumerate(clique):
+        m = coarsen.get(attr)
+        if m is None:
+            continue
+        m = np.asarray(m)
+        onehot = np.zeros((m.size, int(m.max()) + 1))
+        onehot[np.arange(m.size), m] = 1.0
+        out = np.moveaxis(np.tensordot(out, onehot, axes=([axis], [0])), -1, axis)
+    return out
 
 
 def gaussian_sigma_for(rho: float, count: int) -> float:
