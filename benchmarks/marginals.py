@@ -36,6 +36,7 @@ TARGET = "income>50K"
 def _run_one(args: dict, queue: mp.Queue) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
 
     from dpsynth import api
     from dpsynth.data.discretize import Discretizer
@@ -61,8 +62,10 @@ def _run_one(args: dict, queue: mp.Queue) -> None:
     x_idx = [i for i in range(len(sizes)) if i != y_idx]
     auc = float("nan")
     if len(np.unique(s_codes[:, y_idx])) == 2:
-        clf = HistGradientBoostingClassifier(random_state=0).fit(s_codes[:, x_idx], s_codes[:, y_idx])
-        auc = float(roc_auc_score(te_codes[:, y_idx], clf.predict_proba(te_codes[:, x_idx])[:, 1]))
+        # One OpenMP thread: oversubscribed OpenMP spin-waits can stall for minutes.
+        with threadpool_limits(1):
+            clf = HistGradientBoostingClassifier(random_state=0).fit(s_codes[:, x_idx], s_codes[:, y_idx])
+            auc = float(roc_auc_score(te_codes[:, y_idx], clf.predict_proba(te_codes[:, x_idx])[:, 1]))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put({
         **{k: args[k] for k in ("generator", "epsilon", "delta", "seed", "params")},

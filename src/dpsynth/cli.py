@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from functools import wraps
@@ -98,12 +97,20 @@ def _print_report(report: PrivacyReport, *, ledger: bool = True) -> None:
         for note in report.notes:
             out.print(f"  note: {note}", highlight=False)
     if ledger and report.ledger:
-        t = RichTable(title="Ledger", show_lines=False)
-        for col in ("step", "mechanism", "count", "ρ", "what"):
-            t.add_column(col)
+        # One row per step (the JSON report keeps every charge).
+        steps: dict[str, list[Any]] = {}
         for e in report.ledger:
-            what = e.description if len(e.description) < 70 else e.description[:67] + "..."
-            t.add_row(e.step, e.mechanism, str(e.count), f"{e.rho:.3g}", what)
+            row = steps.setdefault(e.step, [e.mechanism.split(",")[0], 0, 0, 0.0, 0.0])
+            row[1] += 1
+            row[2] += e.count
+            row[3] += e.rho
+            row[4] += e.delta
+        t = RichTable(title="Ledger (by step)")
+        for col in ("step", "mechanism", "charges", "releases", "ρ", "share"):
+            t.add_column(col)
+        for step, (mech, charges, releases, rho, _) in steps.items():
+            share = rho / report.rho if report.rho else 0.0
+            t.add_row(step, mech, str(charges), str(releases), f"{rho:.3g}", f"{share:.0%}")
         out.print(t)
 
 
@@ -222,4 +229,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

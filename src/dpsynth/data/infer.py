@@ -60,10 +60,26 @@ def infer_domain(
     accountant: Accountant,
     noise: NoiseSource,
     step: str,
+    quantile_bins: bool = True,
 ) -> tuple[Domain, Table]:
-    """Infer unknown categories and bounds with DP; return the completed domain and a view of
-    the table clipped to it (unknown categories → ``"(other)"``, numbers clamped)."""
-    todo = [c for c in domain if c.needs_inference]
+    """Infer unknown categories and bounds with DP.
+
+    Args:
+        table: The private table.
+        domain: Its public domain, possibly incomplete.
+        rho: zCDP budget for all of the inference.
+        accountant: The fit's accountant, charged before each release.
+        noise: The fit's noise source.
+        step: Name of the step, for the ledger.
+        quantile_bins: Also place DP-quantile bin edges on numeric columns whose bounds are
+            public but whose edges are not (uniform bins over a wide public range waste
+            most cells on skewed columns such as incomes).
+
+    Returns:
+        The completed domain, and a view of the table clipped to it (unknown categories
+        become ``"(other)"``, numbers are clamped to the inferred bounds).
+    """
+    todo = inference_todo(domain, quantile_bins=quantile_bins)
     rho_each = rho / len(todo)
     sigma = math.sqrt(1.0 / (2.0 * rho_each))
     n_cat = sum(1 for c in todo if not c.is_numeric)
@@ -93,13 +109,18 @@ def infer_domain(
             )
         else:
             accountant.charge(mech, step=step, description=f"histogram of {col.name!r} on a public grid (bounds)")
-            grid = public_grid()
             lower_known, upper_known = col.lower, col.upper
+            grid = public_grid()
+            if lower_known is not None and upper_known is not None:
+                # Public range: the log grid inside it plus 64 equal cells, so quantiles of
+                # narrow ranges (ages) are placed as finely as those of wide ones (incomes).
+                inside = grid[(grid > lower_known) & (grid < upper_known)]
+                grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
             num = f"TRY_CAST({ident} AS DOUBLE)"
             edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
             # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
             rows = con.execute(
-                f"SELECT len(list_filter({edges_sql}, e -> e <= x)) AS cell, count(*) FROM "
+                f"SELECT len(list_filter({edges_sql}, lambda e: e <= x)) AS cell, count(*) FROM "
                 f"(SELECT {num} AS x FROM {rel} WHERE {_missing_clause(col, ident)}) WHERE x IS NOT NULL "
                 "GROUP BY ALL"
             ).fetchall()
@@ -120,11 +141,21 @@ def infer_domain(
                 upper = lower + 1.0
             edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, col.bins or 32, col.integer)
             new_cols[col.name] = col.replace(lower=lower, upper=upper, edges=edges)
+            what = "bin edges" if lower_known is not None and upper_known is not None else "bounds and bin edges"
             accountant.notes.append(
-                f"bounds of {col.name!r} inferred with DP: [{lower:g}, {upper:g}], {len(edges) - 1} bins"
+                f"{what} of {col.name!r} inferred with DP: [{lower:g}, {upper:g}], {len(edges) - 1} bins"
             )
     new_domain = domain.with_columns([new_cols.get(c.name, c) for c in domain])
     return new_domain, _clipped_view(table, domain, new_cols)
+
+
+def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column]:
+    """The columns :func:`infer_domain` would spend budget on."""
+    return [
+        c
+        for c in domain
+        if c.needs_inference or (quantile_bins and c.is_numeric and c.edges is None and c.kind != "datetime")
+    ]
 
 
 def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: float, bins: int,
@@ -145,8 +176,13 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
         cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
         qs = np.linspace(0, 1, bins + 1)
         edges = np.interp(qs, cdf, ext)
+    # Atoms: a sub-cell holding more than a bin's worth of mass (capital-gain = 0) keeps its
+    # own edges, so its value is not smeared over a wide bin when decoded.
+    atoms = np.flatnonzero(mass > mass.sum() / bins) if mass.sum() > 0 else np.array([], dtype=int)
+    edges = np.concatenate([edges, ext[atoms], ext[atoms + 1]])
     if integer:
-        edges = np.round(edges)
+        # [a, b) holds the same integers as [⌈a⌉, ⌈b⌉): ceil keeps an atom at 0 as [0, 1).
+        edges = np.ceil(edges)
     edges = np.unique(np.concatenate([[lower], edges, [upper]]))
     return tuple(float(e) for e in edges)
 
@@ -183,10 +219,10 @@ def schema_domain(table: Table) -> Domain:
     cols = []
     for name in table.columns:
         ident = f"CAST({_quote(name)} AS VARCHAR)"
-        (bad,) = table.connection.execute(
+        row = table.connection.execute(
             f"SELECT count(*) FILTER (WHERE {ident} IS NOT NULL AND trim({ident}) <> '' "
             f"AND TRY_CAST({ident} AS DOUBLE) IS NULL) FROM {table.relation_name}"
         ).fetchone()
-        kind = "numeric" if bad == 0 else "categorical"
+        kind = "numeric" if row is not None and row[0] == 0 else "categorical"
         cols.append(Column(name=name, kind=kind, nullable=True))
     return Domain(cols)

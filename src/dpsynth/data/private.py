@@ -16,7 +16,7 @@ import numpy as np
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.data.io import Table, marginal_counts_many, validate
-from dpsynth.errors import InvalidDataError, InvalidParameterError
+from dpsynth.errors import BudgetExceededError, InvalidDataError, InvalidParameterError
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
 from dpsynth.privacy import Accountant, ExponentialMechanism, GaussianMechanism, NoiseSource
@@ -40,6 +40,9 @@ class PrivateData:
             categories or bounds are unknown are inferred with DP when a fit starts,
             at ``inference_share`` of its budget.
         inference_share: Share of the zCDP budget spent on domain inference, if any is needed.
+        quantile_bins: Bin numeric columns at DP quantiles (charged within ``inference_share``)
+            unless the metadata gives explicit ``edges``; False bins them uniformly over their
+            public bounds at no cost.
         validate_data: Check the table against the domain first (recommended).
     """
 
@@ -49,6 +52,7 @@ class PrivateData:
         domain: Domain,
         *,
         inference_share: float = 0.05,
+        quantile_bins: bool = True,
         validate_data: bool = True,
     ) -> None:
         if not isinstance(domain, Domain):
@@ -60,6 +64,7 @@ class PrivateData:
         self._table = Table.coerce(table)
         self.domain = domain
         self.inference_share = float(inference_share)
+        self.quantile_bins = bool(quantile_bins)
         if validate_data:
             validate(self._table, domain)
         self._accountant: Accountant | None = None
@@ -74,6 +79,7 @@ class PrivateData:
         view._table = self._table
         view.domain = self.domain
         view.inference_share = self.inference_share
+        view.quantile_bins = self.quantile_bins
         view._accountant = accountant
         view._noise = noise
         view._discretizer = None
@@ -96,19 +102,32 @@ class PrivateData:
         assert self._noise is not None
         return self._noise
 
+    def rho_left(self, step: str) -> float:
+        """The zCDP budget still available to ``step``; refuses if nothing is left."""
+        rho = self.accountant.rho_remaining
+        if rho <= 0.0:
+            raise BudgetExceededError(
+                f"Step {step!r} found the budget exhausted (ρ spent {self.accountant.rho_spent:.4g} of "
+                f"{self.accountant.rho_budget:.4g}). Nothing was released; raise epsilon."
+            )
+        return rho
+
     def complete_domain(self, *, step: str = "infer_domain") -> PrivateData:
         """Fill in unknown categories and bounds with DP, charged at ``inference_share``.
 
-        Returns self when the domain is complete (nothing is charged).
+        Numeric columns without explicit edges also get DP-quantile bin edges when
+        ``quantile_bins`` is set. Returns self when there is nothing to infer (nothing is
+        charged).
         """
-        todo = [c.name for c in self.domain if c.needs_inference]
-        if not todo:
+        from dpsynth.data.infer import infer_domain, inference_todo
+
+        if not inference_todo(self.domain, quantile_bins=self.quantile_bins):
             return self
-        from dpsynth.data.infer import infer_domain
 
         rho = self.inference_share * self.accountant.rho_budget
         self.domain, self._table = infer_domain(
-            self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step
+            self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
+            quantile_bins=self.quantile_bins,
         )
         self._discretizer = None
         self._cache.clear()
@@ -183,6 +202,7 @@ class PrivateData:
         if not cliques:
             return []
         self._check_cliques(cliques)
+        self.discretizer  # noqa: B018 - a domain marginal methods cannot use fails before any charge
         mech = GaussianMechanism(sigma=sigma, sensitivity=1.0, integer=True)
         self.accountant.charge(mech, step=step, count=len(cliques),
                                description="marginals " + ", ".join("×".join(c) for c in cliques))

@@ -19,7 +19,7 @@ from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.pgm import Measurement, estimate, model_size_mb
 from dpsynth.privacy.random import RandomState
-from dpsynth.synth.marginal import MarginalSynthesizer, check_int
+from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
 from dpsynth.synth.registry import register
 
 Clique = tuple[str, ...]
@@ -53,6 +53,11 @@ class AIM(MarginalSynthesizer):
         workload: Marginals the user cares about (column tuples); default: all 3-way ones.
         degree: Degree of the default workload.
         max_model_size: Largest graphical model allowed, in MB (the paper's 80).
+        max_cells: Workload marginals with more cells than this are left out of the
+            workload (the reference implementation's default, 10,000): they are too noisy
+            to measure usefully and would steer selection toward them.
+        compress: Merge codes whose noisy one-way count is below 3σ before measuring
+            anything else (MST's domain compression; not in the AIM paper).
         rounds: Initial number of rounds T; default 16·d (the paper's choice).
         iters: Estimation iterations per round (warm-started, so few are needed).
         final_iters: Iterations of the last estimation.
@@ -65,6 +70,8 @@ class AIM(MarginalSynthesizer):
         workload: Sequence[Sequence[str]] | None = None,
         degree: int = 3,
         max_model_size: float = 80.0,
+        max_cells: int = 10_000,
+        compress: bool = True,
         rounds: int | None = None,
         iters: int = 100,
         final_iters: int = 1000,
@@ -74,6 +81,8 @@ class AIM(MarginalSynthesizer):
         self.workload = workload
         self.degree = degree
         self.max_model_size = max_model_size
+        self.max_cells = max_cells
+        self.compress = compress
         self.rounds = rounds
         self.iters = iters
         self.final_iters = final_iters
@@ -82,6 +91,7 @@ class AIM(MarginalSynthesizer):
         super()._validate_params()
         check_int(self.degree, "degree", "AIM")
         check_positive(self.max_model_size, "max_model_size", "AIM")
+        check_int(self.max_cells, "max_cells", "AIM")
         if self.rounds is not None:
             check_int(self.rounds, "rounds", "AIM")
         check_int(self.iters, "iters", "AIM")
@@ -105,15 +115,22 @@ class AIM(MarginalSynthesizer):
         unknown = sorted({a for c in workload for a in c} - set(names))
         if unknown:
             raise InvalidParameterError(f"AIM's workload names unknown column(s) {unknown}.")
-        cands = candidate_weights(workload, [1.0] * len(workload))
-        rho = data.accountant.rho_remaining
+        rho = data.rho_left("aim")
         rounds = self.rounds if self.rounds is not None else 16 * d
         alpha = 0.9  # share of each round's budget spent on measurement (AIM, Sec. 4)
         sigma = math.sqrt(rounds / (2.0 * alpha * rho))
         epsilon = math.sqrt(8.0 * (1.0 - alpha) * rho / rounds)
 
+        workload = [c for c in workload if dom.size(c) <= self.max_cells] or [(n,) for n in names]
+        cands = candidate_weights(workload, [1.0] * len(workload))
+
         # Initialisation: every one-way marginal at the initial σ (Alg. 1 line 3).
         log: list[Measurement] = data.measure_marginals([(n,) for n in names], sigma=sigma, step="aim.init")
+        coarsen = None
+        if self.compress:
+            # Domain compression as in MST (post-processing of the one-way answers): every
+            # later marginal is measured on fewer, better-populated cells.
+            coarsen, dom, log = compress_domain(dom, log, sigma)
         model = estimate(dom, log, iters=self.iters)
         terminate = False
         while not terminate:
@@ -137,10 +154,10 @@ class AIM(MarginalSynthesizer):
             pick = small[
                 data.select_marginal(
                     small, estimates, epsilon=epsilon, penalties=penalties,
-                    weights=[cands[c] for c in small], step="aim.select",
+                    weights=[cands[c] for c in small], step="aim.select", coarsen=coarsen,
                 )
             ]
-            log += data.measure_marginals([pick], sigma=sigma, step="aim.measure")
+            log += data.measure_marginals([pick], sigma=sigma, step="aim.measure", coarsen=coarsen)
             before = estimates[pick]
             model = estimate(dom, log, iters=self.iters, warm_start=model)
             after = model.project(pick)
@@ -149,6 +166,6 @@ class AIM(MarginalSynthesizer):
                 sigma /= 2.0
                 epsilon *= 2.0
         self.model_ = estimate(dom, log, iters=self.final_iters, warm_start=model)
-        self.measured_ = [m.clique for m in log]
+        self.coarsen_ = coarsen
 
 

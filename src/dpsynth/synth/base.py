@@ -104,6 +104,7 @@ class Synthesizer(ABC):
         noise = NoiseSource(self._noise_seed())
         bound = data.bind(accountant, noise)
         bound = bound.complete_domain(step=f"{self.name}.infer_domain")
+        self._check_domain(bound)
         self._fit(bound)
         self.domain_ = bound.domain
         self._report = accountant.report()
@@ -115,6 +116,10 @@ class Synthesizer(ABC):
             return None
         # Derive the noise stream from the seed, independent of the sampling stream.
         return int(make_rng(rs).integers(2**63)) if isinstance(rs, np.random.Generator) else rs
+
+    def _check_domain(self, data: PrivateData) -> None:
+        """Refuse a domain this generator cannot model, before any budget is spent on it."""
+        return None
 
     @abstractmethod
     def _fit(self, data: PrivateData) -> None:
@@ -180,7 +185,7 @@ class Synthesizer(ABC):
             "state": state,
         }
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -33,6 +33,6 @@ class Independent(MarginalSynthesizer):
 
     def _fit(self, data: PrivateData) -> None:
         names = data.domain.names
-        sigma = gaussian_sigma_for(data.accountant.rho_remaining, len(names))
+        sigma = gaussian_sigma_for(data.rho_left("independent"), len(names))
         log = data.measure_marginals([(n,) for n in names], sigma=sigma, step="independent.measure")
         self.model_ = estimate(data.pgm_domain, log, iters=self.iters)

@@ -14,18 +14,31 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.data.discretize import Discretizer
+from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError
-from dpsynth.pgm import GraphicalModel
+from dpsynth.pgm import Domain as PGMDomain
+from dpsynth.pgm import GraphicalModel, Measurement
 from dpsynth.synth.base import Synthesizer
 
 
 class MarginalSynthesizer(Synthesizer):
-    """A synthesizer whose fitted state is one graphical model over discretised columns."""
+    """A synthesizer whose fitted state is one graphical model over discretised columns.
+
+    ``coarsen_`` (optional) maps each column's codes to the compressed codes the model was
+    fitted on; sampling expands them back.
+    """
 
     model_: GraphicalModel
+    coarsen_: dict[str, np.ndarray] | None = None
+
+    def _check_domain(self, data: PrivateData) -> None:
+        data.discretizer  # noqa: B018 - raises on columns with too many codes
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         codes = self.model_.sample(n, rng)
+        if self.coarsen_ is not None:
+            for j, attr in enumerate(self.model_.domain.attrs):
+                codes[:, j] = expand_codes(codes[:, j], self.coarsen_[attr], rng)
         return Discretizer(self.domain_).decode(codes, rng)
 
     @property
@@ -35,10 +48,13 @@ class MarginalSynthesizer(Synthesizer):
         return max(1, round(self.model_.total))
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return _split_arrays(self.model_.to_dict())
+        return _split_arrays({"model": self.model_.to_dict(), "coarsen": self.coarsen_})
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.model_ = GraphicalModel.from_dict(_join_arrays(state, arrays))
+        doc = _join_arrays(state, arrays)
+        self.model_ = GraphicalModel.from_dict(doc["model"])
+        coarsen = doc.get("coarsen")
+        self.coarsen_ = None if coarsen is None else {k: np.asarray(v) for k, v in coarsen.items()}
 
 
 def check_int(value: object, name: str, owner: str, *, minimum: int = 1) -> int:
@@ -88,3 +104,47 @@ def _join_arrays(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, list):
         return [_join_arrays(v, arrays) for v in obj]
     return obj
+
+
+def compress_domain(
+    domain: PGMDomain, oneway: list[Measurement], sigma: float
+) -> tuple[dict[str, np.ndarray], PGMDomain, list[Measurement]]:
+    """Merge the codes whose noisy one-way count is below 3σ (MST, Sec. 3.2).
+
+    Post-processing of the one-way measurements. Returns the per-column code maps, the
+    compressed domain, and the one-way measurements re-expressed on it (merged cells
+    summed; their noise is then larger than ``sigma``, which only makes the estimate
+    weight them a little too much).
+    """
+    maps: dict[str, np.ndarray] = {}
+    for m in oneway:
+        keep = m.values >= 3.0 * sigma
+        mapping = np.arange(m.values.size)
+        if (~keep).sum() > 1:
+            mapping = np.empty(m.values.size, dtype=np.int64)
+            mapping[keep] = np.arange(keep.sum())
+            mapping[~keep] = keep.sum()
+        maps[m.clique[0]] = mapping
+    for attr, size in zip(domain.attrs, domain.shape, strict=True):
+        maps.setdefault(attr, np.arange(size))
+    dom = PGMDomain(domain.attrs, tuple(int(maps[a].max()) + 1 for a in domain.attrs))
+    log = [
+        Measurement(m.clique, _sum_by(m.values, maps[m.clique[0]]), m.sigma) if len(m.clique) == 1 else m
+        for m in oneway
+    ]
+    return maps, dom, log
+
+
+def _sum_by(values: np.ndarray, mapping: np.ndarray) -> np.ndarray:
+    return np.bincount(mapping, weights=values, minlength=int(mapping.max()) + 1)
+
+
+def expand_codes(coarse: np.ndarray, mapping: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Map compressed codes back to original codes, uniformly within each merged group."""
+    out = np.empty_like(coarse)
+    order = np.argsort(mapping, kind="stable")
+    starts = np.searchsorted(mapping[order], np.arange(int(mapping.max()) + 1))
+    counts = np.bincount(mapping, minlength=int(mapping.max()) + 1)
+    pick = starts[coarse] + np.floor(rng.random(coarse.size) * counts[coarse]).astype(np.int64)
+    out[:] = order[pick]
+    return out

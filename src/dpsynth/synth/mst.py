@@ -11,18 +11,14 @@ measurements generates the data.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from dpsynth.data.private import PrivateData, gaussian_sigma_for
 from dpsynth.errors import InvalidParameterError
-from dpsynth.data.discretize import Discretizer
-from dpsynth.pgm import Domain as PGMDomain
-from dpsynth.pgm import Measurement, estimate
+from dpsynth.pgm import estimate
 from dpsynth.privacy.random import RandomState
-from dpsynth.synth.marginal import MarginalSynthesizer, check_int
+from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
 from dpsynth.synth.registry import register
 
 
@@ -51,24 +47,19 @@ class MST(MarginalSynthesizer):
         d = len(names)
         if d < 2:
             raise InvalidParameterError("MST needs at least two columns; use 'independent' for one.")
-        rho = data.accountant.rho_remaining
+        rho = data.rho_left("mst")
         # (1) one-way marginals with ρ/3 (MST, Alg. 1 line 2).
         sigma1 = gaussian_sigma_for(rho / 3.0, d)
         log = data.measure_marginals([(n,) for n in names], sigma=sigma1, step="mst.measure_1way")
         # Domain compression (MST, Sec. 3.2): codes whose noisy count is below 3σ are merged
         # into one, so the pairs are measured on fewer, better-populated cells.
         # Post-processing of the one-way answers: it costs nothing.
-        coarsen = compress_domain(log, sigma1)
-        full = data.pgm_domain
-        dom = PGMDomain(full.attrs, tuple(int(coarsen[a].max()) + 1 for a in full.attrs))
-        log = [
-            Measurement(m.clique, _sum_by(m.values, coarsen[m.clique[0]]), m.sigma) for m in log
-        ]
+        coarsen, dom, log = compress_domain(data.pgm_domain, log, sigma1)
         # (2) private Kruskal with ρ/3 over d − 1 exponential-mechanism selections.
         oneway = estimate(dom, log, iters=self.select_iters)
         epsilon = float(np.sqrt(8.0 * (rho / 3.0) / (d - 1)))
         pairs = list(itertools.combinations(names, 2))
-        estimates = {p: oneway.project(p) for p in pairs}
+        estimates: dict[tuple[str, ...], np.ndarray] = {p: oneway.project(p) for p in pairs}
         component = {n: i for i, n in enumerate(names)}
         tree: list[tuple[str, str]] = []
         for _ in range(d - 1):
@@ -86,50 +77,3 @@ class MST(MarginalSynthesizer):
         log += data.measure_marginals(tree, sigma=sigma2, step="mst.measure_2way", coarsen=coarsen)
         self.model_ = estimate(dom, log, iters=self.iters)
         self.coarsen_ = coarsen
-
-    def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
-        coarse = self.model_.sample(n, rng)
-        codes = np.empty_like(coarse)
-        for j, attr in enumerate(self.model_.domain.attrs):
-            codes[:, j] = expand_codes(coarse[:, j], self.coarsen_[attr], rng)
-        return Discretizer(self.domain_).decode(codes, rng)
-
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        state, arrays = super()._get_state()
-        for attr, m in self.coarsen_.items():
-            arrays[f"coarsen.{attr}"] = m
-        state = {"model": state, "coarsen": list(self.coarsen_)}
-        return state, arrays
-
-    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.coarsen_ = {a: arrays[f"coarsen.{a}"] for a in state["coarsen"]}
-        super()._set_state(state["model"], {k: v for k, v in arrays.items() if not k.startswith("coarsen.")})
-
-
-def compress_domain(oneway: list[Measurement], sigma: float) -> dict[str, np.ndarray]:
-    """Per column, a map from codes to compressed codes: codes with noisy count < 3σ merge."""
-    maps = {}
-    for m in oneway:
-        keep = m.values >= 3.0 * sigma
-        mapping = np.arange(m.values.size)
-        if (~keep).sum() > 1:
-            mapping = np.empty(m.values.size, dtype=np.int64)
-            mapping[keep] = np.arange(keep.sum())
-            mapping[~keep] = keep.sum()
-        maps[m.clique[0]] = mapping
-    return maps
-
-
-def _sum_by(values: np.ndarray, mapping: np.ndarray) -> np.ndarray:
-    return np.bincount(mapping, weights=values, minlength=int(mapping.max()) + 1)
-
-
-def expand_codes(coarse: np.ndarray, mapping: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Map compressed codes back to original codes, uniformly within each merged group."""
-    out = np.empty_like(coarse)
-    order = np.argsort(mapping, kind="stable")
-    starts = np.searchsorted(mapping[order], np.arange(int(mapping.max()) + 1))
-    counts = np.bincount(mapping, minlength=int(mapping.max()) + 1)
-    pick = starts[coarse] + np.floor(rng.random(coarse.size) * counts[coarse]).astype(np.int64)
-    out[:] = order[pick]
-    return out
