@@ -71,7 +71,7 @@ class AIM(MarginalSynthesizer):
         degree: int = 3,
         max_model_size: float = 80.0,
         max_cells: int = 10_000,
-        compress: bool = True,
+        compress: bool = False,
         rounds: int | None = None,
         iters: int = 100,
         final_iters: int = 1000,

@@ -1,0 +1,86 @@
+"""DP inference of what metadata leaves unknown: charged, noisy, and safe by construction."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsynth.data.domain import Domain
+from dpsynth.data.infer import OTHER, inference_todo, public_grid, schema_domain
+from dpsynth.data.io import Table
+from dpsynth.data.private import PrivateData
+from dpsynth.privacy import PrivacyBudget
+from dpsynth.synth import create
+
+
+def frame(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    city = rng.choice(["paris", "lyon", "nice"], size=n, p=[0.6, 0.3, 0.1]).astype(object)
+    city[0] = "hapax"  # a value held by one row must not be released
+    income = np.where(rng.random(n) < 0.7, 0.0, rng.lognormal(10, 1, n)).round()
+    return pd.DataFrame({"city": city, "income": income, "age": rng.integers(18, 90, n)})
+
+
+META = {
+    "columns": [
+        {"name": "city", "type": "categorical"},
+        {"name": "income", "type": "numeric", "integer": True},
+        {"name": "age", "type": "numeric", "integer": True, "lower": 18, "upper": 90},
+    ]
+}
+
+
+def test_inference_is_charged_and_reported():
+    data = PrivateData(frame(), Domain.from_json(META))
+    model = create("independent", random_state=0).fit(data, PrivacyBudget(2.0, 1e-6))
+    report = model.privacy_report
+    infer = [e for e in report.ledger if e.step == "independent.infer_domain"]
+    assert len(infer) == 3  # city categories, income bounds+edges, age edges
+    assert sum(e.rho for e in infer) == pytest.approx(0.05 * PrivacyBudget(2.0, 1e-6).rho, rel=1e-6)
+    # The thresholded histogram is approximate zCDP: its δ₀ is charged too.
+    assert [e.delta > 0 for e in infer] == [True, False, False]
+    assert report.within_budget
+    assert any("categories of 'city'" in n for n in report.notes)
+    dom = model.domain_
+    assert set(dom["city"].categories) == {"paris", "lyon", "nice", OTHER}
+    assert dom["income"].lower <= 0 and dom["income"].upper >= 50_000
+    assert dom["income"].edges[0] == 0 and dom["income"].edges[1] == 1  # the atom at 0 kept
+    out = model.sample(2000, random_state=0)
+    assert out["income"].between(dom["income"].lower, dom["income"].upper).all()
+    assert (out["income"] == 0).mean() == pytest.approx(0.7, abs=0.05)
+
+
+def test_rare_values_are_folded_into_other():
+    data = PrivateData(frame(), Domain.from_json(META))
+    model = create("independent", random_state=1).fit(data, PrivacyBudget(1.0, 1e-6))
+    assert "hapax" not in model.domain_["city"].categories
+    assert set(model.sample(500, random_state=0)["city"]) <= set(model.domain_["city"].categories)
+
+
+def test_inferred_categories_vary_with_noise_not_with_a_hapax():
+    # Fits on neighbours (with and without the hapax row) give the same category list.
+    f = frame()
+    a = create("independent", random_state=5).fit(PrivateData(f, Domain.from_json(META)), 1.0)
+    b = create("independent", random_state=5).fit(PrivateData(f.iloc[1:], Domain.from_json(META)), 1.0)
+    assert a.domain_["city"].categories == b.domain_["city"].categories
+
+
+def test_nothing_to_infer_costs_nothing():
+    meta = {"columns": [{"name": "age", "type": "numeric", "lower": 18, "upper": 90, "edges": [18, 30, 50, 90]}]}
+    domain = Domain.from_json(meta)
+    assert inference_todo(domain) == []
+    model = create("independent", random_state=0).fit(PrivateData(frame()[["age"]], domain), 1.0)
+    assert all(e.step != "independent.infer_domain" for e in model.privacy_report.ledger)
+
+
+def test_public_grid_is_fixed_and_symmetric():
+    g = public_grid()
+    np.testing.assert_array_equal(g, public_grid())
+    np.testing.assert_allclose(g, -g[::-1])
+    assert 0.0 in g and np.all(np.diff(g) > 0)
+
+
+def test_schema_domain_reads_types_only():
+    dom = schema_domain(Table.from_frame(frame()))
+    assert dom["city"].kind == "categorical" and dom["city"].categories is None
+    assert dom["income"].kind == "numeric" and dom["income"].lower is None
+    assert all(c.nullable for c in dom)
