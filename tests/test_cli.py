@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from dpsynth.cli import app
+from tests.synth.conftest import SMALL_META, make_small_frame
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def files(tmp_path):
+    data = tmp_path / "small.csv"
+    make_small_frame(800).to_csv(data, index=False)
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(SMALL_META))
+    return data, meta
+
+
+def test_fit_sample_info_round_trip(files, tmp_path):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "mst", "-e", "1", "-d", "1e-6",
+                            "--param", "iters=50", "-o", str(model), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    assert model.exists()
+    out = tmp_path / "s.csv"
+    r = runner.invoke(app, ["sample", str(model), "-n", "123", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len(out.read_text().strip().splitlines()) == 124
+    r = runner.invoke(app, ["info", str(model), "--json"])
+    assert r.exit_code == 0
+    report = json.loads(r.stdout)
+    assert report["epsilon"] <= 1.0 + 1e-6 and report["ledger"]
+
+
+def test_run_writes_everything(files, tmp_path):
+    data, meta = files
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-e", "1",
+                            "--out-dir", str(out), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in out.iterdir()} == {"model.dps", "synthetic.csv", "privacy_report.json"}
+    assert "NOT FOR RELEASE" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["-e", "0"], "epsilon"),
+        (["-e", "-1"], "epsilon"),
+        (["-d", "1.5"], "delta"),
+        (["-g", "nope"], "Unknown generator"),
+        (["--param", "bogus"], "KEY=VALUE"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(files, tmp_path, args, needle):
+    data, meta = files
+    out = tmp_path / "never"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "--out-dir", str(out), *args])
+    assert r.exit_code == 2
+    assert needle in r.output
+    assert "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_bad_data_names_the_column(tmp_path, files):
+    _, meta = files
+    bad = tmp_path / "bad.csv"
+    df = make_small_frame(50)
+    df.loc[3, "color"] = "purple"
+    df.to_csv(bad, index=False)
+    r = runner.invoke(app, ["run", str(bad), "-m", str(meta), "--out-dir", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "color" in r.output and "purple" in r.output
+
+
+def test_missing_files(tmp_path, files):
+    _, meta = files
+    r = runner.invoke(app, ["run", str(tmp_path / "none.csv"), "-m", str(meta)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    r = runner.invoke(app, ["info", str(tmp_path / "none.dps")])
+    assert r.exit_code == 2
+
+
+def test_generators_lists_all():
+    r = runner.invoke(app, ["generators"])
+    assert r.exit_code == 0
+    for name in ("independent", "mst", "aim"):
+        assert name in r.stdout
