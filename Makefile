@@ -17,7 +17,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dpsynth run ../shared/datasets/adult/adult_train.csv \
 		--metadata metadata/adult.json --generator aim --epsilon 1 --delta 1e-9 \
-		--rows 10000 --random-state 0 --out-dir demo-output
+		--rows 10000 --out-dir demo-output
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

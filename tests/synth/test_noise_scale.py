@@ -51,10 +51,13 @@ def test_measurement_noise_is_at_the_claimed_scale(name, releases, small_frame, 
 
 def test_independent_sigma_matches_its_budget(releases, small_frame, small_domain):
     budget = PrivacyBudget(1.0, 1e-6)
-    create("independent", random_state=0).fit(PrivateData(small_frame, small_domain), budget)
+    model = create("independent", random_state=0).fit(PrivateData(small_frame, small_domain), budget)
     d = len(small_domain)
-    (_, _, sigma), = {(0, 0, s) for _, _, s in releases}
-    assert sigma == pytest.approx(math.sqrt(d / (2 * zcdp.rho_for(1.0, 1e-6))))
+    (entry,) = [e for e in model.privacy_report.ledger if e.step == "independent.measure"]
+    # What domain inference (5%) leaves is spent on d one-way marginals at one σ.
+    expected = math.sqrt(d / (2 * 0.95 * zcdp.rho_for(1.0, 1e-6)))
+    assert entry.noise_scale == pytest.approx(expected)
+    assert {s for _, _, s in releases if s == pytest.approx(expected)}
 
 
 def test_mst_splits_its_budget_in_thirds(small_frame, small_domain):
@@ -63,7 +66,8 @@ def test_mst_splits_its_budget_in_thirds(small_frame, small_domain):
     by_step = {}
     for e in model.privacy_report.ledger:
         by_step[e.step] = by_step.get(e.step, 0.0) + e.rho
-    rho = budget.rho
+    rho = budget.rho - by_step["mst.infer_domain"]  # what domain inference left
+    assert by_step["mst.infer_domain"] == pytest.approx(0.05 * budget.rho)
     assert by_step["mst.measure_1way"] == pytest.approx(rho / 3)
     assert by_step["mst.select"] == pytest.approx(rho / 3)
     assert by_step["mst.measure_2way"] == pytest.approx(rho / 3)
@@ -75,6 +79,7 @@ def test_aim_spends_about_ninety_percent_on_measurement(small_frame, small_domai
     ledger = model.privacy_report.ledger
     measure = sum(e.rho for e in ledger if e.step in ("aim.init", "aim.measure"))
     select = sum(e.rho for e in ledger if e.step == "aim.select")
-    assert measure + select == pytest.approx(budget.rho)
+    infer = sum(e.rho for e in ledger if e.step == "aim.infer_domain")
+    assert measure + select + infer == pytest.approx(budget.rho)
     # Initialisation spends at the measurement share only, so the split leans above 90%.
     assert 0.9 <= measure / (measure + select) <= 0.97

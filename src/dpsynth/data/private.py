@@ -124,7 +124,7 @@ class PrivateData:
         if not inference_todo(self.domain, quantile_bins=self.quantile_bins):
             return self
 
-        rho = self.inference_share * self.accountant.rho_budget
+        rho = self.inference_share * self.rho_left(step)
         self.domain, self._table = infer_domain(
             self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
             quantile_bins=self.quantile_bins,

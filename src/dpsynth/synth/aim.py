@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dpsynth.data.private import PrivateData
+from dpsynth.data.private import Coarsening, PrivateData
 from dpsynth.errors import InvalidParameterError, check_positive
-from dpsynth.pgm import Measurement, estimate, model_size_mb
+from dpsynth.pgm import Domain as PGMDomain
+from dpsynth.pgm import GraphicalModel, Measurement, estimate, model_size_mb
 from dpsynth.privacy.random import RandomState
+from dpsynth.progress import track
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
 from dpsynth.synth.registry import register
 
@@ -125,13 +127,37 @@ class AIM(MarginalSynthesizer):
         cands = candidate_weights(workload, [1.0] * len(workload))
 
         # Initialisation: every one-way marginal at the initial σ (Alg. 1 line 3).
-        log: list[Measurement] = data.measure_marginals([(n,) for n in names], sigma=sigma, step="aim.init")
+        log: list[Measurement] = data.measure_marginals(
+            [(n,) for n in names], sigma=sigma, step="aim.init"
+        )
         coarsen = None
         if self.compress:
             # Domain compression as in MST (post-processing of the one-way answers): every
             # later marginal is measured on fewer, better-populated cells.
             coarsen, dom, log = compress_domain(dom, log, sigma)
         model = estimate(dom, log, iters=self.iters)
+        with track("AIM: budget spent", total=1.0) as progress:
+            model = self._rounds(
+                data, dom, log, model, cands, coarsen, rho, sigma, epsilon, alpha, progress
+            )
+        self.model_ = estimate(dom, log, iters=self.final_iters, warm_start=model)
+        self.coarsen_ = coarsen
+
+    def _rounds(
+        self,
+        data: PrivateData,
+        dom: PGMDomain,
+        log: list[Measurement],
+        model: GraphicalModel,
+        cands: dict[Clique, float],
+        coarsen: Coarsening | None,
+        rho: float,
+        sigma: float,
+        epsilon: float,
+        alpha: float,
+        progress: Callable[[float], None],
+    ) -> GraphicalModel:
+        """AIM's adaptive rounds (Alg. 1 lines 5–19); appends to ``log``, returns the model."""
         terminate = False
         while not terminate:
             remaining = data.accountant.rho_remaining
@@ -144,17 +170,20 @@ class AIM(MarginalSynthesizer):
             spent_after = rho - remaining + 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0
             size_limit = self.max_model_size * spent_after / rho
             measured = [m.clique for m in log]
-            small = [
-                c for c in cands if model_size_mb(dom, [*measured, c]) <= size_limit
-            ]
+            small = [c for c in cands if model_size_mb(dom, [*measured, c]) <= size_limit]
             if not small:
                 small = [c for c in cands if len(c) == 1]
             penalties = [math.sqrt(2.0 / math.pi) * sigma * dom.size(c) for c in small]
             estimates = {c: model.project(c) for c in small}
             pick = small[
                 data.select_marginal(
-                    small, estimates, epsilon=epsilon, penalties=penalties,
-                    weights=[cands[c] for c in small], step="aim.select", coarsen=coarsen,
+                    small,
+                    estimates,
+                    epsilon=epsilon,
+                    penalties=penalties,
+                    weights=[cands[c] for c in small],
+                    step="aim.select",
+                    coarsen=coarsen,
                 )
             ]
             log += data.measure_marginals([pick], sigma=sigma, step="aim.measure", coarsen=coarsen)
@@ -165,7 +194,5 @@ class AIM(MarginalSynthesizer):
             if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * sigma * dom.size(pick):
                 sigma /= 2.0
                 epsilon *= 2.0
-        self.model_ = estimate(dom, log, iters=self.final_iters, warm_start=model)
-        self.coarsen_ = coarsen
-
-
+            progress(1.0 - data.accountant.rho_remaining / rho)
+        return model
