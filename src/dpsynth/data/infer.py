@@ -20,8 +20,10 @@ import math
 import numpy as np
 from scipy import stats
 
+from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
 from dpsynth.data.domain import Column, Domain
 from dpsynth.data.io import Table
+from dpsynth.errors import MetadataError
 from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
 
 OTHER = "(other)"
@@ -36,20 +38,8 @@ def public_grid() -> np.ndarray:
     return np.array(sorted({0.0, *pos, *(-p for p in pos)}))
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_literal(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _missing_clause(col: Column, ident: str) -> str:
-    tokens = ", ".join(_sql_literal(t) for t in col.missing_values)
-    clause = f"{ident} IS NOT NULL AND trim({ident}) <> ''"
-    if tokens:
-        clause += f" AND {ident} NOT IN ({tokens})"
-    return clause
+_quote = quote_ident
+_sql_literal = sql_str
 
 
 def infer_domain(
@@ -80,6 +70,13 @@ def infer_domain(
         become ``"(other)"``, numbers are clamped to the inferred bounds).
     """
     todo = inference_todo(domain, quantile_bins=quantile_bins)
+    unordered = [c.name for c in todo if c.kind == "ordinal"]
+    if unordered:
+        raise MetadataError(
+            [f"ordinal column {n!r} has no categories" for n in unordered],
+            hint="The order of an ordinal column cannot be inferred from data: list its categories "
+            "in the metadata, or declare it categorical.",
+        )
     rho_each = rho / len(todo)
     sigma = math.sqrt(1.0 / (2.0 * rho_each))
     n_cat = sum(1 for c in todo if not c.is_numeric)
@@ -88,13 +85,15 @@ def infer_domain(
     rel = table.relation_name
     new_cols: dict[str, Column] = {}
     for col in todo:
-        ident = f"CAST({_quote(col.name)} AS VARCHAR)"
+        q = _quote(col.name)
+        ident = sql_text(q)
+        present = f"NOT {sql_missing(col, q)}"
         mech = GaussianMechanism(sigma=sigma)
         if not col.is_numeric:
             accountant.charge(mech, step=step, delta=delta0,
                               description=f"thresholded histogram of {col.name!r} values (categories)")
             rows = con.execute(
-                f"SELECT {ident} AS v, count(*) AS c FROM {rel} WHERE {_missing_clause(col, ident)} "
+                f"SELECT {ident} AS v, count(*) AS c FROM {rel} WHERE {present} "
                 "GROUP BY ALL ORDER BY v"
             ).fetchall()
             values = [r[0] for r in rows]
@@ -116,12 +115,12 @@ def infer_domain(
                 # narrow ranges (ages) are placed as finely as those of wide ones (incomes).
                 inside = grid[(grid > lower_known) & (grid < upper_known)]
                 grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
-            num = f"TRY_CAST({ident} AS DOUBLE)"
+            num = sql_number(col, q)
             edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
             # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
             rows = con.execute(
                 f"SELECT len(list_filter({edges_sql}, lambda e: e <= x)) AS cell, count(*) FROM "
-                f"(SELECT {num} AS x FROM {rel} WHERE {_missing_clause(col, ident)}) WHERE x IS NOT NULL "
+                f"(SELECT {num} AS x FROM {rel} WHERE {present}) WHERE x IS NOT NULL AND isfinite(x) "
                 "GROUP BY ALL"
             ).fetchall()
             counts = np.zeros(len(grid) + 1)
@@ -137,6 +136,8 @@ def infer_domain(
             # Cell k covers [grid[k-1], grid[k]); the outer cells are clipped to the grid.
             lower = float(grid[max(lo_cell - 1, 0)]) if lower_known is None else float(lower_known)
             upper = float(grid[min(hi_cell, len(grid) - 1)]) if upper_known is None else float(upper_known)
+            if col.integer:
+                lower, upper = float(math.floor(lower)), float(math.ceil(upper))
             if upper <= lower:
                 upper = lower + 1.0
             edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, col.bins or 32, col.integer)
@@ -195,16 +196,23 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, Column]) -> 
             parts.append(q)
             continue
         new = new_cols[col.name]
-        ident = f"CAST({q} AS VARCHAR)"
-        missing = f"NOT ({_missing_clause(col, ident)})"
+        text = sql_text(q)
         if not new.is_numeric:
             cats = ", ".join(_sql_literal(str(c)) for c in new.categories or ())
-            parts.append(f"CASE WHEN {missing} THEN {q} WHEN {ident} IN ({cats}) THEN {ident} "
-                         f"ELSE {_sql_literal(OTHER)} END AS {q}")
+            parts.append(
+                f"CASE WHEN {sql_missing(col, q)} THEN NULL WHEN {text} IN ({cats}) THEN {text} "
+                f"ELSE {_sql_literal(OTHER)} END AS {q}"
+            )
+            continue
+        clamped = f"least(greatest({sql_number(col, q)}, {new.lower!r}), {new.upper!r})"
+        if col.kind == "datetime":
+            as_text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"
         else:
-            num = f"TRY_CAST({ident} AS DOUBLE)"
-            parts.append(f"CASE WHEN {missing} THEN {ident} ELSE CAST(least(greatest({num}, {new.lower!r}), "
-                         f"{new.upper!r}) AS VARCHAR) END AS {q}")
+            as_text = f"CAST({clamped} AS VARCHAR)"
+        # Missing and unparseable values pass through unchanged (validation reports the latter).
+        parts.append(
+            f"CASE WHEN {sql_missing(col, q)} OR {sql_number(col, q)} IS NULL THEN {q} ELSE {as_text} END AS {q}"
+        )
     return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")
 
 
@@ -218,10 +226,11 @@ def schema_domain(table: Table) -> Domain:
     """
     cols = []
     for name in table.columns:
-        ident = f"CAST({_quote(name)} AS VARCHAR)"
+        probe = Column(name=name, kind="numeric", nullable=True)
+        q = _quote(name)
         row = table.connection.execute(
-            f"SELECT count(*) FILTER (WHERE {ident} IS NOT NULL AND trim({ident}) <> '' "
-            f"AND TRY_CAST({ident} AS DOUBLE) IS NULL) FROM {table.relation_name}"
+            f"SELECT count(*) FILTER (WHERE NOT {sql_missing(probe, q)} AND {sql_number(probe, q)} IS NULL) "
+            f"FROM {table.relation_name}"
         ).fetchone()
         kind = "numeric" if row is not None and row[0] == 0 else "categorical"
         cols.append(Column(name=name, kind=kind, nullable=True))

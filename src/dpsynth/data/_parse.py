@@ -1,0 +1,202 @@
+"""How raw values are read, written twice: as DuckDB SQL and as numpy/pandas.
+
+Every table dpsynth reads is held as text (VARCHAR) and typed by the metadata. The two
+implementations here must agree value for value (tests check it on random data), so both
+accept only a strict grammar instead of each engine's own lenient parser:
+
+* surrounding spaces are stripped (only spaces, as DuckDB's ``trim``);
+* missing: null, an empty string, or one of the column's ``missing_values``;
+* a number: ``[+-]digits[.digits][e[+-]digits]`` (no ``inf``, ``nan``, hex or ``1_000``);
+  a number that overflows to ±inf is invalid;
+* a datetime: ``YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]]``, naive, as seconds since 1970-01-01
+  (microseconds / 1e6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.data.domain import Column, category_key
+
+NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+_NUMBER_RE = re.compile(NUMBER_PATTERN)
+_DATETIME_RE = re.compile(DATETIME_PATTERN)
+
+
+# -- SQL ---------------------------------------------------------------------------------
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier for ``name`` (any characters)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def sql_str(value: object) -> str:
+    """A DuckDB string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_double(value: float) -> str:
+    """A DuckDB DOUBLE constant equal to ``value`` bit for bit.
+
+    A bare ``0.1`` would be parsed as DECIMAL, and DECIMAL→DOUBLE of long literals may
+    round twice; parsing the shortest repr as a string is exact.
+    """
+    return f"CAST({sql_str(repr(float(value)))} AS DOUBLE)"
+
+
+def sql_text(ident: str) -> str:
+    """The stripped text of a column."""
+    return f"trim(CAST({ident} AS VARCHAR))"
+
+
+def sql_missing(col: Column, ident: str) -> str:
+    """SQL condition: the value counts as missing."""
+    t = sql_text(ident)
+    cond = f"{ident} IS NULL OR {t} = ''"
+    tokens = sorted({tok.strip(" ") for tok in col.missing_values} - {""})
+    if tokens:
+        cond += f" OR {t} IN ({', '.join(sql_str(tok) for tok in tokens)})"
+    return f"({cond})"
+
+
+def sql_number(col: Column, ident: str) -> str:
+    """SQL DOUBLE of the value (epoch seconds for datetimes); NULL if it does not parse."""
+    t = sql_text(ident)
+    if col.kind == "datetime":
+        return (
+            f"(CASE WHEN regexp_full_match({t}, {sql_str(DATETIME_PATTERN)}) THEN "
+            f"CAST(epoch_us(TRY_CAST({t} AS TIMESTAMP)) AS DOUBLE) / CAST(1000000 AS DOUBLE) END)"
+        )
+    return f"(CASE WHEN regexp_full_match({t}, {sql_str(NUMBER_PATTERN)}) THEN TRY_CAST({t} AS DOUBLE) END)"
+
+
+def sql_valid_number(expr: str) -> str:
+    """SQL condition: a parsed number is usable (parsed and finite)."""
+    return f"({expr} IS NOT NULL AND isfinite({expr}))"
+
+
+def sql_category_keys(col: Column) -> str:
+    """A DuckDB list literal of the column's category keys, in order."""
+    return "[" + ", ".join(sql_str(category_key(c)) for c in col.categories or ()) + "]"
+
+
+def sql_as_text(ident: str, duck_type: str) -> str:
+    """Cast a typed DuckDB column to the text dpsynth reads (as pandas values would be written)."""
+    t = duck_type.upper()
+    if t == "VARCHAR":
+        return ident
+    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
+        x = f"CAST({ident} AS DOUBLE)"
+        return (
+            f"CASE WHEN isnan({x}) THEN NULL "
+            f"WHEN {x} = trunc({x}) AND abs({x}) < 1e15 THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) "
+            f"ELSE CAST({x} AS VARCHAR) END"
+        )
+    if t == "BOOLEAN":
+        return f"CASE WHEN {ident} THEN 'True' WHEN NOT {ident} THEN 'False' END"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return f"strftime(CAST({ident} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%f')"
+    return f"CAST({ident} AS VARCHAR)"
+
+
+# -- pandas / numpy ------------------------------------------------------------------------
+def text_values(values: pd.Series | Sequence[Any] | np.ndarray) -> np.ndarray:
+    """The text of each value as dpsynth stores it (object array; None where null).
+
+    Floats that are whole numbers are written without ``.0``; datetimes as
+    ``YYYY-MM-DD HH:MM:SS.ffffff``; strings are kept as they are (stripped when parsed).
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    dtype = s.dtype
+    na = s.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        ts = s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(dtype, "tz", None) else s
+        txt = ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy(dtype=object)
+    elif pd.api.types.is_bool_dtype(dtype):
+        txt = np.array([str(bool(v)) if not m else None for v, m in zip(s.to_numpy(dtype=object), na, strict=True)],
+                       dtype=object)
+    elif pd.api.types.is_integer_dtype(dtype):
+        txt = s.astype(str).to_numpy(dtype=object)
+    elif pd.api.types.is_float_dtype(dtype):
+        arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        txt = np.array([category_key(float(v)) for v in arr], dtype=object)
+    else:
+        txt = np.array([None if m else _text_of(v) for v, m in zip(s.to_numpy(dtype=object), na, strict=True)],
+                       dtype=object)
+    txt[na] = None
+    return txt
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, np.generic):
+        value = value.item()
+    return category_key(value)
+
+
+def _stripped(text: np.ndarray) -> np.ndarray:
+    return np.array([t.strip(" ") if isinstance(t, str) else None for t in text], dtype=object)
+
+
+def missing_mask(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
+    """Boolean mask of missing values (same rule as :func:`sql_missing`)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    tokens = {tok.strip(" ") for tok in col.missing_values} | {""}
+    typed = not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype))
+    if typed and tokens == {""}:
+        # Typed values cannot be empty strings: only nulls (NaN, NaT, NA) are missing.
+        return np.asarray(s.isna().to_numpy(), dtype=bool)
+    text = _stripped(text_values(s))
+    return np.array([t is None or t in tokens for t in text], dtype=bool)
+
+
+def numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
+    """Float64 of each value (epoch seconds for datetimes), NaN where it does not parse.
+
+    Missing values come out as NaN too; combine with :func:`missing_mask`. Non-finite
+    numbers come out as NaN (they are invalid, as in SQL).
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    dtype = s.dtype
+    if col.kind == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            ts = s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(dtype, "tz", None) else s
+            return _epoch_seconds(ts)
+        text = _stripped(text_values(s))
+        ok = np.array([t is not None and _DATETIME_RE.fullmatch(t) is not None for t in text], dtype=bool)
+        kept = pd.Series([t if good else None for t, good in zip(text, ok, strict=True)], dtype=object)
+        parsed = pd.to_datetime(kept, format="ISO8601", errors="coerce")
+        return _epoch_seconds(parsed)
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        out = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        text = _stripped(text_values(s))
+        out = np.array(
+            [float(t) if t is not None and _NUMBER_RE.fullmatch(t) else np.nan for t in text], dtype=np.float64
+        )
+    out = out.copy()
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _epoch_seconds(ts: pd.Series) -> np.ndarray:
+    micros = ts.astype("datetime64[us]").to_numpy().view(np.int64).astype(np.float64)
+    out = micros / 1e6
+    out[ts.isna().to_numpy()] = np.nan
+    return out
+
+
+def category_index(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
+    """Index of each value among the column's categories; -1 where it is not one of them."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    lookup = {category_key(c): i for i, c in enumerate(col.categories or ())}
+    text = text_values(s)
+    return np.array([lookup.get(category_key(t), -1) if t is not None else -1 for t in text], dtype=np.int64)

@@ -1,0 +1,439 @@
+"""Integer codes for marginal-based methods: every column becomes 0 … k−1.
+
+The :class:`Discretizer` is built from the public :class:`~dpsynth.data.domain.Domain`
+only; it never looks at data to choose categories, bounds or bin edges, so using it costs
+no privacy budget. Columns whose categories or bounds are unknown must first be completed
+(by DP inference, :meth:`dpsynth.data.private.PrivateData.complete_domain`).
+
+Codes, per column type:
+
+* categorical / ordinal: the index of the category in the metadata's list;
+* numeric: the bin; bins are the metadata's ``edges`` if given (bin i is
+  ``[e_i, e_{i+1})``, the last bin closed, values beyond the outer edges go to the outer
+  bins), else ``bins`` (default 32) equal-width bins over ``[lower, upper]`` (values
+  outside are clamped). An integer column whose range holds at most ``bins`` whole numbers
+  gets one code per number; a wider integer column is binned over ``[lower, upper + 1)`` so
+  that every bin holds whole numbers. Integer columns round values half up first.
+* datetime: as numeric, over seconds since 1970-01-01;
+* missing (nullable columns only): one extra, last code.
+
+The same mapping is written twice, as a DuckDB SQL expression (:meth:`Discretizer.sql_expr`,
+used on tables of any size) and in numpy (:meth:`Discretizer.encode_frame`, for small
+frames); they agree value for value. :meth:`Discretizer.decode` maps codes back to values;
+it reads no data, so it is post-processing of whatever produced the codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.data._parse import (
+    category_index,
+    missing_mask,
+    numbers,
+    quote_ident,
+    sql_category_keys,
+    sql_double,
+    sql_missing,
+    sql_number,
+    sql_text,
+)
+from dpsynth.data.domain import DEFAULT_BINS, Column, Domain
+from dpsynth.errors import InvalidDataError, InvalidParameterError, MetadataError
+
+if TYPE_CHECKING:
+    from dpsynth.data.io import Table
+
+Mode = Literal["category", "integer", "uniform", "uniform_int", "edges", "edges_int"]
+
+
+@dataclass(frozen=True)
+class _Coder:
+    """How one column maps to codes (the parameters both engines use)."""
+
+    col: Column
+    mode: Mode
+    n: int  # codes for present values; the missing code (if nullable) is n
+    lo: float = 0.0
+    hi: float = 0.0
+    width: float = 1.0
+    interior: tuple[float, ...] = ()  # interior edges (edges modes)
+    edges: tuple[float, ...] = ()
+
+    @classmethod
+    def build(cls, col: Column) -> _Coder:
+        if not col.is_numeric:
+            return cls(col, "category", len(col.categories or ()))
+        if col.edges is not None:
+            edges = tuple(col.edges)
+            mode: Mode = "edges_int" if col.integer else "edges"
+            lo = col.lower if col.lower is not None else edges[0]
+            hi = col.upper if col.upper is not None else edges[-1]
+            if col.integer:
+                lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+            return cls(col, mode, len(edges) - 1, lo=lo, hi=hi, interior=edges[1:-1], edges=edges)
+        assert col.lower is not None and col.upper is not None
+        bins = col.bins or DEFAULT_BINS
+        if col.integer:
+            lo_i, hi_i = math.ceil(col.lower), math.floor(col.upper)
+            count = hi_i - lo_i + 1
+            if count <= bins:
+                return cls(col, "integer", count, lo=float(lo_i), hi=float(hi_i))
+            return cls(col, "uniform_int", bins, lo=float(lo_i), hi=float(hi_i), width=count / bins)
+        lo, hi = float(col.lower), float(col.upper)
+        if hi <= lo:
+            return cls(col, "uniform", 1, lo=lo, hi=hi, width=1.0)
+        return cls(col, "uniform", bins, lo=lo, hi=hi, width=(hi - lo) / bins)
+
+    @property
+    def size(self) -> int:
+        return self.n + (1 if self.col.nullable else 0)
+
+    @property
+    def missing_code(self) -> int | None:
+        return self.n if self.col.nullable else None
+
+    # -- numpy -----------------------------------------------------------------------------
+    def codes_of_numbers(self, x: np.ndarray) -> np.ndarray:
+        """Codes of finite numbers (the numeric modes)."""
+        if self.mode in ("integer", "uniform_int", "edges_int"):
+            x = np.floor(x + 0.5)
+        if self.mode == "integer":
+            out = np.clip(x, self.lo, self.hi) - self.lo
+        elif self.mode in ("uniform", "uniform_int"):
+            if self.n == 1:
+                return np.zeros(x.shape, dtype=np.int64)
+            out = np.clip(np.floor((np.clip(x, self.lo, self.hi) - self.lo) / self.width), 0, self.n - 1)
+        else:
+            return np.searchsorted(np.asarray(self.interior, dtype=np.float64), x, side="right").astype(np.int64)
+        return out.astype(np.int64)
+
+    def codes_of(self, values: pd.Series) -> np.ndarray:
+        """Codes of raw or typed values; -1 where a value is invalid (or missing but not nullable)."""
+        miss = missing_mask(self.col, values)
+        if self.mode == "category":
+            out = category_index(self.col, values)
+        else:
+            x = numbers(self.col, values)
+            ok = ~np.isnan(x)
+            out = np.full(len(x), -1, dtype=np.int64)
+            out[ok] = self.codes_of_numbers(x[ok])
+        mc = self.missing_code
+        out[miss] = -1 if mc is None else mc
+        return out
+
+    # -- SQL -------------------------------------------------------------------------------
+    def sql(self, ident: str) -> str:
+        """DuckDB expression of the code; NULL where the value is invalid."""
+        mc = self.missing_code
+        missing = sql_missing(self.col, ident)
+        on_missing = "NULL" if mc is None else str(mc)
+        if self.mode == "category":
+            body = f"list_position({sql_category_keys(self.col)}, {sql_text(ident)}) - 1"
+            return f"(CASE WHEN {missing} THEN {on_missing} ELSE {body} END)"
+        x = sql_number(self.col, ident)
+        # DuckDB's least/greatest skip NULLs: invalid values are caught before binning.
+        return (
+            f"(CASE WHEN {missing} THEN {on_missing} WHEN {x} IS NULL OR NOT isfinite({x}) THEN NULL "
+            f"ELSE {self._sql_bin(x)} END)"
+        )
+
+    def _sql_bin(self, x: str) -> str:
+        if self.mode in ("integer", "uniform_int", "edges_int"):
+            x = f"floor({x} + {sql_double(0.5)})"
+        lo, hi = sql_double(self.lo), sql_double(self.hi)
+        if self.mode == "integer":
+            return f"(least(greatest({x}, {lo}), {hi}) - {lo})"
+        if self.mode in ("uniform", "uniform_int"):
+            if self.n == 1:
+                return "0"
+            clipped = f"least(greatest({x}, {lo}), {hi})"
+            return f"least(greatest(floor(({clipped} - {lo}) / {sql_double(self.width)}), 0), {self.n - 1})"
+        return self._sql_tree(x, 0, self.n - 1)
+
+    def _sql_tree(self, x: str, a: int, b: int) -> str:
+        """Balanced CASE: the number of interior edges ≤ x, in log2(k) comparisons."""
+        if a == b:
+            return str(a)
+        mid = (a + b + 1) // 2  # x >= interior[mid - 1] ⇔ code >= mid
+        return (
+            f"(CASE WHEN {x} >= {sql_double(self.interior[mid - 1])} THEN {self._sql_tree(x, mid, b)} "
+            f"ELSE {self._sql_tree(x, a, mid - 1)} END)"
+        )
+
+    # -- decoding --------------------------------------------------------------------------
+    def int_starts(self) -> np.ndarray:
+        """For the integer-valued modes: the first whole number of each bin, then hi + 1.
+
+        Bin c holds the whole numbers ``starts[c] … starts[c+1] − 1`` (none if equal).
+        """
+        lo, hi, n = self.lo, self.hi, self.n
+        c = np.arange(n, dtype=np.float64)
+        if self.mode == "integer":
+            starts = lo + c
+        elif self.mode == "uniform_int":
+            starts = lo + np.ceil(c * self.width)
+            for _ in range(4):  # repair floating-point off-by-ones against the encoder
+                starts = np.where(self.codes_of_numbers(starts) < c, starts + 1, starts)
+                back = starts - 1
+                starts = np.where((back >= lo) & (self.codes_of_numbers(back) >= c), back, starts)
+        else:
+            starts = np.ceil(np.asarray(self.edges[:-1], dtype=np.float64))
+            starts[0] = lo
+        starts = np.maximum.accumulate(np.clip(starts, lo, hi + 1))
+        return np.append(starts, hi + 1)
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Values for codes of present values (floats; whole numbers for integer modes)."""
+        c = codes.astype(np.int64)
+        if self.mode in ("integer", "uniform_int", "edges_int"):
+            starts = self.int_starts()
+            low, high = starts[c], starts[c + 1]
+            empty = high <= low
+            safe_high = np.where(empty, low + 1, high)
+            out = rng.integers(low.astype(np.int64), safe_high.astype(np.int64)).astype(np.float64)
+            if empty.any():
+                # A bin without whole numbers (edges closer than 1): nearest whole number.
+                e = np.asarray(self.edges, dtype=np.float64)
+                mid = np.floor((e[c[empty]] + e[c[empty] + 1]) / 2 + 0.5)
+                out[empty] = np.clip(mid, self.lo, self.hi)
+            return out
+        if self.mode == "uniform":
+            a = self.lo + c * self.width
+            b = np.where(c == self.n - 1, self.hi, self.lo + (c + 1) * self.width)
+            lo_b, hi_b = self.lo, self.hi
+        else:  # edges
+            e = np.asarray(self.edges, dtype=np.float64)
+            a, b = e[c], e[c + 1]
+            lo_b = self.col.lower if self.col.lower is not None else -np.inf
+            hi_b = self.col.upper if self.col.upper is not None else np.inf
+            a2, b2 = np.maximum(a, lo_b), np.minimum(b, hi_b)
+            inside = a2 <= b2
+            a, b = np.where(inside, a2, a), np.where(inside, b2, b)
+        out = rng.uniform(a, b)
+        if self.col.kind == "datetime":
+            out = np.round(out * 1e6) / 1e6
+        out = np.clip(out, lo_b, hi_b)
+        for fallback in ((a + b) / 2, a):
+            wrong = self.codes_of_numbers(out) != c
+            if not wrong.any():
+                break
+            fb = np.round(fallback * 1e6) / 1e6 if self.col.kind == "datetime" else fallback
+            out[wrong] = np.clip(fb, lo_b, hi_b)[wrong]
+        return out
+
+
+class Discretizer:
+    """Maps each column of a domain to integer codes 0 … k−1, and back.
+
+    Args:
+        domain: A complete domain (no column :attr:`~dpsynth.data.domain.Column.needs_inference`).
+
+    Raises:
+        MetadataError: If some column still has unknown categories or bounds.
+    """
+
+    def __init__(self, domain: Domain) -> None:
+        todo = [c.name for c in domain if c.needs_inference]
+        if todo:
+            raise MetadataError(
+                [f"column {n!r} has unknown {'bounds' if domain[n].is_numeric else 'categories'}" for n in todo],
+                hint="Declare them in the metadata, or complete the domain with DP first "
+                "(PrivateData.complete_domain, charged to the budget).",
+            )
+        self.domain = domain
+        self._coders = {c.name: _Coder.build(c) for c in domain}
+        self._exprs = {n: self._coders[n].sql(quote_ident(n)) for n in domain.names}
+        self.key = hashlib.sha256("\n".join(self._exprs.values()).encode()).hexdigest()[:16]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names, in domain order."""
+        return self.domain.names
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Number of codes of each column (including the missing code of nullable columns)."""
+        return {n: c.size for n, c in self._coders.items()}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Code counts in domain order."""
+        return tuple(self._coders[n].size for n in self.names)
+
+    def missing_code(self, name: str) -> int | None:
+        """The code of a missing value in column ``name`` (None if it is not nullable)."""
+        return self._coders[name].missing_code
+
+    def bin_edges(self, name: str) -> np.ndarray | None:
+        """The bin edges of a numeric column (None for categorical ones).
+
+        For one-code-per-integer columns, the edges are ``lower − ½ … upper + ½``.
+        """
+        c = self._coders[name]
+        if c.mode == "category":
+            return None
+        if c.mode in ("edges", "edges_int"):
+            return np.asarray(c.edges, dtype=np.float64)
+        if c.mode == "integer":
+            return np.arange(c.lo, c.hi + 2) - 0.5
+        if c.mode == "uniform_int":
+            return np.append(c.int_starts()[:-1], c.hi + 1) - 0.5
+        return np.append(c.lo + np.arange(c.n) * c.width, c.hi)
+
+    def sql_expr(self, name: str) -> str:
+        """A DuckDB expression computing the code of column ``name`` from its raw text.
+
+        It evaluates to NULL for a value that is invalid for the domain (not a category,
+        not a number, or missing in a non-nullable column).
+        """
+        try:
+            return self._exprs[name]
+        except KeyError:
+            raise KeyError(f"no column {name!r} in the domain") from None
+
+    # -- tables ----------------------------------------------------------------------------
+    def encode(self, table: Table) -> str:
+        """Create (once per table) a DuckDB temp table of codes; return its name.
+
+        The encoded table lives in ``table.connection``; it has one SMALLINT/INTEGER column
+        per domain column (same names) and the rows of ``table`` in order.
+
+        Raises:
+            InvalidDataError: If a column is absent or holds values the domain cannot code
+                (run :func:`dpsynth.data.io.validate` for the details).
+        """
+        cache: dict[str, str] = table._encoded
+        if self.key in cache:
+            return cache[self.key]
+        absent = [n for n in self.names if n not in table.columns]
+        if absent:
+            raise InvalidDataError(
+                [f"column {n!r} is in the metadata but not in the data" for n in absent],
+                hint="Check the column names of the data against the metadata.",
+            )
+        name = f"dpsynth_codes_{self.key}_{uuid.uuid4().hex[:8]}"
+        select = ", ".join(
+            f"CAST({self._exprs[n]} AS {'SMALLINT' if self._coders[n].size < 2**15 else 'INTEGER'}) "
+            f"AS {quote_ident(n)}"
+            for n in self.names
+        )
+        con = table.connection
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select} FROM {table.relation_name}")
+        counts = con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {quote_ident(n)} IS NULL)" for n in self.names)
+            + f" FROM {name}"
+        ).fetchone()
+        bad = [(n, int(k)) for n, k in zip(self.names, counts or (), strict=True) if k]
+        if bad:
+            con.execute(f"DROP TABLE {name}")
+            raise InvalidDataError(
+                [f"column {n!r}: {k} value(s) are invalid for the domain" for n, k in bad],
+                hint="Run dpsynth.data.io.validate(table, domain) to see which values and why.",
+            )
+        cache[self.key] = name
+        return name
+
+    def codes(self, table: Table) -> np.ndarray:
+        """The (n, d) code matrix of a table (reads every row: evaluation, tests, small data)."""
+        enc = self.encode(table)
+        cols = table.connection.execute(f"SELECT * FROM {enc}").fetchnumpy()
+        if not self.names:
+            return np.zeros((0, 0), dtype=np.int64)
+        return np.column_stack([np.asarray(cols[n], dtype=np.int64) for n in self.names])
+
+    def encode_frame(
+        self, frame: pd.DataFrame, *, on_invalid: Literal["raise", "mark"] = "raise"
+    ) -> np.ndarray:
+        """The (n, d) code matrix of a pandas frame (raw text or typed values).
+
+        Args:
+            frame: Must hold every domain column; other columns are ignored.
+            on_invalid: ``"raise"``: an invalid value raises; ``"mark"``: it gets code −1.
+
+        Raises:
+            InvalidDataError: A column is absent, or (``on_invalid="raise"``) holds invalid values.
+        """
+        absent = [n for n in self.names if n not in frame.columns]
+        if absent:
+            raise InvalidDataError(
+                [f"column {n!r} is in the metadata but not in the frame" for n in absent],
+                hint="Pass a frame with every domain column.",
+            )
+        out = np.empty((len(frame), len(self.names)), dtype=np.int64)
+        for j, n in enumerate(self.names):
+            out[:, j] = self._coders[n].codes_of(frame[n].reset_index(drop=True))
+        if on_invalid == "raise":
+            bad = [(n, int(k)) for n, k in zip(self.names, (out < 0).sum(axis=0), strict=True) if k]
+            if bad:
+                raise InvalidDataError(
+                    [f"column {n!r}: {k} value(s) are invalid for the domain" for n, k in bad],
+                    hint="Run dpsynth.data.io.validate on the data to see which values and why.",
+                )
+        return out
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        """Values for a code matrix: the inverse of :meth:`encode`, up to the bin.
+
+        Categorical codes give the category; numeric codes a value drawn uniformly within
+        the bin and the public bounds (a whole number for integer columns); the missing
+        code gives NA. This reads no private data: it is post-processing, free under DP.
+
+        Args:
+            codes: (n, d) integer codes, columns in domain order.
+            rng: Draws the values within bins.
+
+        Returns:
+            A frame with the domain's columns in order: float64 (numeric), Int64 (integer
+            numeric), datetime64 (datetime), object (categorical; None where missing).
+        """
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != len(self.names):
+            raise InvalidParameterError(
+                f"decode needs an (n, {len(self.names)}) code matrix. Got shape {codes.shape}."
+            )
+        if codes.size and not np.issubdtype(codes.dtype, np.integer):
+            raise InvalidParameterError(f"decode needs integer codes. Got dtype {codes.dtype}.")
+        data: dict[str, object] = {}
+        for j, n in enumerate(self.names):
+            coder = self._coders[n]
+            col_codes = codes[:, j].astype(np.int64)
+            if col_codes.size and (col_codes.min() < 0 or col_codes.max() >= coder.size):
+                raise InvalidParameterError(
+                    f"codes of column {n!r} must be in [0, {coder.size}). "
+                    f"Got values in [{col_codes.min()}, {col_codes.max()}]."
+                )
+            data[n] = _decode_column(coder, col_codes, rng)
+        return pd.DataFrame(data, columns=list(self.names))
+
+    def __repr__(self) -> str:
+        return f"Discretizer({dict(self.sizes)!r})"
+
+
+def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    col = coder.col
+    present = codes < coder.n
+    if coder.mode == "category":
+        cats = np.empty(len(col.categories or ()) + 1, dtype=object)
+        cats[:-1] = list(col.categories or ())
+        cats[-1] = None
+        return pd.Series(cats[np.minimum(codes, coder.n)], dtype=object)
+    values = np.full(len(codes), np.nan)
+    values[present] = coder.decode(codes[present], rng)
+    if col.kind == "datetime":
+        micros = np.where(present, np.round(np.nan_to_num(values) * 1e6), 0).astype(np.int64)
+        out = pd.Series(micros.astype("datetime64[us]"))
+        out[~present] = pd.NaT
+        return out
+    if col.integer:
+        ints = np.where(present, values, 0).astype(np.int64)
+        return pd.Series(pd.arrays.IntegerArray(ints, ~present))
+    return pd.Series(values, dtype=np.float64)
+

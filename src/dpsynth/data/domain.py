@@ -1,0 +1,719 @@
+"""Column types and the :class:`Domain`: the public description of a table.
+
+A domain says, for every column, what values it may take. It is *public*: it comes from
+metadata the data owner writes from documentation (a codebook, a schema), never from the
+sensitive rows. Anything the metadata leaves unknown (``null``) is inferred later with
+differential privacy and charged to the fit's budget (see :mod:`dpsynth.data.infer`), so a
+column may be declared with its type only; :attr:`Column.needs_inference` says so.
+
+The metadata format
+-------------------
+A JSON object::
+
+    {
+      "version": 1,
+      "name": "adult",
+      "description": "UCI Adult (Census Income)",
+      "source": "https://archive.ics.uci.edu/dataset/2/adult",
+      "target": "income",
+      "ignore": ["row_id"],
+      "missing_values": ["?"],
+      "columns": [
+        {"name": "age", "type": "numeric", "integer": true, "lower": 17, "upper": 90},
+        {"name": "fnlwgt", "type": "numeric", "integer": true},
+        {"name": "education", "type": "ordinal",
+         "categories": ["Preschool", "1st-4th", "HS-grad", "Bachelors", "Doctorate"]},
+        {"name": "workclass", "type": "categorical", "nullable": true,
+         "categories": ["Private", "State-gov", "Never-worked"]},
+        {"name": "income", "type": "categorical", "categories": ["<=50K", ">50K"]}
+      ]
+    }
+
+Top-level keys (all optional except ``columns``):
+
+``version``
+    Format version; only ``1`` exists.
+``name``, ``description``, ``source``
+    Free text: what the table is and where its documentation lives.
+``target``
+    The column a downstream model predicts (used by utility metrics).
+``ignore``
+    Columns present in the data that dpsynth must drop (row ids, free text). They are
+    neither validated nor synthesized.
+``missing_values``
+    Default missing-value tokens for every column that does not list its own.
+``columns``
+    A list of column objects, in the order of the synthetic output (an object mapping
+    name → column object is accepted too).
+
+Column keys (``name`` and ``type`` are required):
+
+``type``
+    ``"categorical"`` (unordered labels), ``"ordinal"`` (labels whose listed order is
+    meaningful), ``"numeric"`` (numbers) or ``"datetime"`` (ISO 8601 timestamps
+    ``YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]``, handled as seconds since 1970-01-01).
+``categories``
+    Categorical/ordinal only: every allowed value (strings or numbers, matched against the
+    data as text), in order. ``null`` or absent: unknown, inferred with DP.
+``lower``, ``upper``
+    Numeric/datetime only: the public range. ``null`` or absent: unknown, inferred with DP.
+    Datetime bounds may be ISO strings or epoch seconds.
+``integer``
+    Numeric/datetime only: values are whole numbers (whole seconds for datetimes).
+``nullable``
+    The column may be missing (default ``false``). Missing means an empty field, a null,
+    or one of ``missing_values``.
+``missing_values``
+    Tokens that mean "missing" in this column, e.g. ``"?"`` or ``"N"`` (not applicable).
+``bins``
+    Numeric/datetime only: number of bins wanted when discretising (default 32).
+``edges``
+    Numeric/datetime only: explicit, strictly increasing bin edges (e.g. public or DP
+    quantiles). They override ``bins``.
+``description``
+    Free text (the codebook's meaning of the column).
+
+Values are compared after stripping surrounding spaces. Validation of the metadata is
+strict and collects every problem before raising one :class:`~dpsynth.errors.MetadataError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dpsynth.errors import MetadataError
+
+KINDS: tuple[str, ...] = ("categorical", "ordinal", "numeric", "datetime")
+#: Bins used for a numeric column whose metadata gives neither ``bins`` nor ``edges``.
+DEFAULT_BINS = 32
+FORMAT_VERSION = 1
+
+_COLUMN_KEYS = (
+    "name",
+    "type",
+    "categories",
+    "lower",
+    "upper",
+    "integer",
+    "nullable",
+    "bins",
+    "edges",
+    "missing_values",
+    "description",
+)
+_DOMAIN_KEYS = (
+    "version",
+    "name",
+    "description",
+    "source",
+    "target",
+    "ignore",
+    "missing_values",
+    "columns",
+)
+_DATETIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+)
+
+
+def category_key(value: object) -> str:
+    """The text a category (or a data value) is matched as.
+
+    Integer-valued numbers are written without a decimal point, so that the category ``3``
+    matches the CSV field ``3`` and a pandas float ``3.0``.
+    """
+    if isinstance(value, str):
+        return value.strip(" ")
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value).strip(" ")
+
+
+def parse_datetime_seconds(text: str) -> float | None:
+    """Seconds since 1970-01-01 of an ISO 8601 timestamp (naive, UTC), or None if malformed."""
+    text = text.strip(" ")
+    if not _DATETIME_RE.fullmatch(text):
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    delta = dt.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros / 1e6
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Column:
+    """The public description of one column.
+
+    Args:
+        name: Column name, as in the data's header.
+        kind: ``"categorical"``, ``"ordinal"``, ``"numeric"`` or ``"datetime"``.
+        categories: Allowed values, in order (categorical/ordinal); None if unknown.
+        lower: Public lower bound (numeric/datetime; epoch seconds for datetimes); None if unknown.
+        upper: Public upper bound; None if unknown.
+        integer: Whether values are whole numbers.
+        nullable: Whether the column may be missing.
+        bins: Number of bins wanted when discretising a numeric column (default 32).
+        edges: Explicit, strictly increasing bin edges; they override ``bins``.
+        missing_values: Tokens that mean missing, e.g. ``("?",)``.
+        description: Free text.
+
+    Raises:
+        MetadataError: Listing every problem with the description.
+    """
+
+    name: str
+    kind: str = "categorical"
+    categories: tuple[Any, ...] | None = None
+    lower: float | None = None
+    upper: float | None = None
+    integer: bool = False
+    nullable: bool = False
+    bins: int | None = None
+    edges: tuple[float, ...] | None = None
+    missing_values: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        problems = self._normalise()
+        if problems:
+            label = self.name if isinstance(self.name, str) and self.name else "?"
+            raise MetadataError(
+                [f"column {label!r}: {p}" for p in problems],
+                hint="Fix the metadata (see the format in dpsynth.data.domain).",
+            )
+
+    def _normalise(self) -> list[str]:
+        """Coerce containers to tuples and numbers to floats; return every problem found."""
+        problems: list[str] = []
+        set_ = object.__setattr__
+        if not isinstance(self.name, str) or not self.name:
+            problems.append(f"the name must be a non-empty string, got {self.name!r}")
+        if self.kind not in KINDS:
+            problems.append(f"unknown type {self.kind!r}; use one of {', '.join(KINDS)}")
+            return problems
+        numeric = self.kind in ("numeric", "datetime")
+        if not isinstance(self.integer, bool):
+            problems.append(f"'integer' must be true or false, got {self.integer!r}")
+        if not isinstance(self.nullable, bool):
+            problems.append(f"'nullable' must be true or false, got {self.nullable!r}")
+        if not isinstance(self.description, str):
+            problems.append("'description' must be a string")
+
+        # Missing-value tokens.
+        mv = self.missing_values
+        if isinstance(mv, str) or not isinstance(mv, Iterable):
+            problems.append(f"'missing_values' must be a list of strings, got {mv!r}")
+            tokens: tuple[str, ...] = ()
+        else:
+            mv = tuple(mv)
+            if not all(isinstance(t, str) for t in mv):
+                problems.append(f"'missing_values' must be a list of strings, got {list(mv)!r}")
+                tokens = ()
+            else:
+                tokens = tuple(t.strip(" ") for t in mv)
+            set_(self, "missing_values", tuple(mv))
+
+        # Categories.
+        cats = self.categories
+        if cats is not None:
+            if numeric:
+                problems.append(f"'categories' apply to categorical/ordinal columns, not {self.kind}")
+            elif isinstance(cats, str | bytes) or not isinstance(cats, Iterable):
+                problems.append(f"'categories' must be a list, got {cats!r}")
+            else:
+                cats = tuple(_plain(c) for c in cats)
+                set_(self, "categories", cats)
+                bad = [c for c in cats if not (isinstance(c, str) or _is_number(c))]
+                bad += [c for c in cats if isinstance(c, float) and not math.isfinite(c)]
+                if not cats:
+                    problems.append("'categories' is empty; list every allowed value, or use null to infer them")
+                if bad:
+                    problems.append(f"categories must be strings or finite numbers, got {bad[:5]!r}")
+                else:
+                    keys = [category_key(c) for c in cats]
+                    dups = sorted({k for k in keys if keys.count(k) > 1})
+                    if dups:
+                        problems.append(f"duplicate categories {dups[:5]!r}")
+                    if "" in keys:
+                        problems.append("an empty category is not allowed (an empty field means missing)")
+                    clash = sorted(set(keys) & set(tokens))
+                    if clash:
+                        problems.append(f"{clash!r} listed both as categories and as missing_values")
+
+        # Bounds.
+        for attr in ("lower", "upper"):
+            v = getattr(self, attr)
+            if v is None:
+                continue
+            if not numeric:
+                problems.append(f"'{attr}' applies to numeric/datetime columns, not {self.kind}")
+                continue
+            num = _to_float(v, self.kind)
+            if num is None:
+                what = "a number or an ISO timestamp" if self.kind == "datetime" else "a finite number"
+                problems.append(f"'{attr}' must be {what}, got {v!r}")
+            else:
+                set_(self, attr, num)
+        lo, hi = self.lower, self.upper
+        if isinstance(lo, float) and isinstance(hi, float):
+            if lo > hi:
+                problems.append(f"lower ({lo:g}) > upper ({hi:g})")
+            elif self.integer is True and math.ceil(lo) > math.floor(hi):
+                problems.append(f"no whole number lies in [{lo:g}, {hi:g}] but the column is integer")
+
+        # Bins and edges.
+        if self.bins is not None:
+            if not numeric:
+                problems.append(f"'bins' applies to numeric/datetime columns, not {self.kind}")
+            elif isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
+                problems.append(f"'bins' must be an integer >= 1, got {self.bins!r}")
+            else:
+                set_(self, "bins", int(self.bins))
+        if self.edges is not None:
+            if not numeric:
+                problems.append(f"'edges' apply to numeric/datetime columns, not {self.kind}")
+            elif isinstance(self.edges, str | bytes) or not isinstance(self.edges, Iterable):
+                problems.append(f"'edges' must be a list of numbers, got {self.edges!r}")
+            else:
+                raw = tuple(self.edges)
+                conv = [_to_float(e, self.kind) for e in raw]
+                if any(e is None for e in conv):
+                    problems.append(f"'edges' must be finite numbers, got {list(raw)[:5]!r}…")
+                else:
+                    edges = tuple(float(e) for e in conv if e is not None)
+                    set_(self, "edges", edges)
+                    if len(edges) < 2:
+                        problems.append("'edges' needs at least 2 values (one bin)")
+                    elif any(b <= a for a, b in itertools.pairwise(edges)):
+                        problems.append("'edges' must be strictly increasing")
+        return problems
+
+    @property
+    def is_numeric(self) -> bool:
+        """Whether values are numbers (numeric, or datetime as epoch seconds)."""
+        return self.kind in ("numeric", "datetime")
+
+    @property
+    def needs_inference(self) -> bool:
+        """Whether the metadata left categories or bounds unknown (to be inferred with DP)."""
+        if self.is_numeric:
+            return self.edges is None and (self.lower is None or self.upper is None)
+        return self.categories is None
+
+    def replace(self, **changes: Any) -> Column:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The column as a metadata JSON object (fields at their default are left out)."""
+        out: dict[str, Any] = {"name": self.name, "type": self.kind}
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+        for attr in ("lower", "upper"):
+            v = getattr(self, attr)
+            if v is not None:
+                out[attr] = _compact(v)
+        if self.integer:
+            out["integer"] = True
+        if self.nullable:
+            out["nullable"] = True
+        if self.bins is not None:
+            out["bins"] = self.bins
+        if self.edges is not None:
+            out["edges"] = [_compact(e) for e in self.edges]
+        if self.missing_values:
+            out["missing_values"] = list(self.missing_values)
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, default_missing: Sequence[str] = ()) -> Column:
+        """Build a column from its metadata JSON object.
+
+        Args:
+            doc: The JSON object.
+            default_missing: Missing-value tokens to use when ``doc`` lists none.
+
+        Raises:
+            MetadataError: Listing every problem with this column.
+        """
+        label = doc.get("name", "?") if isinstance(doc, Mapping) else "?"
+        if not isinstance(doc, Mapping):
+            raise MetadataError(f"a column must be a JSON object, got {doc!r}")
+        problems = []
+        unknown = [k for k in doc if k not in _COLUMN_KEYS]
+        if unknown:
+            problems.append(f"unknown field(s) {unknown}; known: {', '.join(_COLUMN_KEYS)}")
+        if "name" not in doc:
+            problems.append("has no 'name'")
+        if "type" not in doc:
+            problems.append(f"has no 'type' (one of {', '.join(KINDS)})")
+        kwargs = {k: v for k, v in doc.items() if k in _COLUMN_KEYS and k != "type"}
+        kwargs["kind"] = doc.get("type", "categorical")
+        kwargs.setdefault("name", "?")
+        if "missing_values" not in doc:
+            kwargs["missing_values"] = tuple(default_missing)
+        for key in ("integer", "nullable"):
+            if kwargs.get(key) is None:
+                kwargs.pop(key, None)
+        kwargs.setdefault("description", "")
+        if kwargs.get("description") is None:
+            kwargs["description"] = ""
+        try:
+            col = cls(**kwargs)
+        except MetadataError as err:
+            problems.extend(p.split(": ", 1)[1] if p.startswith("column ") else p for p in err.problems)
+            col = None
+        if problems:
+            raise MetadataError([f"column {label!r}: {p}" for p in problems])
+        assert col is not None
+        return col
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars into Python ones (JSON and hashing behave)."""
+    item = getattr(value, "item", None)
+    if item is not None and not isinstance(value, str | int | float):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _to_float(value: Any, kind: str) -> float | None:
+    value = _plain(value)
+    if kind == "datetime" and isinstance(value, str):
+        return parse_datetime_seconds(value)
+    if not _is_number(value):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def _compact(v: float) -> int | float:
+    """Write 17.0 as 17 in JSON (same value, reads better)."""
+    return int(v) if v.is_integer() and abs(v) < 2**53 else v
+
+
+class Domain:
+    """The ordered, public description of a table's columns.
+
+    A domain is immutable: :meth:`project` and :meth:`replace` return new domains.
+
+    Args:
+        columns: The columns, in output order.
+        target: The column downstream models predict, if any.
+        ignore: Columns present in the data that are dropped (row ids, free text).
+        name: Short name of the dataset.
+        description: Free text.
+        source: Where the documentation came from.
+
+    Raises:
+        MetadataError: Duplicate names, an unknown target, or a column both used and ignored.
+    """
+
+    __slots__ = ("_columns", "_index", "description", "ignore", "name", "source", "target")
+
+    def __init__(
+        self,
+        columns: Iterable[Column],
+        *,
+        target: str | None = None,
+        ignore: Iterable[str] = (),
+        name: str = "",
+        description: str = "",
+        source: str = "",
+    ) -> None:
+        cols = tuple(columns)
+        bad = [c for c in cols if not isinstance(c, Column)]
+        if bad:
+            raise MetadataError(f"columns must be Column objects, got {type(bad[0]).__name__}")
+        problems = _domain_problems([c.name for c in cols], target, ignore)
+        if problems:
+            raise MetadataError(problems, hint="Fix the metadata (see the format in dpsynth.data.domain).")
+        self._columns = cols
+        self._index = {c.name: i for i, c in enumerate(cols)}
+        self.target = target
+        self.ignore = tuple(ignore)
+        self.name = name
+        self.description = description
+        self.source = source
+
+    # -- container protocol -------------------------------------------------------------
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns, in order."""
+        return self._columns
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names, in order."""
+        return tuple(c.name for c in self._columns)
+
+    def __getitem__(self, key: str | int) -> Column:
+        if isinstance(key, int):
+            return self._columns[key]
+        try:
+            return self._columns[self._index[key]]
+        except KeyError:
+            raise KeyError(f"no column {key!r} in the domain; columns: {list(self.names)}") from None
+
+    def __iter__(self) -> Iterator[Column]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Domain):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._columns, self.target, self.ignore, self.name, self.description, self.source)
+
+    def __repr__(self) -> str:
+        return f"Domain({list(self.names)!r}, target={self.target!r})"
+
+    # -- derived domains ----------------------------------------------------------------
+    @property
+    def needs_inference(self) -> tuple[str, ...]:
+        """Names of the columns whose categories or bounds are still unknown."""
+        return tuple(c.name for c in self._columns if c.needs_inference)
+
+    def project(self, names: Iterable[str]) -> Domain:
+        """The sub-domain of ``names``, in the order given (target kept only if included)."""
+        names = list(names)
+        unknown = [n for n in names if n not in self._index]
+        if unknown:
+            raise KeyError(f"no column(s) {unknown} in the domain; columns: {list(self.names)}")
+        return self.replace(
+            columns=[self[n] for n in names], target=self.target if self.target in names else None
+        )
+
+    def replace(self, **changes: Any) -> Domain:
+        """A copy with some attributes changed (``columns``, ``target``, ``ignore``, ``name``…).
+
+        Use this rather than ``Domain(columns, target=...)`` to keep ``ignore`` and the
+        descriptive fields.
+        """
+        allowed = {"columns", "target", "ignore", "name", "description", "source"}
+        bad = set(changes) - allowed
+        if bad:
+            raise TypeError(f"Domain.replace got unknown field(s) {sorted(bad)}")
+        kw: dict[str, Any] = {
+            "columns": self._columns,
+            "target": self.target,
+            "ignore": self.ignore,
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+        }
+        kw.update(changes)
+        return Domain(kw.pop("columns"), **kw)
+
+    def with_columns(self, columns: Iterable[Column]) -> Domain:
+        """This domain with some columns swapped for new versions (matched by name)."""
+        new = {c.name: c for c in columns}
+        unknown = [n for n in new if n not in self._index]
+        if unknown:
+            raise KeyError(f"no column(s) {unknown} in the domain")
+        return self.replace(columns=[new.get(c.name, c) for c in self._columns])
+
+    # -- JSON ----------------------------------------------------------------------------
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """The domain as a metadata JSON object; also written to ``path`` (atomically) if given.
+
+        Returns:
+            The JSON-compatible dict (``Domain.from_json`` of it gives back an equal domain).
+        """
+        doc: dict[str, Any] = {"version": FORMAT_VERSION}
+        for attr in ("name", "description", "source"):
+            if getattr(self, attr):
+                doc[attr] = getattr(self, attr)
+        if self.target is not None:
+            doc["target"] = self.target
+        if self.ignore:
+            doc["ignore"] = list(self.ignore)
+        doc["columns"] = [c.to_dict() for c in self._columns]
+        if path is not None:
+            _write_text_atomic(Path(path), format_json(doc))
+        return doc
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
+        """Read metadata from a JSON file path or an already-parsed dict.
+
+        Every problem in the metadata is collected and raised at once.
+
+        Raises:
+            MetadataError: If the file is missing or malformed, or the metadata inconsistent.
+        """
+        if isinstance(source, Mapping):
+            doc: Any = source
+            where = "metadata"
+        else:
+            path = Path(source)
+            where = str(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise MetadataError(
+                    f"metadata file {where} not found", hint="Check the path to the metadata JSON."
+                ) from None
+            except UnicodeDecodeError:
+                raise MetadataError(f"metadata file {where} is not UTF-8 text") from None
+            except OSError as err:
+                raise MetadataError(f"metadata file {where} cannot be read: {err}") from None
+            try:
+                doc = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise MetadataError(
+                    f"metadata file {where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+                ) from None
+        if not isinstance(doc, Mapping):
+            raise MetadataError(f"{where}: the metadata must be a JSON object with a 'columns' list")
+        problems: list[str] = []
+        unknown = [k for k in doc if k not in _DOMAIN_KEYS]
+        if unknown:
+            problems.append(f"unknown top-level field(s) {unknown}; known: {', '.join(_DOMAIN_KEYS)}")
+        version = doc.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            problems.append(f"unsupported metadata version {version!r}; this dpsynth reads version {FORMAT_VERSION}")
+        default_missing = doc.get("missing_values", ())
+        if isinstance(default_missing, str) or not isinstance(default_missing, list | tuple) or not all(
+            isinstance(t, str) for t in default_missing
+        ):
+            problems.append(f"top-level 'missing_values' must be a list of strings, got {default_missing!r}")
+            default_missing = ()
+        raw_cols = doc.get("columns")
+        items: list[Any]
+        if raw_cols is None:
+            problems.append("no 'columns' given")
+            items = []
+        elif isinstance(raw_cols, Mapping):
+            items = []
+            for name, spec in raw_cols.items():
+                if isinstance(spec, Mapping):
+                    items.append({"name": name, **spec})
+                else:
+                    items.append(spec)
+        elif isinstance(raw_cols, list):
+            items = list(raw_cols)
+            if not items:
+                problems.append("'columns' is empty")
+        else:
+            problems.append("'columns' must be a list of column objects")
+            items = []
+        columns: list[Column] = []
+        for i, spec in enumerate(items):
+            try:
+                columns.append(Column.from_dict(spec, default_missing=default_missing))
+            except MetadataError as err:
+                if isinstance(spec, Mapping) and "name" not in spec:
+                    problems.extend(p.replace("column '?'", f"column #{i + 1}") for p in err.problems)
+                else:
+                    problems.extend(err.problems)
+        target = doc.get("target")
+        if target is not None and not isinstance(target, str):
+            problems.append(f"'target' must be a column name, got {target!r}")
+            target = None
+        ignore = doc.get("ignore", [])
+        if not isinstance(ignore, list) or not all(isinstance(n, str) for n in ignore):
+            problems.append(f"'ignore' must be a list of column names, got {ignore!r}")
+            ignore = []
+        texts = {}
+        for attr in ("name", "description", "source"):
+            val = doc.get(attr, "")
+            if val is None:
+                val = ""
+            if not isinstance(val, str):
+                problems.append(f"'{attr}' must be a string")
+                val = ""
+            texts[attr] = val
+        # Checked on the names as written, so that a column that failed to parse still counts.
+        raw_names = [s["name"] for s in items if isinstance(s, Mapping) and isinstance(s.get("name"), str)]
+        problems.extend(_domain_problems(raw_names, target, ignore))
+        if problems:
+            raise MetadataError(
+                [f"{where}: {p}" for p in problems],
+                hint="Fix the metadata (see the format in dpsynth.data.domain).",
+            )
+        return cls(columns, target=target, ignore=ignore, **texts)
+
+
+def format_json(doc: Any, indent: int = 0) -> str:
+    """Indented JSON with lists of plain values on one line (metadata files stay readable)."""
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(doc, Mapping) and doc:
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {format_json(v, indent + 2).lstrip()}" for k, v in doc.items()]
+        body = ",\n".join(items)
+        text = "{\n" + body + "\n" + pad + "}"
+    elif isinstance(doc, list | tuple) and doc and any(isinstance(v, Mapping | list | tuple) for v in doc):
+        body = ",\n".join(inner + format_json(v, indent + 2).lstrip() for v in doc)
+        text = "[\n" + body + "\n" + pad + "]"
+    else:
+        text = json.dumps(doc, ensure_ascii=False)
+    return (text + "\n") if indent == 0 else text
+
+
+def _domain_problems(names: Sequence[str], target: str | None, ignore: Iterable[str]) -> list[str]:
+    problems = []
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        problems.append(f"duplicate column name(s) {dups}")
+    if target is not None and target not in names:
+        problems.append(f"target {target!r} is not one of the columns")
+    ignore = list(ignore)
+    both = sorted(set(ignore) & set(names))
+    if both:
+        problems.append(f"column(s) {both} are both described and listed in 'ignore'")
+    return problems
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file next to ``path`` then rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["DEFAULT_BINS", "KINDS", "Column", "Domain", "category_key", "parse_datetime_seconds"]
