@@ -47,7 +47,7 @@ def _run_one(args: dict, queue: mp.Queue) -> None:
     model = api.fit(DATA / "train.csv", generator=args["generator"], epsilon=args["epsilon"],
                     delta=args["delta"], metadata=META, random_state=args["seed"], **params)
     fit_s = time.perf_counter() - t0
-    synth = model.sample(model.estimated_rows, random_state=args["seed"])
+    synth = model.sample(model.estimated_rows * args["rows_multiplier"], random_state=args["seed"])
     sample_s = time.perf_counter() - t0 - fit_s
     disc = Discretizer(model.domain_)
     train = pd.read_csv(DATA / "train.csv", dtype=str)
@@ -68,7 +68,7 @@ def _run_one(args: dict, queue: mp.Queue) -> None:
             auc = float(roc_auc_score(te_codes[:, y_idx], clf.predict_proba(te_codes[:, x_idx])[:, 1]))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put({
-        **{k: args[k] for k in ("generator", "epsilon", "delta", "seed", "params")},
+        **{k: args[k] for k in ("generator", "epsilon", "delta", "seed", "params", "rows_multiplier")},
         "tvd3_train": tvd_train, "tvd3_test": tvd_test, "tvd2_train": tvd2, "tstr_auc": auc,
         "fit_s": fit_s, "sample_s": sample_s, "peak_mb": peak_mb,
         "epsilon_spent": model.privacy_report.epsilon, "rows": len(synth),
@@ -82,6 +82,8 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--delta", type=float, default=1e-5)
     ap.add_argument("--params", default="", help="JSON hyper-parameters passed to every generator")
+    ap.add_argument("--rows-multiplier", type=int, default=1,
+                    help="sample this many times the DP row estimate (1 = as many rows as the data)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "marginals.csv")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,8 @@ def main() -> None:
         for eps in args.epsilons:
             for seed in args.seeds:
                 q: mp.Queue = ctx.Queue()
-                job = {"generator": gen, "epsilon": eps, "delta": args.delta, "seed": seed, "params": args.params}
+                job = {"generator": gen, "epsilon": eps, "delta": args.delta, "seed": seed, "params": args.params,
+                       "rows_multiplier": args.rows_multiplier}
                 p = ctx.Process(target=_run_one, args=(job, q))
                 p.start()
                 p.join()

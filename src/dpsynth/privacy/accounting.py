@@ -172,8 +172,11 @@ class Accountant:
 
     @property
     def rho_budget(self) -> float:
-        """The ρ the budget allows, given the δ₀ already charged (approximate zCDP composes as
-        (Σρ, Σδ₀) and converts to (ε, δ) at δ − Σδ₀; Bun & Steinke 2016, Def. 8)."""
+        """The ρ the budget allows, given the δ₀ already charged.
+
+        Approximate zCDP composes as (Σρ, Σδ₀) and converts to (ε, δ) at δ − Σδ₀
+        (Bun & Steinke 2016, Def. 8).
+        """
         return self._rho_budget_for(self.delta_spent)
 
     def _rho_budget_for(self, delta0: float) -> float:

@@ -1,0 +1,397 @@
+"""The fitted graphical model: marginals, out-of-model inference, sampling, serialisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from dpsynth.errors import InvalidParameterError, SerializationError
+from dpsynth.pgm._domain import Clique, Domain, as_clique
+from dpsynth.pgm._engine import BeliefPropagation, route, sum_axes
+from dpsynth.pgm._junction import JunctionTree, junction_tree
+
+_FORMAT = "dpsynth.pgm.GraphicalModel"
+_VERSION = 1
+# Largest junction tree (cells) an out-of-clique marginal may build: 2**28 cells = 2 GB.
+_MAX_CELLS = 1 << 28
+# Marginals computed by project() are kept (for repeated queries) up to this many cells.
+_CACHE_CELLS = 1 << 22
+
+
+def maximal_cliques(cliques: Iterable[Clique]) -> list[Clique]:
+    """Drop cliques contained in another one (and duplicates), keeping first-seen order."""
+    uniq: list[Clique] = []
+    seen: set[frozenset[str]] = set()
+    for c in cliques:
+        s = frozenset(c)
+        if s not in seen:
+            seen.add(s)
+            uniq.append(c)
+    sets = [frozenset(c) for c in uniq]
+    return [c for c, s in zip(uniq, sets, strict=True) if not any(s < t for t in sets)]
+
+
+class GraphicalModel:
+    """A Markov random field on a junction tree, with its calibrated marginals.
+
+    Usually built by :func:`~dpsynth.pgm.estimate`; constructing one directly runs one
+    sweep of belief propagation to compute its marginals.
+
+    Args:
+        domain: The attributes and their sizes.
+        potentials: Log-potential tables by clique; each table is n-d over the clique's
+            attributes in the order listed (or flat in C order).
+        total: The number of records the marginals sum to (> 0).
+        cliques: The model's cliques (the structure); defaults to the potentials' cliques.
+            Every potential's clique must be inside one of them.
+
+    Attributes:
+        domain: The attributes and their sizes.
+        cliques: The model's maximal cliques, attributes in domain order.
+        total: Estimated number of records.
+        potentials: Log-potential tables by clique (attributes in domain order).
+        junction_tree: The junction tree inference runs on.
+        iterations_: Mirror-descent iterations the estimation ran (0 if not estimated).
+        loss_: Final value of the estimation loss Σ ‖(μ_C − y)/σ‖² (nan if not estimated).
+        step_size_: Final mirror-descent step size (used by warm starts).
+    """
+
+    def __init__(
+        self,
+        domain: Domain,
+        potentials: Mapping[Clique, np.ndarray],
+        total: float,
+        *,
+        cliques: Iterable[Iterable[str]] | None = None,
+    ) -> None:
+        if not isinstance(domain, Domain):
+            raise InvalidParameterError(
+                f"domain must be a dpsynth.pgm.Domain. Got {type(domain).__name__}."
+            )
+        t = float(total)
+        if not (math.isfinite(t) and t > 0):
+            raise InvalidParameterError(
+                f"The total of a graphical model must be a finite number > 0. Got {total!r}."
+            )
+        pots: dict[Clique, np.ndarray] = {}
+        for cl, table in potentials.items():
+            given = domain.check(cl, "potential clique")
+            canon = domain.canonical(given)
+            arr = np.asarray(table, dtype=np.float64)
+            shape = tuple(domain[a] for a in given)
+            if arr.size != math.prod(shape):
+                raise InvalidParameterError(
+                    f"The potential of {given} has {arr.size} entries; expected {math.prod(shape)}."
+                )
+            arr = arr.reshape(shape).transpose([given.index(a) for a in canon])
+            if not np.all(np.isfinite(arr)):
+                raise InvalidParameterError(f"The potential of {given} has non-finite entries.")
+            pots[canon] = pots[canon] + arr if canon in pots else np.array(arr, order="C")
+        struct = [domain.canonical(c) for c in cliques] if cliques is not None else list(pots)
+        self.domain = domain
+        self.cliques: list[Clique] = maximal_cliques([*struct, *pots])
+        self.total = t
+        self.potentials = pots
+        self.junction_tree: JunctionTree = junction_tree(domain, self.cliques)
+        bp = BeliefPropagation(self.junction_tree, list(pots), [])
+        self._marginals = bp.run(list(pots.values()), t, keep=True)
+        self._cache: dict[Clique, np.ndarray] = {}
+        self._cached_cells = 0
+        self.iterations_ = 0
+        self.loss_ = float("nan")
+        self.step_size_ = float("nan")
+
+    @classmethod
+    def _fitted(
+        cls,
+        domain: Domain,
+        cliques: list[Clique],
+        potentials: dict[Clique, np.ndarray],
+        total: float,
+        jtree: JunctionTree,
+        marginals: list[np.ndarray],
+    ) -> GraphicalModel:
+        """Assemble a model from the estimator's state without recomputing anything."""
+        self = cls.__new__(cls)
+        self.domain = domain
+        self.cliques = cliques
+        self.total = float(total)
+        self.potentials = potentials
+        self.junction_tree = jtree
+        self._marginals = marginals
+        self._cache = {}
+        self._cached_cells = 0
+        self.iterations_ = 0
+        self.loss_ = float("nan")
+        self.step_size_ = float("nan")
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"GraphicalModel({len(self.domain)} attributes, {len(self.cliques)} cliques, "
+            f"total={self.total:.6g}, size={self.junction_tree.size_mb():.3g} MB)"
+        )
+
+    # -- marginals ---------------------------------------------------------------------------
+    def clique_marginals(self) -> dict[Clique, np.ndarray]:
+        """Calibrated marginal counts of the junction tree's maximal cliques (copies)."""
+        return {
+            c: m.copy() for c, m in zip(self.junction_tree.cliques, self._marginals, strict=True)
+        }
+
+    def project(self, attrs: str | Iterable[str]) -> np.ndarray:
+        """Estimated marginal counts over ``attrs``.
+
+        Inside a clique of the junction tree this sums the clique's marginal; otherwise it
+        is computed exactly from the calibrated marginals of the smallest subtree covering
+        ``attrs`` (Koller & Friedman, Sec. 10.3.3), at a cost that grows with the size the
+        model would have with ``attrs`` as one more clique (see :func:`model_size_mb`).
+
+        Args:
+            attrs: Attribute names (any subset of the domain, any order).
+
+        Returns:
+            An n-d array of counts with axes in the order of ``attrs``, summing to
+            :attr:`total`.
+
+        Raises:
+            InvalidParameterError: If ``attrs`` names an unknown or repeated attribute, or
+                the marginal would need a junction tree of more than 2 GB.
+        """
+        given = self.domain.check(as_clique(attrs), "projection")
+        canon = self.domain.canonical(given)
+        res = self._cache.get(canon)
+        if res is None:
+            res = self._project_canonical(canon)
+            if self._cached_cells + res.size <= _CACHE_CELLS:
+                self._cache[canon] = res
+                self._cached_cells += res.size
+        perm = [canon.index(a) for a in given]
+        return np.array(res.transpose(perm), dtype=np.float64)
+
+    def _project_canonical(self, canon: Clique) -> np.ndarray:
+        jt = self.junction_tree
+        s = set(canon)
+        inside = [k for k, c in enumerate(jt.cliques) if s <= set(c)]
+        if inside:
+            k = route(self.domain, jt.cliques, canon)
+            return np.asarray(self._marginals[k].sum(axis=sum_axes(canon, jt.cliques[k])))
+        return self._eliminate(canon)
+
+    def _eliminate(self, canon: Clique) -> np.ndarray:
+        """Out-of-clique marginal from the calibrated tree.
+
+        The junction-tree property holds on every subtree, so the joint of the variables
+        of the smallest subtree covering ``canon`` is Π μ_C / Π μ_S over its cliques and
+        separators (Koller & Friedman, Sec. 10.3.3). That local model, with ``canon``
+        added as a clique and re-triangulated, is solved by the same belief propagation;
+        its size is at most that of the whole model with ``canon`` added (what AIM's
+        size filter bounds), usually far less.
+        """
+        jt = self.junction_tree
+        q = set(canon)
+        sets = [set(c) for c in jt.cliques]
+        nbrs = [set(n) for n in jt.neighbors()]
+        alive = set(range(len(sets)))
+        # Prune leaves whose query attributes all lie in their separator: summing out a
+        # leaf's other attributes from its conditional gives 1.
+        changed = True
+        while changed:
+            changed = False
+            for k in sorted(alive):
+                live = nbrs[k] & alive
+                own = sets[k] & q
+                if (len(live) == 1 and own <= sets[k] & sets[next(iter(live))]) or (
+                    not live and not own
+                ):
+                    alive.discard(k)
+                    changed = True
+        pots: dict[Clique, np.ndarray] = {}
+        seen: set[int] = set()
+        floor = np.finfo(np.float64).tiny  # log(0) → a finite, negligible weight
+        for root in sorted(alive):
+            if root in seen:
+                continue
+            seen.add(root)
+            pots[jt.cliques[root]] = np.log(np.maximum(self._marginals[root], floor))
+            queue = [root]
+            while queue:
+                k = queue.pop(0)
+                for j in sorted(nbrs[k] & alive - seen):
+                    seen.add(j)
+                    queue.append(j)
+                    sep = tuple(a for a in jt.cliques[j] if a in sets[k])
+                    m = np.maximum(self._marginals[j], floor)
+                    cond = np.log(m) - np.log(
+                        m.sum(axis=sum_axes(sep, jt.cliques[j]), keepdims=True)
+                    )
+                    pots[jt.cliques[j]] = cond
+        names = {a for c in pots for a in c}
+        local = self.domain.project([a for a in self.domain.attrs if a in names])
+        ljt = junction_tree(local, [*pots, canon])
+        if ljt.cells() > _MAX_CELLS:
+            raise InvalidParameterError(
+                f"The marginal over {canon} needs a {ljt.size_mb():.0f} MB junction tree; "
+                "that is too big to compute exactly."
+            )
+        bp = BeliefPropagation(ljt, list(pots), [canon])
+        return bp.run(list(pots.values()), self.total)[0]
+
+    def _vars(self, clique: Clique) -> tuple[int, ...]:
+        return tuple(self.domain.index(a) for a in clique)
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` synthetic records whose marginals match the model's.
+
+        Attributes are generated in the reverse of the junction tree's elimination order
+        (a perfect numbering of the triangulated graph), each conditionally on its
+        already-generated neighbours, which all lie in one clique with it, so the model
+        factorises exactly along this order. Counts are rounded systematically: within
+        each group of records sharing their neighbours' values, value ``v`` gets
+        ``floor(n_g·p(v|g))`` records plus one more with probability equal to the
+        fractional part (Madow's systematic sampling, so no cell is off by 1 or more and
+        counts are unbiased), assigned to the group's records in random order (as
+        Private-PGM's ``synthetic_data``).
+
+        Args:
+            n: Number of records (>= 0).
+            rng: The only source of randomness.
+
+        Returns:
+            An ``(n, len(domain))`` int64 array of codes, columns in domain order.
+
+        Raises:
+            InvalidParameterError: If ``n`` is not a non-negative integer or ``rng`` is not
+                a numpy Generator.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise InvalidParameterError(
+                f"The number of rows to sample must be an integer >= 0. Got {n!r}."
+            )
+        if not isinstance(rng, np.random.Generator):
+            raise InvalidParameterError(
+                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)). Got {type(rng).__name__}."
+            )
+        n = int(n)
+        dom = self.domain
+        out = np.zeros((n, len(dom)), dtype=np.int64)
+        if n == 0:
+            return out
+        adjacent: dict[str, set[str]] = {a: set() for a in dom.attrs}
+        for c in self.junction_tree.cliques:
+            for a in c:
+                adjacent[a].update(c)
+        done: set[str] = set()
+        for attr in reversed(self.junction_tree.order):
+            k = dom[attr]
+            parents = [a for a in dom.attrs if a in done and a in adjacent[attr]]
+            done.add(attr)
+            if not parents:
+                p = self.project((attr,)).reshape(1, k)
+                counts = _systematic_counts(np.array([n]), p, rng)[0]
+                col = np.repeat(np.arange(k), counts)
+                rng.shuffle(col)
+            else:
+                idx = [dom.index(a) for a in parents]
+                key = np.ravel_multi_index(
+                    tuple(out[:, i] for i in idx), tuple(dom.shape[i] for i in idx)
+                )
+                uniq, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+                table = self.project((*parents, attr)).reshape(-1, k)[uniq]
+                counts = _systematic_counts(cnt, table, rng)
+                # Random order within each group, then values in blocks per group.
+                perm = rng.permutation(n)
+                rows = perm[np.argsort(inv[perm], kind="stable")]
+                values = np.repeat(np.tile(np.arange(k), len(uniq)), counts.ravel())
+                col = np.empty(n, dtype=np.int64)
+                col[rows] = values
+            out[:, dom.index(attr)] = col
+        return out
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description: lists and plain numbers only (no pickle).
+
+        The marginals are not stored; :meth:`from_dict` recomputes them from the
+        potentials with one sweep of belief propagation.
+        """
+        return {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "domain": {"attrs": list(self.domain.attrs), "shape": list(self.domain.shape)},
+            "cliques": [list(c) for c in self.cliques],
+            "total": self.total,
+            "potentials": [
+                {"clique": list(c), "values": v.ravel().tolist()}
+                for c, v in self.potentials.items()
+            ],
+            "iterations": int(self.iterations_),
+            "loss": None if math.isnan(self.loss_) else float(self.loss_),
+            "step_size": None if math.isnan(self.step_size_) else float(self.step_size_),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GraphicalModel:
+        """Rebuild a model written by :meth:`to_dict`.
+
+        Raises:
+            SerializationError: If the dict is not a saved graphical model of a supported
+                version, or is malformed.
+        """
+        if not isinstance(d, Mapping) or d.get("format") != _FORMAT:
+            raise SerializationError(
+                "Not a saved dpsynth graphical model (missing or wrong 'format')."
+            )
+        if d.get("version") != _VERSION:
+            raise SerializationError(
+                f"Unsupported graphical-model version {d.get('version')!r}; this dpsynth reads version {_VERSION}."
+            )
+        try:
+            dom = Domain(tuple(d["domain"]["attrs"]), tuple(int(s) for s in d["domain"]["shape"]))
+            pots = {
+                tuple(p["clique"]): np.asarray(p["values"], dtype=np.float64)
+                for p in d["potentials"]
+            }
+            model = cls(dom, pots, float(d["total"]), cliques=[tuple(c) for c in d["cliques"]])
+            model.iterations_ = int(d.get("iterations", 0))
+            loss, step = d.get("loss"), d.get("step_size")
+            model.loss_ = float("nan") if loss is None else float(loss)
+            model.step_size_ = float("nan") if step is None else float(step)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SerializationError(f"Malformed saved graphical model: {exc}") from None
+        return model
+
+
+def _systematic_counts(n_g: np.ndarray, table: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Round ``n_g · p(·|g)`` to integers per row, each row summing to ``n_g``.
+
+    Each cell gets ``floor(n_g p)`` plus 0 or 1: the row's remainder is spread by
+    systematic sampling with one uniform offset per row, so a cell gets the extra record
+    with probability equal to its fractional part (unbiased, error < 1 per cell).
+
+    Args:
+        n_g: Records per row, shape (G,).
+        table: Non-negative weights, shape (G, K); an all-zero row is read as uniform.
+        rng: Randomness.
+
+    Returns:
+        Integer counts of shape (G, K).
+    """
+    table = np.maximum(np.asarray(table, dtype=np.float64), 0.0)
+    rowsum = table.sum(axis=1, keepdims=True)
+    k = table.shape[1]
+    p = np.where(rowsum > 0, table / np.where(rowsum > 0, rowsum, 1.0), 1.0 / k)
+    expected = n_g[:, None] * p
+    floor = np.floor(expected)
+    rem = np.rint(n_g - floor.sum(axis=1)).astype(np.int64)
+    cum = np.cumsum(expected - floor, axis=1)
+    cum[:, -1] = rem
+    u = rng.random(len(n_g))[:, None]
+    bounds = np.clip(np.ceil(cum - u), 0, rem[:, None])
+    bounds = np.maximum.accumulate(bounds, axis=1)
+    extra = np.diff(bounds, axis=1, prepend=0.0)
+    return (floor + extra).astype(np.int64)
