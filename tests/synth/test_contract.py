@@ -130,3 +130,10 @@ def test_load_refuses_junk(tmp_path):
 def test_private_data_repr_does_not_leak_the_row_count(small_private, small_frame):
     assert isinstance(small_private, PrivateData)
     assert str(len(small_frame)) not in repr(small_private)
+
+
+def test_large_delta_warns_using_the_dp_row_estimate(small_private):
+    # δ = 0.01 ≥ 1/n for n ≈ 3000 rows: a warning, and a note in the report.
+    with pytest.warns(UserWarning, match="delta"):
+        model = create("independent", random_state=0).fit(small_private, PrivacyBudget(1.0, 0.01))
+    assert any("1/n" in note for note in model.privacy_report.notes)

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -107,8 +108,24 @@ class Synthesizer(ABC):
         self._check_domain(bound)
         self._fit(bound)
         self.domain_ = bound.domain
+        self._warn_large_delta(accountant, budget)
         self._report = accountant.report()
         return self
+
+    def _warn_large_delta(self, accountant: Accountant, budget: PrivacyBudget) -> None:
+        """Warn when δ ≥ 1/n, judged on the model's DP estimate of n (never the true count)."""
+        n_hat = self._row_estimate()
+        if n_hat is not None and budget.delta >= 1.0 / max(n_hat, 1):
+            msg = (
+                f"delta={budget.delta:g} is not far below 1/n (n ≈ {n_hat} by the model's DP estimate): "
+                "a mechanism that publishes a few rows verbatim meets such a δ. Use delta ≪ 1/n, e.g. 1e-9."
+            )
+            accountant.notes.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=3)
+
+    def _row_estimate(self) -> int | None:
+        """The fitted model's DP estimate of the row count, if it has one."""
+        return None
 
     def _noise_seed(self) -> RandomState:
         rs = self.random_state

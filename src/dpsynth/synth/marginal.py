@@ -41,6 +41,9 @@ class MarginalSynthesizer(Synthesizer):
                 codes[:, j] = expand_codes(codes[:, j], self.coarsen_[attr], rng)
         return Discretizer(self.domain_).decode(codes, rng)
 
+    def _row_estimate(self) -> int | None:
+        return max(1, round(self.model_.total))
+
     @property
     def estimated_rows(self) -> int:
         """The model's (noisy, DP) estimate of the number of records."""
