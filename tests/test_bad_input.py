@@ -19,12 +19,12 @@ def fit(frame_or_path, meta=SMALL_META, generator="mst", **kw):
 
 @pytest.mark.parametrize("generator", available())
 def test_empty_table(generator):
-    with pytest.raises(InvalidDataError, match="empty|no rows|0 rows"):
+    with pytest.raises(InvalidDataError, match=r"empty|no rows|0 rows"):
         fit(make_small_frame().iloc[:0], generator=generator)
 
 
 def test_single_row():
-    with pytest.raises(InvalidDataError, match="1 row|one row|single"):
+    with pytest.raises(InvalidDataError, match=r"1 row|one row|single"):
         fit(make_small_frame().iloc[:1])
 
 
@@ -70,11 +70,11 @@ def test_ten_thousand_categories():
 def test_non_utf8_and_ragged_csv(tmp_path):
     bad = tmp_path / "latin1.csv"
     bad.write_bytes("color,size,age,score,y\nr\xe9d,S,20,0.5,no\n".encode("latin-1"))
-    with pytest.raises(InvalidDataError, match="UTF-8|utf-8|encoding"):
+    with pytest.raises(InvalidDataError, match=r"UTF-8|utf-8|encoding"):
         fit(bad)
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("color,size,age,score,y\nred,S,20,0.5,no\nred,S,20\n")
-    with pytest.raises(InvalidDataError, match="ragged|fields"):
+    with pytest.raises(InvalidDataError, match=r"ragged|fields"):
         fit(ragged)
 
 
