@@ -38,7 +38,13 @@ def load_private(
         domain = metadata
     else:
         domain = Domain.from_json(metadata if isinstance(metadata, dict) else Path(metadata))
-    return PrivateData(table, domain, inference_share=inference_share)
+    private = PrivateData(table, domain, inference_share=inference_share)
+    if metadata is None:
+        private.notes.append(
+            "no metadata given: column types were read from the data (numeric if every value parses "
+            "as a number), outside the DP budget; categories, bounds and bins were inferred with DP"
+        )
+    return private
 
 
 def fit(

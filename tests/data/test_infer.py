@@ -84,3 +84,13 @@ def test_schema_domain_reads_types_only():
     assert dom["city"].kind == "categorical" and dom["city"].categories is None
     assert dom["income"].kind == "numeric" and dom["income"].lower is None
     assert all(c.nullable for c in dom)
+
+
+def test_without_metadata_types_are_read_and_the_report_says_so(tmp_path):
+    from dpsynth import api
+
+    path = tmp_path / "d.csv"
+    frame().to_csv(path, index=False)
+    model = create("independent", random_state=0).fit(api.load_private(path), 1.0)
+    assert any("column types were read from the data" in n for n in model.privacy_report.notes)
+    assert model.domain_["income"].is_numeric and not model.domain_["city"].is_numeric

@@ -65,6 +65,8 @@ class PrivateData:
         self.domain = domain
         self.inference_share = float(inference_share)
         self.quantile_bins = bool(quantile_bins)
+        #: Remarks every privacy report of a fit on this data carries (e.g. how types were read).
+        self.notes: list[str] = []
         if validate_data:
             validate(self._table, domain)
         self._accountant: Accountant | None = None
@@ -80,6 +82,8 @@ class PrivateData:
         view.domain = self.domain
         view.inference_share = self.inference_share
         view.quantile_bins = self.quantile_bins
+        view.notes = list(self.notes)
+        accountant.notes.extend(self.notes)
         view._accountant = accountant
         view._noise = noise
         view._discretizer = None
