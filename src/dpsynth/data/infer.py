@@ -220,7 +220,7 @@ def schema_domain(table: Table) -> Domain:
     """A domain with only column types, when no metadata is given.
 
     Types come from the file's schema: a column whose every non-empty value parses as a
-    number is numeric, the others categorical. This reads the table (types are schema-level
+    number is numeric (integer if every value is whole), the others categorical. This reads the table (types are schema-level
     facts, and the report says they were read); categories and bounds are left unknown for
     DP inference, and every column may be missing.
     """
@@ -228,10 +228,13 @@ def schema_domain(table: Table) -> Domain:
     for name in table.columns:
         probe = Column(name=name, kind="numeric", nullable=True)
         q = _quote(name)
+        num = sql_number(probe, q)
         row = table.connection.execute(
-            f"SELECT count(*) FILTER (WHERE NOT {sql_missing(probe, q)} AND {sql_number(probe, q)} IS NULL) "
-            f"FROM {table.relation_name}"
+            f"SELECT count(*) FILTER (WHERE NOT {sql_missing(probe, q)} AND {num} IS NULL), "
+            f"count(*) FILTER (WHERE {num} IS NOT NULL AND {num} <> floor({num})) FROM {table.relation_name}"
         ).fetchone()
-        kind = "numeric" if row is not None and row[0] == 0 else "categorical"
-        cols.append(Column(name=name, kind=kind, nullable=True))
+        if row is not None and row[0] == 0:
+            cols.append(Column(name=name, kind="numeric", integer=row[1] == 0, nullable=True))
+        else:
+            cols.append(Column(name=name, kind="categorical", nullable=True))
     return Domain(cols)

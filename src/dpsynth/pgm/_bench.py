@@ -144,7 +144,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     if last is not None:
         ms2 = [*ms, _measure(dom, data, last, 10.0, rng)]
-        target = model.loss_
         losses: list[float] = []
         with _Clock() as t:
             warm = estimate(
@@ -153,20 +152,34 @@ def main(argv: list[str] | None = None) -> None:
                 iters=100,
                 tol=None,
                 warm_start=model,
-                callback=lambda i, l: losses.append(l),
+                callback=lambda i, v: losses.append(v),
             )
-        reach = next((i + 1 for i, v in enumerate(losses) if v <= target), None)
         out.write(
-            f"aim: warm start after adding {last}: 100 iterations {t}, loss {warm.loss_:.1f}; "
-            f"below the cold {args.iters}-iteration loss after {reach} iterations\n"
+            f"aim: add {last}, warm start: 100 iterations {t}; loss after 10/30/100 iterations "
+            f"{losses[9]:.0f}/{losses[29]:.0f}/{warm.loss_:.0f}\n"
         )
-        cold_losses: list[float] = []
         with _Clock() as t:
-            cold = estimate(
-                dom, ms2, iters=100, tol=None, callback=lambda i, l: cold_losses.append(l)
-            )
+            tuned = estimate(dom, ms2, iters=100, tol=1e-4, warm_start=model)
         out.write(
-            f"aim: cold start with the same measurements: 100 iterations {t}, loss {cold.loss_:.1f}\n"
+            f"aim: same warm start with tol=1e-4: stopped after {tuned.iterations_} iterations, {t}\n"
+        )
+        target = losses[29]
+
+        class _Reached(Exception):
+            pass
+
+        def stop(i: int, v: float) -> None:
+            if v <= target:
+                raise _Reached(i)
+
+        with _Clock() as t:
+            try:
+                estimate(dom, ms2, iters=args.iters, tol=None, callback=stop)
+                reached = f"not within {args.iters}"
+            except _Reached as exc:
+                reached = str(exc.args[0])
+        out.write(
+            f"aim: cold start needs {reached} iterations ({t}) to match the warm start's 30\n"
         )
     with _Clock() as t:
         rows = model.sample(40_000, rng)

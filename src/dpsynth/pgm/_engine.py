@@ -14,14 +14,19 @@ Friedman Alg. 10.3), in log space where it matters:
   separator and ``s = Σ_{C∖S} E_C``, the clique's calibrated marginal is ``E_C · t / s``
   (HUGIN's update, new message ÷ old message, done in linear space).
 
-Only small projections of ``E_C`` are needed: every marginal the estimator asks for
+Mostly small projections of ``E_C`` are needed: every marginal the estimator asks for
 (measured cliques, separators) is a projection ``R`` of the calibrated table, and since
 the update factor ``t / s`` depends on the separator only,
-``Σ_{C∖R} E_C·t/s = Σ_{(R∪S)∖R} (t/s) · Σ_{C∖(R∪S)} E_C``. So each big clique is visited
-once in the collect sweep, in cache-sized chunks (build ``b_C`` from broadcast small
-tables, exponentiate, accumulate the projections onto every ``R ∪ S``), and the rest
-happens on small tables. Only when ``R ∪ S`` is the whole clique is it swept a second
-time, once ``t`` is known, rather than stored.
+``Σ_{C∖R} E_C·t/s = Σ_{(R∪S)∖R} (t/s) · Σ_{C∖(R∪S)} E_C``. So each clique is swept once
+in the collect phase, in cache-sized chunks (build ``b_C`` from broadcast small tables,
+exponentiate, accumulate the projections onto every ``R ∪ S``), and the rest happens on
+small tables. Only when some ``R ∪ S`` is the whole clique is ``E_C`` kept, and read once
+more (times ``t/s``) after the distribute step.
+
+A child's message travels as its linear separator sums ``s`` times ``exp`` of its small
+shift tables; the parent multiplies ``s`` in after exponentiating (sparing a logarithm
+over the separator) and folds small log terms into such a factor when it spans them
+(one pass over the clique fewer).
 
 The shift ``m`` is the sum of the terms' maxima on each slice (computed on the small
 tables, no pass over the clique); it bounds the true maximum, so nothing overflows, and
@@ -161,7 +166,7 @@ class _Node:
     # Projections of E computed in the collect sweep (first-level) then on small tables.
     first: list[Key] = field(default_factory=list)
     steps: list[tuple[Key, Key]] = field(default_factory=list)
-    # Marginals whose R ∪ S is the whole clique: computed by a second sweep.
+    # Marginals whose R ∪ S is the whole clique: read from the stored E after distribute.
     late: set[Key] = field(default_factory=set)
     late_first: list[Key] = field(default_factory=list)
     late_steps: list[tuple[Key, Key]] = field(default_factory=list)
