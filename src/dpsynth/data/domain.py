@@ -85,13 +85,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dpsynth._files import atomic_open
 from dpsynth.errors import MetadataError
 
 KINDS: tuple[str, ...] = ("categorical", "ordinal", "numeric", "datetime")
@@ -704,16 +704,8 @@ def _domain_problems(names: Sequence[str], target: str | None, ignore: Iterable[
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file next to ``path`` then rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        fh.write(text)
 
 
 __all__ = ["DEFAULT_BINS", "KINDS", "Column", "Domain", "category_key", "parse_datetime_seconds"]

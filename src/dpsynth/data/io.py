@@ -17,7 +17,6 @@ import csv
 import math
 import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from dpsynth._files import atomic_open
 from dpsynth.data._parse import (
     category_index,
     missing_mask,
@@ -596,13 +596,6 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         The path written.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(p, newline="") as fh:
+        frame.to_csv(fh, index=False)
     return p

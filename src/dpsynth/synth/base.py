@@ -15,7 +15,6 @@ import inspect
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from abc import ABC, abstractmethod
@@ -25,6 +24,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from dpsynth._files import atomic_open
 from dpsynth.data.domain import Domain
 from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, NotFittedError, SerializationError
@@ -204,16 +204,9 @@ class Synthesizer(ABC):
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("model.json", json.dumps(doc, allow_nan=True))
-                zf.writestr("arrays.npz", buf.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("model.json", json.dumps(doc, allow_nan=True))
+            zf.writestr("arrays.npz", buf.getvalue())
         return path
 
     @classmethod
