@@ -6,6 +6,7 @@ from dpsynth.privacy.mechanisms import (
     GaussianMechanism,
     LaplaceMechanism,
     Mechanism,
+    SubsampledGaussianMechanism,
 )
 from dpsynth.privacy.random import NoiseSource, make_rng
 
@@ -19,5 +20,6 @@ __all__ = [
     "NoiseSource",
     "PrivacyBudget",
     "PrivacyReport",
+    "SubsampledGaussianMechanism",
     "make_rng",
 ]

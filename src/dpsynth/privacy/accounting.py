@@ -73,7 +73,7 @@ class LedgerEntry:
     mechanism: str
     noise_scale: float
     count: int
-    rho: float
+    rho: float | None
     mu: float | None
     time: float
     delta: float = 0.0
@@ -90,7 +90,8 @@ class PrivacyReport:
     Attributes:
         epsilon: ε at ``delta`` (tight zCDP conversion of the spent ρ).
         delta: The δ of the budget.
-        rho: zCDP ρ spent.
+        rho: zCDP ρ spent (None when a release has no zCDP bound, e.g. subsampled Gaussian
+            steps, whose composition is then accounted with privacy-loss distributions).
         mu: Gaussian-DP μ where every release is Gaussian, else None.
         epsilon_gdp: ε(δ) from μ-GDP where defined (the Gaussian mechanism's exact curve).
         kappa: Separation κ of the trade-off curve from random guessing, where μ is defined.
@@ -102,7 +103,7 @@ class PrivacyReport:
 
     epsilon: float
     delta: float
-    rho: float
+    rho: float | None
     mu: float | None
     epsilon_gdp: float | None
     kappa: float | None
@@ -131,7 +132,9 @@ class PrivacyReport:
 
     def summary(self) -> str:
         """One-paragraph plain-text summary."""
-        parts = [f"(ε = {self.epsilon:.4g}, δ = {self.delta:.3g})-DP", f"ρ = {self.rho:.4g} zCDP"]
+        parts = [f"(ε = {self.epsilon:.4g}, δ = {self.delta:.3g})-DP"]
+        if self.rho is not None:
+            parts.append(f"ρ = {self.rho:.4g} zCDP")
         if self.mu is not None:
             parts.append(f"μ = {self.mu:.4g} GDP (κ = {self.kappa:.4g})")
         text = (
@@ -158,6 +161,7 @@ class Accountant:
         self.budget = budget
         self.seeded = seeded
         self._ledger: list[LedgerEntry] = []
+        self._events: list[dp_accounting.DpEvent | None] = []
         self.notes: list[str] = []
 
     @property
@@ -188,7 +192,12 @@ class Accountant:
     @property
     def rho_spent(self) -> float:
         """Total zCDP ρ charged so far."""
-        return math.fsum(e.rho for e in self._ledger)
+        return math.fsum(e.rho for e in self._ledger if e.rho is not None)
+
+    @property
+    def zcdp_only(self) -> bool:
+        """Whether every charge so far has a zCDP cost (then ρ composes exactly by addition)."""
+        return all(e.rho is not None for e in self._ledger)
 
     @property
     def rho_remaining(self) -> float:
@@ -197,8 +206,12 @@ class Accountant:
 
     def can_afford(self, mechanism: Mechanism, count: int = 1, *, delta: float = 0.0) -> bool:
         """Whether ``count`` releases of ``mechanism`` (and δ₀ = ``delta``) fit in the budget."""
-        limit = self._rho_budget_for(self.delta_spent + delta)
-        return self.rho_spent + count * mechanism.rho <= limit * (1 + _SLACK)
+        if mechanism.rho is not None and self.zcdp_only:
+            limit = self._rho_budget_for(self.delta_spent + delta)
+            return self.rho_spent + count * mechanism.rho <= limit * (1 + _SLACK)
+        events = [*self._events, _repeat(mechanism.event, count)]
+        left = self.budget.delta - self.delta_spent - delta
+        return left > 0 and pld_epsilon(_require_events(events), left) <= self.budget.epsilon * (1 + _SLACK)
 
     def charge(
         self,
@@ -225,12 +238,13 @@ class Accountant:
             raise InvalidParameterError(f"A charge needs count >= 1. Got {count}.")
         if not 0.0 <= delta < self.budget.delta:
             raise InvalidParameterError(f"A charge's delta must be in [0, {self.budget.delta}). Got {delta}.")
-        cost = count * mechanism.rho
+        cost = None if mechanism.rho is None else count * mechanism.rho
         if not self.can_afford(mechanism, count, delta=delta):
             raise BudgetExceededError(
-                f"Step {step!r} asks for ρ = {cost:.4g} but only {self.rho_remaining:.4g} of "
-                f"ρ = {self.rho_budget:.4g} (ε = {self.budget.epsilon:g}, δ = {self.budget.delta:g}) "
-                "is left. Nothing was released; raise epsilon or lower the method's demands."
+                f"Step {step!r} asks for {mechanism.describe()} × {count}, which does not fit in what "
+                f"is left of (ε = {self.budget.epsilon:g}, δ = {self.budget.delta:g}) "
+                f"(ρ left {self.rho_remaining:.4g} of {self.rho_budget:.4g}). Nothing was released; "
+                "raise epsilon or lower the method's demands."
             )
         mu = mechanism.mu
         self._ledger.append(
@@ -240,17 +254,20 @@ class Accountant:
                 mechanism=mechanism.describe(),
                 noise_scale=float(mechanism.noise_scale),
                 count=int(count),
-                rho=float(cost),
+                rho=None if cost is None else float(cost),
                 mu=None if mu is None else float(mu * math.sqrt(count)),
                 time=time.time(),
                 delta=float(delta),
             )
         )
+        self._events.append(_repeat(mechanism.event, count))
 
     def epsilon(self, delta: float | None = None) -> float:
         """ε at ``delta`` (default: the budget's δ) of everything charged so far."""
         delta = self.budget.delta if delta is None else delta
-        return zcdp.epsilon_for(self.rho_spent, delta - self.delta_spent)
+        if self.zcdp_only:
+            return zcdp.epsilon_for(self.rho_spent, delta - self.delta_spent)
+        return pld_epsilon(_require_events(self._events), delta - self.delta_spent)
 
     def report(self) -> PrivacyReport:
         """The privacy report of everything charged so far."""
@@ -264,7 +281,7 @@ class Accountant:
         return PrivacyReport(
             epsilon=self.epsilon(),
             delta=delta,
-            rho=self.rho_spent,
+            rho=self.rho_spent if self.zcdp_only else None,
             mu=mu,
             epsilon_gdp=eps_gdp,
             kappa=kappa,
@@ -273,6 +290,55 @@ class Accountant:
             ledger=self.ledger,
             notes=list(self.notes),
         )
+
+
+def _repeat(event: dp_accounting.DpEvent | None, count: int) -> dp_accounting.DpEvent | None:
+    if event is None or count == 1:
+        return event
+    return dp_accounting.SelfComposedDpEvent(event, count)
+
+
+def _require_events(events: Sequence[dp_accounting.DpEvent | None]) -> list[dp_accounting.DpEvent]:
+    if any(e is None for e in events):
+        raise InvalidParameterError(
+            "This fit mixes a release with no dp-accounting event (e.g. the exponential mechanism) "
+            "with one that has no zCDP bound (subsampled Gaussian); dpsynth cannot compose them soundly."
+        )
+    return [e for e in events if e is not None]
+
+
+def noise_multiplier_for(epsilon: float, delta: float, *, sample_rate: float, steps: int) -> float:
+    """The smallest noise multiplier σ whose ``steps`` Poisson-subsampled Gaussian steps meet (ε, δ).
+
+    Calibrated with dp-accounting's PLD accountant (``calibrate_dp_mechanism``).
+    """
+    from dp_accounting.mechanism_calibration import ExplicitBracketInterval, calibrate_dp_mechanism
+
+    from dpsynth.privacy.mechanisms import SubsampledGaussianMechanism
+
+    check_positive(epsilon, "epsilon", "noise_multiplier_for")
+    check_positive(delta, "delta", "noise_multiplier_for")
+    def eps(sigma: float) -> float:
+        return pld_epsilon([SubsampledGaussianMechanism(sigma, sample_rate, steps).event], delta)
+
+    # Bracket by doubling/halving: tiny σ makes huge privacy-loss distributions, so never
+    # probe far below the answer.
+    hi = 1.0
+    while eps(hi) > epsilon:
+        hi *= 2.0
+    lo = hi / 2.0
+    while eps(lo) <= epsilon:
+        hi, lo = lo, lo / 2.0
+    return float(
+        calibrate_dp_mechanism(
+            PLDAccountant,
+            lambda sigma: SubsampledGaussianMechanism(sigma, sample_rate, steps).event,
+            epsilon,
+            delta,
+            ExplicitBracketInterval(lo, hi),
+            tol=1e-4,
+        )
+    )
 
 
 def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:

@@ -27,8 +27,8 @@ class Mechanism(ABC):
 
     @property
     @abstractmethod
-    def rho(self) -> float:
-        """ZCDP cost of one release (Bun & Steinke 2016)."""
+    def rho(self) -> float | None:
+        """ZCDP cost of one release (Bun & Steinke 2016); None when it has no useful zCDP bound."""
 
     @property
     def event(self) -> dp_accounting.DpEvent | None:
@@ -246,3 +246,68 @@ class ExponentialMechanism(Mechanism):
             raise InvalidParameterError("The exponential mechanism's scores must be finite.")
         logits = self.epsilon * scores / (2.0 * self.sensitivity)
         return int(np.argmax(logits + noise.gumbel(scores.size)))
+
+
+@dataclass(frozen=True)
+class SubsampledGaussianMechanism(Mechanism):
+    """``steps`` Gaussian releases, each on a Poisson sample of the rows (DP-SGD's steps).
+
+    Each step includes each row independently with probability ``sample_rate``, computes a
+    sum whose per-row contribution is clipped to L2 norm ``sensitivity`` and adds Gaussian
+    noise of standard deviation ``noise_multiplier · sensitivity`` (noise is added even to
+    an empty batch).
+
+    Privacy:
+        Add/remove one row. Subsampling has no tight zCDP bound, so this mechanism has
+        ``rho = None`` and is accounted with privacy-loss distributions (dp-accounting's PLD
+        accountant, Koskela et al. / Doroshenko et al.), RDP as a cross-check.
+        Event: ``SelfComposedDpEvent(PoissonSampledDpEvent(q, GaussianDpEvent(σ)), steps)``.
+
+    Args:
+        noise_multiplier: σ, the noise standard deviation over the clipping norm.
+        sample_rate: q, the Poisson sampling probability.
+        steps: Number of steps T.
+        sensitivity: The clipping norm (the effective sensitivity of one step's sum).
+    """
+
+    noise_multiplier: float
+    sample_rate: float
+    steps: int = 1
+    sensitivity: float = 1.0
+    name: str = "subsampled_gaussian"
+
+    def __post_init__(self) -> None:
+        check_positive(self.noise_multiplier, "noise_multiplier", "SubsampledGaussianMechanism")
+        check_positive(self.sensitivity, "sensitivity", "SubsampledGaussianMechanism")
+        if not (isinstance(self.sample_rate, int | float) and 0.0 < self.sample_rate <= 1.0):
+            raise InvalidParameterError(
+                f"The 'sample_rate' parameter of SubsampledGaussianMechanism must be in (0, 1]. "
+                f"Got {self.sample_rate!r} instead."
+            )
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise InvalidParameterError(
+                f"The 'steps' parameter of SubsampledGaussianMechanism must be an integer >= 1. Got {self.steps!r}."
+            )
+
+    @property
+    def rho(self) -> float | None:  # noqa: D102
+        if self.sample_rate == 1.0:
+            return self.steps / (2.0 * self.noise_multiplier**2)
+        return None
+
+    @property
+    def event(self) -> dp_accounting.DpEvent:  # noqa: D102
+        step = dp_accounting.GaussianDpEvent(self.noise_multiplier)
+        if self.sample_rate < 1.0:
+            step = dp_accounting.PoissonSampledDpEvent(self.sample_rate, step)
+        return dp_accounting.SelfComposedDpEvent(step, self.steps)
+
+    @property
+    def noise_scale(self) -> float:  # noqa: D102
+        return self.noise_multiplier * self.sensitivity
+
+    def describe(self) -> str:  # noqa: D102
+        return (
+            f"Poisson-subsampled Gaussian, noise_multiplier={self.noise_multiplier:.4g}, "
+            f"sample_rate={self.sample_rate:.4g}, steps={self.steps}"
+        )
