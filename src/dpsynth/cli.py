@@ -1,4 +1,4 @@
-"""The ``dpsynth`` command line: fit, sample, run, info, generators.
+"""The ``dpsynth`` command line: fit, sample, run, info, evaluate, report, generators.
 
 Errors a user can cause print one line and exit with code 2; nothing half-written is left
 on disk (every output is written to a temporary file and renamed).
@@ -179,6 +179,10 @@ def run(
     rows: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to sample (default: DP estimate).")] = None,
     random_state: SeedOpt = None,
     param: ParamOpt = None,
+    report: Annotated[
+        bool,
+        typer.Option("--report", help="Also write report.html, evaluated against the input data (not part of the DP release)."),
+    ] = False,
 ) -> None:
     """Fit, sample and write the privacy report in one go."""
     from dpsynth.data.io import write_csv_atomic
@@ -194,6 +198,15 @@ def run(
     out.print(f"Synthetic data ({n} rows): {out_dir / 'synthetic.csv'}")
     out.print(f"Privacy report: {out_dir / 'privacy_report.json'}")
     out.print(f"Model: {out_dir / 'model.dps'}")
+    if report:
+        domain = model.domain_
+        real = _load_frame(data, domain)
+        _write_html_report(
+            out_dir / "report.html", model, real=real, synthetic=synth, domain=domain, real_split="train",
+            real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on",
+            subtitle=f"{model.name} fitted on {data.name}; evaluated against the same input data",
+        )
+        out.print(f"Report: {out_dir / 'report.html'} (its evaluation reads the input data: not for release)")
 
 
 @app.command()
@@ -211,6 +224,170 @@ def info(
         return
     out.print(f"[bold]{model!r}[/]", highlight=False)
     _print_report(model.privacy_report)
+
+
+def _load_frame(path: Path, domain: Any) -> Any:
+    """Read a CSV/Parquet file as a DataFrame cast by the domain (raises InvalidDataError)."""
+    from dpsynth.data.io import Table
+
+    with Table.from_path(path) as table:
+        return table.to_frame(domain)
+
+
+def _evaluate(real: Any, synthetic: Any, domain: Any, *, target: str | None, holdout: Any,
+              real_split: str | None, random_state: int) -> dict[str, Any]:
+    from dpsynth.progress import enable_progress
+    from dpsynth.report import evaluate_with_progress
+
+    with enable_progress(err):
+        return evaluate_with_progress(real, synthetic, domain, target=target, holdout=holdout,
+                                      real_split=real_split, random_state=random_state)
+
+
+def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, domain: Any,
+                       results: dict[str, Any] | None = None, target: str | None = None,
+                       holdout: Any = None, real_split: str | None = None, real_label: str | None = None,
+                       subtitle: str | None = None, title: str | None = None, random_state: int = 0) -> None:
+    from dpsynth.progress import enable_progress
+    from dpsynth.report import write_report
+
+    if results is None:
+        results = _evaluate(real, synthetic, domain, target=target, holdout=holdout,
+                            real_split=real_split, random_state=random_state)
+    with enable_progress(err):
+        write_report(path, privacy=model.privacy_report, results=results, real=real, synthetic=synthetic,
+                     domain=domain, title=title or f"{model.name.upper()} synthetic data: release report",
+                     subtitle=subtitle, real_label=real_label)
+
+
+def _print_results(results: dict[str, Any]) -> None:
+    from dpsynth.evaluate import RAW_ROWS_NOTE, summary_table
+
+    def num(x: Any) -> str:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            return "—"
+        return "—" if v != v or v in (float("inf"), float("-inf")) else f"{v:.4g}"
+
+    df = summary_table(results)
+    t = RichTable(title="Evaluation (reads real rows; not part of the DP release)")
+    t.add_column("metric", no_wrap=True)
+    for col in ("value", "95% CI", "ref.", "best"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("goal", no_wrap=True)
+    notes = []
+    for name, row in df.iterrows():
+        ci = "" if row["ci_low"] != row["ci_low"] else f"{num(row['ci_low'])}–{num(row['ci_high'])}"
+        ref = "" if row["reference"] != row["reference"] else num(row["reference"])
+        if row["best"] not in (row["min_value"], row["max_value"]):
+            goal = "near best"  # e.g. detection AUC and DCR share: 0.5 is ideal
+        else:
+            goal = "lower" if row["goal"] == "minimize" else "higher"
+        t.add_row(str(name), num(row["value"]), ci, ref, num(row["best"]), goal)
+        if row["note"]:
+            notes.append(f"{name}: {row['note']}")
+    out.print(t)
+    for note in notes:
+        out.print(f"  [dim]{note}[/]", highlight=False)
+    out.print(f"[dim]{RAW_ROWS_NOTE}[/]", highlight=False)
+
+
+RealSplitOpt = Annotated[
+    str | None,
+    typer.Option("--real-split", help="What REAL is: train, holdout or unspecified (default: train with --holdout, else unspecified)."),
+]
+TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Target column for utility (default: the metadata's).")]
+HoldoutOpt = Annotated[Path | None, typer.Option("--holdout", help="Real rows the generator never saw (utility test set, DCR).")]
+EvalSeedOpt = Annotated[int, typer.Option("--random-state", help="Seed for the evaluation's own sampling.")]
+
+
+@app.command()
+@_friendly
+def evaluate(
+    real: Annotated[Path, typer.Argument(help="Real table (CSV/Parquet): the training split or a hold-out.")],
+    synthetic: Annotated[Path, typer.Argument(metavar="SYNTH", help="Synthetic table (CSV/Parquet).")],
+    metadata: Annotated[Path, typer.Option("--metadata", "-m", help="Public metadata JSON (complete: categories and bounds).")],
+    target: TargetOpt = None,
+    holdout: HoldoutOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write every result (with plot data) as JSON.")] = None,
+    real_split: RealSplitOpt = None,
+    random_state: EvalSeedOpt = 0,
+) -> None:
+    """Compare SYNTH with REAL: fidelity, utility, detection AUC and (with --holdout) DCR.
+
+    Reads raw real rows: the figures are for the data steward, not part of the DP release.
+    """
+    from dpsynth.data.domain import Domain
+    from dpsynth.evaluate import RAW_ROWS_NOTE
+
+    domain = Domain.from_json(metadata)
+    real_df = _load_frame(real, domain)
+    synth_df = _load_frame(synthetic, domain)
+    hold_df = _load_frame(holdout, domain) if holdout is not None else None
+    results = _evaluate(real_df, synth_df, domain, target=target, holdout=hold_df, real_split=real_split,
+                        random_state=random_state)
+    _print_results(results)
+    if json_out is not None:
+        doc = {
+            "reads_raw_rows": True,
+            "note": RAW_ROWS_NOTE,
+            "inputs": {"real": str(real), "synthetic": str(synthetic),
+                       "holdout": None if holdout is None else str(holdout), "target": target},
+            "results": {name: r.to_dict() for name, r in results.items()},
+        }
+        _atomic_write_text(json_out, json.dumps(doc, indent=2, allow_nan=False))
+        out.print(f"Results written to {json_out}")
+
+
+@app.command()
+@_friendly
+def report(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A fitted model (.dps).")],
+    real: Annotated[Path, typer.Option("--real", help="Real table (CSV/Parquet) to evaluate against.")],
+    synthetic: Annotated[Path, typer.Option("--synthetic", help="Synthetic table sampled from MODEL.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the HTML report.")],
+    metadata: Annotated[Path | None, typer.Option("--metadata", "-m", help="Public metadata JSON (default: the model's domain).")] = None,
+    target: TargetOpt = None,
+    holdout: HoldoutOpt = None,
+    real_split: RealSplitOpt = None,
+    results_json: Annotated[
+        Path | None, typer.Option("--results", help="Reuse the JSON of `dpsynth evaluate --json` instead of evaluating again.")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+    random_state: EvalSeedOpt = 0,
+) -> None:
+    """Write one self-contained HTML page: the privacy guarantee, fidelity, utility, detection, DCR."""
+    from dpsynth.data.domain import Domain
+    from dpsynth.evaluate import Result
+    from dpsynth.synth.base import Synthesizer
+
+    model = Synthesizer.load(model_path)
+    domain = Domain.from_json(metadata) if metadata is not None else model.domain_
+    real_df = _load_frame(real, domain)
+    synth_df = _load_frame(synthetic, domain)
+    hold_df = _load_frame(holdout, domain) if holdout is not None else None
+    results = None
+    if results_json is not None:
+        results = {k: Result.from_dict(v) for k, v in _read_results_json(results_json).items()}
+    _write_html_report(output, model, real=real_df, synthetic=synth_df, domain=domain, results=results,
+                       target=target, holdout=hold_df, real_split=real_split, title=title,
+                       subtitle=f"{model.name} · real: {real.name} · synthetic: {synthetic.name}",
+                       random_state=random_state)
+    out.print(f"Report written to {output}")
+
+
+def _read_results_json(path: Path) -> dict[str, Any]:
+    from dpsynth.errors import InvalidDataError
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        results = doc["results"]
+        if not isinstance(results, dict) or not all(isinstance(v, dict) and "metric" in v for v in results.values()):
+            raise TypeError
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise InvalidDataError(f"{path} is not the JSON written by `dpsynth evaluate --json`") from None
+    return results
 
 
 @app.command()
