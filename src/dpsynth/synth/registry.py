@@ -24,9 +24,21 @@ def register(name: str) -> Callable[[T], T]:
     return deco
 
 
+#: Modules of dpsynth.synth whose import registers a generator (one line per generator).
+_BUILTIN = (
+    "independent",
+    "mst",
+    "aim",
+)
+
+
 def _load_builtin() -> None:
-    # Importing the modules registers them.
-    from dpsynth.synth import aim, independent, mst  # noqa: F401
+    # Importing the modules registers them; modules import heavy dependencies (torch)
+    # lazily, inside fit, so listing generators stays cheap.
+    import importlib
+
+    for module in _BUILTIN:
+        importlib.import_module(f"dpsynth.synth.{module}")
 
 
 def available() -> list[str]:
