@@ -398,11 +398,16 @@ def _num(x: Any, digits: int = 3) -> str:
     return f"{f:.{digits}f}" if digits else f"{f:.0f}"
 
 
+def _latest(df: Any) -> Any:
+    """The last row of each (dataset, generator, ε, δ, seed): a rerun replaces the earlier run."""
+    return df.drop_duplicates(["dataset", "generator", "epsilon", "delta", "seed"], keep="last")
+
+
 def markdown_table(csv_path: Path) -> str:
     """Mean over seeds of each (dataset, generator, ε); failures listed with their reason."""
     import pandas as pd
 
-    df = pd.read_csv(csv_path, keep_default_na=False, na_values=[""])
+    df = _latest(pd.read_csv(csv_path, keep_default_na=False, na_values=[""]))
     lines = []
     ok = df[df["status"] == "ok"]
     num = ["tvd1", "tvd2", "tvd3", "tvd3_holdout", "tstr", "trtr", "detection_auc", "fit_s", "peak_mb",
@@ -442,10 +447,11 @@ def plots(csv_path: Path, out_dir: Path, prefix: str = "harness") -> list[Path]:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    df = pd.read_csv(csv_path, keep_default_na=False, na_values=[""])
+    df = _latest(pd.read_csv(csv_path, keep_default_na=False, na_values=[""]))
     df = df[df["status"] == "ok"]
     if df.empty:
         return []
+    out_dir.mkdir(parents=True, exist_ok=True)
     datasets = list(dict.fromkeys(df["dataset"]))
     gens = list(dict.fromkeys(df["generator"]))
     style = {g: (f"C{i % 10}", "o" if not g.startswith(PEER_PREFIX) else "s",
