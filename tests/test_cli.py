@@ -89,3 +89,75 @@ def test_generators_lists_all():
     assert r.exit_code == 0
     for name in ("independent", "mst", "aim"):
         assert name in r.stdout
+
+
+# -- audit ------------------------------------------------------------------------------------
+def test_audit_writes_json_and_report_draws_it(files, tmp_path):
+    data, meta = files
+    audit_json = tmp_path / "a" / "audit.json"
+    r = runner.invoke(app, ["audit", str(data), "-m", str(meta), "-g", "independent", "-e", "1", "-d", "1e-6",
+                            "--attacks", "closest_distance,domias,recon", "--games", "12", "--rows", "40",
+                            "--recon-games", "1", "--out", str(audit_json), "--random-state", "0",
+                            "-p", "iters=20"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(audit_json.read_text())
+    assert doc["kind"] == "dpsynth-audit" and doc["verdict"] in ("consistent", "inconclusive")
+    assert set(doc["membership"]["results"]) == {"closest_distance", "domias"}
+    assert doc["reconstruction"]["secret"] == "y"
+    assert "Verdict" in r.stdout and "not for release" in r.stdout
+    assert (tmp_path / "a" / "audit.json.games" / "membership_games.jsonl").exists()
+    # --resume with more games plays only the new ones and keeps the seed.
+    r = runner.invoke(app, ["audit", str(data), "-m", str(meta), "-g", "independent", "-e", "1", "-d", "1e-6",
+                            "--attacks", "closest_distance,domias,recon", "--games", "14", "--rows", "40",
+                            "--recon-games", "1", "--out", str(audit_json), "--resume", "-p", "iters=20"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(audit_json.read_text())["settings"]["random_state"] == 0
+    assert len((tmp_path / "a" / "audit.json.games" / "membership_games.jsonl").read_text().splitlines()) == 14
+
+    model = tmp_path / "m.dps"
+    synth = tmp_path / "s.csv"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    assert runner.invoke(app, ["sample", str(model), "-n", "200", "-o", str(synth)]).exit_code == 0
+    html = tmp_path / "r.html"
+    results = tmp_path / "eval.json"
+    results.write_text(json.dumps({"results": {}}))
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(synth), "-o", str(html),
+                            "--results", str(results), "--audit", str(audit_json)])
+    assert r.exit_code == 0, r.output
+    page = html.read_text()
+    section = page[page.index('<section id="audit">'):]
+    assert "closest_distance" in section[: section.index("</section>")]
+    # A file that is not an audit: one line, exit 2, no page.
+    bad = tmp_path / "bad.html"
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(synth), "-o", str(bad),
+                            "--results", str(results), "--audit", str(results)])
+    assert r.exit_code == 2 and "not an audit" in r.output and "Traceback" not in r.output
+    assert not bad.exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["-e", "0"], "epsilon"),
+        (["-e", "-1"], "epsilon"),
+        (["--targets", "nope"], "outliers"),
+        (["--attacks", "nope"], "Unknown attack"),
+        (["-g", "nope"], "Unknown generator"),
+        (["--games", "1"], "games"),
+    ],
+)
+def test_audit_bad_input_is_one_line_and_exit_2(files, tmp_path, args, needle):
+    data, meta = files
+    r = runner.invoke(app, ["audit", str(data), "-m", str(meta), "--out", str(tmp_path / "a.json"), *args])
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_audit_needs_metadata_and_data(files, tmp_path):
+    data, _ = files
+    r = runner.invoke(app, ["audit", str(data), "--out", str(tmp_path / "a.json")])
+    assert r.exit_code == 2 and "metadata" in r.output
+    r = runner.invoke(app, ["audit", str(tmp_path / "none.csv"), "-m", str(files[1])])
+    assert r.exit_code == 2 and "Traceback" not in r.output

@@ -1,4 +1,4 @@
-"""The ``dpsynth`` command line: fit, sample, run, info, evaluate, report, generators.
+"""The ``dpsynth`` command line: fit, sample, run, info, evaluate, report, audit, generators.
 
 Errors a user can cause print one line and exit with code 2; nothing half-written is left
 on disk (every output is written to a temporary file and renamed).
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -45,6 +46,20 @@ SeedOpt = Annotated[
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Generator hyper-parameter KEY=VALUE (JSON value), repeatable.")
 ]
+
+AuditOpt = Annotated[
+    Path | None,
+    typer.Option("--audit", help="Audit JSON from `dpsynth audit --out`, drawn in the report's audit section."),
+]
+
+
+def _load_audit(path: Path | None) -> Any:
+    """Read an audit JSON (raises InvalidDataError); None stays None."""
+    if path is None:
+        return None
+    from dpsynth.audit import AuditReport
+
+    return AuditReport.load(path)
 
 
 def _friendly(fn: F) -> F:
@@ -183,9 +198,12 @@ def run(
         bool,
         typer.Option("--report", help="Also write report.html, evaluated against the input data (not part of the DP release)."),
     ] = False,
+    audit: AuditOpt = None,
 ) -> None:
     """Fit, sample and write the privacy report in one go."""
     from dpsynth.data.io import write_csv_atomic
+
+    audit_doc = _load_audit(audit)  # read before fitting: a bad file fails fast
 
     model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
     n = rows if rows is not None else model.estimated_rows
@@ -205,6 +223,7 @@ def run(
             out_dir / "report.html", model, real=real, synthetic=synth, domain=domain, real_split="train",
             real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on",
             subtitle=f"{model.name} fitted on {data.name}; evaluated against the same input data",
+            audit=audit_doc,
         )
         out.print(f"Report: {out_dir / 'report.html'} (its evaluation reads the input data: not for release)")
 
@@ -247,7 +266,8 @@ def _evaluate(real: Any, synthetic: Any, domain: Any, *, target: str | None, hol
 def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, domain: Any,
                        results: dict[str, Any] | None = None, target: str | None = None,
                        holdout: Any = None, real_split: str | None = None, real_label: str | None = None,
-                       subtitle: str | None = None, title: str | None = None, random_state: int = 0) -> None:
+                       subtitle: str | None = None, title: str | None = None, random_state: int = 0,
+                       audit: Any = None) -> None:
     from dpsynth.progress import enable_progress
     from dpsynth.report import write_report
 
@@ -257,7 +277,7 @@ def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, dom
     with enable_progress(err):
         write_report(path, privacy=model.privacy_report, results=results, real=real, synthetic=synthetic,
                      domain=domain, title=title or f"{model.name.upper()} synthetic data: release report",
-                     subtitle=subtitle, real_label=real_label)
+                     subtitle=subtitle, real_label=real_label, audit=audit)
 
 
 def _print_results(results: dict[str, Any]) -> None:
@@ -356,6 +376,7 @@ def report(
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
     random_state: EvalSeedOpt = 0,
+    audit: AuditOpt = None,
 ) -> None:
     """Write one self-contained HTML page: the privacy guarantee, fidelity, utility, detection, DCR."""
     from dpsynth.data.domain import Domain
@@ -373,7 +394,7 @@ def report(
     _write_html_report(output, model, real=real_df, synthetic=synth_df, domain=domain, results=results,
                        target=target, holdout=hold_df, real_split=real_split, title=title,
                        subtitle=f"{model.name} · real: {real.name} · synthetic: {synthetic.name}",
-                       random_state=random_state)
+                       random_state=random_state, audit=_load_audit(audit))
     out.print(f"Report written to {output}")
 
 
@@ -388,6 +409,94 @@ def _read_results_json(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise InvalidDataError(f"{path} is not the JSON written by `dpsynth evaluate --json`") from None
     return results
+
+
+@app.command("audit")
+@_friendly
+def audit_cmd(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file: the population the audit's games draw from.")],
+    generator: GeneratorOpt = "mst",
+    epsilon: EpsilonOpt = 1.0,
+    delta: DeltaOpt = 1e-6,
+    metadata: MetadataOpt = None,
+    attacks: Annotated[
+        str,
+        typer.Option("--attacks", help="Comma-separated: mia (all membership attacks) or attack names (closest_distance, "
+                     "query, domias, groundhog_naive, groundhog_histogram, groundhog_correlation), and recon (reconstruction)."),
+    ] = "mia,recon",
+    shadows: Annotated[int, typer.Option("--shadows", help="Shadow fits per target for the groundhog attacks.")] = 20,
+    games: Annotated[int, typer.Option("--games", help="Membership games per target (one generator fit each).")] = 200,
+    targets: Annotated[str, typer.Option("--targets", help="Which records to audit: outliers (most at risk) or random.")] = "outliers",
+    n_targets: Annotated[int, typer.Option("--n-targets", help="How many target records.")] = 1,
+    rows: Annotated[int | None, typer.Option("--rows", help="Training rows per game (default min(1000, rows/2)).")] = None,
+    recon_games: Annotated[int, typer.Option("--recon-games", help="Reconstruction games (one fit each).")] = 10,
+    secret: Annotated[str | None, typer.Option("--secret", help="Binary column the reconstruction attack infers (default: the target).")] = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="Where to write the audit JSON (games are kept in OUT.games/).")] = Path("audit.json"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the games of an interrupted audit with the same --out (without it, OUT.games/ is cleared).")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers over games (-1: all cores).")] = 1,
+    random_state: Annotated[int | None, typer.Option("--random-state", help="Seed of the games (default: fresh, or the stored one with --resume).")] = None,
+    param: ParamOpt = None,
+) -> None:
+    """Audit a generator's claimed ε with attacks: membership inference and reconstruction.
+
+    Refits the generator on many training sets drawn from DATA, with and without a target
+    record, attacks each synthetic output and turns the attacks' success into an empirical
+    lower bound on ε. A bound above the claimed ε is a violation (a bug). Reads raw rows:
+    the audit is for the data steward, not part of a release.
+    """
+    from dpsynth.audit import run_audit
+    from dpsynth.audit.attacks import ATTACKS
+    from dpsynth.errors import InvalidParameterError
+    from dpsynth.progress import enable_progress
+
+    if targets not in ("outliers", "random"):
+        raise InvalidParameterError(f"--targets takes outliers or random. Got {targets!r}.")
+    names = [a.strip() for a in attacks.split(",") if a.strip()]
+    unknown = [a for a in names if a not in ("mia", "recon") and a not in ATTACKS]
+    if unknown or not names:
+        raise InvalidParameterError(
+            f"Unknown attack(s) {unknown or names}. --attacks takes mia, recon and {', '.join(sorted(ATTACKS))}."
+        )
+    chosen = [a for a in names if a in ATTACKS]
+    kinds = (["mia"] if "mia" in names or chosen else []) + (["recon"] if "recon" in names else [])
+    work = output.with_name(output.name + ".games")
+    with enable_progress(err):
+        result = run_audit(
+            data, metadata, generator=generator, epsilon=epsilon, delta=delta, params=_parse_params(param),
+            attacks=kinds, mia_attacks=None if "mia" in names else chosen, games=games,
+            targets=targets,  # type: ignore[arg-type]
+            n_targets=n_targets, m=rows, n_shadows=shadows, recon_games=recon_games, secret=secret, n_jobs=jobs,
+            random_state=random_state, work_dir=work, resume=resume,
+        )
+    result.save(output)
+    _print_audit(result)
+    out.print(f"Audit written to {output} (games in {work}); it reads raw rows: not for release.")
+    if result.verdict == "violation":
+        raise typer.Exit(1)
+
+
+def _print_audit(result: Any) -> None:
+    colour = {"violation": "bold red", "consistent": "green", "inconclusive": "yellow"}[result.verdict]
+    out.print(f"[bold]Verdict:[/] [{colour}]{result.verdict}[/] (claimed ε = {result.epsilon_claimed:g}, "
+              f"δ = {result.delta:g})", highlight=False)
+    if result.membership is not None:
+        t = RichTable(title="Membership inference (reads raw rows; not part of the DP release)", box=box.SIMPLE)
+        for col in ("attack", "AUC [CI]", "TPR@1%FPR", "ε ≥", "verdict"):
+            t.add_column(col, justify="left" if col in ("attack", "verdict") else "right", no_wrap=True)
+        for r in result.membership.results.values():
+            t.add_row(r.attack, f"{r.auc:.2f} [{r.auc_ci[0]:.2f}–{r.auc_ci[1]:.2f}]", f"{r.tpr_at_1pct_fpr:.2f}",
+                      f"{r.epsilon_lb:.3g}", str(r.verdict))
+        out.print(t)
+    if result.reconstruction is not None:
+        rec = result.reconstruction
+        t = RichTable(title=f"Reconstruction of '{rec.secret}' (random guessing: 50%)", box=box.SIMPLE)
+        for col in ("synthetic rows", "method", "accuracy", "95% CI", "AUC"):
+            t.add_column(col, justify="left" if col == "method" else "right")
+        for size, methods in rec.by_size.items():
+            for name, sc in methods.items():
+                t.add_row(str(size), name, f"{sc.accuracy:.1%}", f"{sc.accuracy_ci[0]:.1%}–{sc.accuracy_ci[1]:.1%}",
+                          "—" if sc.auc != sc.auc else f"{sc.auc:.3f}")
+        out.print(t)
 
 
 @app.command()

@@ -186,3 +186,47 @@ def test_progress_bar_shows_games(population, domain):
             random_state=0,
         )
     assert "membership games" in buf.getvalue()
+
+
+class LeakOneRow:
+    """DP output (independent marginals at eps = 1) plus the target row when it was trained on."""
+
+    def __init__(self, target_row):
+        self.target_row = target_row
+        self.base = SynthesizerGenerator("independent", epsilon=1.0, delta=1e-6, iters=20)
+
+    def __call__(self, train, domain, n_synth, seed):
+        out = self.base(train, domain, n_synth - 1, seed)
+        t = self.target_row
+        same = (train.drop(columns="score") == t.drop("score")).all(axis=1) & (
+            (train["score"] == t["score"]) | (train["score"].isna() & pd.isna(t["score"]))
+        )
+        extra = train[same].iloc[:1] if same.any() else out.iloc[:1]
+        return pd.concat([out, extra], ignore_index=True)
+
+
+def test_positive_control_one_leaked_row_is_caught(population, domain):
+    target = select_targets(population, domain, 1)[0]
+    gen = LeakOneRow(population.iloc[target])
+    audit = audit_membership(
+        population, domain, gen, epsilon_claimed=1.0, delta=1e-6, m=50, games=60,
+        attacks=[ClosestDistanceAttack()], targets=[target], random_state=0,
+    )
+    res = audit.results["closest_distance"]
+    assert res.epsilon_lb > 1.0 and audit.verdict == "violation"
+
+
+def test_negative_control_density_and_shadow_attacks(population, domain):
+    from dpsynth.audit.attacks import DensityRatioAttack, ShadowModelAttack
+
+    gen = SynthesizerGenerator("independent", epsilon=1.0, delta=1e-6, iters=30)
+    audit = audit_membership(
+        population, domain, gen, epsilon_claimed=1.0, delta=1e-6, m=50, games=40,
+        attacks=[DensityRatioAttack(), ShadowModelAttack(features="histogram", n_shadows=6, n_estimators=25)],
+        random_state=0,
+    )
+    assert audit.verdict != "violation"
+    for res in audit.results.values():
+        assert res.epsilon_lb <= 1.0
+        lo, hi = res.auc_ci
+        assert lo < 0.5 + 0.05 and hi > 0.5 - 0.05  # no real signal at eps = 1

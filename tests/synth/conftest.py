@@ -10,6 +10,12 @@ FAST_PARAMS = {
     "mst": {"iters": 100, "select_iters": 50},
     "aim": {"iters": 30, "final_iters": 100, "rounds": 20},
     "independent": {"iters": 50},
+    "gsd": {"synthetic_rows": 200, "rounds": 2, "children": 32, "generations": 60, "patience": 30},
+    "pe": {"rounds": 3, "population_size": 200},
+    "ctabgan": {"steps": 20, "batch_size": 64, "generator_dims": (32,), "discriminator_dims": (32,),
+                "embedding_dim": 16, "auxiliary_steps": 10},
+    "tldm": {"ae_steps": 15, "diffusion_steps": 15, "batch_size": 4096, "hidden": 32, "sample_steps": 8,
+             "num_threads": 1},
 }
 
 SMALL_META = {

@@ -1,9 +1,24 @@
-"""dpsynth.audit: membership-inference games, attacks and empirical ε.
+"""dpsynth.audit: membership-inference games, attacks, reconstruction and empirical ε.
 
 The audit reads raw rows on purpose: it measures a release, it is not part of one.
 """
 
-from dpsynth.audit.attacks import Attack, ClosestDistanceAttack, QueryAttack, get_attack
+from dpsynth.audit.attacks import (
+    Attack,
+    ClosestDistanceAttack,
+    DensityRatioAttack,
+    QueryAttack,
+    ShadowModelAttack,
+    get_attack,
+    shadow_features,
+)
+from dpsynth.audit.canary import (
+    OneRunAudit,
+    audit_one_run,
+    laplace_canary_release,
+    one_run_epsilon,
+    one_run_p_value,
+)
 from dpsynth.audit.epsilon import (
     bayesian_epsilon,
     clopper_pearson_epsilon,
@@ -11,26 +26,54 @@ from dpsynth.audit.epsilon import (
     implied_epsilon,
     verdict,
 )
-from dpsynth.audit.game import GameResults, SynthesizerGenerator, play_games, select_targets
+from dpsynth.audit.game import (
+    GameResults,
+    SynthesizerGenerator,
+    play_games,
+    resample_rows,
+    select_targets,
+)
 from dpsynth.audit.membership import MembershipAudit, audit_membership
 from dpsynth.audit.metrics import AttackResult, evaluate_attack
+from dpsynth.audit.reconstruction import (
+    MethodScore,
+    ReconstructionResult,
+    audit_reconstruction,
+    reconstruction_scores,
+)
+from dpsynth.audit.runner import AuditReport, run_audit
 
 __all__ = [
     "Attack",
     "AttackResult",
+    "AuditReport",
     "ClosestDistanceAttack",
+    "DensityRatioAttack",
     "GameResults",
     "MembershipAudit",
+    "MethodScore",
+    "OneRunAudit",
     "QueryAttack",
+    "ReconstructionResult",
+    "ShadowModelAttack",
     "SynthesizerGenerator",
     "audit_membership",
+    "audit_one_run",
+    "audit_reconstruction",
     "bayesian_epsilon",
     "clopper_pearson_epsilon",
     "epsilon_from_scores",
     "evaluate_attack",
     "get_attack",
     "implied_epsilon",
+    "laplace_canary_release",
+    "one_run_epsilon",
+    "one_run_p_value",
     "play_games",
+    "reconstruction_scores",
+    "resample_rows",
+    "run_audit",
     "select_targets",
+    "shadow_features",
     "verdict",
 ]

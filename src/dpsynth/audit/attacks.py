@@ -16,7 +16,8 @@ Reading raw rows is the point here: the audit measures a release, it is not part
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ import pandas as pd
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.errors import InvalidParameterError
+from dpsynth.progress import track
 
 
 class Attack(Protocol):
@@ -190,7 +192,284 @@ class QueryAttack:
         return float(self.features(synthetic, target, domain=domain, reference=reference).mean())
 
 
-ATTACKS: dict[str, type] = {"closest_distance": ClosestDistanceAttack, "query": QueryAttack}
+class DensityRatioAttack:
+    """DOMIAS: synthetic density over reference density (van Breugel et al., AISTATS 2023).
+
+    A generator that overfits puts more synthetic mass near its training rows than the
+    population has there. DOMIAS scores a target by p_synth(t) / p_ref(t) (their eq. 2),
+    with both densities estimated by Gaussian kernel density estimation on the
+    standardised encoding; the score is the log of the ratio. Dividing by the reference
+    density is what separates "the generator overfits here" from "this region is simply
+    common". Both estimates use one bandwidth (Scott's rule, n^(−1/(p+4)) times the root mean
+    per-feature variance of the synthetic rows, unless ``bandwidth`` is given), so that the
+    ratio compares like with like.
+
+    Needs a reference sample (the game's ``use_reference=True``).
+
+    Args:
+        bandwidth: Kernel bandwidth on the standardised encoding (None: Scott's rule).
+        max_reference: Reference rows used at most (a fixed-seed subsample beyond that).
+        max_synthetic: Synthetic rows used at most.
+    """
+
+    name = "domias"
+    needs_reference = True
+
+    def __init__(
+        self,
+        *,
+        bandwidth: float | None = None,
+        max_reference: int = 5000,
+        max_synthetic: int = 20_000,
+    ) -> None:
+        self.bandwidth = bandwidth
+        self.max_reference = max_reference
+        self.max_synthetic = max_synthetic
+
+    @staticmethod
+    def _subsample(x: np.ndarray, k: int) -> np.ndarray:
+        if len(x) <= k:
+            return x
+        idx = np.random.default_rng(0).choice(len(x), size=k, replace=False)
+        return x[idx]
+
+    def score(
+        self,
+        synthetic: pd.DataFrame,
+        target: pd.Series,
+        *,
+        domain: Domain,
+        reference: pd.DataFrame | None = None,
+    ) -> float:
+        """Score ``log p_synth(target) − log p_ref(target)``."""
+        if len(synthetic) == 0:
+            raise InvalidParameterError("The synthetic data is empty; there is nothing to attack.")
+        if reference is None or len(reference) == 0:
+            raise InvalidParameterError(
+                "The DOMIAS attack needs reference rows from the population: play the games "
+                "with use_reference=True."
+            )
+        if self.bandwidth is not None and not self.bandwidth > 0:
+            raise InvalidParameterError(
+                f"The 'bandwidth' parameter of DensityRatioAttack must be > 0. Got {self.bandwidth!r}."
+            )
+        t = standardise(encode_codes(_as_frame(target), domain), domain)
+        s = self._subsample(standardise(encode_codes(synthetic, domain), domain), self.max_synthetic)
+        r = self._subsample(standardise(encode_codes(reference, domain), domain), self.max_reference)
+        h = self.bandwidth
+        if h is None:
+            spread = math.sqrt(max(float(s.var(axis=0).mean()), 1e-6))
+            h = spread * len(s) ** (-1.0 / (s.shape[1] + 4))
+        return float(_log_kde(s, t[0], h) - _log_kde(r, t[0], h))
+
+
+def _log_kde(x: np.ndarray, t: np.ndarray, h: float) -> float:
+    """Log of the Gaussian kernel density estimate of the rows ``x`` at one point ``t``.
+
+    Exact (no tree approximation): log((1/n) Σ N(t; xᵢ, h² I)). Equal to scikit-learn's
+    ``KernelDensity(bandwidth=h).fit(x).score_samples([t])``, faster for a single point.
+    """
+    from scipy.special import logsumexp
+
+    sq = ((x - t) ** 2).sum(axis=1)
+    p = x.shape[1]
+    return float(
+        logsumexp(-sq / (2.0 * h * h)) - math.log(len(x)) - 0.5 * p * math.log(2.0 * math.pi * h * h)
+    )
+
+
+FeatureSet = Literal["naive", "histogram", "correlation", "all"]
+
+
+def shadow_features(
+    synthetic: pd.DataFrame, domain: Domain, features: FeatureSet = "all"
+) -> np.ndarray:
+    """The feature vector of one synthetic data set (Stadler et al. 2022, Section 5.1).
+
+    * ``"naive"``: mean, median and variance of every standardised feature;
+    * ``"histogram"``: the frequency of every value of every column (one-way marginals);
+    * ``"correlation"``: the upper triangle of the Pearson correlation matrix of the
+      standardised encoding (0 where a feature is constant);
+    * ``"all"``: the three concatenated.
+    """
+    if features not in ("naive", "histogram", "correlation", "all"):
+        raise InvalidParameterError(
+            "The 'features' parameter must be 'naive', 'histogram', 'correlation' or 'all'. "
+            f"Got {features!r}."
+        )
+    codes = encode_codes(synthetic, domain)
+    parts: list[np.ndarray] = []
+    if features in ("naive", "all"):
+        x = standardise(codes, domain)
+        parts += [x.mean(axis=0), np.median(x, axis=0), x.var(axis=0)]
+    if features in ("histogram", "all"):
+        sizes = Discretizer(domain).sizes
+        n = max(len(codes), 1)
+        for j, col in enumerate(domain):
+            parts.append(np.bincount(codes[:, j], minlength=sizes[col.name]) / n)
+    if features in ("correlation", "all"):
+        x = standardise(codes, domain)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.corrcoef(x, rowvar=False) if len(x) > 1 else np.zeros((x.shape[1],) * 2)
+        iu = np.triu_indices(x.shape[1], k=1)
+        parts.append(np.nan_to_num(np.atleast_2d(c)[iu], nan=0.0))
+    return np.concatenate(parts)
+
+
+class ShadowModelAttack:
+    """TAPAS's shadow-model ("groundhog") attack (Stadler, Oprisanu, Troncoso, USENIX 2022).
+
+    The adversary knows the generator (black box, with its hyper-parameters) and has
+    reference data from the population. Before the games, :meth:`prepare` fits the generator
+    on ``n_shadows`` shadow training sets drawn from the reference data, half with the
+    target and half without, turns each shadow synthetic data set into a feature vector
+    (:func:`shadow_features`) and trains a random forest to tell the two worlds apart.
+    A game's score is the forest's probability that the target was in.
+
+    Shadow fits are the expensive part: ``n_shadows`` generator fits per target (default 20).
+    Attacks that share a ``cache`` in :meth:`prepare` (as the game does) share the fits, so
+    the three feature sets cost one set of shadow fits.
+
+    Args:
+        features: ``"naive"``, ``"histogram"``, ``"correlation"`` or ``"all"``.
+        n_shadows: Shadow data sets (half with the target); at least 4.
+        n_estimators: Trees in the random forest.
+        random_state: Seed for the shadow training sets and the forest.
+    """
+
+    def __init__(
+        self,
+        *,
+        features: FeatureSet = "all",
+        n_shadows: int = 20,
+        n_estimators: int = 200,
+        random_state: int = 0,
+    ) -> None:
+        self.features = features
+        self.n_shadows = n_shadows
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+        self.name = f"groundhog_{features}"
+        self.classifier_: Any = None
+        self.target_: int | None = None
+
+    def prepare(
+        self,
+        population: pd.DataFrame,
+        domain: Domain,
+        generator: Any,
+        *,
+        target: int,
+        m: int,
+        n_synth: int,
+        n_jobs: int = 1,
+        cache: dict[Any, Any] | None = None,
+    ) -> ShadowModelAttack:
+        """Fit the shadow models for ``target`` and return a trained copy of this attack.
+
+        Args:
+            population: The adversary's reference data (the target among them).
+            domain: The public domain.
+            generator: ``generator(train, domain, n_synth, seed) -> synthetic frame``.
+            target: Position of the target in ``population``.
+            m: Training-set size with the target.
+            n_synth: Synthetic rows per shadow fit.
+            n_jobs: Parallel workers for the shadow fits.
+            cache: Shared store of shadow synthetic data sets (keyed by the shadow setup).
+
+        Returns:
+            A trained copy (this object is left untrained, so it can be reused).
+        """
+        import copy
+
+        from joblib import Parallel, delayed
+        from sklearn.ensemble import RandomForestClassifier
+
+        if self.n_shadows < 4 or self.n_estimators < 1:
+            raise InvalidParameterError(
+                "The 'n_shadows' parameter of ShadowModelAttack must be >= 4 and 'n_estimators' "
+                f">= 1. Got n_shadows={self.n_shadows!r}, n_estimators={self.n_estimators!r}."
+            )
+        shadow_features(population.iloc[:2], domain, self.features)  # checks the feature set
+        key = ("shadows", id(generator), target, m, n_synth, self.n_shadows, self.random_state)
+        store = cache if cache is not None else {}
+        if key not in store:
+            rng = np.random.default_rng(np.random.SeedSequence(self.random_state, spawn_key=(target,)))
+            plan = [
+                (bool(i % 2 == 0), int(rng.integers(2**31 - 2)), int(rng.integers(2**31 - 2)))
+                for i in range(self.n_shadows)
+            ]
+            jobs = (
+                delayed(_shadow_one)(population, domain, generator, target, m, n_synth, *p)
+                for p in plan
+            )
+            with track(f"shadow models (target {target})", total=len(plan)) as update:
+                done: list[tuple[bool, pd.DataFrame]] = []
+                for out in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+                    done.append(out)
+                    update(len(done))
+            store[key] = done
+        shadows: list[tuple[bool, pd.DataFrame]] = store[key]
+        x = np.vstack([shadow_features(s, domain, self.features) for _, s in shadows])
+        y = np.array([member for member, _ in shadows])
+        clf = RandomForestClassifier(
+            n_estimators=self.n_estimators, random_state=self.random_state, n_jobs=1
+        ).fit(x, y)
+        trained = copy.copy(self)
+        trained.classifier_ = clf
+        trained.target_ = target
+        return trained
+
+    def score(
+        self,
+        synthetic: pd.DataFrame,
+        target: pd.Series,
+        *,
+        domain: Domain,
+        reference: pd.DataFrame | None = None,
+    ) -> float:
+        """The trained forest's probability that the target was in the training data."""
+        if self.classifier_ is None:
+            raise InvalidParameterError(
+                "The shadow-model attack is not trained: call prepare(...) first (the membership "
+                "game does this for every target)."
+            )
+        if len(synthetic) == 0:
+            raise InvalidParameterError("The synthetic data is empty; there is nothing to attack.")
+        f = shadow_features(synthetic, domain, self.features)[None, :]
+        proba = self.classifier_.predict_proba(f)[0]
+        classes = list(self.classifier_.classes_)
+        return float(proba[classes.index(True)]) if True in classes else 0.0
+
+
+def _shadow_one(
+    population: pd.DataFrame,
+    domain: Domain,
+    generator: Any,
+    target: int,
+    m: int,
+    n_synth: int,
+    member: bool,
+    sample_seed: int,
+    fit_seed: int,
+) -> tuple[bool, pd.DataFrame]:
+    rng = np.random.default_rng(sample_seed)
+    others = np.delete(np.arange(len(population)), target)
+    k = min(m - 1, len(others))
+    chosen = rng.choice(others, size=k, replace=False)
+    rows = np.append(chosen, target) if member else chosen
+    train = population.iloc[np.sort(rows)].reset_index(drop=True)
+    return member, generator(train, domain, n_synth, fit_seed)
+
+
+ATTACKS: dict[str, Callable[[], Any]] = {
+    "closest_distance": ClosestDistanceAttack,
+    "query": QueryAttack,
+    "domias": DensityRatioAttack,
+    "groundhog_naive": lambda: ShadowModelAttack(features="naive"),
+    "groundhog_histogram": lambda: ShadowModelAttack(features="histogram"),
+    "groundhog_correlation": lambda: ShadowModelAttack(features="correlation"),
+}
 
 
 def get_attack(name: str) -> Attack:

@@ -68,6 +68,15 @@ class SynthesizerGenerator:
         return out
 
 
+def resample_rows(train: pd.DataFrame, domain: Domain, n_synth: int, seed: int) -> pd.DataFrame:
+    """A non-private baseline "generator": ``n_synth`` training rows drawn with replacement.
+
+    Not differentially private at any ε: the audit must catch it (the positive control).
+    """
+    idx = np.random.default_rng(seed).integers(0, len(train), size=n_synth)
+    return train.iloc[idx].reset_index(drop=True)
+
+
 def select_targets(
     population: pd.DataFrame,
     domain: Domain,
@@ -145,12 +154,15 @@ def _play(
     synthetic = generator(train, domain, n_synth, seed)
     target_row = population.iloc[target]
     reference = None
-    if use_reference:
+    wants = {name: use_reference or bool(getattr(a, "needs_reference", False)) for name, a in attacks.items()}
+    if any(wants.values()):
         # The adversary's auxiliary data: population records outside this training set.
         rest = np.setdiff1d(others, chosen)
         reference = population.iloc[rest].reset_index(drop=True)
     scores = {
-        name: float(a.score(synthetic, target_row, domain=domain, reference=reference))
+        name: float(
+            a.score(synthetic, target_row, domain=domain, reference=reference if wants[name] else None)
+        )
         for name, a in attacks.items()
     }
     return {"entropy": entropy, "target": target, "game": game, "member": member, "scores": scores}
@@ -201,7 +213,8 @@ def play_games(
         m: Training-set size with the target (m − 1 without).
         games: Number of games.
         n_synth: Synthetic rows per game (default ``m``: the output size is known).
-        use_reference: Give attacks the population records outside the training set.
+        use_reference: Give every attack the population records outside the training set
+            (attacks with ``needs_reference = True``, such as DOMIAS, always get them).
         n_jobs: Parallel workers (joblib; -1 for all cores).
         random_state: Seed from which each game's seed derives. Rerun with the same seed to
             resume; None uses the seed stored in ``results_path``, or a fresh one.
@@ -253,6 +266,21 @@ def play_games(
     records = {int(r["game"]): r for r in done if int(r["game"]) < games}
     todo = [g for g in range(games) if g not in records]
 
+    if todo:
+        # Attacks with a training phase (shadow models) are trained once per target, before
+        # the games; attacks that share the cache share the shadow fits.
+        cache: dict[Any, Any] = {}
+        attack_map = {
+            name: (
+                a.prepare(  # type: ignore[attr-defined]
+                    population, domain, generator, target=target, m=m, n_synth=n_synth,
+                    n_jobs=n_jobs, cache=cache,
+                )
+                if callable(getattr(a, "prepare", None))
+                else a
+            )
+            for name, a in attack_map.items()
+        }
     with track(f"membership games (target {target})", total=games) as update:
         update(len(records))
         if todo:

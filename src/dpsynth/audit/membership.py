@@ -58,6 +58,29 @@ class MembershipAudit:
             "note": "The audit reads raw rows on purpose; it measures the release.",
         }
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> MembershipAudit:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            targets=tuple(int(t) for t in doc["targets"]),
+            games_per_target=int(doc["games_per_target"]),
+            epsilon_claimed=float(doc["epsilon_claimed"]),
+            delta=float(doc["delta"]),
+            results={k: AttackResult.from_dict(v) for k, v in doc["results"].items()},
+            verdict=doc["verdict"],
+        )
+
+    def summary(self) -> str:
+        """One line: the strongest attack against the claim."""
+        s = self.strongest
+        lo, hi = s.auc_ci
+        return (
+            f"Membership inference ({len(self.results)} attacks, {s.n_games} games): strongest "
+            f"'{s.attack}' AUC {s.auc:.3f} (CI {lo:.3f}–{hi:.3f}), TPR@1%FPR "
+            f"{s.tpr_at_1pct_fpr:.3f}, ε ≥ {s.epsilon_lb:.3g} vs claimed ε = "
+            f"{self.epsilon_claimed:g}: {self.verdict}."
+        )
+
 
 def audit_membership(
     population: pd.DataFrame,

@@ -6,6 +6,7 @@ verdict against the claimed ε.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -13,7 +14,13 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import roc_curve
 
-from dpsynth.audit.epsilon import ThresholdChoice, Verdict, epsilon_from_scores, verdict
+from dpsynth.audit.epsilon import (
+    ThresholdChoice,
+    Verdict,
+    clopper_pearson_epsilon,
+    epsilon_from_scores,
+    verdict,
+)
 from dpsynth.errors import InvalidParameterError
 
 
@@ -39,6 +46,9 @@ class AttackResult:
         verdict: ``"violation"``, ``"consistent"`` or ``"inconclusive"`` (None without a claim).
         roc_fpr: ROC curve false-positive rates (for the report's plot).
         roc_tpr: ROC curve true-positive rates.
+        epsilon_lb_max: The bound a perfect attack would reach with these games (every
+            member and non-member called right). When it does not exceed the claim, the
+            games cannot reveal a violation and the verdict is ``"inconclusive"``.
     """
 
     attack: str
@@ -58,6 +68,7 @@ class AttackResult:
     verdict: Verdict | None
     roc_fpr: tuple[float, ...]
     roc_tpr: tuple[float, ...]
+    epsilon_lb_max: float = math.inf
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -66,6 +77,17 @@ class AttackResult:
         d["roc_fpr"] = list(self.roc_fpr)
         d["roc_tpr"] = list(self.roc_tpr)
         return d
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> AttackResult:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(doc)
+        d["auc_ci"] = tuple(float("nan") if x is None else float(x) for x in d["auc_ci"])
+        d["roc_fpr"] = tuple(float(x) for x in d["roc_fpr"])
+        d["roc_tpr"] = tuple(float(x) for x in d["roc_tpr"])
+        if d.get("epsilon_lb_max") is None:
+            d["epsilon_lb_max"] = math.inf
+        return cls(**d)
 
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, level: float) -> float:
@@ -151,9 +173,13 @@ def evaluate_attack(
     bayes = epsilon_from_scores(
         s, m, delta=delta, alpha=alpha, method="bayes", choice=threshold_choice, random_state=rng
     )
+    n_pos = int(m.sum())
+    best = clopper_pearson_epsilon(n_pos, 0, 0, len(m) - n_pos, delta=delta, alpha=alpha)
     v: Verdict | None = None
     if epsilon_claimed is not None:
         v = verdict(cp.epsilon_lb, epsilon_claimed, ci[1] - ci[0], max_ci_width=max_ci_width)
+        if v == "consistent" and best <= epsilon_claimed:
+            v = "inconclusive"  # too few games: even a perfect attack could not show a violation
     return AttackResult(
         attack=attack,
         n_games=len(s),
@@ -172,4 +198,5 @@ def evaluate_attack(
         verdict=v,
         roc_fpr=tuple(float(x) for x in fpr),
         roc_tpr=tuple(float(x) for x in tpr),
+        epsilon_lb_max=best,
     )

@@ -9,7 +9,8 @@ are computed inside DuckDB and cached in this object; they never leave it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,12 @@ from dpsynth.errors import BudgetExceededError, InvalidDataError, InvalidParamet
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
 from dpsynth.privacy import Accountant, ExponentialMechanism, GaussianMechanism, NoiseSource
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dpsynth.data.queries import CompiledWorkload, QueryAnswers, QueryGroup, Selection
+    from dpsynth.dpsgd.rows import EncodedRows
 
 Clique = tuple[str, ...]
 #: Public maps from a column's codes to coarser codes: ``m[code] = coarse code``.
@@ -255,6 +262,228 @@ class PrivateData:
             for c, t, wi, p in zip(cands, truths, w, pen, strict=True)
         ])
         return mech.select(scores, self.noise)
+
+    def nearest_neighbour_votes(
+        self,
+        embed: object,
+        candidates: np.ndarray,
+        *,
+        sigma: float,
+        step: str,
+        candidate_groups: Sequence[object] | np.ndarray | None = None,
+        group_column: str | None = None,
+    ) -> np.ndarray:
+        """Private Evolution's vote histogram: each row votes for its nearest candidate.
+
+        Lin et al. (ICLR 2024), Alg. 2: every private row is embedded with ``embed`` and
+        casts one vote for the closest (Euclidean) embedded candidate; the vote counts get
+        discrete Gaussian noise. With ``group_column``, a row votes only among the
+        candidates whose ``candidate_groups`` label equals its value in that column
+        (per-class histograms over disjoint subsets, as in Aug-PE). The counting is done
+        in numpy blocks by :func:`dpsynth.pe._votes.nearest_neighbour_counts`.
+
+        Privacy:
+            Add/remove one row adds or removes exactly one vote, in one bin (groups are
+            disjoint, so this holds with groups too): L2 sensitivity 1. Charges one
+            discrete-Gaussian release at ``sigma`` (ρ = 1/(2σ²), μ = 1/σ) before any row
+            is read. ``embed`` and the candidates must not depend on private data.
+
+        Args:
+            embed: Maps a block of rows (a DataFrame with the domain's columns, typed) to an
+                (rows, dim) float matrix.
+            candidates: (n_candidates, dim) embedded candidates (public).
+            sigma: Noise standard deviation.
+            step: The algorithm step asking, for the ledger.
+            candidate_groups: The group label of each candidate (with ``group_column``).
+            group_column: A categorical column of the domain whose value picks a row's group.
+
+        Returns:
+            Noisy vote counts (float64), one per candidate.
+        """
+        from dpsynth.data.domain import category_key
+        from dpsynth.pe._votes import check_candidates, nearest_neighbour_counts
+
+        if not callable(embed):
+            raise InvalidParameterError(f"embed must be a callable on a block of rows. Got {type(embed).__name__}.")
+        cand = check_candidates(candidates)
+        groups = None
+        if (group_column is None) != (candidate_groups is None):
+            raise InvalidParameterError("Pass both group_column and candidate_groups, or neither.")
+        if group_column is not None and candidate_groups is not None:
+            self._check_cliques([(group_column,)])
+            if self.domain[group_column].is_numeric:
+                raise InvalidParameterError(f"group_column {group_column!r} must be categorical.")
+            groups = np.array([category_key(g) for g in candidate_groups], dtype=object)
+            if groups.shape != (cand.shape[0],):
+                raise InvalidParameterError("candidate_groups needs one label per candidate.")
+        mech = GaussianMechanism(sigma=sigma, sensitivity=1.0, integer=True)
+        self.accountant.charge(
+            mech, step=step, description=f"nearest-neighbour votes over {cand.shape[0]} candidates"
+            + (f", per {group_column}" if group_column else ""),
+        )
+        frame = self._table.to_frame(self.domain)
+        rows = None
+        if group_column is not None:
+            rows = np.array(
+                ["" if v is None or v != v else category_key(v) for v in frame[group_column]], dtype=object
+            )
+        counts = nearest_neighbour_counts(embed, frame, cand, candidate_groups=groups, row_groups=rows)
+        return mech.release(counts, self.noise)
+
+    def answer_queries(
+        self,
+        workload: Sequence[QueryGroup] | CompiledWorkload,
+        *,
+        sigma: float,
+        step: str,
+        select: Selection | None = None,
+    ) -> QueryAnswers:
+        """Answer query groups (:mod:`dpsynth.data.queries`) as counts with Gaussian noise.
+
+        Group g's counts get discrete Gaussian noise of standard deviation σ·√h_g, where
+        h_g (``max_hits``) is the most of its queries one row can satisfy. With ``select``
+        (a :class:`~dpsynth.data.queries.Selection`), only the ``select.k`` groups worst
+        approximated by ``select.estimates`` are picked (exponential mechanism) and measured.
+        Row counts stay private: callers normalise with a DP row count.
+
+        Privacy:
+            Add/remove one row changes each 0/1 counting query the row satisfies by 1, so
+            group g has L2 sensitivity √h_g (1 for a marginal, which is one-hot, and for the
+            total; for boxes the largest number containing one point; for halfspaces the
+            number of queries, a bound). Noise σ·√h_g makes each group cost ρ = 1/(2σ²)
+            zCDP, charged as one discrete-Gaussian release per group measured. A selection
+            is ``k`` exponential mechanisms at ``select.epsilon`` on scores of sensitivity 1
+            (k·ε²/8-zCDP). Everything a call spends is checked to fit, and charged, before
+            any private count is computed.
+
+        Args:
+            workload: A list of query groups, or a ``CompiledWorkload`` on this domain.
+            sigma: Noise per unit of sensitivity (> 0).
+            step: The algorithm step asking, for the ledger.
+            select: Optional selection of the worst-approximated groups.
+
+        Returns:
+            A :class:`~dpsynth.data.queries.QueryAnswers`.
+        """
+        from collections import Counter
+
+        from dpsynth.data import queries as q
+        from dpsynth.errors import check_positive
+
+        check_positive(sigma, "sigma", "answer_queries")
+        if isinstance(workload, q.CompiledWorkload):
+            if workload.domain != self.domain:
+                raise InvalidParameterError("The compiled workload is for another domain; compile it on data.domain.")
+            compiled = workload
+        else:
+            compiled = q.CompiledWorkload(self.domain, list(workload) if isinstance(workload, list | tuple) else [workload])  # type: ignore[list-item]
+        acc, h, n_groups = self.accountant, compiled.max_hits, len(compiled.groups)
+        picked = list(range(n_groups))
+        em: ExponentialMechanism | None = None
+        if select is not None:
+            if not isinstance(select, q.Selection):
+                raise InvalidParameterError(f"select must be a queries.Selection. Got {type(select).__name__}.")
+            if isinstance(select.k, bool) or not isinstance(select.k, int) or not 1 <= select.k <= n_groups:
+                raise InvalidParameterError(f"Selection.k must be an integer in [1, {n_groups}]. Got {select.k!r}.")
+            if len(select.estimates) != n_groups:
+                raise InvalidParameterError(f"Selection needs one estimate per group ({n_groups}). Got {len(select.estimates)}.")
+            em = ExponentialMechanism(epsilon=select.epsilon, sensitivity=1.0)
+        k = n_groups if select is None else select.k
+        need = k / (2.0 * sigma**2) + (0.0 if em is None else k * em.rho)
+        if acc.zcdp_only and acc.rho_spent + need > acc.rho_budget * (1 + 1e-9):
+            raise BudgetExceededError(
+                f"Step {step!r} asks for ρ = {need:.4g} ({k} query groups at σ = {sigma:.4g}"
+                f"{'' if em is None else ', with selection'}), more than is left ({acc.rho_remaining:.4g}). "
+                "Nothing was released; raise epsilon or lower the method's demands."
+            )
+        rows = None
+        if em is not None and select is not None:
+            acc.charge(em, step=step, count=k, description=f"select {k} of {n_groups} query groups")
+            rows = q.private_rows(self._table, self.domain)
+            truths = q.true_counts(rows, compiled)
+            sizes = [t.size for t in truths]
+            scores = q.selection_scores(truths, select, h, sigma, sizes)
+            picked = q.top_k(scores, k, em.epsilon, self.noise)
+        mechs = {hv: GaussianMechanism(sigma=sigma * math.sqrt(hv), sensitivity=math.sqrt(hv), integer=True)
+                 for hv in sorted({float(h[i]) for i in picked})}
+        for hv, count in sorted(Counter(float(h[i]) for i in picked).items()):
+            what = [compiled.groups[i].describe() for i in picked if float(h[i]) == hv]
+            acc.charge(mechs[hv], step=step, count=count,
+                       description="; ".join(what[:20]) + (f"; … ({len(what)} groups)" if len(what) > 20 else ""))
+        rows = q.private_rows(self._table, self.domain) if rows is None else rows
+        truths = q.true_counts(rows, compiled)
+        values = tuple(mechs[float(h[i])].release(truths[i], self.noise) for i in picked)
+        sigmas = tuple(mechs[float(h[i])].sigma for i in picked)
+        return q.QueryAnswers(groups=tuple(picked), values=values, sigmas=sigmas)
+
+    def encoded_rows(self, encode: Callable[[pd.DataFrame], np.ndarray]) -> EncodedRows:
+        """The private rows encoded by ``encode``, as an opaque object only DP-SGD consumes.
+
+        Privacy:
+            Releases nothing and charges nothing by itself. ``encode`` must be a public,
+            row-wise function (built from the Domain only, e.g. one-hot and public-bound
+            scaling), so one row changes one encoded row. The returned
+            :class:`~dpsynth.dpsgd.EncodedRows` hides the rows and their number; its only
+            consumers charge this fit's accountant first: ``noisy_count`` (one discrete
+            Gaussian count, L2 sensitivity 1) and :class:`~dpsynth.dpsgd.PrivateTrainer`,
+            which charges a whole run (T Poisson-subsampled Gaussian steps, add/remove one
+            row, sensitivity the clipping norm; see :mod:`dpsynth.dpsgd.plan`) before its
+            first step.
+        """
+        # Imports torch: only the neural generators pay for it.
+        from dpsynth.dpsgd.rows import EncodedRows
+
+        return EncodedRows(encode(self._table.to_frame(self.domain)), self.accountant, self.noise)
+
+    def feature_sums(
+        self,
+        features: object,
+        *,
+        norm_bound: float,
+        sigma: float,
+        step: str,
+        groups: Sequence[object] | None = None,
+        group_column: str | None = None,
+    ) -> np.ndarray:
+        """The noisy sum over rows of a public feature map (a random-Fourier-feature sketch).
+
+        Used by Private Evolution's kernel-density histogram (Backurs et al., ICLR 2024):
+        ``features`` maps a block of rows to a (rows, D) matrix; each row's vector is clipped
+        to L2 norm ``norm_bound``, and the vectors are summed (per group of ``group_column``
+        when ``groups`` lists the group labels; rows of other groups are dropped).
+
+        Privacy:
+            Add/remove one row changes one group's sum by a vector of L2 norm at most
+            ``norm_bound`` (clipping enforces it): L2 sensitivity ``norm_bound``. Charges one
+            lattice-Gaussian release at ``sigma`` over G·D coordinates (the snapping to the
+            lattice is charged as extra sensitivity) before any row is read.
+
+        Returns:
+            The noisy sums, shape (G, D) (G = 1 without groups).
+        """
+        from dpsynth.data.domain import category_key
+        from dpsynth.pe._votes import feature_sums
+
+        if not callable(features):
+            raise InvalidParameterError(f"features must be a callable on a block of rows. Got {type(features).__name__}.")
+        if (group_column is None) != (groups is None):
+            raise InvalidParameterError("Pass both group_column and groups, or neither.")
+        labels = None
+        if group_column is not None and groups is not None:
+            self._check_cliques([(group_column,)])
+            labels = [category_key(g) for g in groups]
+        dim = int(getattr(features, "dim", 0))
+        if dim < 1:
+            raise InvalidParameterError("features must declare its output dimension as a 'dim' attribute >= 1.")
+        n_groups = 1 if labels is None else len(labels)
+        mech = GaussianMechanism(sigma=sigma, sensitivity=norm_bound, integer=False, dim=n_groups * dim)
+        self.accountant.charge(mech, step=step, description=f"sketch of {dim} features over {n_groups} group(s)")
+        frame = self._table.to_frame(self.domain)
+        rows = None
+        if group_column is not None:
+            rows = np.array(["" if v is None or v != v else category_key(v) for v in frame[group_column]], dtype=object)
+        sums = feature_sums(features, frame, dim=dim, norm_bound=norm_bound, groups=labels, row_groups=rows)
+        return mech.release(sums, self.noise)
 
     def __repr__(self) -> str:
         # Never show data or its size.

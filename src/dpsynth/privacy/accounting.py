@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import dp_accounting
+import numpy as np
 from dp_accounting.pld import PLDAccountant
 from dp_accounting.rdp import RdpAccountant
 
@@ -99,6 +100,11 @@ class PrivacyReport:
         seeded: True when noise came from a seed: such a fit is not for release.
         ledger: Every charge.
         notes: Human-readable remarks (inferred metadata, warnings).
+        tradeoff: Where the composition was accounted with privacy-loss distributions
+            (DP-SGD), its f-DP trade-off curve computed numerically from the PLD's privacy
+            profile, as ``[[α, β], …]`` pairs; ``kappa`` is then this curve's separation, and
+            ``mu`` the GDP μ with the same ε at δ when that μ-GDP curve tracks this one
+            within 0.02 (the composition is Gaussian-like), else None.
     """
 
     epsilon: float
@@ -111,6 +117,7 @@ class PrivacyReport:
     seeded: bool
     ledger: list[LedgerEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tradeoff: list[list[float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -278,8 +285,16 @@ class Accountant:
             mu = fdp.compose([m for m in mus if m is not None])
             eps_gdp = fdp.epsilon_for_delta(delta, mu)
             kappa = fdp.separation(mu)
+        tradeoff = None
+        spent: float | None = None
+        if mu is None and self._ledger and all(e is not None for e in self._events):
+            # DP-SGD-style releases: the f-DP curve from the PLD (not the CLT approximation).
+            mu, eps_gdp, kappa, tradeoff, eps_pld = pld_fdp(_require_events(self._events), delta, self.delta_spent)
+            spent = None if self.zcdp_only else eps_pld  # the same PLD epsilon() would compute
+        if spent is None:
+            spent = self.epsilon()
         return PrivacyReport(
-            epsilon=self.epsilon(),
+            epsilon=spent,
             delta=delta,
             rho=self.rho_spent if self.zcdp_only else None,
             mu=mu,
@@ -289,7 +304,26 @@ class Accountant:
             seeded=self.seeded,
             ledger=self.ledger,
             notes=list(self.notes),
+            tradeoff=tradeoff,
         )
+
+    def epsilon_with(self, mechanisms: Sequence[Mechanism], *, value_discretization_interval: float = 1e-4) -> float:
+        """ε at the budget's δ if ``mechanisms`` were charged next (a dry run: nothing is recorded).
+
+        Used to calibrate noise against what is left (e.g. the stages of a DP-SGD fit).
+        Composes with privacy-loss distributions; a coarser ``value_discretization_interval``
+        is faster and pessimistic (it never understates ε).
+        """
+        left = self.budget.delta - self.delta_spent
+        if left <= 0:
+            return math.inf
+        if self.zcdp_only and all(m.rho is not None for m in mechanisms):
+            # What charge() would then use: ρ adds up (see can_afford).
+            return zcdp.epsilon_for(self.rho_spent + math.fsum(m.rho or 0.0 for m in mechanisms), left)
+        events = _require_events([*self._events, *(m.event for m in mechanisms)])
+        acc = PLDAccountant(value_discretization_interval=value_discretization_interval)
+        acc.compose(dp_accounting.ComposedDpEvent(events))
+        return float(acc.get_epsilon(left))
 
 
 def _repeat(event: dp_accounting.DpEvent | None, count: int) -> dp_accounting.DpEvent | None:
@@ -353,3 +387,43 @@ def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
     acc = RdpAccountant()
     acc.compose(dp_accounting.ComposedDpEvent(list(events)))
     return float(acc.get_epsilon(delta))
+
+
+def pld_profile(events: Sequence[dp_accounting.DpEvent], epsilons: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The privacy profile δ(ε) of the composition of ``events``, by dp-accounting's PLD accountant."""
+    acc = PLDAccountant()
+    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
+    return np.asarray(acc.get_delta(np.asarray(epsilons, dtype=np.float64)), dtype=np.float64)
+
+
+def pld_fdp(
+    events: Sequence[dp_accounting.DpEvent], delta: float, delta0: float = 0.0
+) -> tuple[float | None, float | None, float, list[list[float]], float]:
+    """f-DP summary of a PLD-accounted composition: (μ or None, ε(δ) of μ or None, κ, curve, ε(δ)).
+
+    The last item is the PLD's ε at ``delta`` (what :meth:`Accountant.epsilon` returns when
+    the composition is not pure zCDP).
+
+    The trade-off curve comes from the privacy profile δ(ε) on a grid of ε (plus ``delta0``
+    from approximate-zCDP releases), through Dong, Roth & Su (2022, Prop. 2.12); it is a
+    sound lower bound on the attacker's type II error. μ is the GDP parameter with the
+    same ε at ``delta``; it is returned only when the μ-GDP curve stays within 0.02 of the
+    numerical one (Gaussian-like), since otherwise μ would misstate the guarantee.
+    """
+    eps_grid = np.concatenate([np.linspace(0.0, 2.0, 41), np.geomspace(2.1, 60.0, 50)])
+    acc = PLDAccountant()
+    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
+    deltas = np.minimum(1.0, np.asarray(acc.get_delta(eps_grid), dtype=np.float64) + delta0)
+    alpha = np.concatenate([[0.0], np.geomspace(1e-6, 1e-2, 30), np.linspace(0.0125, 1.0, 80)])
+    beta = fdp.tradeoff_from_profile(alpha, eps_grid, deltas)
+    kappa = fdp.separation_of_curve(alpha, beta)
+    eps = float(acc.get_epsilon(delta - delta0)) if delta > delta0 else math.inf
+    mu: float | None = None
+    eps_gdp: float | None = None
+    if 0.0 < eps < math.inf:
+        cand = fdp.mu_for_epsilon(eps, delta)
+        gap = float(np.max(np.abs(fdp.tradeoff(alpha, cand) - beta)))
+        if gap <= 0.02:
+            mu, eps_gdp = cand, eps
+    curve = [[float(a), float(b)] for a, b in zip(alpha, beta, strict=True)]
+    return mu, eps_gdp, kappa, curve, eps

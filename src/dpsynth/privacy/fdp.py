@@ -84,3 +84,36 @@ def mu_for_epsilon(epsilon: float, delta: float) -> float:
 def compose(mus: list[float] | np.ndarray) -> float:
     """μ of the composition of Gaussian mechanisms with parameters ``mus``."""
     return float(np.sqrt(np.sum(np.square(np.asarray(mus, dtype=np.float64)))))
+
+
+def tradeoff_from_profile(
+    alpha: float | np.ndarray, epsilons: np.ndarray | list[float], deltas: np.ndarray | list[float]
+) -> np.ndarray:
+    """The trade-off curve implied by a privacy profile δ(ε) known on a grid of ε ≥ 0.
+
+    A mechanism that is (ε, δ(ε))-DP for every ε is f-DP with
+    f(α) = sup_ε max(0, 1 − δ(ε) − e^ε α, e^{−ε}(1 − δ(ε) − α))
+    (Dong, Roth, Su 2022, Prop. 2.12). Taking the supremum over a finite grid only lowers
+    f, so the curve is a sound (slightly conservative) guarantee.
+
+    Args:
+        alpha: Type I error(s) in [0, 1].
+        epsilons: Grid of ε ≥ 0.
+        deltas: δ(ε) at each grid point (e.g. from a privacy-loss distribution).
+
+    Returns:
+        The type II error lower bound at each α.
+    """
+    a = np.clip(np.asarray(alpha, dtype=np.float64), 0.0, 1.0)[:, None]
+    e = np.asarray(epsilons, dtype=np.float64)[None, :]
+    d = np.clip(np.asarray(deltas, dtype=np.float64), 0.0, 1.0)[None, :]
+    one = 1.0 - d - np.exp(np.minimum(e, 700.0)) * a
+    two = np.exp(-e) * (1.0 - d - a)
+    out = np.max(np.maximum(0.0, np.maximum(one, two)), axis=1)
+    return np.asarray(out if np.ndim(alpha) else out[0])
+
+
+def separation_of_curve(alpha: np.ndarray, beta: np.ndarray) -> float:
+    """κ of a numerically given trade-off curve: max over α of (1 − α − f(α)) / √2."""
+    gap = 1.0 - np.asarray(alpha, dtype=np.float64) - np.asarray(beta, dtype=np.float64)
+    return float(max(0.0, float(np.max(gap))) / _SQRT2)

@@ -578,12 +578,147 @@ def _audit_section(audit: Any) -> str:
     if hasattr(audit, "summary") and callable(audit.summary):
         summary = f'<p class="lead">{e(audit.summary())}</p>'
     doc: Any = audit.to_dict() if hasattr(audit, "to_dict") and callable(audit.to_dict) else audit
+    if isinstance(doc, Mapping) and doc.get("kind") == "dpsynth-audit":
+        return _audit_report(doc)
     if isinstance(doc, Mapping):
         rows = "".join(
             f"<tr><th>{e(k)}</th><td>{_audit_value(v)}</td></tr>" for k, v in doc.items()
         )
         return f'{summary}<div class="table-wrap"><table class="kv"><tbody>{rows}</tbody></table></div>'
     return f"{summary}<p>{e(doc)}</p>" if not summary else summary
+
+
+_VERDICT_TONE = {"violation": "bad", "consistent": "good", "inconclusive": "warn"}
+_VERDICT_WORDS = {
+    "violation": "an attack did better than the claimed guarantee allows: the claim is false "
+                 "(a bug in the generator or its accounting), with the audit's confidence",
+    "consistent": "no attack came near the claimed guarantee, and the games were enough to tell",
+    "inconclusive": "no attack beat the claim, but too few games were played to call the claim confirmed",
+}
+
+
+def _num(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _audit_report(doc: Mapping[str, Any]) -> str:
+    """The audit section for a :class:`dpsynth.audit.AuditReport` (or its JSON form)."""
+    eps = _num(doc.get("epsilon_claimed"))
+    delta = _num(doc.get("delta"))
+    verdict = str(doc.get("verdict"))
+    mem = doc.get("membership") or None
+    rec = doc.get("reconstruction") or None
+    settings = doc.get("settings") or {}
+    tone = _VERDICT_TONE.get(verdict, "warn")
+    cards = [_card("Verdict", f'<span class="verdict {tone}">{e(verdict)}</span>',
+                   e(_VERDICT_WORDS.get(verdict, "")), tone="alert" if verdict == "violation" else "")]
+    body: list[str] = []
+    if mem:
+        results = dict(mem.get("results") or {})
+        if results:
+            strongest = max(results.values(), key=lambda r: (_num(r.get("epsilon_lb")), _num(r.get("auc"))))
+            cards.append(_card("Empirical ε (lower bound)",
+                               f"{e(fmt(_num(strongest.get('epsilon_lb')), 3))} <small>vs ε = {e(fmt(eps, 3))}</small>",
+                               f"{e(strongest.get('attack'))}, 95% Clopper–Pearson; above the claim means a violation",
+                               tone="privacy"))
+            best_auc = max(results.values(), key=lambda r: _num(r.get("auc")))
+            cards.append(_card("Strongest membership attack",
+                               f"AUC {e(fmt3(_num(best_auc.get('auc'))))}",
+                               f"{e(best_auc.get('attack'))}; TPR at 1% FPR {e(fmt3(_num(best_auc.get('tpr_at_1pct_fpr'))))}"
+                               + _scale(_num(best_auc.get("auc")), 0.0, 1.0, best=0.5)))
+        rows = []
+        for r in results.values():
+            lo, hi = (r.get("auc_ci") or [None, None])[:2]
+            v = str(r.get("verdict"))
+            rows.append(
+                f"<tr><td>{e(r.get('attack'))}</td><td class='num'>{e(fmt3(_num(r.get('auc'))))}</td>"
+                f"<td class='num'>{e(fmt3(_num(lo)))}–{e(fmt3(_num(hi)))}</td>"
+                f"<td class='num'>{e(fmt3(_num(r.get('tpr_at_1pct_fpr'))))}</td>"
+                f"<td class='num'>{e(fmt3(_num(r.get('tpr_at_01pct_fpr'))))}</td>"
+                f"<td class='num'>{e(fmt3(_num(r.get('advantage'))))}</td>"
+                f"<td class='num'>{e(fmt(_num(r.get('epsilon_lb')), 3))}</td>"
+                f"<td class='num'>{e(fmt(_num(r.get('epsilon_lb_bayes')), 3))}</td>"
+                f"<td><span class='verdict {_VERDICT_TONE.get(v, 'warn')}'>{e(v)}</span></td></tr>"
+            )
+        n_games = max((int(_num(r.get("n_games"))) for r in results.values()), default=0)
+        k = max(len(results), 1)
+        level = 1.0 - _num(next(iter(results.values())).get("alpha")) if results else float("nan")
+        curves = {str(r.get("attack")): (r.get("roc_fpr") or [], r.get("roc_tpr") or []) for r in results.values()}
+        fig = plots.audit_roc_plot(curves, epsilon=eps, delta=delta) if curves else ""
+        body.append(
+            "<h3>Membership inference</h3>"
+            f"<p>{n_games} games over {len(mem.get('targets') or [])} target record(s) "
+            f"({e(settings.get('targets', 'outliers'))}); in each game the generator was refitted on a "
+            "training set with or without the target (a fair coin) and the attacks saw only its synthetic output. "
+            f"Each attack's intervals and bounds are at {e(fmt(level * 100, 4))}% confidence "
+            f"(95% split over {k} attack{'s' if k != 1 else ''}, Bonferroni), so the verdict keeps 95% "
+            "whichever attack triggers it.</p>"
+            '<div class="table-wrap"><table class="metrics"><thead><tr><th>attack</th><th class="num">AUC</th>'
+            '<th class="num">AUC CI</th><th class="num">TPR @ 1% FPR</th><th class="num">TPR @ 0.1% FPR</th>'
+            '<th class="num">advantage</th><th class="num">ε ≥ (Clopper–Pearson)</th><th class="num">ε ≥ (Bayes)</th>'
+            f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+            f'<figure class="fig wide">{fig}<figcaption>Empirical ROC curves of the attacks under the ceiling '
+            f"1 − f(α) that the claimed (ε = {e(fmt(eps, 3))}, δ = {e(fmt_small(delta))})-DP guarantee allows "
+            "(f: its trade-off curve, as in the privacy section). A curve entering the red region would contradict "
+            "the claim; sampling noise alone can push a short curve there, which is why the verdict uses the "
+            "confidence bounds in the table, not the curves.</figcaption></figure>"
+        )
+    if rec:
+        by_size = rec.get("by_size") or {}
+        sizes = sorted(int(x) for x in by_size)
+        methods = list(next(iter(by_size.values())).keys()) if by_size else []
+        rows = []
+        for size in sizes:
+            for name in methods:
+                sc = by_size[str(size)][name]
+                lo, hi = sc.get("accuracy_ci") or [None, None]
+                rows.append(
+                    f"<tr><td class='num'>{size:,}</td><td>{e(name.replace('_', ' '))}</td>"
+                    f"<td class='num'>{e(fmt(100 * _num(sc.get('accuracy')), 3))}%</td>"
+                    f"<td class='num'>{e(fmt(100 * _num(lo), 3))}–{e(fmt(100 * _num(hi), 3))}%</td>"
+                    f"<td class='num'>{e(fmt3(_num(sc.get('auc'))))}</td><td class='num'>{int(_num(sc.get('n')))}</td></tr>"
+                )
+        series: dict[str, Any] = {
+            str(name): [(_num(by_size[str(z)][name].get("accuracy")), _num((by_size[str(z)][name].get("accuracy_ci") or [0, 0])[0]),
+                    _num((by_size[str(z)][name].get("accuracy_ci") or [0, 0])[1])) for z in sizes]
+            for name in methods
+        }
+        fig = plots.reconstruction_plot(sizes, series) if sizes else ""
+        if sizes and "reconstruction" in methods:
+            head = by_size[str(sizes[-1])]["reconstruction"]
+            cards.append(_card("Reconstruction accuracy", e(f"{100 * _num(head.get('accuracy')):.1f}%"),
+                               f"secret '{e(rec.get('secret'))}' of targets with unique quasi-identifiers; 50% is guessing"
+                               + _scale(_num(head.get("accuracy")), 0.0, 1.0, best=0.5)))
+        qis = ", ".join(str(q) for q in rec.get("quasi_identifiers") or [])
+        body.append(
+            "<h3>Attribute inference by linear reconstruction</h3>"
+            f"<p>The adversary knows every training record's quasi-identifiers ({e(qis)}) and wants the binary "
+            f"secret <code>{e(rec.get('secret'))} = {e(rec.get('secret_value'))}</code>. Targets are records with "
+            "unique quasi-identifiers whose secret was redrawn at random before the fit, so guessing gets 50%. "
+            "The attack estimates every query \u201ctwo quasi-identifier values and secret = 1\u201d from the synthetic data "
+            "and solves a linear programme for all secrets at once (Annamalai, Gadotti, Rocher 2024); a random forest "
+            "trained on the synthetic rows and the closest synthetic record are the baselines. "
+            f"{int(_num(rec.get('games')))} games of {int(_num(rec.get('n_rows')))} training rows, "
+            f"{int(_num(rec.get('targets')))} targets in all; intervals are exact binomial (Clopper–Pearson).</p>"
+            f'<div class="two narrow-left"><figure class="fig">{fig}</figure>'
+            '<div class="table-wrap"><table class="metrics"><thead><tr><th class="num">synthetic rows</th><th>method</th>'
+            '<th class="num">accuracy</th><th class="num">95% CI</th><th class="num">AUC</th><th class="num">targets</th>'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></div>"
+        )
+    gen = e(doc.get("generator"))
+    lead = (f'<p class="lead">The generator <b>{gen}</b> claims (ε = {e(fmt(eps, 4))}, δ = {e(fmt_small(delta))})-DP '
+            "per fit. The audit attacks it many times over and asks whether any attack did better than that "
+            "claim allows.</p>")
+    note = (f'<div class="callout raw">{e(doc.get("note") or "The audit reads raw rows on purpose.")} '
+            "An audit can show a claim false; it cannot prove one true: a consistent verdict means these "
+            "attacks found nothing, not that nothing can be found.</div>")
+    seconds = _num(doc.get("wall_seconds"))
+    foot = (f'<p class="muted small">Settings: {e(json.dumps(to_jsonable(settings)))}'
+            + (f" · wall time {e(fmt(seconds, 3))} s" if math.isfinite(seconds) and seconds > 0 else "") + "</p>")
+    return f'{lead}<div class="cards">{"".join(cards)}</div>{note}{"".join(body)}{foot}'
 
 
 def _audit_value(v: Any) -> str:
@@ -694,6 +829,10 @@ details.more summary{cursor:pointer;font-weight:600;font-size:14px}
 .key.real{background:var(--real)}.key.synth{background:var(--synth)}
 .slot{border:2px dashed #cbd5e1;border-radius:12px;padding:18px 22px;background:#f8fafc}
 .slot-title{font-size:20px;font-weight:700;color:var(--muted);margin-bottom:4px}
+.verdict{display:inline-block;border-radius:999px;padding:1px 10px;font-weight:700;font-size:.8em;white-space:nowrap}
+.verdict.bad{background:#fee2e2;color:#991b1b}.verdict.good{background:#dcfce7;color:#166534}
+.verdict.warn{background:#fef9c3;color:#854d0e}
+.fig.wide svg{max-width:1000px;margin:0 auto}
 code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.92em;background:#f1f5f9;padding:1px 5px;border-radius:4px}
 footer{color:var(--muted);font-size:13px;padding-bottom:40px}
 @media (max-width:860px){.two,.two.narrow-left{grid-template-columns:1fr}

@@ -448,3 +448,75 @@ def dcr_plot(quantiles: Sequence[str], series: dict[str, Sequence[float]]) -> st
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=7.5)
         return to_svg(fig)
+
+
+# -- audit -------------------------------------------------------------------------------------
+_ATTACK_COLORS = ("#f97316", "#2563eb", "#16a34a", "#db2777", "#0891b2", "#78350f", "#64748b", "#0f172a")
+
+
+def audit_roc_plot(curves: dict[str, tuple[Sequence[float], Sequence[float]]], *, epsilon: float,
+                   delta: float) -> str:
+    """Empirical ROC curves of the attacks under the ceiling the claimed guarantee allows.
+
+    An (ε, δ)-DP release bounds every attack's TPR at false-positive rate α by 1 − f(α),
+    f the (ε, δ) trade-off curve; a curve above the purple line contradicts the claim. The
+    right panel shows the same on log–log axes, where the low-FPR regime lives.
+    """
+    alpha_lin = np.linspace(0.0, 1.0, 801)
+    alpha_log = np.logspace(-4, 0, 400)
+    with _figure(9.6, 4.6) as fig:
+        axes = fig.subplots(1, 2)
+        for ax, alpha, log in ((axes[0], alpha_lin, False), (axes[1], alpha_log, True)):
+            ceiling = 1.0 - eps_delta_tradeoff(alpha, epsilon, delta)
+            ax.fill_between(alpha, ceiling, 1.0, color="#fee2e2", lw=0,
+                            label="beyond the claim (a violation)")
+            ax.plot(alpha, ceiling, color=PRIVACY, lw=2.0,
+                    label=f"claimed ceiling 1 − f(α), ε = {epsilon:.3g}, δ = {fmt_small(delta)}")
+            ax.plot(alpha, alpha, ls="--", color=GUESS, lw=1.2, label="random guessing")
+            for i, (name, (fpr, tpr)) in enumerate(curves.items()):
+                x = np.asarray([_num(v) for v in fpr])
+                y = np.asarray([_num(v) for v in tpr])
+                if log:
+                    keep = x > 0
+                    x, y = x[keep], np.maximum(y[keep], 1e-4)
+                ax.step(x, y, where="post", color=_ATTACK_COLORS[i % len(_ATTACK_COLORS)], lw=1.6,
+                        label=mpl_text(name, 24))
+            if log:
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xlim(1e-4, 1)
+                ax.set_ylim(1e-4, 1.02)
+                ax.set_title("low false-positive rates (log–log)")
+            else:
+                ax.set_xlim(0, 1)
+                ax.set_ylim(0, 1.02)
+                ax.set_aspect("equal")
+                ax.set_title("ROC")
+            ax.set_xlabel("false positive rate α")
+            ax.set_ylabel("true positive rate")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=7.5)
+        return to_svg(fig)
+
+
+def reconstruction_plot(sizes: Sequence[int], series: dict[str, Sequence[tuple[float, float, float]]]) -> str:
+    """Accuracy (with its interval) of each inference method against the synthetic-data size."""
+    with _figure(5.2, 3.6) as fig:
+        ax = fig.add_subplot()
+        ax.axhline(0.5, color=GOOD, ls="--", lw=1.3, label="random guessing (50%)")
+        x = np.asarray(sizes, dtype=float)
+        for i, (name, points) in enumerate(series.items()):
+            acc = np.asarray([p[0] for p in points])
+            lo = np.asarray([p[1] for p in points])
+            hi = np.asarray([p[2] for p in points])
+            color = _ATTACK_COLORS[i % len(_ATTACK_COLORS)]
+            ax.fill_between(x, lo, hi, color=color, alpha=0.12, lw=0)
+            ax.plot(x, acc, marker="o", ms=4, color=color, lw=1.8, label=mpl_text(name.replace("_", " "), 24))
+        if len(x) > 1 and x.min() > 0:
+            ax.set_xscale("log")
+        ax.set_xticks(x, [f"{int(v):,}" for v in x])
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("synthetic rows")
+        ax.set_ylabel("accuracy on the targets' secret")
+        ax.legend(fontsize=7.5, loc="lower right")
+        return to_svg(fig)

@@ -29,6 +29,10 @@ _BUILTIN = (
     "independent",
     "mst",
     "aim",
+    "gsd",
+    "pe",
+    "ctabgan",
+    "tldm",
 )
 
 

@@ -1,0 +1,153 @@
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsynth.audit import AuditReport, run_audit
+from dpsynth.data.domain import Domain
+from dpsynth.errors import InvalidDataError, InvalidParameterError
+from tests.synth.conftest import SMALL_META, make_small_frame
+
+
+@pytest.fixture(scope="module")
+def population():
+    return make_small_frame(400, seed=2)
+
+
+def verbatim(train, domain, n_synth, seed):
+    """A non-private 'generator': releases its training rows."""
+    return train.copy()
+
+
+@pytest.fixture(scope="module")
+def caught(population):
+    return run_audit(
+        population, SMALL_META, generator=verbatim, epsilon=1.0, delta=1e-6,
+        mia_attacks=["closest_distance", "domias"], games=60, m=40, recon_games=2, recon_rows=150,
+        recon_sizes=[150], random_state=0,
+    )
+
+
+def test_positive_control_full_audit(caught):
+    assert caught.verdict == "violation"
+    assert caught.membership is not None and caught.reconstruction is not None
+    cd = caught.membership.results["closest_distance"]
+    assert cd.epsilon_lb > 1.0 and cd.verdict == "violation"
+    # Two attacks: each bound at alpha / 2 (Bonferroni), recorded in the result.
+    assert cd.alpha == pytest.approx(0.025)
+    assert caught.reconstruction.headline.accuracy > 0.8
+    assert "violation" in caught.summary()
+
+
+def test_json_round_trip(caught, tmp_path):
+    path = caught.save(tmp_path / "audit.json")
+    doc = json.loads(path.read_text())
+    assert doc["kind"] == "dpsynth-audit" and doc["reads_raw_rows"] is True
+    again = AuditReport.load(path)
+    assert again.summary() == caught.summary()
+    assert again.membership.results["domias"].roc_tpr == caught.membership.results["domias"].roc_tpr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"results": {}}))
+    with pytest.raises(InvalidDataError, match="not an audit"):
+        AuditReport.load(bad)
+    bad.write_text("{nope")
+    with pytest.raises(InvalidDataError, match="not JSON"):
+        AuditReport.load(bad)
+
+
+def test_report_draws_the_audit(caught):
+    from dpsynth.data.private import PrivateData
+    from dpsynth.privacy import PrivacyBudget
+    from dpsynth.report import build_report
+    from dpsynth.synth import create
+
+    domain = Domain.from_json(SMALL_META)
+    model = create("independent", iters=20, random_state=0).fit(
+        PrivateData(make_small_frame(300), domain), PrivacyBudget(1.0, 1e-6)
+    )
+    page = build_report(privacy=model.privacy_report, audit=caught, generated_at="now")
+    section = page[page.index('<section id="audit">'):]
+    section = section[: section.index("</section>")]
+    assert "violation" in section and "closest_distance" in section
+    assert "Reconstruction accuracy" in section and "Bonferroni" in section
+    assert section.count("<svg") == 2  # the ROC figure and the reconstruction figure
+    assert "reads raw rows" in section
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?https?://", page)
+    # Without an audit the slot says so.
+    assert "Not run" in build_report(privacy=model.privacy_report, generated_at="now")
+
+
+def test_inconclusive_when_games_too_few(population):
+    # 12 games cannot show a violation of eps = 1 even with a perfect attack.
+    res = run_audit(
+        population, SMALL_META, generator=verbatim, epsilon=1.0, attacks=["mia"],
+        mia_attacks=["closest_distance"], games=12, m=30, random_state=1,
+    )
+    r = res.membership.results["closest_distance"]
+    assert r.epsilon_lb_max <= 1.0 and r.verdict == "inconclusive"
+    assert res.reconstruction is None
+
+
+def test_resume_and_settings_check(population, tmp_path):
+    calls = []
+
+    def counting(train, domain, n_synth, seed):
+        calls.append(seed)
+        return train.copy()
+
+    kw = dict(generator=counting, epsilon=1.0, attacks=["mia"], mia_attacks=["closest_distance"],
+              m=30, work_dir=tmp_path / "w")
+    run_audit(population, SMALL_META, games=6, random_state=5, **kw)
+    assert len(calls) == 6
+    res = run_audit(population, SMALL_META, games=10, resume=True, **kw)
+    assert len(calls) == 10 and res.settings["random_state"] == 5
+    with pytest.raises(InvalidParameterError, match="different settings"):
+        run_audit(population, SMALL_META, games=10, resume=True, **{**kw, "m": 31})
+    # Without resume the folder starts afresh.
+    run_audit(population, SMALL_META, games=8, random_state=7, **kw)
+    assert len(calls) == 18
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "needle"),
+    [
+        ({"epsilon": 0.0}, InvalidParameterError, "epsilon"),
+        ({"epsilon": -1.0}, InvalidParameterError, "epsilon"),
+        ({"epsilon": "1"}, InvalidParameterError, "epsilon"),
+        ({"delta": 1.0}, InvalidParameterError, "delta"),
+        ({"attacks": ["mia", "nope"]}, InvalidParameterError, "attacks"),
+        ({"mia_attacks": ["nope"]}, InvalidParameterError, "Unknown attack"),
+        ({"generator": "nope"}, InvalidParameterError, "Unknown generator"),
+        ({"targets": "nope"}, InvalidParameterError, "targets"),
+        ({"games": 1}, InvalidParameterError, "games"),
+    ],
+)
+def test_bad_parameters(population, kwargs, error, needle):
+    args = {"generator": "resample", "epsilon": 1.0, **kwargs}
+    with pytest.raises(error, match=needle):
+        run_audit(population, SMALL_META, **args)
+
+
+def test_bad_data(population):
+    with pytest.raises(InvalidParameterError, match="metadata"):
+        run_audit(population, None, generator="resample", epsilon=1.0)
+    with pytest.raises(InvalidDataError, match="rows"):
+        run_audit(population.iloc[:0], SMALL_META, generator="resample", epsilon=1.0)
+    bad = population.copy()
+    bad.loc[3, "color"] = "purple"
+    with pytest.raises(InvalidDataError, match="color"):
+        run_audit(bad, SMALL_META, generator="resample", epsilon=1.0)
+    nan = population.copy()
+    nan["age"] = nan["age"].astype(float)
+    nan.loc[5, "age"] = np.nan
+    with pytest.raises(InvalidDataError, match="age"):
+        run_audit(nan, SMALL_META, generator="resample", epsilon=1.0)
+    with pytest.raises(InvalidDataError, match="lacks"):
+        run_audit(population.drop(columns="size"), SMALL_META, generator="resample", epsilon=1.0)
+    incomplete = json.loads(json.dumps(SMALL_META))
+    incomplete["columns"][0]["categories"] = None
+    with pytest.raises(InvalidParameterError, match="complete metadata"):
+        run_audit(population, incomplete, generator="resample", epsilon=1.0)
+    assert isinstance(population, pd.DataFrame)
