@@ -399,8 +399,15 @@ def _num(x: Any, digits: int = 3) -> str:
 
 
 def _latest(df: Any) -> Any:
-    """The last row of each (dataset, generator, ε, δ, seed): a rerun replaces the earlier run."""
-    return df.drop_duplicates(["dataset", "generator", "epsilon", "delta", "seed"], keep="last")
+    """The last row of each (dataset, generator, ε, δ, seed), ordered by dataset, generator, ε."""
+    df = df.drop_duplicates(["dataset", "generator", "epsilon", "delta", "seed"], keep="last")
+    ds_rank = {d: i for i, d in enumerate(DATASETS)}
+    gens = list(dict.fromkeys(df["generator"]))
+    gen_rank = {g: (g.startswith(PEER_PREFIX), i) for i, g in enumerate(gens)}
+    key = [(ds_rank.get(d, len(ds_rank)), gen_rank[g], e)
+           for d, g, e in zip(df["dataset"], df["generator"], df["epsilon"], strict=True)]
+    order = sorted(range(len(df)), key=lambda i: key[i])
+    return df.iloc[order]
 
 
 def markdown_table(csv_path: Path) -> str:
