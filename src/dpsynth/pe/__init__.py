@@ -12,7 +12,7 @@ library) so that a reader can map them across:
 * :class:`PrivateEvolution` — the loop, with callbacks that see only DP outputs.
 
 Tables are the ``pe`` generator of the registry (:mod:`dpsynth.synth.pe`); the digits
-simulator is :mod:`dpsynth.pe.digits`.
+simulator is :mod:`dpsynth.pe.digits`; text (Aug-PE without an LLM) is :mod:`dpsynth.pe.text`.
 """
 
 from dpsynth.pe.accounting import (
@@ -34,6 +34,7 @@ from dpsynth.pe.histogram import (
 from dpsynth.pe.population import Population
 from dpsynth.pe.runner import PEResult, PrivateEvolution
 from dpsynth.pe.tabular import TableCodec, TabularAPI, TabularEmbedding
+from dpsynth.pe.text import TextAPI, TextEmbedding, TextPE, WordNeighbours, text_private_data
 
 __all__ = [
     "API",
@@ -48,10 +49,15 @@ __all__ = [
     "TableCodec",
     "TabularAPI",
     "TabularEmbedding",
+    "TextAPI",
+    "TextEmbedding",
+    "TextPE",
     "Votes",
+    "WordNeighbours",
     "aug_pe_delta",
     "epsilon_for_sigma",
     "mu_for_sigma",
     "sigma_for_epsilon",
     "sigma_for_rho",
+    "text_private_data",
 ]

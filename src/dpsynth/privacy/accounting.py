@@ -291,6 +291,8 @@ class Accountant:
             # DP-SGD-style releases: the f-DP curve from the PLD (not the CLT approximation).
             mu, eps_gdp, kappa, tradeoff, eps_pld = pld_fdp(_require_events(self._events), delta, self.delta_spent)
             spent = None if self.zcdp_only else eps_pld  # the same PLD epsilon() would compute
+            if self.delta_spent > 0.0:
+                mu = eps_gdp = None  # no pure Gaussian-DP statement once a δ₀ was spent
         if spent is None:
             spent = self.epsilon()
         return PrivacyReport(
