@@ -45,7 +45,10 @@ def test_budget_is_never_exceeded_and_ledger_is_complete(name, small_private):
     assert report.epsilon <= budget.epsilon * (1 + 1e-6)
     # The marginal methods spend their whole budget: anything less is wasted accuracy.
     assert report.epsilon == pytest.approx(budget.epsilon, rel=1e-3)
-    assert sum(e.rho for e in report.ledger) == pytest.approx(report.rho)
+    if report.rho is not None:  # zCDP-only fits: the ledger adds up to the total ρ
+        assert sum(e.rho for e in report.ledger) == pytest.approx(report.rho)
+    else:  # DP-SGD fits compose through the PLD: some entry must lack a zCDP bound
+        assert any(e.rho is None for e in report.ledger)
     assert all(e.step.startswith(name) for e in report.ledger)
     assert report.seeded
 
