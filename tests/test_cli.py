@@ -161,3 +161,17 @@ def test_audit_needs_metadata_and_data(files, tmp_path):
     assert r.exit_code == 2 and "metadata" in r.output
     r = runner.invoke(app, ["audit", str(tmp_path / "none.csv"), "-m", str(files[1])])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_info_prints_a_ledger_with_pld_composed_dp_sgd_steps(files, tmp_path):
+    # DP-SGD charges (Poisson-subsampled Gaussian, q < 1) have no zCDP bound: the ledger
+    # table must show them as PLD-composed rather than crash on ρ = None.
+    data, meta = files
+    model = tmp_path / "gan.dps"
+    r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "ctabgan", "-e", "1", "-d", "1e-6",
+                            "--param", "steps=5", "--param", "batch_size=64", "--param", "auxiliary_steps=5",
+                            "-o", str(model), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["info", str(model)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "PLD" in r.stdout and "ctabgan.discriminator" in r.stdout

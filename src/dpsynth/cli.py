@@ -118,12 +118,16 @@ def _print_report(report: PrivacyReport, *, ledger: bool = True) -> None:
             row = steps.setdefault(e.step, [e.mechanism.split(",")[0], 0, 0, 0.0, 0.0])
             row[1] += 1
             row[2] += e.count
-            row[3] += e.rho
+            # DP-SGD charges compose through the PLD and have no zCDP bound (ρ None).
+            row[3] = None if row[3] is None or e.rho is None else row[3] + e.rho
             row[4] += e.delta
         t = RichTable(title="Ledger (by step)")
         for col in ("step", "mechanism", "charges", "releases", "ρ", "share"):
             t.add_column(col)
         for step, (mech, charges, releases, rho, _) in steps.items():
+            if rho is None:  # PLD-composed (e.g. DP-SGD): ε at δ is in the summary above
+                t.add_row(step, mech, str(charges), str(releases), "PLD", "–")
+                continue
             share = rho / report.rho if report.rho else 0.0
             t.add_row(step, mech, str(charges), str(releases), f"{rho:.3g}", f"{share:.0%}")
         out.print(t)
