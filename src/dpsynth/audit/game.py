@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -186,6 +186,26 @@ def _read_done(path: Path, target: int) -> list[dict[str, Any]]:
     return list(done.values())
 
 
+def collect_games(
+    results: Iterable[dict[str, Any]],
+    records: dict[int, dict[str, Any]],
+    path: Path | None,
+    update: Callable[[int], None],
+) -> None:
+    """Store each finished game in ``records`` and append it to ``path`` at once (resumable)."""
+    fh = path.open("a") if path is not None else None
+    try:
+        for rec in results:
+            records[int(rec["game"])] = rec
+            if fh is not None:
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+            update(len(records))
+    finally:
+        if fh is not None:
+            fh.close()
+
+
 def play_games(
     population: pd.DataFrame,
     domain: Domain,
@@ -300,17 +320,7 @@ def play_games(
                 )
                 for g in todo
             )
-            fh = path.open("a") if path is not None else None
-            try:
-                for rec in runner(jobs):
-                    records[int(rec["game"])] = rec
-                    if fh is not None:
-                        fh.write(json.dumps(rec) + "\n")
-                        fh.flush()
-                    update(len(records))
-            finally:
-                if fh is not None:
-                    fh.close()
+            collect_games(runner(jobs), records, path, update)
 
     order = sorted(records)
     missing = [name for name in attack_map if any(name not in records[g]["scores"] for g in order)]

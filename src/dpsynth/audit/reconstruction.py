@@ -48,7 +48,7 @@ from scipy.optimize import linprog
 from scipy.stats import beta
 
 from dpsynth.audit.attacks import encode_codes, standardise
-from dpsynth.audit.game import Generator
+from dpsynth.audit.game import Generator, collect_games
 from dpsynth.audit.metrics import auc_score
 from dpsynth.data.domain import Domain
 from dpsynth.errors import InvalidDataError, InvalidParameterError
@@ -455,17 +455,7 @@ def audit_reconstruction(
                 )
                 for g in todo
             )
-            fh = path.open("a") if path is not None else None
-            try:
-                for rec in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
-                    records[int(rec["game"])] = rec
-                    if fh is not None:
-                        fh.write(json.dumps(rec) + "\n")
-                        fh.flush()
-                    update(len(records))
-            finally:
-                if fh is not None:
-                    fh.close()
+            collect_games(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs), records, path, update)
     order = sorted(records)
     truth = np.array([b for g in order for b in records[g]["truth"]], dtype=int)
     if len(truth) == 0:
