@@ -6,6 +6,7 @@ import pytest
 from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, NotFittedError
 from dpsynth.pe.digits import (
+    FONT_FILES,
     PARAMS,
     DigitSimulatorAPI,
     DigitsPE,
@@ -42,6 +43,37 @@ def test_simulator_apis_stay_in_range_and_keep_labels():
     assert img.shape == (40, 8, 8) and img.min() >= 0 and img.max() <= 16 and img.sum(axis=(1, 2)).min() > 0
     with pytest.raises(InvalidParameterError, match="parameter matrix"):
         render(np.zeros((2, 3)))
+
+
+def test_fonts_style_never_draws_the_pen_or_an_alternate_glyph():
+    api = DigitSimulatorAPI(style="fonts")
+    rng = np.random.default_rng(0)
+    x = api.random_api(500, rng)
+    for degree in (1.0, 1.0, 0.5):  # degree 1 switches the font of ~half the samples each time
+        assert (x[:, 1] < len(FONT_FILES)).all() and (x[:, 1] == x[:, 1].round()).all()
+        assert (x[:, -1] == 0.0).all()  # glyph index 0: GLYPHS[label][0], the canonical digit
+        x = api.variation_api(x, degree, rng)
+    assert (x[:, 1] < len(FONT_FILES)).all() and (x[:, -1] == 0.0).all()
+    # DigitsPE passes the style on: its population keeps to the canonical glyphs in fonts.
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    data = PrivateData(digits_frame(d.images[:100], d.target[:100]), digits_domain())
+    model = DigitsPE(rounds=2, population_per_class=6, style="fonts", random_state=0).fit(data, PrivacyBudget(10.0, 1e-5))
+    assert (model.samples_[:, 1] < len(FONT_FILES)).all() and (model.samples_[:, -1] == 0.0).all()
+    # The default prior does draw both, so the checks above can fail.
+    hw = DigitSimulatorAPI().random_api(500, np.random.default_rng(0))
+    assert (hw[:, 1] == len(FONT_FILES)).any() and (hw[:, -1] > 0.5).any()
+
+
+def test_bad_style_is_refused():
+    with pytest.raises(InvalidParameterError, match="'style' parameter of DigitSimulatorAPI"):
+        DigitSimulatorAPI(style="pen")
+    with pytest.raises(InvalidParameterError, match="pen_share must be 0"):
+        DigitSimulatorAPI(style="fonts", pen_share=0.4)
+    data = PrivateData(digits_frame(np.zeros((20, 64)), np.arange(20) % 10), digits_domain())
+    with pytest.raises(InvalidParameterError, match="'style' parameter of DigitsPE"):
+        DigitsPE(style="Fonts").fit(data, PrivacyBudget(1.0, 1e-5))
 
 
 def test_digits_pe_fits_and_samples(tmp_path):
