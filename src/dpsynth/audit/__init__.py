@@ -19,6 +19,7 @@ from dpsynth.audit.canary import (
     one_run_epsilon,
     one_run_p_value,
 )
+from dpsynth.audit.canary_dpsgd import DPSGDCanaryAudit, audit_dpsgd_canaries, default_k_values
 from dpsynth.audit.epsilon import (
     bayesian_epsilon,
     clopper_pearson_epsilon,
@@ -48,6 +49,7 @@ __all__ = [
     "AttackResult",
     "AuditReport",
     "ClosestDistanceAttack",
+    "DPSGDCanaryAudit",
     "DensityRatioAttack",
     "GameResults",
     "MembershipAudit",
@@ -57,11 +59,13 @@ __all__ = [
     "ReconstructionResult",
     "ShadowModelAttack",
     "SynthesizerGenerator",
+    "audit_dpsgd_canaries",
     "audit_membership",
     "audit_one_run",
     "audit_reconstruction",
     "bayesian_epsilon",
     "clopper_pearson_epsilon",
+    "default_k_values",
     "epsilon_from_scores",
     "evaluate_attack",
     "get_attack",
