@@ -39,7 +39,7 @@ def fitted(frame, domain):
 def test_fit_spends_exactly_the_budget_in_declared_stages(fitted):
     report = fitted.privacy_report
     steps = [e.step for e in report.ledger]
-    assert steps[-3:] == ["tldm.count", "tldm.autoencoder", "tldm.diffusion"]
+    assert steps[-3:] == ["tldm.marginals", "tldm.autoencoder", "tldm.diffusion"]
     assert report.epsilon <= 2.0 and report.epsilon == pytest.approx(2.0, rel=1e-3)
     assert report.rho is None and report.tradeoff is not None and report.kappa is not None
     # The stages' σ follow the declared μ² share: σ ∝ q √(T / share), equal here.
@@ -139,7 +139,7 @@ def test_gradient_noise_is_at_the_calibrated_scale(frame, domain, monkeypatch):
 def test_refuses_bad_parameters_and_impossible_budgets(frame, domain):
     data = PrivateData(frame, domain)
     for bad in [{"ae_share": 1.0}, {"ae_steps": 0}, {"lr": -1}, {"clipping": "error_feedback"},
-                {"grad_sample_mode": "x"}, {"count_share": 0}, {"num_threads": 0}]:
+                {"grad_sample_mode": "x"}, {"marginal_share": 0}, {"calibrate": 1}, {"pool_factor": 0.5}, {"num_threads": 0}]:
         with pytest.raises(InvalidParameterError):
             TLDM(**{**FAST, **bad}).fit(data, 1.0)
     with pytest.raises(InvalidParameterError, match="epsilon"):

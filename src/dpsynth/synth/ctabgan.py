@@ -43,10 +43,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import category_key
 from dpsynth.data.private import PrivateData, gaussian_sigma_for
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy.random import RandomState, make_rng
+from dpsynth.synth._calibrate import calibrated_sample
 from dpsynth.synth._ctabgan_encode import RowEncoder, column_code
 from dpsynth.synth.base import Synthesizer
 from dpsynth.synth.marginal import check_int
@@ -125,6 +127,10 @@ class CTABGAN(Synthesizer):
         auxiliary_steps: DP-SGD steps of the classifier.
         auxiliary_weight: Weight of the auxiliary loss in the generator's loss.
         target: The target column; None uses the metadata's ``target``.
+        calibrate: Reweight unconditional samples towards the DP one-way marginals already
+            measured for the conditional vector (:mod:`dpsynth.synth._calibrate`; free:
+            post-processing). False samples the generator as it is.
+        pool_factor: Rows drawn from the generator per row returned when calibrating.
         random_state: Seed for tests and research only (the report then says not for release).
     """
 
@@ -149,9 +155,13 @@ class CTABGAN(Synthesizer):
         auxiliary_steps: int = 200,
         auxiliary_weight: float = 1.0,
         target: str | None = None,
+        calibrate: bool = True,
+        pool_factor: float = 4.0,
         random_state: RandomState = None,
     ) -> None:
         super().__init__(random_state=random_state)
+        self.calibrate = calibrate
+        self.pool_factor = pool_factor
         self.steps = steps
         self.batch_size = batch_size
         self.generator_steps = generator_steps
@@ -185,6 +195,12 @@ class CTABGAN(Synthesizer):
         _check_float(self.auxiliary_share, "auxiliary_share", high=1.0, open_high=True)
         _check_dims(self.generator_dims, "generator_dims")
         _check_dims(self.discriminator_dims, "discriminator_dims")
+        _check_float(self.pool_factor, "pool_factor", low=1.0, open_low=False)
+        for flag in ("auxiliary", "calibrate"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidParameterError(
+                    f"The {flag!r} parameter of CTABGAN must be True or False. Got {getattr(self, flag)!r}."
+                )
         if not isinstance(self.auxiliary, bool):
             raise InvalidParameterError(f"The 'auxiliary' parameter of CTABGAN must be True or False. Got {self.auxiliary!r}.")
         gc = self.general_columns
@@ -408,8 +424,15 @@ class CTABGAN(Synthesizer):
         sampler = tr.CondSampler.from_counts(enc, cond_counts)
         if not conditions:
             # Unconditional: conditions from the DP frequencies (the data's own law), as CTGAN samples.
-            cond, _, _ = sampler.sample(n, gen, log=False)
-            return enc.decode(tr.generate(generator, enc, cond, self.embedding_dim, gen), rng)
+            def draw(m: int) -> pd.DataFrame:
+                cond, _, _ = sampler.sample(m, gen, log=False)
+                return enc.decode(tr.generate(generator, enc, cond, self.embedding_dim, gen), rng)
+
+            if not self.calibrate:
+                return draw(n)
+            # Reweight a pool towards the DP one-way marginals measured at fit time (free).
+            return calibrated_sample(draw, n, Discretizer(self.domain_), self.noisy_counts_, rng,
+                                     pool_factor=float(self.pool_factor))
         keys = list(conditions)
         kept: list[np.ndarray] = []
         have = 0

@@ -6,8 +6,11 @@ continuous latent space by an autoencoder, and a diffusion model learns the dist
 of the latents. Both networks see private rows, so both are trained with DP-SGD
 (:mod:`dpsynth.dpsgd`), each with its declared share of the budget:
 
-1. ``count_share`` of the zCDP budget ρ buys a discrete-Gaussian count of the rows (it
-   sets the Poisson sample rate q = batch_size / n̂ and the δ ≥ 1/n warning);
+1. ``marginal_share`` of the zCDP budget ρ left after domain inference buys noisy one-way
+   marginals of every column (discrete Gaussian; numbers over their DP-quantile bins): their
+   totals give the DP row count n̂ (the Poisson sample rate q = batch_size / n̂ and the
+   δ ≥ 1/n warning), and sampling reweights the generator's rows towards them
+   (``calibrate``, :mod:`dpsynth.synth._calibrate`, post-processing);
 2. domain inference, when the metadata leaves bounds or bin edges unknown, is charged by
    ``PrivateData`` (its ``inference_share``); the DP quantile edges it returns drive the
    numeric transform (see :mod:`dpsynth.synth._neural`);
@@ -37,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpsynth.data.private import PrivateData
+from dpsynth.data.private import PrivateData, gaussian_sigma_for
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy.random import RandomState
 from dpsynth.synth.base import Synthesizer
@@ -98,7 +101,11 @@ class TLDM(Synthesizer):
         lr: Adam learning rate of both runs.
         ae_share: The autoencoder's share of the DP-SGD budget (μ² share); the diffusion
             model gets ``1 − ae_share``.
-        count_share: Share of the zCDP budget spent on the DP row count.
+        marginal_share: Share of the zCDP budget spent on the noisy one-way marginals
+            (row count and calibration targets).
+        calibrate: Reweight samples towards the DP one-way marginals (free: post-processing).
+            False samples the diffusion model as it is.
+        pool_factor: Rows drawn from the model per row returned when calibrating.
         latent_noise: Std of the Gaussian noise added to latents while training the
             decoder (a denoising autoencoder; makes decoding robust to sampler error).
         sample_steps: Heun steps of the sampler.
@@ -122,7 +129,9 @@ class TLDM(Synthesizer):
         max_grad_norm: float = 1.0,
         lr: float = 2e-3,
         ae_share: float = 0.5,
-        count_share: float = 0.01,
+        marginal_share: float = 0.1,
+        calibrate: bool = True,
+        pool_factor: float = 4.0,
         latent_noise: float = 0.1,
         sample_steps: int = 40,
         clipping: str = "per_sample",
@@ -140,7 +149,9 @@ class TLDM(Synthesizer):
         self.max_grad_norm = max_grad_norm
         self.lr = lr
         self.ae_share = ae_share
-        self.count_share = count_share
+        self.marginal_share = marginal_share
+        self.calibrate = calibrate
+        self.pool_factor = pool_factor
         self.latent_noise = latent_noise
         self.sample_steps = sample_steps
         self.clipping = clipping
@@ -160,7 +171,13 @@ class TLDM(Synthesizer):
         _check_float(self.lr, "lr")
         _check_float(self.latent_noise, "latent_noise")
         _check_share(self.ae_share, "ae_share")
-        _check_share(self.count_share, "count_share")
+        _check_share(self.marginal_share, "marginal_share")
+        if not isinstance(self.calibrate, bool):
+            raise InvalidParameterError(f"The 'calibrate' parameter of TLDM must be True or False. Got {self.calibrate!r}.")
+        if isinstance(self.pool_factor, bool) or not isinstance(self.pool_factor, int | float) or not (
+            math.isfinite(self.pool_factor) and self.pool_factor >= 1
+        ):
+            raise InvalidParameterError(f"The 'pool_factor' parameter of TLDM must be a number >= 1. Got {self.pool_factor!r}.")
         if self.clipping not in ("per_sample", "batch"):
             raise InvalidParameterError(
                 f"The 'clipping' parameter of TLDM must be 'per_sample' or 'batch'. Got {self.clipping!r} instead."
@@ -199,9 +216,16 @@ class TLDM(Synthesizer):
         codec = _neural.TableCodec(data.domain)
         rows = data.encoded_rows(codec.encode)
         acc = data.accountant
-        # (1) DP row count, for the sample rate (and the δ ≥ 1/n warning).
-        sigma_count = math.sqrt(1.0 / (2.0 * self.count_share * acc.budget.rho))
-        n_hat = max(1.0, rows.noisy_count(sigma=sigma_count, step="tldm.count"))
+        # (1) Noisy one-way marginals: calibration targets, and (their totals) the DP row count
+        # for the sample rate and the δ ≥ 1/n warning.
+        names = list(data.domain.names)
+        sigma = gaussian_sigma_for(self.marginal_share * data.rho_left("tldm.marginals"), len(names))
+        counts = [np.asarray(m.values, dtype=np.float64)
+                  for m in data.measure_marginals([(n,) for n in names], sigma=sigma, step="tldm.marginals")]
+        sizes = np.array([c.size for c in counts], dtype=np.float64)
+        totals = np.array([c.sum() for c in counts])
+        # Inverse-variance weighted mean of the totals (a total over k cells has variance k·σ²).
+        n_hat = float(max(1.0, np.sum(totals / sizes) / np.sum(1.0 / sizes)))
         q = dpsgd.sample_rate_for(self.batch_size, n_hat)
         expected = min(float(self.batch_size), n_hat)  # q·n̂: what gradient sums are divided by
         # (3) σ for both DP-SGD stages, calibrated together on what is left.
@@ -248,6 +272,7 @@ class TLDM(Synthesizer):
                              description="latent EDM denoiser", expected_batch_size=expected).train(
             den, diff_loss, augment=diff_augment, progress="TLDM latent diffusion (DP-SGD)")
         self.n_hat_ = float(n_hat)
+        self.noisy_counts_ = counts
         self.latent_width_ = d_lat
         self.noise_multipliers_ = (float(sigma_ae), float(sigma_diff))
         self.sample_rate_ = float(q)
@@ -273,10 +298,25 @@ class TLDM(Synthesizer):
     def _sample_torch(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         import torch
 
-        from dpsynth.synth import _neural
+        from dpsynth.data.discretize import Discretizer
+        from dpsynth.synth._calibrate import calibrated_sample
 
         self._ensure_models()
         gen = torch.Generator().manual_seed(int(rng.integers(2**63)))
+
+        def draw(m: int) -> pd.DataFrame:
+            return self._draw(m, gen)
+
+        if not self.calibrate:
+            return draw(n)
+        return calibrated_sample(draw, n, Discretizer(self.domain_), self.noisy_counts_, rng,
+                                 pool_factor=float(self.pool_factor))
+
+    def _draw(self, n: int, gen: Any) -> pd.DataFrame:
+        import torch
+
+        from dpsynth.synth import _neural
+
         parts = []
         for start in range(0, n, 20_000):
             m = min(20_000, n - start)
@@ -289,8 +329,10 @@ class TLDM(Synthesizer):
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = {f"ae.{k}": v.detach().numpy().copy() for k, v in self._ae.state_dict().items()}
         arrays.update({f"den.{k}": v.detach().numpy().copy() for k, v in self._den.state_dict().items()})
+        arrays.update({f"counts.{i}": np.asarray(c) for i, c in enumerate(self.noisy_counts_)})
         state = {
             "n_hat": self.n_hat_,
+            "n_counts": len(self.noisy_counts_),
             "latent_width": self.latent_width_,
             "noise_multipliers": list(self.noise_multipliers_),
             "sample_rate": self.sample_rate_,
@@ -299,6 +341,7 @@ class TLDM(Synthesizer):
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.n_hat_ = float(state["n_hat"])
+        self.noisy_counts_ = [np.asarray(arrays[f"counts.{i}"]) for i in range(int(state["n_counts"]))]
         self.latent_width_ = int(state["latent_width"])
         self.noise_multipliers_ = tuple(float(s) for s in state["noise_multipliers"])  # type: ignore[assignment]
         self.sample_rate_ = float(state["sample_rate"])
