@@ -124,6 +124,20 @@ def test_with_negligible_noise_the_search_matches_the_workload(tiny_frame, tiny_
     assert model.n_hat_ == pytest.approx(len(tiny_frame), abs=1)
 
 
+def test_search_stops_at_the_noise_floor(tiny_frame, tiny_domain):
+    wl = tiny_workload(tiny_domain)
+    common = {"workload": wl, "mode": "oneshot", "synthetic_rows": 200, "generations": 3000, "patience": 3000,
+              "children": 32, "random_state": 0}
+    data = PrivateData(tiny_frame, tiny_domain)
+    stopped = create("gsd", **common).fit(data, PrivacyBudget(0.5, 1e-6))
+    free = create("gsd", stop_at_noise=0.0, **common).fit(data, PrivacyBudget(0.5, 1e-6))
+    log, log_free = stopped.search_log_[-1], free.search_log_[-1]
+    # Stopped as soon as the fit was as good as the true data's expected error to the noise.
+    assert log["stopped_early"] and 0 < log["fitness"] <= log["noise_floor"] and log_free["noise_floor"] == 0
+    assert log["generations"] < log_free["generations"] == 3000
+    assert log_free["fitness"] < log["fitness"]  # without it the search keeps fitting the noise
+
+
 @pytest.mark.parametrize("mode", ["oneshot", "adaptive"])
 def test_budget_charged_equals_the_declared_rho(small_private, mode):
     budget = PrivacyBudget(1.0, 1e-6)
@@ -213,6 +227,7 @@ def test_numeric_output_is_real_valued_within_bounds(small_private, small_domain
         ({"mode": "magic"}, "mode"),
         ({"synthetic_rows": 1}, "synthetic_rows"),
         ({"init_share": 1.5}, "init_share"),
+        ({"stop_at_noise": -1}, "stop_at_noise"),
     ],
 )
 def test_bad_input_gets_a_clear_error(small_private, params, match, monkeypatch):

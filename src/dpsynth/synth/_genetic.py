@@ -366,12 +366,14 @@ class GeneticSearch:
         *,
         patience: int = 200,
         tol: float = 1e-3,
+        floor: float = 0.0,
         progress: Callable[[int], None] | None = None,
     ) -> SearchResult:
-        """Evolve for up to ``max_generations``; stop early on a plateau.
+        """Evolve for up to ``max_generations``; stop early on a plateau or at ``floor``.
 
         A plateau: the best fitness improved by less than ``tol`` (relative) over the last
-        ``patience`` generations.
+        ``patience`` generations. ``floor``: stop as soon as the best fitness is at or below
+        it (e.g. the error the noise alone gives the true data: going lower fits noise).
         """
         history = [float(self.f.min())]
         gen = 0
@@ -384,6 +386,9 @@ class GeneticSearch:
             history.append(best)
             if progress is not None and gen % 50 == 0:
                 progress(gen)
+            if best <= floor:
+                stopped = True
+                break
             if gen >= patience:
                 before = history[gen - patience]
                 if before - best <= tol * before or best == 0.0:

@@ -91,6 +91,10 @@ class GSD(Synthesizer):
         generations: Most generations per search (one search per round).
         patience: Stop a search when the best fitness improved by less than 0.1% over this
             many generations.
+        stop_at_noise: Stop a search once its weighted error to the noisy answers is below
+            this multiple of the error the noise alone gives the true data (the expected
+            Σ wᵢ σᵢ² / n̂², known from the σ of each measurement: no private data). Going lower
+            fits noise; it also bounds fits at large ε. 0 disables it.
         random_state: Seed for tests and research only (the report then says not for release).
     """
 
@@ -113,6 +117,7 @@ class GSD(Synthesizer):
         children: int = 256,
         generations: int = 3000,
         patience: int = 200,
+        stop_at_noise: float = 1.0,
         random_state: RandomState = None,
     ) -> None:
         super().__init__(random_state=random_state)
@@ -132,6 +137,7 @@ class GSD(Synthesizer):
         self.children = children
         self.generations = generations
         self.patience = patience
+        self.stop_at_noise = stop_at_noise
 
     # -- parameters -------------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -155,6 +161,9 @@ class GSD(Synthesizer):
         check_int(self.children, "children", "GSD")
         check_int(self.generations, "generations", "GSD")
         check_int(self.patience, "patience", "GSD")
+        san = self.stop_at_noise
+        if isinstance(san, bool) or not isinstance(san, int | float) or not (math.isfinite(san) and san >= 0):
+            raise InvalidParameterError(f"The 'stop_at_noise' parameter of GSD must be a number >= 0. Got {san!r} instead.")
         if self.workload is not None and (isinstance(self.workload, str) or not isinstance(self.workload, Sequence)):
             raise InvalidParameterError(
                 "The 'workload' parameter of GSD must be a list of query groups (dpsynth.data.queries) "
@@ -306,7 +315,11 @@ class GSD(Synthesizer):
             a, b = wl.slices[i]
             target[a:b] = wy / w / n_hat
             weight[a:b] = w
-        weight /= weight.max()
+        top = weight.max()
+        weight /= top
+        # Expected fitness of the true data's answers: Σ (wᵢ/top) · Var(noise of cell i)/n̂², the
+        # variance of an inverse-variance-weighted answer being 1/wᵢ (post-processing of σs).
+        self._floor = float(self.stop_at_noise) * wl.m / (top * n_hat**2)
         probs: list[np.ndarray | None] = []
         for s in specs:
             gi = next((g for g in ids if isinstance(self._full.groups[g], q.Marginal)
@@ -322,10 +335,11 @@ class GSD(Synthesizer):
 
     def _run(self, search: GeneticSearch, progress: Any, base: float, span: float) -> np.ndarray:
         gens = self.generations
-        result = search.run(gens, patience=self.patience,
+        result = search.run(gens, patience=self.patience, floor=self._floor,
                             progress=lambda g: progress(base + span * g / gens))
         progress(base + span)
         self.search_log_.append({"generations": result.generations, "stopped_early": result.stopped_early,
+                                 "fitness": result.fitness, "noise_floor": self._floor,
                                  "groups": len(self._measured)})
         return result.best
 
