@@ -129,8 +129,8 @@ def test_search_stops_at_the_noise_floor(tiny_frame, tiny_domain):
     common = {"workload": wl, "mode": "oneshot", "synthetic_rows": 200, "generations": 3000, "patience": 3000,
               "children": 32, "random_state": 0}
     data = PrivateData(tiny_frame, tiny_domain)
-    stopped = create("gsd", **common).fit(data, PrivacyBudget(0.5, 1e-6))
-    free = create("gsd", stop_at_noise=0.0, **common).fit(data, PrivacyBudget(0.5, 1e-6))
+    stopped = create("gsd", stop_at_noise=1.0, **common).fit(data, PrivacyBudget(0.5, 1e-6))
+    free = create("gsd", **common).fit(data, PrivacyBudget(0.5, 1e-6))
     log, log_free = stopped.search_log_[-1], free.search_log_[-1]
     # Stopped as soon as the fit was as good as the true data's expected error to the noise.
     assert log["stopped_early"] and 0 < log["fitness"] <= log["noise_floor"] and log_free["noise_floor"] == 0
