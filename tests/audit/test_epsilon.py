@@ -10,6 +10,7 @@ from dpsynth.audit.epsilon import (
     clopper_pearson_upper,
     epsilon_from_scores,
     implied_epsilon,
+    max_dp_auc,
     verdict,
 )
 from dpsynth.errors import InvalidParameterError
@@ -119,6 +120,34 @@ def test_scores_without_signal():
     members = rng.random(300) < 0.5
     res = epsilon_from_scores(rng.normal(size=300), members)
     assert res.epsilon_lb < 0.5
+
+
+def test_max_dp_auc():
+    import math
+
+    assert max_dp_auc(1.0) == pytest.approx(math.e / (1 + math.e))  # 0.731
+    assert max_dp_auc(0.0) == pytest.approx(0.5)
+    assert max_dp_auc(1.0, 1e-2) > max_dp_auc(1.0)
+    assert max_dp_auc(50.0) == pytest.approx(1.0)
+    # Brute force: area above the (ε, δ) trade-off curve.
+    a = np.linspace(0, 1, 200_001)
+    f = np.maximum.reduce([np.zeros_like(a), 1 - 0.05 - np.exp(0.7) * a, np.exp(-0.7) * (1 - 0.05 - a)])
+    assert max_dp_auc(0.7, 0.05) == pytest.approx(1 - np.trapezoid(f, a), abs=1e-6)
+    with pytest.raises(InvalidParameterError):
+        max_dp_auc(-1.0)
+
+
+def test_a_positive_control_with_few_games_is_not_called_consistent():
+    from dpsynth.audit.metrics import evaluate_attack
+
+    # 100 games, AUC ≈ 0.8 (beyond the 0.731 an ε = 1 mechanism allows) but no Clopper-Pearson
+    # bound above 1 yet: the verdict must not be "consistent".
+    rng = np.random.default_rng(0)
+    members = rng.random(100) < 0.5
+    scores = rng.normal(size=100) + 1.2 * members
+    res = evaluate_attack(scores, members, epsilon_claimed=1.0, delta=1e-6)
+    assert 0.72 < res.auc < 0.9 and res.epsilon_lb <= 1.0
+    assert res.verdict == "inconclusive"
 
 
 def test_verdict():

@@ -25,6 +25,7 @@ from dpsynth.audit.epsilon import (
     clopper_pearson_epsilon,
     epsilon_from_scores,
     implied_epsilon,
+    max_dp_auc,
     verdict,
 )
 from dpsynth.audit.game import (
@@ -79,5 +80,6 @@ __all__ = [
     "run_audit",
     "select_targets",
     "shadow_features",
+    "max_dp_auc",
     "verdict",
 ]

@@ -320,6 +320,31 @@ def epsilon_from_scores(
     return ThresholdBound(best_eps, best_c[0], *best_c[1:], method, choice, choice != "scan")
 
 
+def max_dp_auc(epsilon: float, delta: float = 0.0) -> float:
+    """The largest ROC AUC any membership test can reach against an (ε, δ)-DP mechanism.
+
+    The test's ROC lies under the trade-off curve of (ε, δ)-DP (Kairouz et al. 2015; Dong,
+    Roth, Su 2022): FNR ≥ f(FPR) = max(0, 1 − δ − e^ε·FPR, e^−ε·(1 − δ − FPR)), a convex
+    region, so AUC ≤ 1 − ∫₀¹ f. With δ = 0 this is e^ε / (1 + e^ε) (0.731 at ε = 1).
+
+    Args:
+        epsilon: ε ≥ 0.
+        delta: δ in [0, 1].
+
+    Returns:
+        The AUC bound, in [0.5, 1].
+
+    Raises:
+        InvalidParameterError: For ε < 0 or δ outside [0, 1].
+    """
+    if not (math.isfinite(epsilon) and epsilon >= 0) or not 0.0 <= delta <= 1.0:
+        raise InvalidParameterError(f"max_dp_auc needs epsilon >= 0 and delta in [0, 1]. Got {epsilon!r}, {delta!r}.")
+    e = math.exp(min(epsilon, 700.0))
+    a1 = (1.0 - delta) / (1.0 + e)  # where the two lines of f cross
+    area = (1.0 - delta) * a1 - e * a1 * a1 / 2.0 + (1.0 - delta - a1) ** 2 / (2.0 * e)
+    return float(min(1.0, max(0.5, 1.0 - area)))
+
+
 def verdict(
     eps_lb: float, eps_claimed: float, ci_width: float, *, max_ci_width: float = 0.25
 ) -> Verdict:

@@ -18,6 +18,7 @@ from dpsynth.audit.epsilon import (
     ThresholdChoice,
     Verdict,
     clopper_pearson_epsilon,
+    max_dp_auc,
     epsilon_from_scores,
     verdict,
 )
@@ -146,7 +147,9 @@ def evaluate_attack(
         alpha: One minus the confidence level of the AUC interval and the ε bounds.
         threshold_choice: See :func:`dpsynth.audit.epsilon.epsilon_from_scores`.
         n_boot: Bootstrap resamples for the AUC interval.
-        max_ci_width: Widest AUC interval at which "consistent" may be said.
+        max_ci_width: Widest AUC interval at which "consistent" may be said. "consistent"
+            also needs the interval's top below :func:`~dpsynth.audit.epsilon.max_dp_auc` of
+            the claim, and enough games that a perfect attack could have shown a violation.
         random_state: Seed for the bootstrap and Monte Carlo.
 
     Returns:
@@ -180,6 +183,10 @@ def evaluate_attack(
         v = verdict(cp.epsilon_lb, epsilon_claimed, ci[1] - ci[0], max_ci_width=max_ci_width)
         if v == "consistent" and best <= epsilon_claimed:
             v = "inconclusive"  # too few games: even a perfect attack could not show a violation
+        if v == "consistent" and ci[1] > max_dp_auc(epsilon_claimed, delta):
+            # The AUC interval reaches above what any (ε, δ)-DP mechanism allows: the games
+            # cannot rule out an attack beyond the claim (a positive control at few games).
+            v = "inconclusive"
     return AttackResult(
         attack=attack,
         n_games=len(s),
