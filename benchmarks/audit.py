@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dataset", choices=sorted(DATASETS_AUDIT), default="adult_pgm")
+    p.add_argument("--params", default="{}", help="JSON generator hyper-parameters (e.g. for ctabgan)")
+    p.add_argument("--mia-attacks", default=None,
+                   help="comma-separated membership attacks (default: all six; shadow models refit the generator)")
+    p.add_argument("--tag", default="", help="suffix of the game-log folder (runs with other --params)")
     p.add_argument("--out", type=Path, default=None,
                    help="CSV to append to (default: results/audit.csv for adult_pgm, "
                         "results/audit_acs.csv for acs_national2019)")
@@ -160,17 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for gen in args.generators:
         for eps in args.epsilons:
-            tag = f"{gen}_eps{eps:g}"
+            tag = f"{gen}_eps{eps:g}{args.tag}"
             record: dict[str, object] = {**({} if args.dataset == "adult_pgm" else {"dataset": args.dataset}),
                                          "generator": gen, "epsilon": eps, "delta": args.delta,
-                                         "population_rows": len(population), "m": args.m}
+                                         "population_rows": len(population), "m": args.m,
+                                         **({"params": args.params} if json.loads(args.params) else {})}
             common = dict(generator=gen, epsilon=eps, delta=args.delta, random_state=args.seed, n_jobs=args.jobs,
-                          resume=True)
+                          resume=True, params=json.loads(args.params) or None)
             with enable_progress():
                 if "mia" in kinds:
                     run_now = args.games - _games_done(ds.work / tag / "mia" / "membership_games.jsonl", args.games)
                     t0 = time.perf_counter()
-                    res = run_audit(population, domain, attacks=["mia"], games=args.games, m=args.m,
+                    mia = args.mia_attacks.split(",") if args.mia_attacks else None
+                    res = run_audit(population, domain, attacks=["mia"], games=args.games, m=args.m, mia_attacks=mia,
                                     n_shadows=args.n_shadows, work_dir=ds.work / tag / "mia", **common)  # type: ignore[arg-type]
                     wall = time.perf_counter() - t0
                     mem = res.membership
