@@ -72,6 +72,7 @@ __all__ = [
     "get_attack",
     "implied_epsilon",
     "laplace_canary_release",
+    "max_dp_auc",
     "one_run_epsilon",
     "one_run_p_value",
     "play_games",
@@ -80,6 +81,5 @@ __all__ = [
     "run_audit",
     "select_targets",
     "shadow_features",
-    "max_dp_auc",
     "verdict",
 ]

@@ -18,8 +18,8 @@ from dpsynth.audit.epsilon import (
     ThresholdChoice,
     Verdict,
     clopper_pearson_epsilon,
-    max_dp_auc,
     epsilon_from_scores,
+    max_dp_auc,
     verdict,
 )
 from dpsynth.errors import InvalidParameterError
