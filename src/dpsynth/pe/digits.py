@@ -41,7 +41,7 @@ from dpsynth.pe.accounting import sigma_for_rho
 from dpsynth.pe.api import API, check_degree
 from dpsynth.pe.embedding import Embedding
 from dpsynth.pe.histogram import Histogram, NearestNeighbourHistogram, RFFHistogram
-from dpsynth.pe.population import Population
+from dpsynth.pe.population import Population, draw_by_class
 from dpsynth.pe.runner import PrivateEvolution
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget, PrivacyReport
 from dpsynth.privacy.random import RandomState, make_rng
@@ -457,17 +457,9 @@ class DigitsPE:
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise InvalidParameterError(f"The number of digits to sample must be an integer > 0. Got {n!r}.")
         rng = make_rng(random_state)
-        p = self.class_counts_ / self.class_counts_.sum() if self.class_counts_.sum() > 0 else np.full(10, 0.1)
-        per_class = rng.multinomial(n, p)
-        labels = self._api.labels(self.samples_)
-        picks = []
-        for c, k in enumerate(per_class):
-            idx = np.flatnonzero(labels == str(c))
-            if k == 0 or idx.size == 0:
-                continue
-            w = self.weights_[idx]
-            picks.append(rng.choice(idx, size=k, p=w / w.sum() if w.sum() > 0 else None))
-        chosen = self.samples_[np.concatenate(picks)]
+        idx = draw_by_class(self._api.labels(self.samples_), self.weights_, [str(c) for c in range(10)],
+                            self.class_counts_, n, rng)
+        chosen = self.samples_[idx]
         if self.final_degree:
             chosen = self._api.variation_api(chosen, self.final_degree, rng)
         return render(chosen), chosen[:, 0].round().astype(np.int64)

@@ -106,3 +106,37 @@ class Population:
         children = api.variation_api(samples[varied], self.degree(t, rounds), rng) if varied.size else samples[:0]
         kept = samples[np.concatenate(keep)] if keep else samples[:0]
         return np.concatenate([kept, children], axis=0)
+
+
+def draw_by_class(
+    labels: np.ndarray,
+    weights: np.ndarray,
+    classes: list[str],
+    class_counts: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Indices of ``n`` final samples: class sizes from the DP class counts, then by weight.
+
+    Args:
+        labels: Each sample's class label (as text).
+        weights: Each sample's final DP histogram weight.
+        classes: The class labels, in the order of ``class_counts``.
+        class_counts: Non-negative noisy class counts (uniform classes if they sum to 0).
+        n: Samples wanted.
+        rng: Public randomness.
+
+    Returns:
+        Indices into the samples (a class without samples contributes none).
+    """
+    k = len(classes)
+    total = class_counts.sum()
+    per_class = rng.multinomial(n, class_counts / total if total > 0 else np.full(k, 1.0 / k))
+    picks = []
+    for c, m in zip(classes, per_class, strict=True):
+        idx = np.flatnonzero(labels == c)
+        if m == 0 or idx.size == 0:
+            continue
+        w = weights[idx]
+        picks.append(rng.choice(idx, size=m, p=w / w.sum() if w.sum() > 0 else None))
+    return np.concatenate(picks)

@@ -53,7 +53,7 @@ from dpsynth.pe.accounting import sigma_for_rho
 from dpsynth.pe.api import API, check_degree
 from dpsynth.pe.embedding import Embedding
 from dpsynth.pe.histogram import NearestNeighbourHistogram
-from dpsynth.pe.population import Population
+from dpsynth.pe.population import Population, draw_by_class
 from dpsynth.pe.runner import Callback, PrivateEvolution
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget, PrivacyReport
 from dpsynth.privacy.random import RandomState, make_rng
@@ -526,16 +526,7 @@ class TextPE:
             idx = rng.choice(len(self.samples_), size=n, p=w / w.sum() if w.sum() > 0 else None)
             return pd.DataFrame({TEXT_COLUMN: _texts(self.samples_[idx])})
         assert self.class_counts_ is not None
-        k = len(self.classes_)
-        total = self.class_counts_.sum()
-        per_class = rng.multinomial(n, self.class_counts_ / total if total > 0 else np.full(k, 1.0 / k))
-        labels = self._api.labels(self.samples_)
-        picks = []
-        for c, m in zip(self.classes_, per_class, strict=True):
-            idx = np.flatnonzero(labels == str(c))
-            if m == 0 or idx.size == 0:
-                continue
-            w = self.weights_[idx]
-            picks.append(rng.choice(idx, size=m, p=w / w.sum() if w.sum() > 0 else None))
-        chosen = self.samples_[np.concatenate(picks)]
+        idx = draw_by_class(self._api.labels(self.samples_), self.weights_, [str(c) for c in self.classes_],
+                            self.class_counts_, n, rng)
+        chosen = self.samples_[idx]
         return pd.DataFrame({TEXT_COLUMN: _texts(chosen), LABEL_COLUMN: chosen[:, 0].astype(str)})
