@@ -155,6 +155,9 @@ def test_verdict():
     assert verdict(0.5, 1.0, 0.1) == "consistent"
     assert verdict(0.5, 1.0, 0.4) == "inconclusive"
     assert verdict(0.5, 1.0, float("nan")) == "inconclusive"
+    assert verdict(0.5, 1.0, 0.1, eps_lb_max=0.9) == "inconclusive"  # no game count could show it
+    assert verdict(0.5, 1.0, 0.1, eps_lb_max=2.0, auc_high=0.75) == "inconclusive"  # > 0.731
+    assert verdict(0.5, 1.0, 0.1, eps_lb_max=2.0, auc_high=0.70) == "consistent"
     with pytest.raises(InvalidParameterError):
         verdict(0.5, 0.0, 0.1)
 

@@ -346,7 +346,14 @@ def max_dp_auc(epsilon: float, delta: float = 0.0) -> float:
 
 
 def verdict(
-    eps_lb: float, eps_claimed: float, ci_width: float, *, max_ci_width: float = 0.25
+    eps_lb: float,
+    eps_claimed: float,
+    ci_width: float,
+    *,
+    max_ci_width: float = 0.25,
+    eps_lb_max: float | None = None,
+    auc_high: float | None = None,
+    delta: float = 0.0,
 ) -> Verdict:
     """Compare an empirical lower bound with the claimed ε.
 
@@ -356,11 +363,16 @@ def verdict(
         ci_width: Width of the audit's confidence interval on attack success (the
             bootstrap CI of the AUC, in :func:`dpsynth.audit.metrics.evaluate_attack`).
         max_ci_width: Widest interval at which a bound below the claim is still informative.
+        eps_lb_max: The bound a perfect attack would reach with these games, if known.
+        auc_high: The top of the attack's AUC interval, if known.
+        delta: The claimed δ (for :func:`max_dp_auc`).
 
     Returns:
         ``"violation"`` if the bound exceeds the claim (a bug: the claim is false with
         the audit's confidence); otherwise ``"inconclusive"`` if the interval is wider than
-        ``max_ci_width`` (too few games to say) and ``"consistent"`` if not.
+        ``max_ci_width``, if even a perfect attack could not have shown a violation
+        (``eps_lb_max`` ≤ claim), or if the AUC interval reaches above what any (ε, δ)-DP
+        mechanism allows (``auc_high`` > :func:`max_dp_auc`); ``"consistent"`` if none of these.
 
     Raises:
         InvalidParameterError: If the claimed ε is not positive or a width is negative.
@@ -377,4 +389,8 @@ def verdict(
         return "violation"
     if not math.isfinite(ci_width) or ci_width > max_ci_width:
         return "inconclusive"
+    if eps_lb_max is not None and eps_lb_max <= eps_claimed:
+        return "inconclusive"  # too few games: even a perfect attack could not show a violation
+    if auc_high is not None and auc_high > max_dp_auc(eps_claimed, delta):
+        return "inconclusive"  # the games cannot rule out an attack beyond the claim
     return "consistent"

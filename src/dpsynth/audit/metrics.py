@@ -19,7 +19,6 @@ from dpsynth.audit.epsilon import (
     Verdict,
     clopper_pearson_epsilon,
     epsilon_from_scores,
-    max_dp_auc,
     verdict,
 )
 from dpsynth.errors import InvalidParameterError
@@ -180,13 +179,8 @@ def evaluate_attack(
     best = clopper_pearson_epsilon(n_pos, 0, 0, len(m) - n_pos, delta=delta, alpha=alpha)
     v: Verdict | None = None
     if epsilon_claimed is not None:
-        v = verdict(cp.epsilon_lb, epsilon_claimed, ci[1] - ci[0], max_ci_width=max_ci_width)
-        if v == "consistent" and best <= epsilon_claimed:
-            v = "inconclusive"  # too few games: even a perfect attack could not show a violation
-        if v == "consistent" and ci[1] > max_dp_auc(epsilon_claimed, delta):
-            # The AUC interval reaches above what any (ε, δ)-DP mechanism allows: the games
-            # cannot rule out an attack beyond the claim (a positive control at few games).
-            v = "inconclusive"
+        v = verdict(cp.epsilon_lb, epsilon_claimed, ci[1] - ci[0], max_ci_width=max_ci_width,
+                    eps_lb_max=best, auc_high=ci[1], delta=delta)
     return AttackResult(
         attack=attack,
         n_games=len(s),

@@ -525,8 +525,8 @@ class TextPE:
             w = self.weights_
             idx = rng.choice(len(self.samples_), size=n, p=w / w.sum() if w.sum() > 0 else None)
             return pd.DataFrame({TEXT_COLUMN: _texts(self.samples_[idx])})
-        assert self.class_counts_ is not None
-        idx = draw_by_class(self._api.labels(self.samples_), self.weights_, [str(c) for c in self.classes_],
-                            self.class_counts_, n, rng)
+        labels = self._api.labels(self.samples_)
+        assert self.class_counts_ is not None and labels is not None
+        idx = draw_by_class(labels, self.weights_, [str(c) for c in self.classes_], self.class_counts_, n, rng)
         chosen = self.samples_[idx]
         return pd.DataFrame({TEXT_COLUMN: _texts(chosen), LABEL_COLUMN: chosen[:, 0].astype(str)})

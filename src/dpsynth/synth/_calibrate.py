@@ -29,7 +29,27 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.data.discretize import Discretizer
+from dpsynth.data.private import PrivateData, gaussian_sigma_for
 from dpsynth.errors import InvalidParameterError
+
+
+def measure_one_way(data: PrivateData, share: float, step: str) -> tuple[list[np.ndarray], float]:
+    """Noisy one-way marginals of every column and the DP row count they imply.
+
+    ``share`` of the zCDP budget left is split evenly over the columns (discrete Gaussian, one
+    release charged as ``step``). The row count is the inverse-variance weighted mean of the
+    marginals' totals (a total over k cells has variance k·σ²), at least 1: post-processing.
+
+    Returns:
+        (per column in domain order, its noisy counts over the discretizer's codes; n̂).
+    """
+    names = list(data.domain.names)
+    sigma = gaussian_sigma_for(share * data.rho_left(step), len(names))
+    log = data.measure_marginals([(n,) for n in names], sigma=sigma, step=step)
+    counts = [np.asarray(m.values, dtype=np.float64) for m in log]
+    sizes = np.array([c.size for c in counts], dtype=np.float64)
+    totals = np.array([c.sum() for c in counts])
+    return counts, float(max(1.0, np.sum(totals / sizes) / np.sum(1.0 / sizes)))
 
 
 def targets_from_counts(counts: Sequence[np.ndarray]) -> list[np.ndarray | None]:

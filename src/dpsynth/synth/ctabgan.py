@@ -45,10 +45,10 @@ import pandas as pd
 
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import category_key
-from dpsynth.data.private import PrivateData, gaussian_sigma_for
+from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy.random import RandomState, make_rng
-from dpsynth.synth._calibrate import calibrated_sample
+from dpsynth.synth._calibrate import calibrated_sample, measure_one_way
 from dpsynth.synth._ctabgan_encode import RowEncoder, column_code
 from dpsynth.synth.base import Synthesizer
 from dpsynth.synth.marginal import check_int
@@ -253,14 +253,7 @@ class CTABGAN(Synthesizer):
 
         # (1) Noisy one-way marginals: category frequencies for training-by-sampling, mass per
         # DP-quantile bin for the modes, and a DP row count (their totals), all from one release.
-        rho = self.marginal_share * data.rho_left("ctabgan.marginals")
-        sigma = gaussian_sigma_for(rho, len(names))
-        log = data.measure_marginals([(n,) for n in names], sigma=sigma, step="ctabgan.marginals")
-        counts = [np.asarray(m.values, dtype=np.float64) for m in log]
-        # Row count: inverse-variance weighted mean of the marginals' totals (variance k·σ²).
-        sizes = np.array([c.size for c in counts], dtype=np.float64)
-        totals = np.array([c.sum() for c in counts])
-        n_hat = float(max(1.0, np.sum(totals / sizes) / np.sum(1.0 / sizes)))
+        counts, n_hat = measure_one_way(data, float(self.marginal_share), "ctabgan.marginals")
 
         general = set(self.general_columns)
         codes = [column_code(domain, disc, n, c, max_modes=self.max_modes, general=n in general)

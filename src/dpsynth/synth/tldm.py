@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpsynth.data.private import PrivateData, gaussian_sigma_for
+from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy.random import RandomState
+from dpsynth.synth._calibrate import measure_one_way
 from dpsynth.synth.base import Synthesizer
 from dpsynth.synth.marginal import check_int
 from dpsynth.synth.registry import register
@@ -218,14 +219,7 @@ class TLDM(Synthesizer):
         acc = data.accountant
         # (1) Noisy one-way marginals: calibration targets, and (their totals) the DP row count
         # for the sample rate and the δ ≥ 1/n warning.
-        names = list(data.domain.names)
-        sigma = gaussian_sigma_for(self.marginal_share * data.rho_left("tldm.marginals"), len(names))
-        counts = [np.asarray(m.values, dtype=np.float64)
-                  for m in data.measure_marginals([(n,) for n in names], sigma=sigma, step="tldm.marginals")]
-        sizes = np.array([c.size for c in counts], dtype=np.float64)
-        totals = np.array([c.sum() for c in counts])
-        # Inverse-variance weighted mean of the totals (a total over k cells has variance k·σ²).
-        n_hat = float(max(1.0, np.sum(totals / sizes) / np.sum(1.0 / sizes)))
+        counts, n_hat = measure_one_way(data, float(self.marginal_share), "tldm.marginals")
         q = dpsgd.sample_rate_for(self.batch_size, n_hat)
         expected = min(float(self.batch_size), n_hat)  # q·n̂: what gradient sums are divided by
         # (3) σ for both DP-SGD stages, calibrated together on what is left.
