@@ -218,6 +218,24 @@ def test_calibration_spends_the_budget_and_shares_it_between_stages():
     assert eps <= 2.0 and eps == pytest.approx(2.0, rel=1e-3)
 
 
+def test_calibration_and_charging_at_a_very_large_epsilon_stay_small_and_within_budget():
+    # A 1e-4 PLD grid at eps = 1,000 needed several GiB (the fit was killed); the grid step
+    # now grows with epsilon above 10, pessimistically, so the charge still fits the budget.
+    acc = Accountant(PrivacyBudget(1000.0, 1e-5))
+    cfg = DPSGDConfig(steps=300, batch_size=500)
+    (sigma,) = calibrate(acc, [Stage("big", cfg, 500 / 29000)])
+    assert 0.0 < sigma < 0.5
+    acc.charge(mechanism(cfg, sigma, 500 / 29000), step="big")
+    assert acc.epsilon() <= 1000.0 * (1 + 1e-6)
+    assert acc.epsilon() > 900.0  # spent, not wasted
+
+
+def test_adam_uses_the_configured_betas():
+    rows = _rows(budget=PrivacyBudget(1.0, 1e-5))
+    run = _run(rows, DPSGDConfig(steps=2, batch_size=16, betas=(0.5, 0.9)), _mlp(), q=1.0)
+    assert run.optimizer.param_groups[0]["betas"] == (0.5, 0.9)
+
+
 def test_a_fit_refuses_more_steps_than_the_budget_allows_at_the_given_sigma():
     rows = _rows(budget=PrivacyBudget(1.0, 1e-5))
     cfg = DPSGDConfig(steps=300, batch_size=16, noise_multiplier=2.0)
@@ -283,7 +301,8 @@ def test_bad_inputs_get_dpsynth_errors():
     with pytest.raises(InvalidDataError):
         EncodedRows(np.zeros(3), acc, NoiseSource(0))
     for bad in [{"steps": 0}, {"batch_size": 2.5}, {"max_grad_norm": -1.0}, {"clipping": "nope"},
-                {"noise_multiplier": float("nan")}, {"grad_sample_mode": "x"}, {"lr": 0}]:
+                {"noise_multiplier": float("nan")}, {"grad_sample_mode": "x"}, {"lr": 0},
+                {"betas": (0.5,)}, {"betas": (1.0, 0.9)}, {"betas": "0.5,0.9"}]:
         with pytest.raises(InvalidParameterError):
             DPSGDConfig(**bad).validate()
     rows = _rows()

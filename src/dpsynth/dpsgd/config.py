@@ -35,6 +35,7 @@ class DPSGDConfig:
             model usefully: the fit is refused before anything is released.
         lr: Learning rate.
         optimizer: ``"adam"`` or ``"sgd"``.
+        betas: Adam's (β₁, β₂); GAN critics usually want a small β₁, e.g. (0.5, 0.9).
         weight_decay: L2 penalty of the optimizer.
         grad_sample_mode: How per-sample gradients (or their norms) are computed:
             ``"ghost"`` (Opacus ghost clipping: norms without materialising per-sample
@@ -54,6 +55,7 @@ class DPSGDConfig:
     max_noise_multiplier: float = 100.0
     lr: float = 1e-3
     optimizer: Literal["adam", "sgd"] = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     grad_sample_mode: GradSampleMode = "ghost"
     error_max_norm: float | None = None
@@ -89,6 +91,13 @@ class DPSGDConfig:
                     f"The {name!r} parameter of {owner} must be one of {', '.join(allowed)}. "
                     f"Got {getattr(self, name)!r} instead."
                 )
+        b = self.betas
+        if not (isinstance(b, tuple | list) and len(b) == 2 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and 0.0 <= x < 1.0 for x in b
+        )):
+            raise InvalidParameterError(
+                f"The 'betas' parameter of {owner} must be two numbers in [0, 1). Got {b!r} instead."
+            )
         if not isinstance(self.secure_noise, bool):
             raise InvalidParameterError(f"The 'secure_noise' parameter of {owner} must be True or False.")
 

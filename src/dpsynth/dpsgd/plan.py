@@ -40,7 +40,8 @@ from dpsynth.dpsgd.config import DPSGDConfig
 from dpsynth.errors import BudgetExceededError, InvalidParameterError
 from dpsynth.privacy import Accountant, SubsampledGaussianMechanism, fdp
 
-#: PLD discretisation used while searching for σ (pessimistic; the final charge uses 1e-4).
+#: PLD discretisation used while searching for σ at ε ≤ 10, proportionally coarser above (pessimistic;
+#: the final charge uses the accountant's finer grid, :func:`dpsynth.privacy.accounting.pld_interval`).
 _SEARCH_INTERVAL = 1e-3
 
 
@@ -142,7 +143,9 @@ def calibrate(accountant: Accountant, stages: Sequence[Stage]) -> list[float]:
 
     cache: dict[tuple[float, float], float] = {}
 
-    def eps(lam: float, interval: float = _SEARCH_INTERVAL) -> float:
+    search_interval = _SEARCH_INTERVAL * max(1.0, target / 10.0)
+
+    def eps(lam: float, interval: float = search_interval) -> float:
         if (lam, interval) not in cache:
             mechs = [mechanism(s.config, sig, s.sample_rate) for s, sig in zip(stages, sigmas(lam), strict=True)]
             cache[lam, interval] = accountant.epsilon_with(mechs, value_discretization_interval=interval)

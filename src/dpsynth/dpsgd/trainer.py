@@ -221,7 +221,7 @@ class TrainingRun:
         model.train()
         if cfg.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
-                self._params, lr=cfg.lr, weight_decay=cfg.weight_decay
+                self._params, lr=cfg.lr, betas=(float(cfg.betas[0]), float(cfg.betas[1])), weight_decay=cfg.weight_decay
             )
         else:
             self.optimizer = torch.optim.SGD(self._params, lr=cfg.lr, weight_decay=cfg.weight_decay)

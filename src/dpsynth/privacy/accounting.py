@@ -218,7 +218,7 @@ class Accountant:
             return self.rho_spent + count * mechanism.rho <= limit * (1 + _SLACK)
         events = [*self._events, _repeat(mechanism.event, count)]
         left = self.budget.delta - self.delta_spent - delta
-        return left > 0 and pld_epsilon(_require_events(events), left) <= self.budget.epsilon * (1 + _SLACK)
+        return left > 0 and pld_epsilon(_require_events(events), left, self._interval) <= self.budget.epsilon * (1 + _SLACK)
 
     def charge(
         self,
@@ -274,7 +274,7 @@ class Accountant:
         delta = self.budget.delta if delta is None else delta
         if self.zcdp_only:
             return zcdp.epsilon_for(self.rho_spent, delta - self.delta_spent)
-        return pld_epsilon(_require_events(self._events), delta - self.delta_spent)
+        return pld_epsilon(_require_events(self._events), delta - self.delta_spent, self._interval)
 
     def report(self) -> PrivacyReport:
         """The privacy report of everything charged so far."""
@@ -289,7 +289,9 @@ class Accountant:
         spent: float | None = None
         if mu is None and self._ledger and all(e is not None for e in self._events):
             # DP-SGD-style releases: the f-DP curve from the PLD (not the CLT approximation).
-            mu, eps_gdp, kappa, tradeoff, eps_pld = pld_fdp(_require_events(self._events), delta, self.delta_spent)
+            mu, eps_gdp, kappa, tradeoff, eps_pld = pld_fdp(
+                _require_events(self._events), delta, self.delta_spent, self._interval
+            )
             spent = None if self.zcdp_only else eps_pld  # the same PLD epsilon() would compute
             if self.delta_spent > 0.0:
                 mu = eps_gdp = None  # no pure Gaussian-DP statement once a δ₀ was spent
@@ -309,7 +311,11 @@ class Accountant:
             tradeoff=tradeoff,
         )
 
-    def epsilon_with(self, mechanisms: Sequence[Mechanism], *, value_discretization_interval: float = 1e-4) -> float:
+    @property
+    def _interval(self) -> float:
+        return pld_interval(self.budget.epsilon)
+
+    def epsilon_with(self, mechanisms: Sequence[Mechanism], *, value_discretization_interval: float | None = None) -> float:
         """ε at the budget's δ if ``mechanisms`` were charged next (a dry run: nothing is recorded).
 
         Used to calibrate noise against what is left (e.g. the stages of a DP-SGD fit).
@@ -323,7 +329,8 @@ class Accountant:
             # What charge() would then use: ρ adds up (see can_afford).
             return zcdp.epsilon_for(self.rho_spent + math.fsum(m.rho or 0.0 for m in mechanisms), left)
         events = _require_events([*self._events, *(m.event for m in mechanisms)])
-        acc = PLDAccountant(value_discretization_interval=value_discretization_interval)
+        interval = self._interval if value_discretization_interval is None else value_discretization_interval
+        acc = PLDAccountant(value_discretization_interval=max(interval, self._interval))
         acc.compose(dp_accounting.ComposedDpEvent(events))
         return float(acc.get_epsilon(left))
 
@@ -377,9 +384,20 @@ def noise_multiplier_for(epsilon: float, delta: float, *, sample_rate: float, st
     )
 
 
-def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
+def pld_interval(epsilon: float) -> float:
+    """The PLD grid step used for a budget of ``epsilon``: 1e-4, coarser above ε = 10.
+
+    The grid of a privacy-loss distribution spans its loss range, which grows quickly as the
+    noise shrinks: at ε = 1,000 a 1e-4 grid needs several GiB (the fit was killed for
+    memory). A step proportional to ε keeps the relative resolution (1e-5·ε) and the grid
+    small; the discretisation is pessimistic, so a coarser grid never understates ε.
+    """
+    return 1e-4 * max(1.0, float(epsilon) / 10.0) if math.isfinite(epsilon) else 1e-4
+
+
+def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float, interval: float = 1e-4) -> float:
     """ε at δ of the composition of ``events`` by dp-accounting's PLD accountant (a cross-check)."""
-    acc = PLDAccountant()
+    acc = PLDAccountant(value_discretization_interval=interval)
     acc.compose(dp_accounting.ComposedDpEvent(list(events)))
     return float(acc.get_epsilon(delta))
 
@@ -399,7 +417,7 @@ def pld_profile(events: Sequence[dp_accounting.DpEvent], epsilons: Sequence[floa
 
 
 def pld_fdp(
-    events: Sequence[dp_accounting.DpEvent], delta: float, delta0: float = 0.0
+    events: Sequence[dp_accounting.DpEvent], delta: float, delta0: float = 0.0, interval: float = 1e-4
 ) -> tuple[float | None, float | None, float, list[list[float]], float]:
     """f-DP summary of a PLD-accounted composition: (μ or None, ε(δ) of μ or None, κ, curve, ε(δ)).
 
@@ -413,7 +431,7 @@ def pld_fdp(
     numerical one (Gaussian-like), since otherwise μ would misstate the guarantee.
     """
     eps_grid = np.concatenate([np.linspace(0.0, 2.0, 41), np.geomspace(2.1, 60.0, 50)])
-    acc = PLDAccountant()
+    acc = PLDAccountant(value_discretization_interval=interval)
     acc.compose(dp_accounting.ComposedDpEvent(list(events)))
     deltas = np.minimum(1.0, np.asarray(acc.get_delta(eps_grid), dtype=np.float64) + delta0)
     alpha = np.concatenate([[0.0], np.geomspace(1e-6, 1e-2, 30), np.linspace(0.0125, 1.0, 80)])
