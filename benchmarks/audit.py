@@ -17,7 +17,9 @@ The population is a fixed random subsample of the dataset's rows (``train.csv`` 
 ``national2019.csv`` of acs_national2019; ``--pop-rows``, default 5,000)
 so that the games' training sets (``--m`` rows) are drawn from a population of known size;
 this is said in the output. ``resample`` is the non-private baseline (training rows drawn
-with replacement): the audit must flag it.
+with replacement): the audit must flag it. ``ctabgan_leaky`` is CTAB-GAN+ with the published
+DP variant's leaks put back (``benchmarks/leaky_ctabgan.py``; not DP), to compare with
+``ctabgan`` at the same claimed ε and settings.
 
 Games are kept in ``benchmarks/results/tmp/audit/<generator>_eps<ε>/`` (adult_pgm) or
 ``benchmarks/results/tmp/audit/acs_national2019/<generator>_eps<ε>/`` and a rerun with the
@@ -29,6 +31,8 @@ Usage:
     .venv/bin/python benchmarks/audit.py --generators mst --epsilons 1 10 --games 100 --jobs 2
     .venv/bin/python benchmarks/audit.py --generators resample --epsilons 1 --games 200
     .venv/bin/python benchmarks/audit.py --dataset acs_national2019 --generators mst --epsilons 1 --games 50
+    .venv/bin/python benchmarks/audit.py --generators ctabgan ctabgan_leaky --epsilons 1 --games 100 \
+        --attacks mia --mia-attacks closest_distance,query,domias
 """
 
 from __future__ import annotations
@@ -169,7 +173,13 @@ def main(argv: list[str] | None = None) -> int:
                                          "generator": gen, "epsilon": eps, "delta": args.delta,
                                          "population_rows": len(population), "m": args.m,
                                          **({"params": args.params} if json.loads(args.params) else {})}
-            common = dict(generator=gen, epsilon=eps, delta=args.delta, random_state=args.seed, n_jobs=args.jobs,
+            gen_obj: object = gen
+            if gen == "ctabgan_leaky":
+                # benchmarks/leaky_ctabgan.py: the script's folder is on sys.path.
+                from leaky_ctabgan import LeakyGenerator
+
+                gen_obj = LeakyGenerator(epsilon=eps, delta=args.delta, **json.loads(args.params))
+            common = dict(generator=gen_obj, epsilon=eps, delta=args.delta, random_state=args.seed, n_jobs=args.jobs,
                           resume=True, params=json.loads(args.params) or None)
             with enable_progress():
                 if "mia" in kinds:

@@ -53,7 +53,70 @@ def test_ledger_lists_every_stage_and_the_total_is_within_budget(fitted):
     assert report.epsilon == pytest.approx(BUDGET.epsilon, rel=1e-2)  # nothing is wasted
     by_step = {e.step: e for e in report.ledger}
     assert "y" in by_step["ctabgan.auxiliary"].description
-    assert "gradient penalty" in by_step["ctabgan.discriminator"].description
+    assert "spectrally normalised" in by_step["ctabgan.discriminator"].description
+
+
+def test_gradient_penalty_critic_is_charged_and_described():
+    data = PrivateData(make_small_frame(400), Domain.from_json(SMALL_META))
+    model = create("ctabgan", random_state=0, **{**FAST, "steps": 8, "lipschitz": "gradient_penalty",
+                                                  "auxiliary": False}).fit(data, BUDGET)
+    entry = next(e for e in model.privacy_report.ledger if e.step == "ctabgan.discriminator")
+    assert "gradient penalty" in entry.description
+    assert model.privacy_report.epsilon <= BUDGET.epsilon * (1 + 1e-6)
+    assert len(model.sample(50, random_state=0)) == 50
+
+
+def test_paired_critic_rows_are_clipped_as_one_sample_by_ghost_clipping():
+    """Ghost clipping of the (n, 2, d) fake/real pair equals the per-row oracle's clipped sum."""
+    import torch
+
+    from dpsynth.dpsgd import DPSGDConfig
+    from dpsynth.dpsgd.oracle import per_sample_gradients
+    from dpsynth.dpsgd.trainer import _clip_and_sum, _wrap
+    from dpsynth.synth import _ctabgan_train as tr
+
+    class _Enc:
+        width, cond_width = 6, 3
+
+    torch.manual_seed(0)
+    loss = tr.CriticLoss(_Enc(), 0.0, 1)  # type: ignore[arg-type]
+    n = 40
+    batch = torch.cat([torch.rand(n, 6), torch.eye(3)[torch.randint(0, 3, (n,))], torch.rand(n, 6), torch.rand(n, 1)], 1)
+    a, b = tr.mlp(9, (16, 16), 1), tr.mlp(9, (16, 16), 1)
+    b.load_state_dict(a.state_dict())
+    ref = _clip_and_sum(per_sample_gradients(a, loss, batch, list(a.parameters())), 0.3)
+    gsm = _wrap(b, DPSGDConfig(max_grad_norm=0.3, grad_sample_mode="ghost"))
+    losses = loss(b, batch)
+    losses.sum().backward(retain_graph=True)
+    coef = gsm.get_clipping_coef().detach()
+    for p in b.parameters():
+        p.grad = None
+    gsm.disable_hooks()
+    (coef * losses).sum().backward()
+    for r, p in zip(ref, b.parameters(), strict=True):
+        assert torch.allclose(r, p.grad, atol=1e-5)
+
+
+def test_spectral_projection_bounds_every_layer():
+    import torch
+
+    from dpsynth.synth import _ctabgan_train as tr
+
+    net = tr.mlp(10, (20, 20), 1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(50.0)
+    small = tr.mlp(10, (20,), 1)
+    with torch.no_grad():
+        for p in small.parameters():
+            p.mul_(1e-3)
+    before = [p.clone() for p in small.parameters()]
+    tr.project_spectral_(net)
+    tr.project_spectral_(small)
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear):
+            assert float(torch.linalg.matrix_norm(m.weight.detach(), ord=2)) <= 1.0 + 1e-5
+    assert all(torch.equal(p, q) for p, q in zip(small.parameters(), before, strict=True))  # inside: untouched
 
 
 def test_marginal_noise_is_its_declared_share_of_the_budget(fitted):
@@ -256,6 +319,7 @@ def test_numeric_target_trains_no_auxiliary_model_and_says_so():
         ({"general_columns": ["nope"]}, "not a column"),
         ({"target": "nope"}, "not a column"),
         ({"auxiliary": "yes"}, "auxiliary"),
+        ({"lipschitz": "clip"}, "lipschitz"),
     ],
 )
 def test_bad_parameters_get_a_clear_error(params, match):

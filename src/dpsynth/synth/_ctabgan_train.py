@@ -6,10 +6,12 @@ private rows without noise:
 
 * **Critic (discriminator) step = one DP-SGD step** of :class:`dpsynth.dpsgd.PrivateTrainer`
   (Poisson sampling, per-sample clipping to C, Gaussian noise σC). Row i's loss is
-  ``D(fᵢ, cᵢ) − D(xᵢ, cᵢ) + λ·(‖∇ₓ̂ D(x̂ᵢ, cᵢ)‖ − 1)²`` with fᵢ = G(zᵢ, cᵢ) a fake row of
-  the same condition and x̂ᵢ = uᵢxᵢ + (1 − uᵢ)fᵢ: the real term *and* the gradient penalty
-  (which reads xᵢ through the interpolate) are inside the per-sample clipped, noised
-  gradient. The fake term is inside it too: it costs no privacy, and an unclipped fake
+  ``D(fᵢ, cᵢ) − D(xᵢ, cᵢ)`` with fᵢ = G(zᵢ, cᵢ) a fake row of the same condition. The
+  critic is kept Lipschitz either by projecting each layer onto spectral norm ≤ 1 after the
+  step (default; post-processing, and the step runs with Opacus ghost clipping) or, as in
+  CTAB-GAN+, by the gradient penalty ``λ·(‖∇ₓ̂ D(x̂ᵢ, cᵢ)‖ − 1)²`` with
+  x̂ᵢ = uᵢxᵢ + (1 − uᵢ)fᵢ, added to row i's loss so that it (which reads xᵢ through the
+  interpolate) is inside the per-sample clipped, noised gradient. The fake term is inside it too: it costs no privacy, and an unclipped fake
   term would swamp the clipped real one. The penalty's input gradient is taken with
   ``torch.func.grad`` so that the trainer's ``functorch`` per-sample engine differentiates
   through it exactly (Opacus's hooks do not support double back-propagation). Packing
@@ -38,6 +40,7 @@ private rows without noise:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -220,12 +223,34 @@ def make_auxiliary(encoder: RowEncoder, target: int, dims: Sequence[int], gen: t
     return Auxiliary(model, mask, span.start, span.stop)
 
 
+def project_spectral_(module: nn.Module, bound: float = 1.0) -> None:
+    """Scale every Linear weight whose spectral norm exceeds ``bound`` back onto it (in place).
+
+    With 1-Lipschitz activations (LeakyReLU) this keeps the critic ``bound``^depth-Lipschitz,
+    the constraint WGAN needs (Miyato et al. 2018 normalise by the spectral norm; this is the
+    projection variant, which leaves smaller weights alone). It reads only the released
+    parameters, so it is post-processing of the DP-SGD step.
+    """
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Linear):
+                s = float(torch.linalg.matrix_norm(m.weight, ord=2))
+                if s > bound:
+                    m.weight.mul_(bound / s)
+
+
 class CriticLoss:
     """Per-row critic loss on [real row | condition | fake row | u] (see the module docstring).
 
-    Lazy regularisation (Karras et al. 2020, "Analyzing and improving the image quality of
-    StyleGAN", Sec. 3.1): the gradient penalty, whose per-sample gradient costs about five
-    times the rest, is added on every ``gp_every``-th step only, with weight
+    Row i's fake and real inputs go through the critic as one sequence of two positions,
+    shape (n, 2, d): Opacus's Linear grad samplers (and ghost clipping's norms) treat the
+    positions of a row as one sample, so the row's whole Wasserstein term is clipped once.
+    (Two separate forward calls of the same layers are not one sample to Opacus's hooks.)
+
+    ``gp_weight`` > 0 adds the gradient penalty (needs the ``functorch`` engine: double
+    back-propagation). Lazy regularisation (Karras et al. 2020, "Analyzing and improving the
+    image quality of StyleGAN", Sec. 3.1): the penalty, whose per-sample gradient costs
+    several times the rest, is added on every ``gp_every``-th step only, with weight
     ``gp_every``·λ so that its average strength is unchanged. Which steps carry it is fixed
     in advance (public); every step's per-row gradient is clipped to C whatever its loss,
     so the privacy analysis is that of any other DP-SGD step.
@@ -245,7 +270,9 @@ class CriticLoss:
         # (CTGAN pairs real and fake batches by condition the same way). Keeping the fake term
         # inside the clipped per-row gradient balances it against the clipped real term: an
         # unclipped fake term would dominate the update (it costs no privacy either way).
-        wasserstein = model(torch.cat([fake, cond], dim=1)).squeeze(-1) - model(torch.cat([x, cond], dim=1)).squeeze(-1)
+        pair = torch.stack([torch.cat([fake, cond], dim=1), torch.cat([x, cond], dim=1)], dim=1)
+        scores = model(pair).squeeze(-1)
+        wasserstein = scores[:, 0] - scores[:, 1]
         if self.gp_weight == 0.0 or self.step % self.gp_every != 0:
             return wasserstein
         x_hat = u * x + (1.0 - u) * fake
@@ -293,7 +320,12 @@ class GanLoop:
         self.encoder = encoder
         self.sampler = sampler
         self.generator = generator
-        self.critic = critic
+        # The generator reads a hook-free snapshot of the critic (Opacus's hooks sit on the
+        # trained critic's layers; a generator step must not feed them).
+        self.critic = copy.deepcopy(critic)
+        self._source = critic
+        for p in self.critic.parameters():
+            p.requires_grad_(False)
         self.auxiliary = auxiliary
         self.batch_size = batch_size
         self.embedding_dim = embedding_dim
@@ -320,6 +352,12 @@ class GanLoop:
             self.generator.train()
         u = torch.rand(n, 1, generator=gen)
         return torch.cat([batch, cond, fake.to(batch.dtype), u], dim=1)
+
+    def sync(self) -> None:
+        """Copy the critic's released parameters into the generator's snapshot."""
+        with torch.no_grad():
+            for a, b in zip(self.critic.parameters(), self._source.parameters(), strict=True):
+                a.copy_(b)
 
     def generator_step(self) -> None:
         """One generator update; it reads no private row (post-processing)."""

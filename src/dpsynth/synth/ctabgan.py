@@ -22,13 +22,20 @@ stage (ledger step)         how it reads private rows
                             row count that sets the sample rate (a free by-product)
 ``ctabgan.auxiliary``       DP-SGD (per-sample clipping) of the auxiliary classifier of the
                             target, ``auxiliary_share`` of what is left
-``ctabgan.discriminator``   DP-SGD of the critic: real-row term *and* gradient penalty inside
-                            the per-sample clipped, noised gradient; the rest of the budget
+``ctabgan.discriminator``   DP-SGD of the critic (each row's real *and* fake term inside its
+                            per-sample clipped, noised gradient); the rest of the budget.
+                            Default: a spectrally constrained critic (no gradient penalty,
+                            ghost clipping); ``lipschitz="gradient_penalty"`` keeps WGAN-GP
+                            with the penalty inside the clipped gradient too
 ==========================  ===============================================================
 
 The generator never reads a private row: its updates use only the noised critic, the
 DP-trained classifier and public randomness (post-processing). The information loss is
-dropped (it would need a second private release per generator step). Details and the
+dropped (it would need a second private release per generator step). The gradient
+penalty is replaced by default with a projection of every critic layer onto spectral norm
+≤ 1 after each step (post-processing of released weights): a per-row penalty needs double
+back-propagation per row, ≈ 20× the cost of a ghost-clipped step on CPU, and at the step
+counts that cost allowed the GAN did not learn the marginals. Details and the
 equations are in :mod:`dpsynth.synth._ctabgan_encode` (encoding) and
 :mod:`dpsynth.synth._ctabgan_train` (training). Networks are MLPs rather than the paper's
 CNNs: cheaper under per-sample gradients, and the CNN is not what makes the method.
@@ -53,6 +60,9 @@ from dpsynth.synth._ctabgan_encode import RowEncoder, column_code
 from dpsynth.synth.base import Synthesizer
 from dpsynth.synth.marginal import check_int
 from dpsynth.synth.registry import register
+
+#: Ways to keep the critic Lipschitz (see CTABGAN's ``lipschitz``).
+_LIPSCHITZ = ("spectral", "gradient_penalty")
 
 #: How many rounds of rejection sampling ``sample(conditions=...)`` tries before it sets the
 #: conditioned columns directly on the rows still missing.
@@ -110,7 +120,13 @@ class CTABGAN(Synthesizer):
         generator_steps: Generator updates after each critic step (free: post-processing).
         max_grad_norm: Per-sample clipping norm C of the critic and the classifier.
         lr: Learning rate of the critic and the generator (Adam).
-        gp_weight: λ of the gradient penalty.
+        lipschitz: How the Wasserstein critic is kept Lipschitz. ``"spectral"`` (default):
+            after each DP-SGD step every critic layer is projected onto spectral norm ≤ 1
+            (post-processing of the released weights), so no per-row penalty is needed and
+            the step runs with Opacus ghost clipping (≈ 20× cheaper per step on CPU).
+            ``"gradient_penalty"``: CTAB-GAN+'s WGAN-GP, the penalty inside each row's clipped
+            gradient (``torch.func`` per-sample gradients with double back-propagation).
+        gp_weight: λ of the gradient penalty (``lipschitz="gradient_penalty"`` only).
         gp_every: Add the gradient penalty on every k-th critic step only, with weight k·λ
             (lazy regularisation; its per-sample gradient is the costly part of a step).
         embedding_dim: Dimension of the generator's noise z.
@@ -142,6 +158,7 @@ class CTABGAN(Synthesizer):
         generator_steps: int = 1,
         max_grad_norm: float = 1.0,
         lr: float = 1e-3,
+        lipschitz: str = "spectral",
         gp_weight: float = 10.0,
         gp_every: int = 4,
         embedding_dim: int = 64,
@@ -167,6 +184,7 @@ class CTABGAN(Synthesizer):
         self.generator_steps = generator_steps
         self.max_grad_norm = max_grad_norm
         self.lr = lr
+        self.lipschitz = lipschitz
         self.gp_weight = gp_weight
         self.gp_every = gp_every
         self.embedding_dim = embedding_dim
@@ -201,8 +219,10 @@ class CTABGAN(Synthesizer):
                 raise InvalidParameterError(
                     f"The {flag!r} parameter of CTABGAN must be True or False. Got {getattr(self, flag)!r}."
                 )
-        if not isinstance(self.auxiliary, bool):
-            raise InvalidParameterError(f"The 'auxiliary' parameter of CTABGAN must be True or False. Got {self.auxiliary!r}.")
+        if self.lipschitz not in _LIPSCHITZ:
+            raise InvalidParameterError(
+                f"The 'lipschitz' parameter of CTABGAN must be one of {', '.join(_LIPSCHITZ)}. Got {self.lipschitz!r} instead."
+            )
         gc = self.general_columns
         if isinstance(gc, str) or not isinstance(gc, Sequence) or not all(isinstance(c, str) for c in gc):
             raise InvalidParameterError(
@@ -241,6 +261,16 @@ class CTABGAN(Synthesizer):
         return list(data.domain.names).index(name)
 
     # -- fit -------------------------------------------------------------------------------
+    def _one_way(self, data: PrivateData) -> tuple[list[np.ndarray], float]:
+        """The charged noisy one-way marginals and the DP row count (stage 1)."""
+        return measure_one_way(data, float(self.marginal_share), "ctabgan.marginals")
+
+    def _noise_multipliers(self, data: PrivateData, stages: Sequence[Any]) -> list[float]:
+        """σ of each DP-SGD stage, spending what is left of the budget (stage 2)."""
+        from dpsynth import dpsgd
+
+        return dpsgd.calibrate(data.accountant, stages)
+
     def _fit(self, data: PrivateData) -> None:
         from dpsynth import dpsgd
         from dpsynth.progress import track
@@ -253,7 +283,7 @@ class CTABGAN(Synthesizer):
 
         # (1) Noisy one-way marginals: category frequencies for training-by-sampling, mass per
         # DP-quantile bin for the modes, and a DP row count (their totals), all from one release.
-        counts, n_hat = measure_one_way(data, float(self.marginal_share), "ctabgan.marginals")
+        counts, n_hat = self._one_way(data)
 
         general = set(self.general_columns)
         codes = [column_code(domain, disc, n, c, max_modes=self.max_modes, general=n in general)
@@ -264,9 +294,10 @@ class CTABGAN(Synthesizer):
         # (2) DP-SGD stages share what is left, calibrated together (dpsynth.dpsgd.plan).
         rows = data.encoded_rows(encoder.encode)
         q = dpsgd.sample_rate_for(self.batch_size, n_hat)
+        spectral = self.lipschitz == "spectral"
         cfg_d = dpsgd.DPSGDConfig(
             steps=self.steps, batch_size=self.batch_size, max_grad_norm=float(self.max_grad_norm),
-            lr=float(self.lr), grad_sample_mode="functorch",
+            lr=float(self.lr), betas=(0.5, 0.9), grad_sample_mode="ghost" if spectral else "functorch",
         )
         stages = [dpsgd.Stage("ctabgan.discriminator", cfg_d, q, share=1.0 - (self.auxiliary_share if target is not None else 0.0))]
         if target is not None:
@@ -275,7 +306,7 @@ class CTABGAN(Synthesizer):
                 lr=float(self.lr), grad_sample_mode="ghost",
             )
             stages.append(dpsgd.Stage("ctabgan.auxiliary", cfg_a, q, share=float(self.auxiliary_share)))
-        sigmas = dpsgd.calibrate(data.accountant, stages)
+        sigmas = self._noise_multipliers(data, stages)
 
         with dpsgd.torch_threads():
             gen = dpsgd.torch_generator(data.noise)
@@ -302,17 +333,24 @@ class CTABGAN(Synthesizer):
                 embedding_dim=self.embedding_dim, lr=float(self.lr), auxiliary_weight=float(self.auxiliary_weight),
                 gen=gen,
             )
+            what = ("spectrally normalised WGAN critic, per-sample clipped" if spectral else
+                    "WGAN-GP critic, real term and gradient penalty per-sample clipped")
             trainer = dpsgd.PrivateTrainer(
                 rows, cfg_d, noise_multiplier=sigmas[0], sample_rate=q, step="ctabgan.discriminator",
-                description=f"WGAN-GP critic, real term and gradient penalty per-sample clipped, C={self.max_grad_norm:g}",
+                description=f"{what}, C={self.max_grad_norm:g}",
             )
-            critic_loss = tr.CriticLoss(encoder, float(self.gp_weight), int(self.gp_every))
+            critic_loss = tr.CriticLoss(encoder, 0.0 if spectral else float(self.gp_weight), int(self.gp_every))
+            if spectral:
+                tr.project_spectral_(critic)
             run = trainer.start(critic, critic_loss, augment=loop.augment)
             try:
                 with track("ctabgan: GAN", self.steps) as update:
                     for t in range(self.steps):
                         critic_loss.step = t
                         run.step()
+                        if spectral:
+                            tr.project_spectral_(critic)
+                        loop.sync()
                         for _ in range(self.generator_steps):
                             loop.generator_step()
                         if t % 10 == 9:
