@@ -352,3 +352,35 @@ def test_bad_data_gets_a_dpsynth_error(what, frame):
     with pytest.raises(DpsynthError) as info:
         create("ctabgan", **FAST).fit(PrivateData(frame, dom), 1.0)
     assert isinstance(info.value, InvalidDataError | InvalidParameterError)
+
+
+def test_paired_fakes_depend_on_their_own_row_only_and_leave_the_generator_statistics_alone():
+    """Row i's fake partner must not read other rows (e.g. through batch-norm statistics)."""
+    import torch
+
+    from dpsynth.data.discretize import Discretizer
+    from dpsynth.synth import _ctabgan_train as tr
+    from dpsynth.synth._ctabgan_encode import RowEncoder, column_code
+
+    domain = Domain.from_json(SMALL_META)
+    disc = Discretizer(domain)
+    codes = [column_code(domain, disc, n, np.ones(disc.sizes[n]), max_modes=3, general=False) for n in domain.names]
+    enc = RowEncoder(domain, codes)
+    sampler = tr.CondSampler.from_counts(enc, [np.ones(codes[j].size) for j in enc.cond_columns])
+    g = torch.Generator().manual_seed(0)
+    gen = tr.Generator(16 + enc.cond_width, (32,), enc.width)
+    tr.init_(gen, g)
+    loop = tr.GanLoop(enc, sampler, gen, tr.mlp(enc.width + enc.cond_width, (16,), 1), None, batch_size=32,
+                      embedding_dim=16, lr=1e-3, auxiliary_weight=0.0, gen=g)
+    for _ in range(3):
+        loop.generator_step()  # running statistics from public conditions only
+    frame = make_small_frame(200, seed=3)
+    a_rows = torch.from_numpy(enc.encode(frame.iloc[:50].reset_index(drop=True)))
+    b_rows = a_rows.clone()
+    b_rows[1:] = torch.from_numpy(enc.encode(frame.iloc[100:149].reset_index(drop=True)))  # other rows differ
+    stats = [b.clone() for b in gen.buffers()]
+    a = loop.augment(a_rows, torch.Generator().manual_seed(1))
+    b = loop.augment(b_rows, torch.Generator().manual_seed(1))
+    assert all(torch.equal(x, y) for x, y in zip(stats, gen.buffers(), strict=True))
+    assert torch.equal(a[0], b[0])  # same row, same per-row randomness: same condition and fake
+    assert not torch.equal(a[1], b[1])

@@ -345,8 +345,12 @@ class GanLoop:
         cond = self.sampler.of_rows(batch, gen)
         fake = torch.zeros(0, self.encoder.width)
         if n:
-            # Batch normalisation cannot take a batch of one row in training mode.
-            self.generator.train(n >= 2)
+            # Eval mode: the generator's batch normalisation then uses its running statistics
+            # (which only public-condition generator steps update). In training mode row i's
+            # fake would depend on every other row's condition through the batch statistics,
+            # and the running statistics (released with G) on the real rows' categories:
+            # both outside the per-row clipping.
+            self.generator.eval()
             with torch.no_grad():
                 _, fake = self.fake(cond, gen)
             self.generator.train()
