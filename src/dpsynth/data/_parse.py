@@ -125,11 +125,29 @@ def text_values(values: pd.Series | Sequence[Any] | np.ndarray) -> np.ndarray:
     elif pd.api.types.is_float_dtype(dtype):
         arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
         txt = np.array([category_key(float(v)) for v in arr], dtype=object)
+    elif (kind := pd.api.types.infer_dtype(s, skipna=True)) in ("string", "empty"):
+        txt = s.to_numpy(dtype=object, copy=True)  # already text (the common case: tables are read as text)
+    elif kind in ("integer", "boolean"):
+        # One Python type throughout (ints or bools, never mixed: 1 == True would merge them),
+        # so equal values have equal text: convert each distinct value once.
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        txt = np.array([_text_of(u) for u in uniques] + [None], dtype=object)[codes]
     else:
         txt = np.array([None if m else _text_of(v) for v, m in zip(s.to_numpy(dtype=object), na, strict=True)],
                        dtype=object)
     txt[na] = None
     return txt
+
+
+def _per_unique(text: np.ndarray, fn: Any, dtype: Any) -> np.ndarray:
+    """``[fn(t) for t in text]`` for an array of str/None, computing ``fn`` once per distinct value.
+
+    Strings hash and compare exactly, so mapping through the distinct values is the same
+    as the per-value loop; tables have few distinct values per column and many rows.
+    """
+    codes, uniques = pd.factorize(pd.Series(text, dtype=object), use_na_sentinel=True)
+    mapped = np.array([fn(u) for u in uniques] + [fn(None)], dtype=dtype)
+    return mapped[codes]  # code -1 (null) takes the last entry
 
 
 def _text_of(value: Any) -> str:
@@ -143,7 +161,7 @@ def _text_of(value: Any) -> str:
 
 
 def _stripped(text: np.ndarray) -> np.ndarray:
-    return np.array([t.strip(" ") if isinstance(t, str) else None for t in text], dtype=object)
+    return _per_unique(text, lambda t: t.strip(" ") if isinstance(t, str) else None, object)
 
 
 def missing_mask(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
@@ -154,8 +172,7 @@ def missing_mask(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
     if typed and tokens == {""}:
         # Typed values cannot be empty strings: only nulls (NaN, NaT, NA) are missing.
         return np.asarray(s.isna().to_numpy(), dtype=bool)
-    text = _stripped(text_values(s))
-    return np.array([t is None or t in tokens for t in text], dtype=bool)
+    return _per_unique(text_values(s), lambda t: t is None or t.strip(" ") in tokens, bool)
 
 
 def numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
@@ -178,9 +195,10 @@ def numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         out = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        text = _stripped(text_values(s))
-        out = np.array(
-            [float(t) if t is not None and _NUMBER_RE.fullmatch(t) else np.nan for t in text], dtype=np.float64
+        out = _per_unique(
+            text_values(s),
+            lambda t: float(t.strip(" ")) if t is not None and _NUMBER_RE.fullmatch(t.strip(" ")) else np.nan,
+            np.float64,
         )
     out = out.copy()
     out[~np.isfinite(out)] = np.nan
@@ -198,5 +216,4 @@ def category_index(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
     """Index of each value among the column's categories; -1 where it is not one of them."""
     s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     lookup = {category_key(c): i for i, c in enumerate(col.categories or ())}
-    text = text_values(s)
-    return np.array([lookup.get(category_key(t), -1) if t is not None else -1 for t in text], dtype=np.int64)
+    return _per_unique(text_values(s), lambda t: lookup.get(category_key(t), -1) if t is not None else -1, np.int64)
