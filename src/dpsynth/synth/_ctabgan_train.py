@@ -345,17 +345,48 @@ class GanLoop:
         cond = self.sampler.of_rows(batch, gen)
         fake = torch.zeros(0, self.encoder.width)
         if n:
-            # Eval mode: the generator's batch normalisation then uses its running statistics
-            # (which only public-condition generator steps update). In training mode row i's
-            # fake would depend on every other row's condition through the batch statistics,
-            # and the running statistics (released with G) on the real rows' categories:
-            # both outside the per-row clipping.
-            self.generator.eval()
             with torch.no_grad():
-                _, fake = self.fake(cond, gen)
-            self.generator.train()
+                fake = self._fakes_with_public_statistics(cond, gen)
         u = torch.rand(n, 1, generator=gen)
         return torch.cat([batch, cond, fake.to(batch.dtype), u], dim=1)
+
+    def _fakes_with_public_statistics(self, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """G's rows for ``cond``, batch-normalised with the statistics of a *public* batch.
+
+        In training mode row i's fake would depend on every other row's condition through
+        the batch statistics (outside the per-row clipping), and the running statistics,
+        released with G, would absorb the real rows' categories. Eval mode with the running
+        statistics avoids both but lags the training-mode generator that the generator steps
+        optimise (measured: one-way TVD 0.08 → 0.11 at ε = 1). So, as a reference batch
+        (Salimans et al. 2016), a fresh batch of conditions drawn from the DP frequencies
+        sets the statistics (momentum 1), the rows are generated in eval mode with them, and
+        the running statistics are put back: each fake reads only its own condition, public
+        randomness and G.
+        """
+        g = self.generator
+        norms = [m for m in g.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [
+            (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(),  # type: ignore[union-attr]
+             m.momentum)
+            for m in norms
+        ]
+        try:
+            if norms:
+                ref, _, _ = self.sampler.sample(max(self.batch_size, 2), gen, log=False)
+                for m in norms:
+                    m.momentum = 1.0
+                g.train()
+                self.fake(ref, gen)
+            g.eval()
+            _, fake = self.fake(cond, gen)
+        finally:
+            for m, (mean, var, count, momentum) in zip(norms, saved, strict=True):
+                m.running_mean.copy_(mean)  # type: ignore[union-attr]
+                m.running_var.copy_(var)  # type: ignore[union-attr]
+                m.num_batches_tracked.copy_(count)  # type: ignore[union-attr]
+                m.momentum = momentum
+            g.train()
+        return fake
 
     def sync(self) -> None:
         """Copy the critic's released parameters into the generator's snapshot."""
