@@ -25,6 +25,10 @@ private rows without noise:
   critic compares real and fake rows of matching conditions. The generator step draws
   conditions by the *noisy* log-frequency, as CTGAN's training-by-sampling does; it is
   post-processing.
+* **Fake partners read no other row.** G has batch normalisation (CTGAN's design; without
+  it, or with layer normalisation, the GAN learned far less here). The critic's fake rows
+  are generated with the statistics of a public reference batch, never of the batch of
+  real rows' conditions, and G's running statistics are updated only by generator steps.
 * **Generator step = post-processing.** Its loss reads only the noised critic, the
   DP-trained auxiliary classifier and public noise: ``−mean D(G(z,c),c)``, CTGAN's
   conditional cross-entropy, and CTAB-GAN+'s auxiliary (downstream) loss.
