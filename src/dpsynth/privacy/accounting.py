@@ -330,9 +330,7 @@ class Accountant:
             return zcdp.epsilon_for(self.rho_spent + math.fsum(m.rho or 0.0 for m in mechanisms), left)
         events = _require_events([*self._events, *(m.event for m in mechanisms)])
         interval = self._interval if value_discretization_interval is None else value_discretization_interval
-        acc = PLDAccountant(value_discretization_interval=max(interval, self._interval))
-        acc.compose(dp_accounting.ComposedDpEvent(events))
-        return float(acc.get_epsilon(left))
+        return pld_epsilon(events, left, max(interval, self._interval))
 
 
 def _repeat(event: dp_accounting.DpEvent | None, count: int) -> dp_accounting.DpEvent | None:
@@ -395,11 +393,45 @@ def pld_interval(epsilon: float) -> float:
     return 1e-4 * max(1.0, float(epsilon) / 10.0) if math.isfinite(epsilon) else 1e-4
 
 
+#: PLDs of single events already built, by (repr of the event, grid step); see _composed_pld.
+_PLD_CACHE: dict[tuple[str, float], Any] = {}
+_PLD_CACHE_SIZE = 256
+
+
+def _event_pld(event: dp_accounting.DpEvent, interval: float) -> Any:
+    """The PLD of one (possibly self-composed) event, or None if it is not DP; memoised.
+
+    Building the PLD of a subsampled Gaussian run is most of the cost of accounting (tens
+    of seconds per fit when every charge, dry run and report rebuilt all of them); a fit
+    composes the same few events many times. Events are keyed by their repr, which lists
+    every field exactly (dp-accounting's events are attrs classes).
+    """
+    key = (repr(event), float(interval))
+    if key not in _PLD_CACHE:
+        acc = PLDAccountant(value_discretization_interval=interval)
+        acc.compose(event)
+        # dp-accounting keeps the composed PLD and the non-DP flag in these two attributes.
+        _PLD_CACHE[key] = None if acc._contains_non_dp_event else acc._pld
+        while len(_PLD_CACHE) > _PLD_CACHE_SIZE:
+            del _PLD_CACHE[next(iter(_PLD_CACHE))]
+    return _PLD_CACHE[key]
+
+
+def _composed_pld(events: Sequence[dp_accounting.DpEvent], interval: float) -> Any:
+    """The PLD of the composition of ``events`` (None if one is not DP), as PLDAccountant composes them."""
+    pld = dp_accounting.pld.privacy_loss_distribution.identity(value_discretization_interval=interval)
+    for e in events:
+        one = _event_pld(e, interval)
+        if one is None:
+            return None
+        pld = pld.compose(one)
+    return pld
+
+
 def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float, interval: float = 1e-4) -> float:
-    """ε at δ of the composition of ``events`` by dp-accounting's PLD accountant (a cross-check)."""
-    acc = PLDAccountant(value_discretization_interval=interval)
-    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
-    return float(acc.get_epsilon(delta))
+    """ε at δ of the composition of ``events`` by dp-accounting's PLDs."""
+    pld = _composed_pld(events, interval)
+    return math.inf if pld is None else float(pld.get_epsilon_for_delta(delta))
 
 
 def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
@@ -431,13 +463,14 @@ def pld_fdp(
     numerical one (Gaussian-like), since otherwise μ would misstate the guarantee.
     """
     eps_grid = np.concatenate([np.linspace(0.0, 2.0, 41), np.geomspace(2.1, 60.0, 50)])
-    acc = PLDAccountant(value_discretization_interval=interval)
-    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
-    deltas = np.minimum(1.0, np.asarray(acc.get_delta(eps_grid), dtype=np.float64) + delta0)
+    pld = _composed_pld(events, interval)
+    if pld is None:
+        raise InvalidParameterError("A release that is not differentially private has no trade-off curve.")
+    deltas = np.minimum(1.0, np.asarray(pld.get_delta_for_epsilon(eps_grid), dtype=np.float64) + delta0)
     alpha = np.concatenate([[0.0], np.geomspace(1e-6, 1e-2, 30), np.linspace(0.0125, 1.0, 80)])
     beta = fdp.tradeoff_from_profile(alpha, eps_grid, deltas)
     kappa = fdp.separation_of_curve(alpha, beta)
-    eps = float(acc.get_epsilon(delta - delta0)) if delta > delta0 else math.inf
+    eps = float(pld.get_epsilon_for_delta(delta - delta0)) if delta > delta0 else math.inf
     mu: float | None = None
     eps_gdp: float | None = None
     if 0.0 < eps < math.inf:
