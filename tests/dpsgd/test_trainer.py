@@ -230,6 +230,12 @@ def test_calibration_and_charging_at_a_very_large_epsilon_stay_small_and_within_
     assert acc.epsilon() > 900.0  # spent, not wasted
 
 
+def test_calibration_refuses_a_meaningless_epsilon_with_a_clear_error():
+    acc = Accountant(PrivacyBudget(1e5, 1e-5))
+    with pytest.raises(InvalidParameterError, match="up to 1000"):
+        calibrate(acc, [Stage("big", DPSGDConfig(steps=10, batch_size=16), 0.1)])
+
+
 def test_adam_uses_the_configured_betas():
     rows = _rows(budget=PrivacyBudget(1.0, 1e-5))
     run = _run(rows, DPSGDConfig(steps=2, batch_size=16, betas=(0.5, 0.9)), _mlp(), q=1.0)

@@ -43,6 +43,8 @@ from dpsynth.privacy import Accountant, SubsampledGaussianMechanism, fdp
 #: PLD discretisation used while searching for σ at ε ≤ 10, proportionally coarser above (pessimistic;
 #: the final charge uses the accountant's finer grid, :func:`dpsynth.privacy.accounting.pld_interval`).
 _SEARCH_INTERVAL = 1e-3
+#: Largest budget ε that calibrate() searches a σ for (ε = 10⁵ needed > 5 GiB of PLD grid).
+_MAX_CALIBRATED_EPSILON = 1000.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,12 @@ def calibrate(accountant: Accountant, stages: Sequence[Stage]) -> list[float]:
         if not 0.0 < s.sample_rate <= 1.0:
             raise InvalidParameterError(f"The sample rate of stage {s.name!r} must be in (0, 1]. Got {s.sample_rate!r}.")
     target = accountant.budget.epsilon
+    if target > _MAX_CALIBRATED_EPSILON:
+        raise InvalidParameterError(
+            f"DP-SGD noise is calibrated for epsilon up to {_MAX_CALIBRATED_EPSILON:g}; got {target:g}, which "
+            "protects nothing (and the privacy-loss distribution of the tiny noise it needs would not fit in "
+            "memory). Lower epsilon, or fix noise_multiplier in the config."
+        )
     fixed = {i: float(s.config.noise_multiplier) for i, s in enumerate(stages) if s.config.noise_multiplier is not None}
     free = [i for i in range(len(stages)) if i not in fixed]
     total_share = sum(stages[i].share for i in free)
@@ -143,7 +151,7 @@ def calibrate(accountant: Accountant, stages: Sequence[Stage]) -> list[float]:
 
     cache: dict[tuple[float, float], float] = {}
 
-    search_interval = _SEARCH_INTERVAL * max(1.0, target / 10.0)
+    search_interval = min(_SEARCH_INTERVAL * max(1.0, target / 10.0), 1e-1)
 
     def eps(lam: float, interval: float = search_interval) -> float:
         if (lam, interval) not in cache:

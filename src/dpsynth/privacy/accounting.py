@@ -387,10 +387,15 @@ def pld_interval(epsilon: float) -> float:
 
     The grid of a privacy-loss distribution spans its loss range, which grows quickly as the
     noise shrinks: at ε = 1,000 a 1e-4 grid needs several GiB (the fit was killed for
-    memory). A step proportional to ε keeps the relative resolution (1e-5·ε) and the grid
-    small; the discretisation is pessimistic, so a coarser grid never understates ε.
+    memory). A step proportional to ε (up to 1e-2, reached at ε = 1,000) keeps the relative
+    resolution and the grid small; the discretisation is pessimistic, so a coarser grid
+    never understates ε.
     """
-    return 1e-4 * max(1.0, float(epsilon) / 10.0) if math.isfinite(epsilon) else 1e-4
+    if not math.isfinite(epsilon):
+        return 1e-4
+    # Capped: a step much coarser than 1e-2 makes dp-accounting's own arithmetic overflow
+    # (an "unlimited" budget of 1e6 would ask for a step of 10).
+    return min(1e-4 * max(1.0, float(epsilon) / 10.0), 1e-2)
 
 
 #: PLDs of single events already built, by (repr of the event, grid step); see _composed_pld.
