@@ -446,13 +446,6 @@ def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
     return float(acc.get_epsilon(delta))
 
 
-def pld_profile(events: Sequence[dp_accounting.DpEvent], epsilons: Sequence[float] | np.ndarray) -> np.ndarray:
-    """The privacy profile δ(ε) of the composition of ``events``, by dp-accounting's PLD accountant."""
-    acc = PLDAccountant()
-    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
-    return np.asarray(acc.get_delta(np.asarray(epsilons, dtype=np.float64)), dtype=np.float64)
-
-
 def pld_fdp(
     events: Sequence[dp_accounting.DpEvent], delta: float, delta0: float = 0.0, interval: float = 1e-4
 ) -> tuple[float | None, float | None, float, list[list[float]], float]:
