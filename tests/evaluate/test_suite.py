@@ -13,6 +13,7 @@ from dpsynth.evaluate import RAW_ROWS_NOTE, Result, evaluate_all, summary_table
 ALL = {
     "marginal_tvd_1way", "marginal_tvd_2way", "marginal_tvd_3way", "ks_statistic", "wasserstein",
     "association_difference", "range_query_error", "detection_auc", "tstr_classification", "dcr_share",
+    "sdmetrics_quality",
 }
 
 

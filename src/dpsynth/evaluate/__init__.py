@@ -2,7 +2,8 @@
 
 Fidelity (marginal TVD, per-column KS and Wasserstein, association matrices, range
 queries), utility (train-synthetic-test-real), discriminability (detection AUC) and a
-distance-to-closest-record heuristic. Each metric is a :class:`Metric` whose
+distance-to-closest-record heuristic, and SDMetrics' quality score when the optional
+``sdmetrics`` package is installed. Each metric is a :class:`Metric` whose
 ``compute(real, synthetic, domain)`` returns a :class:`Result`; :func:`evaluate_all` runs
 every metric that applies and :func:`summary_table` tabulates them.
 
@@ -21,6 +22,7 @@ from dpsynth.evaluate.fidelity import (
     association_matrix,
 )
 from dpsynth.evaluate.marginals import MarginalTVD, all_cliques, marginal_tvd
+from dpsynth.evaluate.quality import SDMetricsQuality, sdmetrics_available
 from dpsynth.evaluate.suite import default_metrics, evaluate_all, summary_table
 from dpsynth.evaluate.utility import TSTRClassification, TSTRRegression, utility_metric
 
@@ -34,6 +36,7 @@ __all__ = [
     "Metric",
     "RangeQueryError",
     "Result",
+    "SDMetricsQuality",
     "TSTRClassification",
     "TSTRRegression",
     "WassersteinDistance",
@@ -42,6 +45,7 @@ __all__ = [
     "default_metrics",
     "evaluate_all",
     "marginal_tvd",
+    "sdmetrics_available",
     "summary_table",
     "utility_metric",
 ]

@@ -21,6 +21,7 @@ from dpsynth.evaluate.fidelity import (
     WassersteinDistance,
 )
 from dpsynth.evaluate.marginals import MarginalTVD
+from dpsynth.evaluate.quality import SDMetricsQuality
 from dpsynth.evaluate.utility import resolve_target, utility_metric
 from dpsynth.privacy.random import RandomState, make_rng
 
@@ -54,6 +55,7 @@ def default_metrics(
         AssociationDifference(),
         RangeQueryError(random_state=seed_from(rng)),
         DetectionAUC(n_threads=n_threads, random_state=seed_from(rng)),
+        SDMetricsQuality(),  # applies only when the optional sdmetrics package is installed
     ]
     name = target if target is not None else domain.target
     if name is not None:
