@@ -73,6 +73,9 @@ Column keys (``name`` and ``type`` are required):
 ``description``
     Free text (the codebook's meaning of the column).
 
+SDV single-table metadata (``"METADATA_SPEC_VERSION": "SINGLE_TABLE_V1"``) is accepted
+wherever a metadata file is: see :mod:`dpsynth.data.sdv` for how its sdtypes map.
+
 Values are compared after stripping surrounding spaces. Validation of the metadata is
 strict and collects every problem before raising one :class:`~dpsynth.errors.MetadataError`.
 """
@@ -85,6 +88,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -605,6 +609,10 @@ class Domain:
                 ) from None
         if not isinstance(doc, Mapping):
             raise MetadataError(f"{where}: the metadata must be a JSON object with a 'columns' list")
+        from dpsynth.data.sdv import is_sdv_metadata
+
+        if is_sdv_metadata(doc):
+            return cls.from_sdv(doc, where=where)
         problems: list[str] = []
         unknown = [k for k in doc if k not in _DOMAIN_KEYS]
         if unknown:
@@ -672,6 +680,27 @@ class Domain:
                 hint="Fix the metadata (see the format in dpsynth.data.domain).",
             )
         return cls(columns, target=target, ignore=ignore, **texts)
+
+
+    @classmethod
+    def from_sdv(cls, doc: Mapping[str, Any], *, table: str | None = None, where: str = "SDV metadata") -> Domain:
+        """Read SDV single-table metadata (see :mod:`dpsynth.data.sdv` for the mapping).
+
+        What could not be mapped (keys, PII columns, non-ISO datetime formats) is said in one
+        warning. Categories and bounds are left unknown: inferred with DP at fit time.
+        """
+        from dpsynth.data.sdv import domain_from_sdv
+
+        domain, notes = domain_from_sdv(doc, table=table, where=where)
+        if notes:
+            warnings.warn(f"{where}: " + "; ".join(notes), UserWarning, stacklevel=2)
+        return domain
+
+    def to_sdv(self) -> dict[str, Any]:
+        """This domain as SDV single-table metadata (see :mod:`dpsynth.data.sdv`)."""
+        from dpsynth.data.sdv import domain_to_sdv
+
+        return domain_to_sdv(self)
 
 
 def format_json(doc: Any, indent: int = 0) -> str:
