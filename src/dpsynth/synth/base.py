@@ -18,8 +18,9 @@ import os
 import warnings
 import zipfile
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, NotFittedError, SerializationError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget, PrivacyReport
 from dpsynth.privacy.random import RandomState, make_rng
+
+if TYPE_CHECKING:
+    from dpsynth.synth._conditions import Condition
 
 FORMAT = "dpsynth-model"
 FORMAT_VERSION = 1
@@ -142,12 +146,18 @@ class Synthesizer(ABC):
     def _fit(self, data: PrivateData) -> None:
         """Fit on bound private data; spend only through ``data``."""
 
-    def sample(self, n: int, *, random_state: RandomState = None) -> pd.DataFrame:
+    def sample(
+        self, n: int, *, random_state: RandomState = None, conditions: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Draw ``n`` synthetic rows (post-processing: costs no budget).
 
         Args:
             n: Number of rows (> 0).
             random_state: Seed for reproducible sampling; None draws fresh entropy.
+            conditions: ``{column: value | (low, high) | [values]}``: every row satisfies
+                them, drawn from the model's conditional distribution (see
+                :mod:`dpsynth.synth._conditions`). Conditions the model (almost) never
+                meets are refused with a clear error.
 
         Returns:
             A DataFrame with the domain's columns, in its order.
@@ -155,7 +165,18 @@ class Synthesizer(ABC):
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
             raise InvalidParameterError(f"The number of rows to sample must be an integer > 0. Got {n!r}.")
-        return self._sample(int(n), make_rng(random_state))
+        rng = make_rng(random_state)
+        if conditions:
+            from dpsynth.synth._conditions import parse_conditions
+
+            return self._sample_conditional(int(n), rng, parse_conditions(self.domain_, conditions))
+        return self._sample(int(n), rng)
+
+    def _sample_conditional(self, n: int, rng: np.random.Generator, conds: list[Condition]) -> pd.DataFrame:
+        """Rows satisfying ``conds``: by default, the ordinary sampler's rows that meet them."""
+        from dpsynth.synth._conditions import sample_by_rejection
+
+        return sample_by_rejection(lambda m: self._sample(m, rng), conds, n)
 
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from it that the Discretizer decodes back to values.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from dpsynth.errors import InvalidParameterError
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import GraphicalModel, Measurement
 from dpsynth.synth.base import Synthesizer
+
+if TYPE_CHECKING:
+    from dpsynth.synth._conditions import Condition
 
 
 class MarginalSynthesizer(Synthesizer):
@@ -40,6 +43,11 @@ class MarginalSynthesizer(Synthesizer):
             for j, attr in enumerate(self.model_.domain.attrs):
                 codes[:, j] = expand_codes(codes[:, j], self.coarsen_[attr], rng)
         return Discretizer(self.domain_).decode(codes, rng)
+
+    def _sample_conditional(self, n: int, rng: np.random.Generator, conds: list[Condition]) -> pd.DataFrame:
+        from dpsynth.synth._conditions import sample_exact
+
+        return sample_exact(self, n, rng, conds)
 
     def _row_estimate(self) -> int | None:
         return max(1, round(self.model_.total))
