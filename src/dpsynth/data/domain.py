@@ -93,10 +93,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpsynth._files import atomic_open
 from dpsynth.errors import MetadataError
+
+if TYPE_CHECKING:
+    from dpsynth.data.constraints import Constraint
 
 KINDS: tuple[str, ...] = ("categorical", "ordinal", "numeric", "datetime")
 #: Bins used for a numeric column whose metadata gives neither ``bins`` nor ``edges``.
@@ -125,6 +128,7 @@ _DOMAIN_KEYS = (
     "ignore",
     "missing_values",
     "columns",
+    "constraints",
 )
 _DATETIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
@@ -442,7 +446,7 @@ class Domain:
         MetadataError: Duplicate names, an unknown target, or a column both used and ignored.
     """
 
-    __slots__ = ("_columns", "_index", "description", "ignore", "name", "source", "target")
+    __slots__ = ("_columns", "_index", "constraints", "description", "ignore", "name", "source", "target")
 
     def __init__(
         self,
@@ -453,6 +457,7 @@ class Domain:
         name: str = "",
         description: str = "",
         source: str = "",
+        constraints: Iterable[Constraint] = (),
     ) -> None:
         cols = tuple(columns)
         bad = [c for c in cols if not isinstance(c, Column)]
@@ -468,6 +473,12 @@ class Domain:
         self.name = name
         self.description = description
         self.source = source
+        #: Public rules every synthetic row satisfies (see :mod:`dpsynth.data.constraints`).
+        self.constraints: tuple[Constraint, ...] = tuple(constraints)
+        if self.constraints:
+            from dpsynth.data.constraints import check_constraints
+
+            check_constraints(self.constraints, self)
 
     # -- container protocol -------------------------------------------------------------
     @property
@@ -506,7 +517,8 @@ class Domain:
         return hash(self._key())
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._columns, self.target, self.ignore, self.name, self.description, self.source)
+        return (self._columns, self.target, self.ignore, self.name, self.description, self.source,
+                self.constraints)
 
     def __repr__(self) -> str:
         return f"Domain({list(self.names)!r}, target={self.target!r})"
@@ -523,8 +535,10 @@ class Domain:
         unknown = [n for n in names if n not in self._index]
         if unknown:
             raise KeyError(f"no column(s) {unknown} in the domain; columns: {list(self.names)}")
+        kept = set(names)
         return self.replace(
-            columns=[self[n] for n in names], target=self.target if self.target in names else None
+            columns=[self[n] for n in names], target=self.target if self.target in names else None,
+            constraints=[r for r in self.constraints if set(r.columns) <= kept],
         )
 
     def replace(self, **changes: Any) -> Domain:
@@ -533,7 +547,7 @@ class Domain:
         Use this rather than ``Domain(columns, target=...)`` to keep ``ignore`` and the
         descriptive fields.
         """
-        allowed = {"columns", "target", "ignore", "name", "description", "source"}
+        allowed = {"columns", "target", "ignore", "name", "description", "source", "constraints"}
         bad = set(changes) - allowed
         if bad:
             raise TypeError(f"Domain.replace got unknown field(s) {sorted(bad)}")
@@ -544,6 +558,7 @@ class Domain:
             "name": self.name,
             "description": self.description,
             "source": self.source,
+            "constraints": self.constraints,
         }
         kw.update(changes)
         return Domain(kw.pop("columns"), **kw)
@@ -572,6 +587,8 @@ class Domain:
         if self.ignore:
             doc["ignore"] = list(self.ignore)
         doc["columns"] = [c.to_dict() for c in self._columns]
+        if self.constraints:
+            doc["constraints"] = [r.to_dict() for r in self.constraints]
         if path is not None:
             _write_text_atomic(Path(path), format_json(doc))
         return doc
@@ -662,7 +679,7 @@ class Domain:
         if not isinstance(ignore, list) or not all(isinstance(n, str) for n in ignore):
             problems.append(f"'ignore' must be a list of column names, got {ignore!r}")
             ignore = []
-        texts = {}
+        texts: dict[str, Any] = {}
         for attr in ("name", "description", "source"):
             val = doc.get(attr, "")
             if val is None:
@@ -674,12 +691,23 @@ class Domain:
         # Checked on the names as written, so that a column that failed to parse still counts.
         raw_names = [s["name"] for s in items if isinstance(s, Mapping) and isinstance(s.get("name"), str)]
         problems.extend(_domain_problems(raw_names, target, ignore))
+        from dpsynth.data.constraints import parse_constraints
+
+        constraints, rule_problems = parse_constraints(doc.get("constraints"))
+        problems.extend(rule_problems)
+        if not problems:
+            try:
+                probe = cls(columns, target=target, ignore=ignore, **texts)
+            except MetadataError as err:
+                problems.extend(err.problems)
+            else:
+                problems.extend(f"constraint {r.describe()}: {p}" for r in constraints for p in r.check(probe))
         if problems:
             raise MetadataError(
                 [f"{where}: {p}" for p in problems],
                 hint="Fix the metadata (see the format in dpsynth.data.domain).",
             )
-        return cls(columns, target=target, ignore=ignore, **texts)
+        return cls(columns, target=target, ignore=ignore, constraints=constraints, **texts)
 
 
     @classmethod

@@ -12,6 +12,7 @@ its figures carry no privacy guarantee (every result says so).
 """
 
 from dpsynth.evaluate._base import RAW_ROWS_NOTE, Metric, Result
+from dpsynth.evaluate.constraints import ConstraintViolations
 from dpsynth.evaluate.dcr import DCRShare
 from dpsynth.evaluate.detection import DetectionAUC
 from dpsynth.evaluate.fidelity import (
@@ -29,6 +30,7 @@ from dpsynth.evaluate.utility import TSTRClassification, TSTRRegression, utility
 __all__ = [
     "RAW_ROWS_NOTE",
     "AssociationDifference",
+    "ConstraintViolations",
     "DCRShare",
     "DetectionAUC",
     "KSStatistic",

@@ -12,6 +12,7 @@ import pandas as pd
 from dpsynth.data.domain import Domain
 from dpsynth.evaluate._base import Metric, Result, check_int_param, seed_from
 from dpsynth.evaluate._prepare import prepare
+from dpsynth.evaluate.constraints import ConstraintViolations
 from dpsynth.evaluate.dcr import DCRShare
 from dpsynth.evaluate.detection import DetectionAUC
 from dpsynth.evaluate.fidelity import (
@@ -56,6 +57,7 @@ def default_metrics(
         RangeQueryError(random_state=seed_from(rng)),
         DetectionAUC(n_threads=n_threads, random_state=seed_from(rng)),
         SDMetricsQuality(),  # applies only when the optional sdmetrics package is installed
+        ConstraintViolations(),  # applies only when the domain declares constraints
     ]
     name = target if target is not None else domain.target
     if name is not None:

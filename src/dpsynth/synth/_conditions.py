@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.data._parse import category_index, missing_mask, numbers
+from dpsynth.data.constraints import Constraint, rows_satisfying
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Column, Domain
 from dpsynth.errors import InvalidParameterError
@@ -192,19 +193,22 @@ def allowed_codes(disc: Discretizer, cond: Condition, rng: np.random.Generator, 
     return ok
 
 
-def too_rare(conds: Sequence[Condition], probability: float) -> InvalidParameterError:
-    """The error for conditions the model (almost) never produces."""
-    what = " and ".join(c.describe() for c in conds)
+def too_rare(conds: Sequence[Condition], probability: float, domain: Domain | None = None) -> InvalidParameterError:
+    """The error for conditions (and constraints) the model (almost) never produces."""
+    parts = [c.describe() for c in conds]
+    parts += [f"constraint {r.describe()}" for r in (domain.constraints if domain is not None else ())]
     return InvalidParameterError(
-        f"The conditions {what} have probability {probability:.2g} under the model: it (almost) never "
-        "produces such rows. Relax the conditions (a wider range, more values)."
+        f"The conditions {' and '.join(parts)} have probability {probability:.2g} under the model: it "
+        "(almost) never produces such rows. Relax the conditions (a wider range, more values)."
     )
 
 
 def sample_by_rejection(
-    draw: Callable[[int], pd.DataFrame], conds: Sequence[Condition], n: int
+    draw: Callable[[int], pd.DataFrame], conds: Sequence[Condition], n: int, domain: Domain | None = None
 ) -> pd.DataFrame:
     """Draw batches from ``draw`` and keep the rows that satisfy every condition.
+
+    With ``domain``, rows must also satisfy its public constraints.
 
     Raises:
         InvalidParameterError: When the acceptance rate shows the conditions have (near)
@@ -219,12 +223,14 @@ def sample_by_rejection(
         ok = np.ones(len(frame), dtype=bool)
         for c in conds:
             ok &= c.mask(frame[c.name])
+        if domain is not None and domain.constraints:
+            ok &= rows_satisfying(domain.constraints, frame, domain)
         kept.append(frame[ok])
         got += int(ok.sum())
         drawn += len(frame)
         rate = got / drawn
         if got < n and (drawn >= limit or (drawn >= MIN_DRAWS // 10 and rate < MIN_PROBABILITY)):
-            raise too_rare(conds, rate)
+            raise too_rare(conds, rate, domain)
         if got < n:
             need = (n - got) / max(rate, 1.0 / drawn)
             batch = int(min(max(1000, 1.2 * need), 200_000))
@@ -252,9 +258,16 @@ def sample_exact(synth: Any, n: int, rng: np.random.Generator, conds: Sequence[C
             coarse[mapping[fine]] = True
             fine = coarse
         evidence[c.name] = evidence[c.name] & fine if c.name in evidence else fine
-    conditioned, probability = condition(model, evidence)
+    joint: dict[str | tuple[str, ...], np.ndarray] = {}
+    joint.update(evidence)
+    if synth.coarsen_ is None:
+        for rule in synth.domain_.constraints:
+            cells = allowed_cells(disc, rule, synth.domain_, rng)
+            if cells is not None:
+                joint[rule.columns] = cells
+    conditioned, probability = condition(model, joint)
     if probability < MIN_PROBABILITY:
-        raise too_rare(conds, probability)
+        raise too_rare(conds, probability, synth.domain_)
 
     def draw(m: int) -> pd.DataFrame:
         codes = conditioned.sample(m, rng)
@@ -263,4 +276,31 @@ def sample_exact(synth: Any, n: int, rng: np.random.Generator, conds: Sequence[C
                 codes[:, j] = expand_codes(codes[:, j], synth.coarsen_[attr], rng)
         return disc.decode(codes, rng)
 
-    return sample_by_rejection(draw, conds, n)
+    return sample_by_rejection(draw, conds, n, synth.domain_)
+
+
+#: A rule over more joint codes than this is enforced by rejection only (no exact zeroing).
+MAX_RULE_CELLS = 100_000
+
+
+def allowed_cells(
+    disc: Discretizer, rule: Constraint, domain: Domain, rng: np.random.Generator
+) -> np.ndarray | None:
+    """The joint codes of a rule's columns where some decoded row can satisfy it.
+
+    Each cell is decoded a few times; a cell none of whose draws satisfies the rule is
+    zeroed in the model (rows there could only break it). Returns None when the rule spans
+    more than :data:`MAX_RULE_CELLS` cells (rejection alone enforces it then).
+    """
+    names = disc.names
+    shape = tuple(disc.sizes[c] for c in rule.columns)
+    cells = int(np.prod(shape))
+    if cells > MAX_RULE_CELLS:
+        return None
+    draws = max(4, min(32, 400_000 // max(cells, 1)))
+    grid = np.stack(np.unravel_index(np.arange(cells), shape), axis=1)
+    codes = np.zeros((cells * draws, len(names)), dtype=np.int64)
+    for k, c in enumerate(rule.columns):
+        codes[:, names.index(c)] = np.repeat(grid[:, k], draws)
+    ok = rule.holds(disc.decode(codes, rng), domain).reshape(cells, draws).any(axis=1)
+    return np.asarray(ok, dtype=bool).reshape(shape)

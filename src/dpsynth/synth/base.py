@@ -110,6 +110,11 @@ class Synthesizer(ABC):
         bound = data.bind(accountant, noise)
         bound = bound.complete_domain(step=f"{self.name}.infer_domain")
         self._check_domain(bound)
+        if bound.domain.constraints:
+            accountant.notes.append(
+                "public constraints, enforced when sampling (no budget): "
+                + "; ".join(r.describe() for r in bound.domain.constraints)
+            )
         self._fit(bound)
         self.domain_ = bound.domain
         self._warn_large_delta(accountant, budget)
@@ -157,7 +162,8 @@ class Synthesizer(ABC):
             conditions: ``{column: value | (low, high) | [values]}``: every row satisfies
                 them, drawn from the model's conditional distribution (see
                 :mod:`dpsynth.synth._conditions`). Conditions the model (almost) never
-                meets are refused with a clear error.
+                meets are refused with a clear error. The domain's public constraints
+                (:mod:`dpsynth.data.constraints`) always hold.
 
         Returns:
             A DataFrame with the domain's columns, in its order.
@@ -166,17 +172,21 @@ class Synthesizer(ABC):
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
             raise InvalidParameterError(f"The number of rows to sample must be an integer > 0. Got {n!r}.")
         rng = make_rng(random_state)
-        if conditions:
+        if conditions or self.domain_.constraints:
             from dpsynth.synth._conditions import parse_conditions
 
             return self._sample_conditional(int(n), rng, parse_conditions(self.domain_, conditions))
         return self._sample(int(n), rng)
 
     def _sample_conditional(self, n: int, rng: np.random.Generator, conds: list[Condition]) -> pd.DataFrame:
-        """Rows satisfying ``conds``: by default, the ordinary sampler's rows that meet them."""
+        """Rows satisfying ``conds`` and the domain's constraints.
+
+        By default, the ordinary sampler's rows that meet them (rejection); generators that
+        can condition their model exactly override this.
+        """
         from dpsynth.synth._conditions import sample_by_rejection
 
-        return sample_by_rejection(lambda m: self._sample(m, rng), conds, n)
+        return sample_by_rejection(lambda m: self._sample(m, rng), conds, n, self.domain_)
 
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -390,13 +390,20 @@ class CTABGAN(Synthesizer):
             random_state: Seed for reproducible sampling; None draws fresh entropy.
 
         Returns:
-            A DataFrame with the domain's columns, in its order.
+            A DataFrame with the domain's columns, in its order; the domain's public
+            constraints hold on every row (rows that break them are redrawn).
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
             raise InvalidParameterError(f"The number of rows to sample must be an integer > 0. Got {n!r}.")
         cond = self._check_conditions(conditions)
-        return self._sample(int(n), make_rng(random_state), cond)
+        rng = make_rng(random_state)
+        if self.domain_.constraints:
+            from dpsynth.synth._conditions import parse_conditions, sample_by_rejection
+
+            conds = parse_conditions(self.domain_, conditions)
+            return sample_by_rejection(lambda m: self._sample(m, rng, cond), conds, int(n), self.domain_)
+        return self._sample(int(n), rng, cond)
 
     def _check_conditions(self, conditions: Mapping[str, object] | None) -> dict[int, int]:
         """Map {column: value} to {conditional column k: category code}; one error lists every problem."""
