@@ -94,6 +94,17 @@ class AuditReport:
             parts.append(self.reconstruction.summary())
         return " ".join(parts)
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: the verdict, its evidence and the settings."""
+        from dpsynth import _notebook as nb
+
+        return nb.card(
+            f"Privacy audit of {self.generator}: {self.verdict}",
+            nb.paragraph(self.summary()),
+            nb.table(["setting", "value"], sorted((k, v) for k, v in self.settings.items())),
+            nb.paragraph(f"Wall time: {self.wall_seconds:.1f} s. " + RAW_ROWS_NOTE),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (what ``dpsynth audit --out`` writes)."""
         return {

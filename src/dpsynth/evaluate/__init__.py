@@ -11,7 +11,7 @@ Evaluation reads raw rows on purpose: it measures a release, it is not part of o
 its figures carry no privacy guarantee (every result says so).
 """
 
-from dpsynth.evaluate._base import RAW_ROWS_NOTE, Metric, Result
+from dpsynth.evaluate._base import RAW_ROWS_NOTE, Evaluation, Metric, Result
 from dpsynth.evaluate.constraints import ConstraintViolations
 from dpsynth.evaluate.dcr import DCRShare
 from dpsynth.evaluate.detection import DetectionAUC
@@ -33,6 +33,7 @@ __all__ = [
     "ConstraintViolations",
     "DCRShare",
     "DetectionAUC",
+    "Evaluation",
     "KSStatistic",
     "MarginalTVD",
     "Metric",

@@ -98,6 +98,10 @@ class Result:
     note: str = ""
     privacy_note: str = RAW_ROWS_NOTE
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter."""
+        return Evaluation({self.metric: self})._repr_html_()
+
     @property
     def best_value(self) -> float:
         """The value of a perfect synthetic table: ``ideal``, else the goal's end of the range."""
@@ -146,6 +150,21 @@ class Result:
             note=doc.get("note", ""),
             privacy_note=doc.get("privacy_note", RAW_ROWS_NOTE),
         )
+
+
+class Evaluation(dict[str, Result]):
+    """What :func:`~dpsynth.evaluate.evaluate_all` returns: metric name → :class:`Result`.
+
+    A plain dict that also renders as a table in Jupyter.
+    """
+
+    def _repr_html_(self) -> str:
+        from dpsynth import _notebook as nb
+
+        rows = [(r.metric, r.value, None if r.ci is None else f"[{r.ci[0]:.3g}, {r.ci[1]:.3g}]",
+                 r.reference, r.goal, r.note) for r in self.values()]
+        return nb.card("Evaluation (reads raw rows: not part of the DP release)",
+                       nb.table(["metric", "value", "95% CI", "real data", "goal", "note"], rows))
 
 
 class Metric(ABC):

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from dpsynth.data.domain import Domain
-from dpsynth.evaluate._base import Metric, Result, check_int_param, seed_from
+from dpsynth.evaluate._base import Evaluation, Metric, Result, check_int_param, seed_from
 from dpsynth.evaluate._prepare import prepare
 from dpsynth.evaluate.constraints import ConstraintViolations
 from dpsynth.evaluate.dcr import DCRShare
@@ -79,7 +79,7 @@ def evaluate_all(
     real_split: str | None = None,
     n_threads: int | None = 1,
     metrics: Sequence[Metric] | None = None,
-) -> dict[str, Result]:
+) -> Evaluation:
     """Run every metric that applies to the domain and the tables given.
 
     Fidelity (1-, 2- and 3-way marginal TVD; KS and Wasserstein for numeric columns;
@@ -108,7 +108,8 @@ def evaluate_all(
         metrics: Run these instead of :func:`default_metrics`.
 
     Returns:
-        Metric name → :class:`Result`, in a fixed order.
+        Metric name → :class:`Result`, in a fixed order (an :class:`Evaluation`: a dict that
+        renders as a table in Jupyter).
 
     Raises:
         InvalidDataError: Empty tables or columns that do not match the domain (all listed).
@@ -124,7 +125,7 @@ def evaluate_all(
         metrics = default_metrics(domain, target=target, with_holdout=holdout is not None,
                                   max_marginals=max_marginals, n_threads=n_threads,
                                   random_state=random_state)
-    return {m.name: m.compute_prepared(prep) for m in metrics}
+    return Evaluation({m.name: m.compute_prepared(prep) for m in metrics})
 
 
 def summary_table(results: Mapping[str, Result] | Sequence[Result]) -> pd.DataFrame:

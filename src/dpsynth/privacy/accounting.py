@@ -151,6 +151,23 @@ class PrivacyReport:
             text += " Noise was seeded: NOT FOR RELEASE."
         return text
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: the guarantee, the ledger and the notes."""
+        from dpsynth import _notebook as nb
+
+        currencies = [("ε at δ", self.epsilon, f"δ = {self.delta:g}"),
+                      ("zCDP ρ", self.rho, ""), ("Gaussian-DP μ", self.mu, ""),
+                      ("ε from μ-GDP", self.epsilon_gdp, ""), ("separation κ", self.kappa, "")]
+        ledger = [(e.step, e.mechanism, e.noise_scale, e.count, e.rho) for e in self.ledger]
+        return nb.card(
+            "Privacy guarantee",
+            nb.paragraph(self.summary()),
+            nb.table(["currency", "value", ""], [c for c in currencies if c[1] is not None]),
+            nb.table(["step", "mechanism", "noise scale", "releases", "ρ"], ledger),
+            nb.bullets(self.notes),
+            warning="Noise was seeded: NOT FOR RELEASE." if self.seeded else None,
+        )
+
 
 class Accountant:
     """The running ledger of one fit against its budget.

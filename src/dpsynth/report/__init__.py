@@ -26,7 +26,7 @@ from dpsynth.evaluate import Result
 from dpsynth.privacy import PrivacyReport
 from dpsynth.report._evaluate import evaluate_with_progress
 
-__all__ = ["build_report", "evaluate_with_progress", "write_report"]
+__all__ = ["build_report", "evaluate_with_progress", "show", "write_report"]
 
 
 def build_report(
@@ -95,3 +95,29 @@ def write_report(path: str | os.PathLike[str], **kwargs: Any) -> Path:
     with atomic_open(path, "w") as fh:
         fh.write(text)
     return Path(path)
+
+
+class InlineReport:
+    """The full report page, displayed inline in Jupyter (in an isolated frame).
+
+    ``html`` is the page itself (what :func:`build_report` returns).
+    """
+
+    def __init__(self, page: str, height: int = 900) -> None:
+        self.html = page
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        return (f"<iframe srcdoc=\"{_html.escape(self.html, quote=True)}\" "
+                f"style=\"width:100%;height:{int(self.height)}px;border:1px solid #ccd\"></iframe>")
+
+
+def show(*, height: int = 900, **kwargs: Any) -> InlineReport:
+    """The report shown inline in a notebook: ``dpsynth.report.show(privacy=..., results=...)``.
+
+    Takes :func:`build_report`'s arguments; the page is isolated in a frame, so its styles
+    do not leak into the notebook.
+    """
+    return InlineReport(build_report(**kwargs), height=height)

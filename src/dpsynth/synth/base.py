@@ -198,6 +198,18 @@ class Synthesizer(ABC):
         self._check_fitted()
         return self._report
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: the generator, its settings and, once fitted, its guarantee."""
+        from dpsynth import _notebook as nb
+
+        params = nb.table(["parameter", "value"], sorted(self.get_params().items()))
+        if not self.is_fitted:
+            return nb.card(f"{type(self).__name__} ({self.name}), not fitted", params)
+        cols = ", ".join(self.domain_.names)
+        return nb.card(f"{type(self).__name__} ({self.name}), fitted",
+                       nb.paragraph(f"{len(self.domain_)} columns: {cols}"), params,
+                       self.privacy_report._repr_html_())
+
     @property
     def is_fitted(self) -> bool:
         """Whether ``fit`` has completed."""
