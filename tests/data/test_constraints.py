@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dpsynth.data.constraints import FixedCombinations, IfThen, Inequality, Range, parse_constraints
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import Domain
 from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, MetadataError
 from dpsynth.evaluate import ConstraintViolations, evaluate_all
