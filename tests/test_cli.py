@@ -175,3 +175,131 @@ def test_info_prints_a_ledger_with_pld_composed_dp_sgd_steps(files, tmp_path):
     r = runner.invoke(app, ["info", str(model)])
     assert r.exit_code == 0, r.output  # before the fix: TypeError adding ρ = None
     assert "Ledger" in r.stdout
+
+
+# -- checks before spending, one-line warnings, version ----------------------------------------
+@pytest.fixture()
+def no_fit(monkeypatch):
+    """Fail the test if a fit starts: the checks must come before any budget is spent."""
+    import dpsynth.api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fit started before the bad input was caught")
+
+    monkeypatch.setattr(dpsynth.api, "fit", refuse)
+
+
+def _one_line_error(r, *needles):
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and ".tmp" not in r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.output
+    for needle in needles:
+        assert needle in r.output, r.output
+
+
+def test_run_refuses_an_unwritable_out_dir_before_the_fit(files, no_fit):
+    data, meta = files
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "--out-dir", "/proc/x"])
+    _one_line_error(r, "/proc/x", "--out-dir")
+
+
+def test_run_refuses_an_out_dir_that_is_a_file(files, tmp_path, no_fit):
+    data, meta = files
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "--out-dir", str(target)])
+    _one_line_error(r, str(target), "existing file")
+    assert target.read_text() == "mine"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "--out-dir", str(target / "sub")])
+    _one_line_error(r, str(target), "not a folder")
+
+
+def test_run_checks_rows_params_and_metadata_before_the_fit(files, tmp_path, no_fit):
+    data, meta = files
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-n", "0", "--out-dir", str(out)])
+    _one_line_error(r, "--rows")
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "mst", "-p", "iters=-3", "--out-dir", str(out)])
+    _one_line_error(r, "iters")
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "mst", "-p", "bogus=1", "--out-dir", str(out)])
+    _one_line_error(r, "bogus")
+    bad_meta = tmp_path / "bad.json"
+    bad_meta.write_text(json.dumps({"columns": [{"name": "a", "type": "numeric", "lower": 5, "upper": 1}]}))
+    r = runner.invoke(app, ["run", str(data), "-m", str(bad_meta), "--out-dir", str(out)])
+    assert r.exit_code == 2 and "lower" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_fit_into_an_existing_folder_names_the_users_path(files, tmp_path, no_fit):
+    data, meta = files
+    folder = tmp_path / "models"
+    folder.mkdir()
+    r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-o", str(folder)])
+    _one_line_error(r, str(folder), "folder")
+
+
+def test_report_and_sample_check_their_output_before_working(files, tmp_path, monkeypatch):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    import dpsynth.cli
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluation started before the output path was checked")
+
+    monkeypatch.setattr(dpsynth.cli, "_evaluate", refuse)
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data),
+                            "-o", "/proc/x/r.html"])
+    _one_line_error(r, "/proc/x/r.html")
+    r = runner.invoke(app, ["sample", str(model), "-o", str(tmp_path)])
+    _one_line_error(r, str(tmp_path))
+    r = runner.invoke(app, ["evaluate", str(data), str(data), "-m", str(meta), "--json", "/proc/x/e.json"])
+    _one_line_error(r, "/proc/x/e.json")
+
+
+@pytest.mark.parametrize("generator, params", [("pe", ["rounds=2", "population_size=100"]),
+                                               ("gsd", ["synthetic_rows=100", "rounds=1", "generations=20"])])
+def test_run_without_rows_releases_the_dp_row_estimate(files, tmp_path, generator, params):
+    # Before: "'PE' object has no attribute 'estimated_rows'" after the budget was spent.
+    data, meta = files
+    out = tmp_path / "o"
+    p = [x for kv in params for x in ("-p", kv)]
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", generator, "-e", "1", "-d", "1e-6",
+                            "--out-dir", str(out), "--random-state", "0", *p])
+    assert r.exit_code == 0, r.output
+    n = len((out / "synthetic.csv").read_text().strip().splitlines()) - 1
+    assert 400 < n < 1600  # a DP estimate of the 800 input rows
+    assert f"({n} rows)" in r.stdout
+
+
+def test_warnings_print_one_line_like_errors(files, tmp_path):
+    data, meta = files
+    r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-d", "0.01", "-p", "iters=20",
+                            "-o", str(tmp_path / "m.dps"), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    warning = [line for line in r.output.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and warning[0].startswith("warning: delta=0.01"), r.output
+    assert "UserWarning" not in r.output and ".py" not in r.output
+
+
+def test_version():
+    from dpsynth import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"dpsynth {__version__}"
+
+
+def test_tables_to_a_pipe_are_not_cut(files, tmp_path):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "mst", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    r = runner.invoke(app, ["info", str(model)])
+    assert r.exit_code == 0, r.output
+    # Off a terminal rich would cut cells and titles at 80 columns ("…").
+    assert "…" not in r.output
+    assert "mst.select" in r.output or "mst.measure" in r.output
+    summary = [line for line in r.output.splitlines() if line.startswith("Privacy:")]
+    assert len(summary) == 1 and "NOT FOR RELEASE" in summary[0]

@@ -276,12 +276,6 @@ class TLDM(Synthesizer):
     def _row_estimate(self) -> int | None:
         return max(1, round(self.n_hat_))
 
-    @property
-    def estimated_rows(self) -> int:
-        """The fit's DP estimate of the number of rows (its noisy count)."""
-        self._check_fitted()
-        return max(1, round(self.n_hat_))
-
     # -- sample -------------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         from dpsynth import dpsgd
