@@ -303,3 +303,114 @@ def test_tables_to_a_pipe_are_not_cut(files, tmp_path):
     assert "mst.select" in r.output or "mst.measure" in r.output
     summary = [line for line in r.output.splitlines() if line.startswith("Privacy:")]
     assert len(summary) == 1 and "NOT FOR RELEASE" in summary[0]
+
+
+# -- signs of life and Ctrl-C (a fake slow generator in a real subprocess) ---------------------
+SLOW_CLI = """
+import sys, time
+from dpsynth.progress import track
+from dpsynth.synth.independent import Independent
+from dpsynth.synth.registry import register
+
+STEPS, DELAY = int(sys.argv[1]), float(sys.argv[2])
+
+
+@register("slow")
+class Slow(Independent):
+    '''Independent, after a slow loop that reports its progress.'''
+
+    def _fit(self, data):
+        with track("slow rounds", total=STEPS) as update:
+            for i in range(STEPS):
+                time.sleep(DELAY)
+                update(i + 1)
+        super()._fit(data)
+
+from dpsynth.cli import main
+sys.argv = ["dpsynth", *sys.argv[3:]]
+main()
+"""
+
+
+def _slow_cli(tmp_path, steps, delay, *args, interval="0.25"):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}", "DPSYNTH_PROGRESS_INTERVAL": interval,
+           "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-c", SLOW_CLI, str(steps), str(delay), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            cwd=tmp_path)
+
+
+def test_progress_off_a_terminal_prints_plain_lines_with_eta(files, tmp_path):
+    import re
+
+    data, meta = files
+    proc = _slow_cli(tmp_path, 12, 0.15, "fit", str(data), "-m", str(meta), "-g", "slow", "-p", "iters=20",
+                     "-o", str(tmp_path / "m.dps"))
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr
+    lines = re.findall(r"dpsynth: slow rounds: step (\d+)/12 \((\d+)%\), elapsed \d+:\d\d:\d\d, ETA \d+:\d\d:\d\d",
+                       stderr)
+    assert len(lines) >= 2, stderr  # ≈ 1.8 s of steps at one line every 0.25 s
+    steps = [int(s) for s, _ in lines]
+    assert steps == sorted(steps) and all(int(p) == round(100 * int(s) / 12) for s, p in lines)
+    assert "dpsynth: slow rounds: started" in stderr and "dpsynth: slow rounds: done in" in stderr
+    assert "━" not in stderr and "\x1b[" not in stderr  # no rich bar, no escape codes in a log file
+    assert "Model written to" in stdout
+
+
+def test_ctrl_c_during_the_fit_prints_one_line_and_exits_130(files, tmp_path):
+    import signal
+
+    data, meta = files
+    out = tmp_path / "o"
+    proc = _slow_cli(tmp_path, 400, 0.1, "run", str(data), "-m", str(meta), "-g", "slow", "-p", "iters=20",
+                     "--out-dir", str(out))
+    seen = []
+    for line in proc.stderr:  # wait until the fit is under way
+        seen.append(line)
+        if "slow rounds: started" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, rest = proc.communicate(timeout=60)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    last = [ln for ln in stderr.splitlines() if ln.startswith("interrupted:")]
+    assert len(last) == 1, stderr
+    assert "nothing was written" in last[0] and "no privacy budget was spent on an output" in last[0]
+    assert not out.exists()
+
+
+def test_interrupt_while_loading_or_writing_says_what_was_written(files, tmp_path, monkeypatch):
+    import dpsynth.api
+    import dpsynth.data.io
+
+    data, meta = files
+    # DuckDB turns Ctrl-C during a query into "RuntimeError: Query interrupted".
+    monkeypatch.setattr(dpsynth.api, "load_private", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Query interrupted")))
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "--out-dir", str(tmp_path / "a")])
+    assert r.exit_code == 130, r.output
+    assert r.output.strip().splitlines()[-1:] == [
+        "interrupted: nothing was written; the fit was stopped before it released anything: no privacy budget "
+        "was spent on an output (the noisy measurements taken so far were discarded)."
+    ]
+    monkeypatch.undo()
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dpsynth.data.io, "write_csv_atomic", stop)
+    out = tmp_path / "b"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-p", "iters=20",
+                            "--out-dir", str(out)])
+    assert r.exit_code == 130, r.output
+    line = r.output.strip().splitlines()[-1]
+    assert line.startswith("interrupted: only these were written: ") and "model.dps" in line
+    assert "the budget was spent on the fitted model" in line and "not saved" not in line
+    assert (out / "model.dps").exists() and not (out / "synthetic.csv").exists()

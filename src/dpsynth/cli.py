@@ -262,9 +262,9 @@ def _print_report(report: PrivacyReport, *, ledger: bool = True) -> None:
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
          random_state: int | None, params: list[str] | None) -> Any:
     from dpsynth import api
-    from dpsynth.progress import enable_progress
+    from dpsynth.progress import enable_progress, track
 
-    with enable_progress(err):
+    with enable_progress(err), track(f"fitting {generator} (ε = {epsilon:g})", None):
         _state.fitting = True
         model = api.fit(data, generator=generator, epsilon=epsilon, delta=delta, metadata=metadata,
                         random_state=random_state, **_parse_params(params))
