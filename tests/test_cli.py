@@ -377,7 +377,7 @@ def test_ctrl_c_during_the_fit_prints_one_line_and_exits_130(files, tmp_path):
         if "slow rounds: started" in line:
             break
     proc.send_signal(signal.SIGINT)
-    stdout, rest = proc.communicate(timeout=60)
+    _, rest = proc.communicate(timeout=60)
     stderr = "".join(seen) + rest
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
@@ -414,3 +414,34 @@ def test_interrupt_while_loading_or_writing_says_what_was_written(files, tmp_pat
     assert line.startswith("interrupted: only these were written: ") and "model.dps" in line
     assert "the budget was spent on the fitted model" in line and "not saved" not in line
     assert (out / "model.dps").exists() and not (out / "synthetic.csv").exists()
+
+
+def test_report_refuses_an_audit_of_another_generator_before_evaluating(files, tmp_path, monkeypatch):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    audit = {"kind": "dpsynth-audit", "version": 1, "generator": "mst", "epsilon_claimed": 1.0, "delta": 1e-9,
+             "verdict": "inconclusive", "membership": None, "reconstruction": None,
+             "settings": {"generator": "mst", "params": {}}}
+    audit_json = tmp_path / "a.json"
+    audit_json.write_text(json.dumps(audit))
+    import dpsynth.cli
+
+    monkeypatch.setattr(dpsynth.cli, "_evaluate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("evaluated")))
+    html = tmp_path / "r.html"
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data), "-o", str(html),
+                            "--audit", str(audit_json)])
+    _one_line_error(r, "'mst'", "'independent'")
+    assert not html.exists()
+    # The same generator at another ε: a one-line warning, and the page says so beside the audit.
+    audit.update(generator="independent", epsilon_claimed=3.0, settings={"generator": "independent", "params": {"iters": 20}})
+    audit_json.write_text(json.dumps(audit))
+    results = tmp_path / "eval.json"
+    results.write_text(json.dumps({"results": {}}))
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data), "-o", str(html),
+                            "--audit", str(audit_json), "--results", str(results)])
+    assert r.exit_code == 0, r.output
+    assert [ln for ln in r.output.splitlines() if ln.startswith("warning:")] == [
+        "warning: --audit: the audit claimed ε = 3, this model ε = 1; the report shows it beside the audit."]
+    assert "Mismatch:" in html.read_text()

@@ -259,6 +259,23 @@ def _print_report(report: PrivacyReport, *, ledger: bool = True) -> None:
         out.print(t)
 
 
+def _audit_mismatches(audit_doc: Any, generator: str, params: dict[str, Any], epsilon: float,
+                      delta: float) -> list[str]:
+    """Refuse an audit of another generator; warn (one line each) where its settings differ."""
+    if audit_doc is None:
+        return []
+    from dpsynth.errors import InvalidParameterError
+    from dpsynth.report import audit_mismatches
+
+    found = audit_mismatches(audit_doc, generator=generator, params=params, epsilon=epsilon, delta=delta)
+    if found and "audit audited generator" in found[0]:
+        raise InvalidParameterError(f"--audit does not describe this release: {found[0]}. Audit this generator, "
+                                    "or leave --audit out.")
+    for problem in found:
+        warnings.warn(f"--audit: {problem}; the report shows it beside the audit.", UserWarning, stacklevel=2)
+    return found
+
+
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
          random_state: int | None, params: list[str] | None) -> Any:
     from dpsynth import api
@@ -342,6 +359,11 @@ def run(
     _check_rows(rows)
     _check_fit_inputs(generator, epsilon, delta, metadata, random_state, param)
     audit_doc = _load_audit(audit)
+    if audit_doc is not None:
+        from dpsynth.synth.registry import create
+
+        full = create(generator, random_state=random_state, **_parse_params(param)).get_params()
+        mismatches = _audit_mismatches(audit_doc, generator, full, epsilon, delta)
     _check_folder(out_dir, "--out-dir")
     for name in ("model.dps", "synthetic.csv", "privacy_report.json", *(("report.html",) if report else ())):
         if (out_dir / name).is_dir():
@@ -370,7 +392,7 @@ def run(
             out_dir / "report.html", model, real=real, synthetic=synth, domain=domain, real_split="train",
             real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on",
             subtitle=f"{model.name} fitted on {data.name}; evaluated against the same input data",
-            audit=audit_doc,
+            audit=audit_doc, audit_mismatches=mismatches if audit_doc is not None else (),
         )
         _state.wrote(out_dir / "report.html")
         out.print(f"Report: {out_dir / 'report.html'} (its evaluation reads the input data: not for release)")
@@ -422,7 +444,7 @@ def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, dom
                        results: dict[str, Any] | None = None, target: str | None = None,
                        holdout: Any = None, real_split: str | None = None, real_label: str | None = None,
                        subtitle: str | None = None, title: str | None = None, random_state: int = 0,
-                       audit: Any = None) -> None:
+                       audit: Any = None, audit_mismatches: Any = ()) -> None:
     from dpsynth.progress import enable_progress
     from dpsynth.report import write_report
 
@@ -432,7 +454,7 @@ def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, dom
     with enable_progress(err):
         write_report(path, privacy=model.privacy_report, results=results, real=real, synthetic=synthetic,
                      domain=domain, title=title or f"{model.name.upper()} synthetic data: release report",
-                     subtitle=subtitle, real_label=real_label, audit=audit)
+                     subtitle=subtitle, real_label=real_label, audit=audit, audit_mismatches=audit_mismatches)
 
 
 def _print_results(results: dict[str, Any]) -> None:
@@ -544,6 +566,8 @@ def report(
     _check_output_file(output, "--output")
     model = Synthesizer.load(model_path)
     audit_doc = _load_audit(audit)
+    mismatches = _audit_mismatches(audit_doc, model.name, model.get_params(), model.privacy_report.budget_epsilon,
+                                   model.privacy_report.delta)
     domain = Domain.from_json(metadata) if metadata is not None else model.domain_
     results = None
     if results_json is not None:
@@ -554,7 +578,7 @@ def report(
     _write_html_report(output, model, real=real_df, synthetic=synth_df, domain=domain, results=results,
                        target=target, holdout=hold_df, real_split=real_split, title=title,
                        subtitle=f"{model.name} · real: {real.name} · synthetic: {synthetic.name}",
-                       random_state=random_state, audit=audit_doc)
+                       random_state=random_state, audit=audit_doc, audit_mismatches=mismatches)
     _state.wrote(output)
     out.print(f"Report written to {output}")
 
