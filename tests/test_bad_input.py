@@ -83,3 +83,45 @@ def test_malformed_metadata(tmp_path):
     meta.write_text(json.dumps({"columns": [{"name": "a", "type": "numeric", "lower": 5, "upper": 1}]}))
     with pytest.raises(DpsynthError, match="lower"):
         fit(make_small_frame(), meta=str(meta))
+
+
+def _edited_model(tmp_path, edit):
+    """A saved model whose model.json was changed by ``edit(doc)``."""
+    import zipfile
+
+    path = fit(make_small_frame(), generator="independent").save(tmp_path / "m.dps")
+    with zipfile.ZipFile(path) as zf:
+        doc, arrays = json.loads(zf.read("model.json")), zf.read("arrays.npz")
+    edit(doc)
+    bad = tmp_path / "edited.dps"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("model.json", json.dumps(doc))
+        zf.writestr("arrays.npz", arrays)
+    return bad
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda d: d["params"].update(bogus=1), "bogus"),
+        (lambda d: d.update(params=[1, 2]), "parameters"),
+        (lambda d: d.update(generator="nope"), "nope"),
+        (lambda d: d.pop("state"), "state"),
+        (lambda d: d.update(state={"model": 3}), "independent"),
+    ],
+)
+def test_model_file_with_unknown_parameters_or_state_is_one_line(tmp_path, edit, needle):
+    from typer.testing import CliRunner
+
+    from dpsynth.cli import app
+    from dpsynth.errors import SerializationError
+    from dpsynth.synth import Synthesizer
+
+    bad = _edited_model(tmp_path, edit)
+    with pytest.raises(SerializationError, match=needle):
+        Synthesizer.load(bad)
+    for args in (["info", str(bad)], ["sample", str(bad), "-n", "5", "-o", str(tmp_path / "s.csv")]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output and needle in r.output
+        assert len(r.output.strip().splitlines()) == 1

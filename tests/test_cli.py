@@ -175,3 +175,273 @@ def test_info_prints_a_ledger_with_pld_composed_dp_sgd_steps(files, tmp_path):
     r = runner.invoke(app, ["info", str(model)])
     assert r.exit_code == 0, r.output  # before the fix: TypeError adding ρ = None
     assert "Ledger" in r.stdout
+
+
+# -- checks before spending, one-line warnings, version ----------------------------------------
+@pytest.fixture()
+def no_fit(monkeypatch):
+    """Fail the test if a fit starts: the checks must come before any budget is spent."""
+    import dpsynth.api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fit started before the bad input was caught")
+
+    monkeypatch.setattr(dpsynth.api, "fit", refuse)
+
+
+def _one_line_error(r, *needles):
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and ".tmp" not in r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.output
+    for needle in needles:
+        assert needle in r.output, r.output
+
+
+def test_run_refuses_an_unwritable_out_dir_before_the_fit(files, no_fit):
+    data, meta = files
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "--out-dir", "/proc/x"])
+    _one_line_error(r, "/proc/x", "--out-dir")
+
+
+def test_run_refuses_an_out_dir_that_is_a_file(files, tmp_path, no_fit):
+    data, meta = files
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "--out-dir", str(target)])
+    _one_line_error(r, str(target), "existing file")
+    assert target.read_text() == "mine"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "--out-dir", str(target / "sub")])
+    _one_line_error(r, str(target), "not a folder")
+
+
+def test_run_checks_rows_params_and_metadata_before_the_fit(files, tmp_path, no_fit):
+    data, meta = files
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-n", "0", "--out-dir", str(out)])
+    _one_line_error(r, "--rows")
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "mst", "-p", "iters=-3", "--out-dir", str(out)])
+    _one_line_error(r, "iters")
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "mst", "-p", "bogus=1", "--out-dir", str(out)])
+    _one_line_error(r, "bogus")
+    bad_meta = tmp_path / "bad.json"
+    bad_meta.write_text(json.dumps({"columns": [{"name": "a", "type": "numeric", "lower": 5, "upper": 1}]}))
+    r = runner.invoke(app, ["run", str(data), "-m", str(bad_meta), "--out-dir", str(out)])
+    assert r.exit_code == 2 and "lower" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_fit_into_an_existing_folder_names_the_users_path(files, tmp_path, no_fit):
+    data, meta = files
+    folder = tmp_path / "models"
+    folder.mkdir()
+    r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-o", str(folder)])
+    _one_line_error(r, str(folder), "folder")
+
+
+def test_report_and_sample_check_their_output_before_working(files, tmp_path, monkeypatch):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    import dpsynth.cli
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluation started before the output path was checked")
+
+    monkeypatch.setattr(dpsynth.cli, "_evaluate", refuse)
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data),
+                            "-o", "/proc/x/r.html"])
+    _one_line_error(r, "/proc/x/r.html")
+    r = runner.invoke(app, ["sample", str(model), "-o", str(tmp_path)])
+    _one_line_error(r, str(tmp_path))
+    r = runner.invoke(app, ["evaluate", str(data), str(data), "-m", str(meta), "--json", "/proc/x/e.json"])
+    _one_line_error(r, "/proc/x/e.json")
+
+
+@pytest.mark.parametrize("generator, params", [("pe", ["rounds=2", "population_size=100"]),
+                                               ("gsd", ["synthetic_rows=100", "rounds=1", "generations=20"])])
+def test_run_without_rows_releases_the_dp_row_estimate(files, tmp_path, generator, params):
+    # Before: "'PE' object has no attribute 'estimated_rows'" after the budget was spent.
+    data, meta = files
+    out = tmp_path / "o"
+    p = [x for kv in params for x in ("-p", kv)]
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", generator, "-e", "1", "-d", "1e-6",
+                            "--out-dir", str(out), "--random-state", "0", *p])
+    assert r.exit_code == 0, r.output
+    n = len((out / "synthetic.csv").read_text().strip().splitlines()) - 1
+    assert 400 < n < 1600  # a DP estimate of the 800 input rows
+    assert f"({n} rows)" in r.stdout
+
+
+def test_warnings_print_one_line_like_errors(files, tmp_path):
+    data, meta = files
+    r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-d", "0.01", "-p", "iters=20",
+                            "-o", str(tmp_path / "m.dps"), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    warning = [line for line in r.output.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and warning[0].startswith("warning: delta=0.01"), r.output
+    assert "UserWarning" not in r.output and ".py" not in r.output
+
+
+def test_version():
+    from dpsynth import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"dpsynth {__version__}"
+
+
+def test_tables_to_a_pipe_are_not_cut(files, tmp_path):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "mst", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    r = runner.invoke(app, ["info", str(model)])
+    assert r.exit_code == 0, r.output
+    # Off a terminal rich would cut cells and titles at 80 columns ("…").
+    assert "…" not in r.output
+    assert "mst.select" in r.output or "mst.measure" in r.output
+    summary = [line for line in r.output.splitlines() if line.startswith("Privacy:")]
+    assert len(summary) == 1 and "NOT FOR RELEASE" in summary[0]
+
+
+# -- signs of life and Ctrl-C (a fake slow generator in a real subprocess) ---------------------
+SLOW_CLI = """
+import sys, time
+from dpsynth.progress import track
+from dpsynth.synth.independent import Independent
+from dpsynth.synth.registry import register
+
+STEPS, DELAY = int(sys.argv[1]), float(sys.argv[2])
+
+
+@register("slow")
+class Slow(Independent):
+    '''Independent, after a slow loop that reports its progress.'''
+
+    def _fit(self, data):
+        with track("slow rounds", total=STEPS) as update:
+            for i in range(STEPS):
+                time.sleep(DELAY)
+                update(i + 1)
+        super()._fit(data)
+
+from dpsynth.cli import main
+sys.argv = ["dpsynth", *sys.argv[3:]]
+main()
+"""
+
+
+def _slow_cli(tmp_path, steps, delay, *args, interval="0.25"):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}", "DPSYNTH_PROGRESS_INTERVAL": interval,
+           "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-c", SLOW_CLI, str(steps), str(delay), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            cwd=tmp_path)
+
+
+def test_progress_off_a_terminal_prints_plain_lines_with_eta(files, tmp_path):
+    import re
+
+    data, meta = files
+    proc = _slow_cli(tmp_path, 12, 0.15, "fit", str(data), "-m", str(meta), "-g", "slow", "-p", "iters=20",
+                     "-o", str(tmp_path / "m.dps"))
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr
+    lines = re.findall(r"dpsynth: slow rounds: step (\d+)/12 \((\d+)%\), elapsed \d+:\d\d:\d\d, ETA \d+:\d\d:\d\d",
+                       stderr)
+    assert len(lines) >= 2, stderr  # ≈ 1.8 s of steps at one line every 0.25 s
+    steps = [int(s) for s, _ in lines]
+    assert steps == sorted(steps) and all(int(p) == round(100 * int(s) / 12) for s, p in lines)
+    assert "dpsynth: slow rounds: started" in stderr and "dpsynth: slow rounds: done in" in stderr
+    assert "━" not in stderr and "\x1b[" not in stderr  # no rich bar, no escape codes in a log file
+    assert "Model written to" in stdout
+
+
+def test_ctrl_c_during_the_fit_prints_one_line_and_exits_130(files, tmp_path):
+    import signal
+
+    data, meta = files
+    out = tmp_path / "o"
+    proc = _slow_cli(tmp_path, 400, 0.1, "run", str(data), "-m", str(meta), "-g", "slow", "-p", "iters=20",
+                     "--out-dir", str(out))
+    seen = []
+    for line in proc.stderr:  # wait until the fit is under way
+        seen.append(line)
+        if "slow rounds: started" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    last = [ln for ln in stderr.splitlines() if ln.startswith("interrupted:")]
+    assert len(last) == 1, stderr
+    assert "nothing was written" in last[0] and "no privacy budget was spent on an output" in last[0]
+    assert not out.exists()
+
+
+def test_interrupt_while_loading_or_writing_says_what_was_written(files, tmp_path, monkeypatch):
+    import dpsynth.api
+    import dpsynth.data.io
+
+    data, meta = files
+    # DuckDB turns Ctrl-C during a query into "RuntimeError: Query interrupted".
+    monkeypatch.setattr(dpsynth.api, "load_private", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Query interrupted")))
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "--out-dir", str(tmp_path / "a")])
+    assert r.exit_code == 130, r.output
+    assert r.output.strip().splitlines()[-1:] == [
+        "interrupted: nothing was written; the fit was stopped before it released anything: no privacy budget "
+        "was spent on an output (the noisy measurements taken so far were discarded)."
+    ]
+    monkeypatch.undo()
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dpsynth.data.io, "write_csv_atomic", stop)
+    out = tmp_path / "b"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-p", "iters=20",
+                            "--out-dir", str(out)])
+    assert r.exit_code == 130, r.output
+    line = r.output.strip().splitlines()[-1]
+    assert line.startswith("interrupted: only these were written: ") and "model.dps" in line
+    assert "the budget was spent on the fitted model" in line and "not saved" not in line
+    assert (out / "model.dps").exists() and not (out / "synthetic.csv").exists()
+
+
+def test_report_refuses_an_audit_of_another_generator_before_evaluating(files, tmp_path, monkeypatch):
+    data, meta = files
+    model = tmp_path / "m.dps"
+    assert runner.invoke(app, ["fit", str(data), "-m", str(meta), "-g", "independent", "-o", str(model),
+                               "-p", "iters=20", "--random-state", "0"]).exit_code == 0
+    audit = {"kind": "dpsynth-audit", "version": 1, "generator": "mst", "epsilon_claimed": 1.0, "delta": 1e-9,
+             "verdict": "inconclusive", "membership": None, "reconstruction": None,
+             "settings": {"generator": "mst", "params": {}}}
+    audit_json = tmp_path / "a.json"
+    audit_json.write_text(json.dumps(audit))
+    import dpsynth.cli
+
+    monkeypatch.setattr(dpsynth.cli, "_evaluate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("evaluated")))
+    html = tmp_path / "r.html"
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data), "-o", str(html),
+                            "--audit", str(audit_json)])
+    _one_line_error(r, "'mst'", "'independent'")
+    assert not html.exists()
+    # The same generator at another ε: a one-line warning, and the page says so beside the audit.
+    audit.update(generator="independent", epsilon_claimed=3.0, settings={"generator": "independent", "params": {"iters": 20}})
+    audit_json.write_text(json.dumps(audit))
+    results = tmp_path / "eval.json"
+    results.write_text(json.dumps({"results": {}}))
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data), "-o", str(html),
+                            "--audit", str(audit_json), "--results", str(results)])
+    assert r.exit_code == 0, r.output
+    assert [ln for ln in r.output.splitlines() if ln.startswith("warning:")] == [
+        "warning: --audit: the audit claimed ε = 3, this model ε = 1; the report shows it beside the audit."]
+    assert "Mismatch:" in html.read_text()

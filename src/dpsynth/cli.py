@@ -1,7 +1,10 @@
 """The ``dpsynth`` command line: fit, sample, run, info, evaluate, report, audit, generators.
 
 Errors a user can cause print one line and exit with code 2; nothing half-written is left
-on disk (every output is written to a temporary file and renamed).
+on disk (every output is written to a temporary file and renamed). Every output path,
+the metadata and the parameters are checked before any budget is spent or long work
+starts. Ctrl-C prints one line saying what was written and whether budget was spent, and
+exits with code 130. Python warnings print as one ``warning:`` line.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -62,21 +66,143 @@ def _load_audit(path: Path | None) -> Any:
     return AuditReport.load(path)
 
 
+class _Progress:
+    """What the running command has done so far, for the line printed on Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.fitting = False  # a fit with a budget has started
+        self.fitted = False  # ... and finished: its budget is spent on the model
+        self.written: list[Path] = []
+
+    def wrote(self, path: Path) -> None:
+        self.written.append(path)
+
+    def interrupted_line(self) -> str:
+        wrote = (
+            "nothing was written"
+            if not self.written
+            else "only these were written: " + ", ".join(str(p) for p in self.written)
+        )
+        if self.fitted:
+            saved = any(p.name.endswith(".dps") for p in self.written)
+            budget = (
+                "the budget was spent on the fitted model"
+                + ("" if saved else ", which was not saved: count this budget as spent")
+            )
+        elif self.fitting:
+            budget = (
+                "the fit was stopped before it released anything: no privacy budget was spent on an output "
+                "(the noisy measurements taken so far were discarded)"
+            )
+        else:
+            budget = "no privacy budget was spent"
+        return f"interrupted: {wrote}; {budget}."
+
+
+_state = _Progress()
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, also when DuckDB turned it into its own exception while a query ran."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+
+
+def _full_width() -> None:
+    # Off a terminal (a pipe, a log file) rich would cut tables and wrap messages at 80
+    # columns: give it room instead, so that nothing is cut.
+    for console in (out, err):
+        if not console.is_terminal:
+            console.width = 1000
+
+
 def _friendly(fn: F) -> F:
-    """Turn user errors into one line on stderr and exit code 2."""
+    """Turn user errors into one line on stderr and exit code 2; Ctrl-C into one line and 130."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _state
+        _state = _Progress()
+        _full_width()
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
         except DpsynthError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
             err.print(f"[bold red]error:[/] {exc.strerror}: {exc.filename}", highlight=False)
             raise typer.Exit(2) from None
+        except (KeyboardInterrupt, Exception) as exc:
+            if not _is_interrupt(exc):
+                raise
+            err.print(_state.interrupted_line(), highlight=False)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _nearest_existing(path: Path) -> Path:
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    return probe
+
+
+def _check_folder(folder: Path, option: str) -> None:
+    """Refuse a folder that cannot be created or written, before any work (it is not created)."""
+    if folder.exists() and not folder.is_dir():
+        from dpsynth.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"{option} {folder} is an existing file, not a folder: give a folder.")
+    _check_can_create(folder, option, folder)
+
+
+def _check_can_create(target: Path, option: str, shown: Path) -> None:
+    from dpsynth.errors import InvalidParameterError
+
+    base = _nearest_existing(target)
+    if not base.is_dir():
+        raise InvalidParameterError(f"Cannot write {shown} ({option}): {base} is a file, not a folder.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".dpsynth-check.", dir=base)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"Cannot write {shown} ({option}): {base} does not take new files ({exc.strerror or exc})."
+        ) from None
+
+
+def _check_output_file(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written (a folder, a read-only place), before any work."""
+    from dpsynth.errors import InvalidParameterError
+
+    if path.is_dir():
+        raise InvalidParameterError(f"{option} {path} is an existing folder: give a file name.")
+    _check_can_create(path.parent, option, path)
+
+
+def _check_fit_inputs(generator: str, epsilon: float, delta: float, metadata: Path | None,
+                      random_state: int | None, params: list[str] | None) -> None:
+    """Check the budget, the generator and its parameters and the metadata before reading any row."""
+    from dpsynth.data.domain import Domain
+    from dpsynth.privacy import PrivacyBudget
+    from dpsynth.synth.registry import create
+
+    PrivacyBudget(epsilon, delta)
+    create(generator, random_state=random_state, **_parse_params(params))._validate_params()
+    if metadata is not None:
+        Domain.from_json(metadata)
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -133,14 +259,34 @@ def _print_report(report: PrivacyReport, *, ledger: bool = True) -> None:
         out.print(t)
 
 
+def _audit_mismatches(audit_doc: Any, generator: str, params: dict[str, Any], epsilon: float,
+                      delta: float) -> list[str]:
+    """Refuse an audit of another generator; warn (one line each) where its settings differ."""
+    if audit_doc is None:
+        return []
+    from dpsynth.errors import InvalidParameterError
+    from dpsynth.report import audit_mismatches
+
+    found = audit_mismatches(audit_doc, generator=generator, params=params, epsilon=epsilon, delta=delta)
+    if found and "audit audited generator" in found[0]:
+        raise InvalidParameterError(f"--audit does not describe this release: {found[0]}. Audit this generator, "
+                                    "or leave --audit out.")
+    for problem in found:
+        warnings.warn(f"--audit: {problem}; the report shows it beside the audit.", UserWarning, stacklevel=2)
+    return found
+
+
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
          random_state: int | None, params: list[str] | None) -> Any:
     from dpsynth import api
-    from dpsynth.progress import enable_progress
+    from dpsynth.progress import enable_progress, track
 
-    with enable_progress(err):
-        return api.fit(data, generator=generator, epsilon=epsilon, delta=delta, metadata=metadata,
-                       random_state=random_state, **_parse_params(params))
+    with enable_progress(err), track(f"fitting {generator} (ε = {epsilon:g})", None):
+        _state.fitting = True
+        model = api.fit(data, generator=generator, epsilon=epsilon, delta=delta, metadata=metadata,
+                        random_state=random_state, **_parse_params(params))
+        _state.fitted = True
+        return model
 
 
 @app.command()
@@ -156,8 +302,11 @@ def fit(
     param: ParamOpt = None,
 ) -> None:
     """Fit a generator on DATA within (ε, δ) and save the model (safe to release)."""
+    _check_fit_inputs(generator, epsilon, delta, metadata, random_state, param)
+    _check_output_file(output, "--output")
     model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
     model.save(output)
+    _state.wrote(output)
     _print_report(model.privacy_report, ledger=False)
     out.print(f"Model written to {output}")
 
@@ -174,13 +323,12 @@ def sample(
     from dpsynth.data.io import write_csv_atomic
     from dpsynth.synth.base import Synthesizer
 
+    _check_rows(n)
+    _check_output_file(output, "--output")
     model = Synthesizer.load(model_path)
-    rows = n if n is not None else getattr(model, "estimated_rows", None)
-    if rows is None:
-        from dpsynth.errors import InvalidParameterError
-
-        raise InvalidParameterError("This model has no row estimate; pass --rows.")
+    rows = n if n is not None else model.estimated_rows
     write_csv_atomic(model.sample(rows, random_state=random_state), output)
+    _state.wrote(output)
     out.print(f"{rows} synthetic rows written to {output}")
 
 
@@ -207,15 +355,32 @@ def run(
     """Fit, sample and write the privacy report in one go."""
     from dpsynth.data.io import write_csv_atomic
 
-    audit_doc = _load_audit(audit)  # read before fitting: a bad file fails fast
+    # Everything that can be checked is checked before the fit spends the budget.
+    _check_rows(rows)
+    _check_fit_inputs(generator, epsilon, delta, metadata, random_state, param)
+    audit_doc = _load_audit(audit)
+    if audit_doc is not None:
+        from dpsynth.synth.registry import create
+
+        full = create(generator, random_state=random_state, **_parse_params(param)).get_params()
+        mismatches = _audit_mismatches(audit_doc, generator, full, epsilon, delta)
+    _check_folder(out_dir, "--out-dir")
+    for name in ("model.dps", "synthetic.csv", "privacy_report.json", *(("report.html",) if report else ())):
+        if (out_dir / name).is_dir():
+            from dpsynth.errors import InvalidParameterError
+
+            raise InvalidParameterError(f"--out-dir {out_dir} holds a folder named {name}: move it or pick another folder.")
 
     model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
     n = rows if rows is not None else model.estimated_rows
     synth = model.sample(n, random_state=random_state)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.dps")
+    _state.wrote(out_dir / "model.dps")
     write_csv_atomic(synth, out_dir / "synthetic.csv")
+    _state.wrote(out_dir / "synthetic.csv")
     _atomic_write_text(out_dir / "privacy_report.json", json.dumps(model.privacy_report.to_dict(), indent=2))
+    _state.wrote(out_dir / "privacy_report.json")
     _print_report(model.privacy_report)
     out.print(f"Synthetic data ({n} rows): {out_dir / 'synthetic.csv'}")
     out.print(f"Privacy report: {out_dir / 'privacy_report.json'}")
@@ -227,9 +392,17 @@ def run(
             out_dir / "report.html", model, real=real, synthetic=synth, domain=domain, real_split="train",
             real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on",
             subtitle=f"{model.name} fitted on {data.name}; evaluated against the same input data",
-            audit=audit_doc,
+            audit=audit_doc, audit_mismatches=mismatches if audit_doc is not None else (),
         )
+        _state.wrote(out_dir / "report.html")
         out.print(f"Report: {out_dir / 'report.html'} (its evaluation reads the input data: not for release)")
+
+
+def _check_rows(rows: int | None) -> None:
+    if rows is not None and rows <= 0:
+        from dpsynth.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"--rows must be an integer > 0. Got {rows}.")
 
 
 @app.command()
@@ -271,7 +444,7 @@ def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, dom
                        results: dict[str, Any] | None = None, target: str | None = None,
                        holdout: Any = None, real_split: str | None = None, real_label: str | None = None,
                        subtitle: str | None = None, title: str | None = None, random_state: int = 0,
-                       audit: Any = None) -> None:
+                       audit: Any = None, audit_mismatches: Any = ()) -> None:
     from dpsynth.progress import enable_progress
     from dpsynth.report import write_report
 
@@ -281,7 +454,7 @@ def _write_html_report(path: Path, model: Any, *, real: Any, synthetic: Any, dom
     with enable_progress(err):
         write_report(path, privacy=model.privacy_report, results=results, real=real, synthetic=synthetic,
                      domain=domain, title=title or f"{model.name.upper()} synthetic data: release report",
-                     subtitle=subtitle, real_label=real_label, audit=audit)
+                     subtitle=subtitle, real_label=real_label, audit=audit, audit_mismatches=audit_mismatches)
 
 
 def _print_results(results: dict[str, Any]) -> None:
@@ -345,6 +518,8 @@ def evaluate(
     from dpsynth.data.domain import Domain
     from dpsynth.evaluate import RAW_ROWS_NOTE
 
+    if json_out is not None:
+        _check_output_file(json_out, "--json")
     domain = Domain.from_json(metadata)
     real_df = _load_frame(real, domain)
     synth_df = _load_frame(synthetic, domain)
@@ -361,6 +536,7 @@ def evaluate(
             "results": {name: r.to_dict() for name, r in results.items()},
         }
         _atomic_write_text(json_out, json.dumps(doc, indent=2, allow_nan=False))
+        _state.wrote(json_out)
         out.print(f"Results written to {json_out}")
 
 
@@ -387,18 +563,23 @@ def report(
     from dpsynth.evaluate import Result
     from dpsynth.synth.base import Synthesizer
 
+    _check_output_file(output, "--output")
     model = Synthesizer.load(model_path)
+    audit_doc = _load_audit(audit)
+    mismatches = _audit_mismatches(audit_doc, model.name, model.get_params(), model.privacy_report.budget_epsilon,
+                                   model.privacy_report.delta)
     domain = Domain.from_json(metadata) if metadata is not None else model.domain_
-    real_df = _load_frame(real, domain)
-    synth_df = _load_frame(synthetic, domain)
-    hold_df = _load_frame(holdout, domain) if holdout is not None else None
     results = None
     if results_json is not None:
         results = {k: Result.from_dict(v) for k, v in _read_results_json(results_json).items()}
+    real_df = _load_frame(real, domain)
+    synth_df = _load_frame(synthetic, domain)
+    hold_df = _load_frame(holdout, domain) if holdout is not None else None
     _write_html_report(output, model, real=real_df, synthetic=synth_df, domain=domain, results=results,
                        target=target, holdout=hold_df, real_split=real_split, title=title,
                        subtitle=f"{model.name} · real: {real.name} · synthetic: {synthetic.name}",
-                       random_state=random_state, audit=_load_audit(audit))
+                       random_state=random_state, audit=audit_doc, audit_mismatches=mismatches)
+    _state.wrote(output)
     out.print(f"Report written to {output}")
 
 
@@ -464,6 +645,9 @@ def audit_cmd(
     chosen = [a for a in names if a in ATTACKS]
     kinds = (["mia"] if "mia" in names or chosen else []) + (["recon"] if "recon" in names else [])
     work = output.with_name(output.name + ".games")
+    _check_output_file(output, "--out")
+    if work.exists() and not work.is_dir():
+        raise InvalidParameterError(f"{work} (where the audit keeps its games) is an existing file: move it.")
     with enable_progress(err):
         result = run_audit(
             data, metadata, generator=generator, epsilon=epsilon, delta=delta, params=_parse_params(param),
@@ -473,6 +657,7 @@ def audit_cmd(
             random_state=random_state, work_dir=work, resume=resume,
         )
     result.save(output)
+    _state.wrote(output)
     _print_audit(result)
     out.print(f"Audit written to {output} (games in {work}); it reads raw rows: not for release.")
     if result.verdict == "violation":
@@ -501,6 +686,23 @@ def _print_audit(result: Any) -> None:
                 t.add_row(str(size), name, f"{sc.accuracy:.1%}", f"{sc.accuracy_ci[0]:.1%}–{sc.accuracy_ci[1]:.1%}",
                           "—" if sc.auc != sc.auc else f"{sc.auc:.3f}")
         out.print(t)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dpsynth import __version__
+
+        out.print(f"dpsynth {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print dpsynth's version and exit.")
+    ] = False,
+) -> None:
+    """Differentially private synthetic data, audited."""
 
 
 @app.command()

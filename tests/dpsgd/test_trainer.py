@@ -319,3 +319,67 @@ def test_bad_inputs_get_dpsynth_errors():
         run.loss_fn = lambda m, b: _loss(m, b).sum()
         run.step()
     assert "64" not in repr(rows)
+
+
+# -- the secure (production) noise path ------------------------------------------------------
+def test_production_noise_is_secure_by_default_and_the_fast_switch_is_flagged():
+    assert DPSGDConfig().secure_noise is True
+    for secure in (True, False):
+        rows = EncodedRows(np.zeros((20, 5), np.float32), Accountant(PrivacyBudget(1.0, 1e-5)), NoiseSource(None))
+        cfg = DPSGDConfig(steps=2, batch_size=8, secure_noise=secure)
+        run = PrivateTrainer(rows, cfg, noise_multiplier=5.0, sample_rate=0.4, step="t").start(_mlp(), _loss)
+        run.step()
+        run.finish()
+        report = rows.accountant.report()
+        assert report.seeded is (not secure)
+        assert ("NOT FOR RELEASE" in report.summary()) is (not secure)
+        assert any("Mersenne" in n and "NOT FOR RELEASE" in n for n in report.notes) is (not secure)
+
+
+def test_secure_noise_from_os_urandom_has_the_claimed_scale_and_lies_on_the_lattice():
+    from dpsynth.dpsgd.trainer import _SecureNoise
+
+    std, d = 0.37, 20_000
+    secure = _SecureNoise(NoiseSource(None), std, sensitivity=1.0, size=d, steps=3)
+    assert secure.source.secure  # os.urandom bits, not a seeded generator
+    zeros = [torch.zeros(d // 2, dtype=torch.float32), torch.zeros(2, d // 4, dtype=torch.float32)]
+    noisy = torch.cat([g.reshape(-1) for g in secure.add(zeros)]).numpy()
+    units = noisy / secure.gamma
+    np.testing.assert_array_equal(units, np.round(units))  # exact lattice points
+    # Chi-square test of the variance: Σz² ~ χ²(d) for z = noise / std.
+    ss = float(np.sum((noisy / std) ** 2))
+    assert 2 * min(stats.chi2.cdf(ss, d), stats.chi2.sf(ss, d)) > 1e-3, ss / d
+    # Mean zero within 4 standard errors; and a second draw is fresh.
+    assert abs(noisy.mean()) < 4 * std / math.sqrt(d)
+    again = torch.cat([g.reshape(-1) for g in secure.add(zeros)]).numpy()
+    assert not np.array_equal(noisy, again)
+    secure.close()
+
+
+def test_secure_noise_snapping_keeps_the_charged_sensitivity():
+    # Neighbouring aggregates Δ apart, placed where rounding to the lattice hurts most: the
+    # noise-free snapped values must stay within Δ (the sensitivity the accountant charged).
+    from dpsynth.dpsgd.trainer import _SecureNoise
+
+    d, delta = 4096, 1.0
+    secure = _SecureNoise(NoiseSource(0), 1e-3, sensitivity=delta, size=d, steps=1)
+    g = secure.gamma
+    base = torch.full((d,), 0.49 * g, dtype=torch.float64) / secure.shrink
+    step = torch.full((d,), delta / math.sqrt(d), dtype=torch.float64)
+    snapped = [torch.round(x * (secure.shrink / g)) * g for x in (base, base + step)]
+    assert float(torch.linalg.vector_norm(snapped[1] - snapped[0])) <= delta
+    secure.close()
+
+
+def test_seeded_secure_runs_are_reproducible():
+    def once():
+        rows = _rows(n=40)
+        cfg = DPSGDConfig(steps=3, batch_size=8, optimizer="sgd", lr=1.0)
+        model = _mlp(seed=4)
+        run = PrivateTrainer(rows, cfg, noise_multiplier=20.0, sample_rate=0.2, step="t").start(model, _loss)
+        for _ in range(cfg.steps):
+            run.step()
+        run.finish()
+        return torch.cat([p.detach().ravel() for p in model.parameters()])
+
+    torch.testing.assert_close(once(), once(), rtol=0, atol=0)

@@ -42,9 +42,12 @@ class DPSGDConfig:
             gradients, then a second backward pass), ``"hooks"`` (Opacus per-sample
             gradients) or ``"functorch"`` (``torch.func`` vmap of grad; the test oracle).
         error_max_norm: C₂, the clipping norm of the error-feedback term (default C).
-        secure_noise: Draw the gradient noise from the fit's NoiseSource (lattice Gaussian
-            on ``os.urandom`` bits, immune to floating-point attacks; about 20× slower)
-            instead of a torch generator seeded from it.
+        secure_noise: True (the default, and the only setting whose output may be
+            released): gradient noise is the exact discrete Gaussian on a fine lattice,
+            drawn from the fit's NoiseSource (``os.urandom`` in production), immune to
+            floating-point attacks. False is a research switch: a fast float Gaussian from
+            torch's Mersenne Twister seeded from the NoiseSource; the privacy report then
+            says NOT FOR RELEASE, as for a seeded fit.
     """
 
     steps: int = 1000
@@ -59,7 +62,7 @@ class DPSGDConfig:
     weight_decay: float = 0.0
     grad_sample_mode: GradSampleMode = "ghost"
     error_max_norm: float | None = None
-    secure_noise: bool = False
+    secure_noise: bool = True
 
     def validate(self, owner: str = "DPSGDConfig") -> None:
         """Check every field; raise one InvalidParameterError naming the first bad one."""

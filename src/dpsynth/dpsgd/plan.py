@@ -120,6 +120,14 @@ def calibrate(accountant: Accountant, stages: Sequence[Stage]) -> list[float]:
             or if a calibrated σ exceeds its ``max_noise_multiplier`` (the budget cannot
             pay for that many steps at a useful noise level).
     """
+    from dpsynth.progress import track
+
+    # A search over PLD compositions: seconds to minutes, shown as a task of unknown length.
+    with track("calibrating DP-SGD noise (PLD accounting)", None):
+        return _calibrate(accountant, stages)
+
+
+def _calibrate(accountant: Accountant, stages: Sequence[Stage]) -> list[float]:
     if not stages:
         return []
     for s in stages:

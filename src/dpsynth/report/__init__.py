@@ -14,7 +14,7 @@ sections read raw real rows and are not part of the DP release; the page says so
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from dpsynth.errors import InvalidParameterError
 from dpsynth.evaluate import Result
 from dpsynth.privacy import PrivacyReport
 from dpsynth.report._evaluate import evaluate_with_progress
+from dpsynth.report._html import audit_mismatches
 
-__all__ = ["build_report", "evaluate_with_progress", "show", "write_report"]
+__all__ = ["audit_mismatches", "build_report", "evaluate_with_progress", "show", "write_report"]
 
 
 def build_report(
@@ -41,6 +42,7 @@ def build_report(
     real_label: str | None = None,
     audit: Any = None,
     generated_at: str | None = None,
+    audit_mismatches: Sequence[str] = (),
 ) -> str:
     """Render the report as one self-contained HTML page.
 
@@ -57,6 +59,8 @@ def build_report(
         audit: The privacy audit's result (an object with ``to_dict()`` and optionally
             ``summary()``, or a mapping); None renders the slot as "not run".
         generated_at: Time stamp shown on the page (default: now, UTC).
+        audit_mismatches: Where the audit's settings differ from the released model's
+            (:func:`audit_mismatches`); each is shown as a warning over the audit.
 
     Returns:
         The HTML text.
@@ -77,7 +81,7 @@ def build_report(
         )
     return build_page(privacy=privacy, results=results, real=real, synthetic=synthetic, domain=domain,
                       title=title, subtitle=subtitle, real_label=real_label, audit=audit,
-                      generated_at=generated_at)
+                      generated_at=generated_at, audit_mismatches_=list(audit_mismatches))
 
 
 def write_report(path: str | os.PathLike[str], **kwargs: Any) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +60,7 @@ def build_page(
     real_label: str | None,
     audit: Any,
     generated_at: str | None,
+    audit_mismatches_: Sequence[str] = (),
 ) -> str:
     """The whole page (see :func:`dpsynth.report.build_report`)."""
     from dpsynth import __version__
@@ -74,7 +75,7 @@ def build_page(
         ("utility", "Utility", lambda: _utility_section(res)),
         ("discriminability", "Discriminability", lambda: _detection_section(res)),
         ("dcr", "Distance to closest record", lambda: _dcr_section(res)),
-        ("audit", "Privacy audit", lambda: _audit_section(audit)),
+        ("audit", "Privacy audit", lambda: _audit_section(audit, audit_mismatches_)),
     ]
     nav = "".join(f'<a href="#{sid}">{e(name)}</a>' for sid, name, _ in sections)
     body: list[str] = []
@@ -568,7 +569,7 @@ def _dcr_section(res: Mapping[str, Result]) -> str:
 
 
 # -- audit -------------------------------------------------------------------------------------
-def _audit_section(audit: Any) -> str:
+def _audit_section(audit: Any, mismatches: Sequence[str] = ()) -> str:
     if audit is None:
         return ('<div class="slot"><div class="slot-title">Not run</div>'
                 "<p>No empirical privacy audit (membership-inference attacks, an empirical lower bound on ε) "
@@ -579,7 +580,7 @@ def _audit_section(audit: Any) -> str:
         summary = f'<p class="lead">{e(audit.summary())}</p>'
     doc: Any = audit.to_dict() if hasattr(audit, "to_dict") and callable(audit.to_dict) else audit
     if isinstance(doc, Mapping) and doc.get("kind") == "dpsynth-audit":
-        return _audit_report(doc)
+        return _audit_report(doc, mismatches)
     if isinstance(doc, Mapping):
         rows = "".join(
             f"<tr><th>{e(k)}</th><td>{_audit_value(v)}</td></tr>" for k, v in doc.items()
@@ -604,7 +605,84 @@ def _num(v: Any) -> float:
         return float("nan")
 
 
-def _audit_report(doc: Mapping[str, Any]) -> str:
+def _ident(name: object) -> str:
+    """An identifier (``groundhog_histogram``) that wraps after underscores, never mid-word."""
+    return "_<wbr>".join(e(part) for part in str(name).split("_"))
+
+
+_SETTING_WORDS = {
+    "generator": "generator audited", "params": "its parameters", "epsilon": "claimed ε", "delta": "claimed δ",
+    "attacks": "audits run", "mia_attacks": "membership attacks", "games": "membership games per target",
+    "targets": "target choice", "n_targets": "target records", "m": "training rows per game",
+    "n_synth": "synthetic rows per game", "n_shadows": "shadow fits per target", "recon_games": "reconstruction games",
+    "recon_rows": "training rows per reconstruction game", "recon_sizes": "synthetic rows (reconstruction)",
+    "secret": "secret column", "quasi_identifiers": "quasi-identifiers", "alpha": "significance level",
+    "population_rows": "population rows", "random_state": "seed of the games",
+}
+
+
+def _setting_value(v: Any) -> str:
+    if v is None:
+        return '<span class="muted">default</span>'
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int | float):
+        return e(fmt(v, 4)) if isinstance(v, float) else e(f"{v:,}")
+    if isinstance(v, list | tuple):
+        return ", ".join(_setting_value(x) for x in v) or '<span class="muted">none</span>'
+    if isinstance(v, Mapping):
+        return ", ".join(f"{_ident(k)} = {_setting_value(x)}" for k, x in v.items()) or '<span class="muted">defaults</span>'
+    return _ident(v)
+
+
+def _audit_settings(settings: Mapping[str, Any], seconds: float) -> str:
+    """The audit's settings as a readable two-column table (not raw JSON)."""
+    rows = [f"<tr><th>{e(_SETTING_WORDS.get(str(k), str(k)))}</th><td>{_setting_value(v)}</td></tr>"
+            for k, v in settings.items()]
+    if math.isfinite(seconds) and seconds > 0:
+        rows.append(f"<tr><th>wall time of the last run</th><td>{e(fmt(seconds, 3))} s</td></tr>")
+    if not rows:
+        return ""
+    return ('<details class="settings"><summary>Settings of the audit</summary><div class="table-wrap">'
+            f'<table class="kv"><tbody>{"".join(rows)}</tbody></table></div></details>')
+
+
+def audit_mismatches(audit: Any, *, generator: str, params: Mapping[str, Any], epsilon: float,
+                     delta: float) -> list[str]:
+    """What differs between an audit and the model a report describes (empty: it audited this setting).
+
+    Compares the audited generator, its parameters and the claimed (ε, δ) with the model's.
+    """
+    doc: Any = audit.to_dict() if hasattr(audit, "to_dict") and callable(audit.to_dict) else audit
+    if not isinstance(doc, Mapping):
+        return []
+    settings = doc.get("settings") or {}
+    out = []
+    audited = doc.get("generator", settings.get("generator"))
+    other_generator = audited is not None and str(audited) != generator
+    if other_generator:
+        out.append(f"the audit audited generator {audited!r}, this model is {generator!r}")
+    a_eps, a_delta = _num(doc.get("epsilon_claimed", settings.get("epsilon"))), _num(doc.get("delta", settings.get("delta")))
+    if math.isfinite(a_eps) and not math.isclose(a_eps, epsilon, rel_tol=1e-6):
+        out.append(f"the audit claimed ε = {a_eps:g}, this model ε = {epsilon:g}")
+    if math.isfinite(a_delta) and not math.isclose(a_delta, delta, rel_tol=1e-6):
+        out.append(f"the audit claimed δ = {a_delta:g}, this model δ = {delta:g}")
+    a_params = settings.get("params")
+    if isinstance(a_params, Mapping) and not other_generator:
+        from dpsynth.synth.registry import create
+
+        try:  # the audited generator's full parameters, defaults included
+            full = create(generator, **dict(a_params)).get_params()
+        except Exception:  # an unreadable record is itself a mismatch, reported below
+            full = dict(a_params)
+        differ = sorted(k for k in set(full) | set(params)
+                        if k != "random_state" and to_jsonable(full.get(k)) != to_jsonable(params.get(k)))
+        if differ:
+            out.append(f"the audit ran with other parameters ({', '.join(differ)}) than this model")
+    return out
+
+
+def _audit_report(doc: Mapping[str, Any], mismatches: Sequence[str] = ()) -> str:
     """The audit section for a :class:`dpsynth.audit.AuditReport` (or its JSON form)."""
     eps = _num(doc.get("epsilon_claimed"))
     delta = _num(doc.get("delta"))
@@ -634,7 +712,7 @@ def _audit_report(doc: Mapping[str, Any]) -> str:
             lo, hi = (r.get("auc_ci") or [None, None])[:2]
             v = str(r.get("verdict"))
             rows.append(
-                f"<tr><td>{e(r.get('attack'))}</td><td class='num'>{e(fmt3(_num(r.get('auc'))))}</td>"
+                f"<tr><td>{_ident(r.get('attack'))}</td><td class='num'>{e(fmt3(_num(r.get('auc'))))}</td>"
                 f"<td class='num'>{e(fmt3(_num(lo)))}–{e(fmt3(_num(hi)))}</td>"
                 f"<td class='num'>{e(fmt3(_num(r.get('tpr_at_1pct_fpr'))))}</td>"
                 f"<td class='num'>{e(fmt3(_num(r.get('tpr_at_01pct_fpr'))))}</td>"
@@ -716,9 +794,9 @@ def _audit_report(doc: Mapping[str, Any]) -> str:
             "An audit can show a claim false; it cannot prove one true: a consistent verdict means these "
             "attacks found nothing, not that nothing can be found.</div>")
     seconds = _num(doc.get("wall_seconds"))
-    foot = (f'<p class="muted small">Settings: {e(json.dumps(to_jsonable(settings)))}'
-            + (f" · wall time {e(fmt(seconds, 3))} s" if math.isfinite(seconds) and seconds > 0 else "") + "</p>")
-    return f'{lead}<div class="cards">{"".join(cards)}</div>{note}{"".join(body)}{foot}'
+    foot = _audit_settings(settings, seconds)
+    warn = "".join(f'<div class="callout warn" role="alert"><b>Mismatch:</b> {e(m)}</div>' for m in mismatches)
+    return f'{warn}{lead}<div class="cards">{"".join(cards)}</div>{note}{"".join(body)}{foot}'
 
 
 def _audit_value(v: Any) -> str:
@@ -801,14 +879,14 @@ details.step .table-wrap{padding:4px 14px 12px}
 .share-track span{display:block;height:100%}
 .table-wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:13.5px}
-th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:break-word}
 thead th{font-size:12.5px;letter-spacing:.02em;color:var(--muted);font-weight:600}
 td.num,th.num,.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
 td.big{font-size:16px;font-weight:700}
 table.metrics td.scale-cell{width:190px;vertical-align:middle}
 table.kv th{width:30%;text-transform:none;font-size:13.5px;color:var(--ink)}
 pre{margin:0;white-space:pre-wrap;font-size:12px}
-ul.notes{margin:0;padding-left:20px}ul.notes li{margin:4px 0}
+details.settings{margin-top:14px}details.settings summary{cursor:pointer;color:var(--muted)}ul.notes{margin:0;padding-left:20px}ul.notes li{margin:4px 0}
 .callout{border-radius:12px;padding:14px 18px;margin:22px 0;font-size:14.5px;border:1px solid}
 .callout.raw{background:#fff7ed;border-color:#fdba74;color:#7c2d12}
 .callout.info{background:#f1f5f9;border-color:#cbd5e1}

@@ -75,6 +75,29 @@ def mpl_text(text: object, limit: int | None = 28, *, middle: bool = False) -> s
     return s.replace("$", r"\$")
 
 
+def wrap_label(text: object, width: int = 14, max_lines: int = 3) -> str:
+    """A label broken into lines at spaces, hyphens, underscores or slashes, never mid-word.
+
+    Words are kept whole; only a label longer than ``max_lines`` lines loses its last
+    words (shown as ``…``). ``$`` is escaped as in :func:`mpl_text`.
+    """
+    s = str(text)
+    tokens = [t for t in re.split(r"(?<=[\s\-_/])", s) if t]
+    lines: list[str] = []
+    line = ""
+    for tok in tokens:
+        if line and len(line) + len(tok.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        else:
+            line += tok
+    if line.strip():
+        lines.append(line.rstrip())
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], lines[max_lines - 1] + " …"]
+    return "\n".join(lines).replace("$", r"\$")
+
+
 @contextmanager
 def _figure(width: float, height: float, **kwargs: Any) -> Iterator[Figure]:
     """A figure under the report's style; closed afterwards whatever happens."""
@@ -237,9 +260,11 @@ def _category_bars(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> N
         w = 0.4
         ax.bar(x - w / 2, r, w, color=REAL, label="real")
         ax.bar(x + w / 2, s, w, color=SYNTH, label="synthetic")
-        shown = [mpl_text(lbl, 14, middle=True) for lbl in labels]
-        long = sum(len(lbl) for lbl in shown) > 30 or max((len(lbl) for lbl in shown), default=0) > 10
-        ax.set_xticks(x, shown, rotation=45 if long else 0,
+        # Whole words on up to three lines ("Married-civ-" / "spouse"), never "Marrie…spouse".
+        shown = [wrap_label(lbl, 14) for lbl in labels]
+        widest = max((len(part) for lbl in shown for part in lbl.split("\n")), default=0)
+        long = sum(len(lbl) for lbl in shown) > 30 or widest > 10
+        ax.set_xticks(x, shown, rotation=45 if long else 0, rotation_mode="anchor" if long else "default",
                       ha="right" if long else "center", fontsize=7 if len(labels) > 12 else 8)
         ax.grid(axis="x", visible=False)
     ax.set_ylabel("share of rows")
@@ -273,15 +298,22 @@ def _numeric_hist(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> No
     n_a, n_b = max(len(real), 1), max(len(synth), 1)
     ha, _ = np.histogram(np.clip(a, edges[0], edges[-1]), bins=edges)
     hb, _ = np.histogram(np.clip(b, edges[0], edges[-1]), bins=edges)
-    ax.stairs(ha / n_a, edges, fill=True, color=REAL, alpha=0.22)
-    ax.stairs(ha / n_a, edges, color=REAL, lw=1.4, label="real")
-    ax.stairs(hb / n_b, edges, color=SYNTH, lw=1.4, label="synthetic")
+    ra, rb = ha / n_a, hb / n_b
+    widths = np.diff(edges)
+    # Shares per bin over bins of unequal width make a wide bin look like a peak: draw
+    # densities (share per unit of the column) instead, whose areas are the shares.
+    unequal = widths.size > 1 and not np.allclose(widths, widths[0], rtol=1e-6)
+    if unequal:
+        ra, rb = ra / widths, rb / widths
+    ax.stairs(ra, edges, fill=True, color=REAL, alpha=0.22)
+    ax.stairs(ra, edges, color=REAL, lw=1.4, label="real")
+    ax.stairs(rb, edges, color=SYNTH, lw=1.4, label="synthetic")
     if col.kind == "datetime":
         import matplotlib.dates as mdates
 
         ticks = np.linspace(edges[0], edges[-1], 4)
         ax.set_xticks(ticks, [mdates.num2date(t / 86400.0).strftime("%Y-%m-%d") for t in ticks])
-    ax.set_ylabel("share of rows")
+    ax.set_ylabel("density (share per unit)" if unequal else "share of rows")
     ax.set_ylim(bottom=0)
 
 

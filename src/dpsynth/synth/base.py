@@ -28,7 +28,7 @@ import pandas as pd
 from dpsynth._files import atomic_open
 from dpsynth.data.domain import Domain
 from dpsynth.data.private import PrivateData
-from dpsynth.errors import InvalidParameterError, NotFittedError, SerializationError
+from dpsynth.errors import DpsynthError, InvalidParameterError, NotFittedError, SerializationError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget, PrivacyReport
 from dpsynth.privacy.random import RandomState, make_rng
 
@@ -132,9 +132,29 @@ class Synthesizer(ABC):
             accountant.notes.append(msg)
             warnings.warn(msg, UserWarning, stacklevel=3)
 
+    @property
+    def estimated_rows(self) -> int:
+        """How many rows this model releases by default: its DP estimate of the row count.
+
+        Every generator answers it once fitted (the estimate is a noisy count charged to the
+        fit's budget, or post-processing of charged measurements), so ``sample`` and the CLI
+        never need the true count.
+
+        Raises:
+            NotFittedError: Before ``fit``.
+            SerializationError: For a model file saved without a row estimate.
+        """
+        self._check_fitted()
+        n_hat = self._row_estimate()
+        if n_hat is None:
+            raise SerializationError(
+                f"This {type(self).__name__} model has no DP row estimate; pass the number of rows to sample."
+            )
+        return max(1, int(n_hat))
+
+    @abstractmethod
     def _row_estimate(self) -> int | None:
-        """The fitted model's DP estimate of the row count, if it has one."""
-        return None
+        """The fitted model's DP estimate of the row count (None only for a model file that lacks one)."""
 
     def _noise_seed(self) -> RandomState:
         rs = self.random_state
@@ -267,16 +287,39 @@ class Synthesizer(ABC):
             raise SerializationError(f"No model file at {path}.") from None
         except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
             raise SerializationError(f"{path} is not a dpsynth model file ({exc}).") from None
+        if not isinstance(doc, dict):
+            raise SerializationError(f"{path} is not a dpsynth model file (model.json is not an object).")
         if doc.get("format") != FORMAT or doc.get("version") != FORMAT_VERSION:
             raise SerializationError(
                 f"{path} has format {doc.get('format')!r} version {doc.get('version')!r}; this dpsynth "
                 f"reads {FORMAT!r} version {FORMAT_VERSION}."
             )
-        klass = get_class(doc["generator"])
+        try:
+            klass: type[Synthesizer] = get_class(doc["generator"])
+        except (KeyError, TypeError, InvalidParameterError):
+            raise SerializationError(
+                f"{path} names generator {doc.get('generator')!r}, which this dpsynth does not have."
+            ) from None
         if cls is not Synthesizer and not issubclass(klass, cls):
             raise SerializationError(f"{path} holds a {doc['generator']!r} model, not a {cls.name!r} one.")
-        model = klass(**doc["params"])
-        model.domain_ = Domain.from_json(doc["domain"])
-        model._report = PrivacyReport.from_dict(doc["privacy_report"])
-        model._set_state(doc["state"], arrays)
+        params = doc.get("params")
+        if not isinstance(params, dict):
+            raise SerializationError(f"{path} is not a dpsynth model file (its parameters are not an object).")
+        unknown = sorted(set(params) - set(klass._param_names()))
+        if unknown:
+            raise SerializationError(
+                f"{path} has parameters {', '.join(map(repr, unknown))} that a {klass.name!r} model of this "
+                "dpsynth does not take: it was written by another version, or edited."
+            )
+        try:
+            model = klass(**params)
+            model.domain_ = Domain.from_json(doc["domain"])
+            model._report = PrivacyReport.from_dict(doc["privacy_report"])
+            model._set_state(doc["state"], arrays)
+        except DpsynthError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise SerializationError(
+                f"{path} is not a readable {klass.name!r} model ({type(exc).__name__}: {exc})."
+            ) from None
         return model

@@ -52,12 +52,6 @@ class MarginalSynthesizer(Synthesizer):
     def _row_estimate(self) -> int | None:
         return max(1, round(self.model_.total))
 
-    @property
-    def estimated_rows(self) -> int:
-        """The model's (noisy, DP) estimate of the number of records."""
-        self._check_fitted()
-        return max(1, round(self.model_.total))
-
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return _split_arrays({"model": self.model_.to_dict(), "coarsen": self.coarsen_})
 

@@ -112,8 +112,9 @@ class TLDM(Synthesizer):
         sample_steps: Heun steps of the sampler.
         clipping: ``"per_sample"`` (default) or ``"batch"`` (as the DP-TLDM paper).
         grad_sample_mode: ``"ghost"`` (Opacus ghost clipping), ``"hooks"`` or ``"functorch"``.
-        secure_noise: Draw gradient noise from the lattice Gaussian on ``os.urandom`` bits
-            (slower) instead of a torch generator seeded from them.
+        secure_noise: Gradient noise from the lattice Gaussian on ``os.urandom`` bits (the
+            default). False is a faster research switch (torch's Mersenne Twister); the
+            privacy report then says NOT FOR RELEASE.
         num_threads: Torch CPU threads for fit and sample (default: ``DPSYNTH_TORCH_THREADS``
             or 2); restored afterwards.
         random_state: Seed for tests and research only (the report then says not for release).
@@ -137,7 +138,7 @@ class TLDM(Synthesizer):
         sample_steps: int = 40,
         clipping: str = "per_sample",
         grad_sample_mode: str = "ghost",
-        secure_noise: bool = False,
+        secure_noise: bool = True,
         num_threads: int | None = None,
         random_state: RandomState = None,
     ) -> None:
@@ -274,12 +275,6 @@ class TLDM(Synthesizer):
         self.model_ = _SampledMarginals(self)
 
     def _row_estimate(self) -> int | None:
-        return max(1, round(self.n_hat_))
-
-    @property
-    def estimated_rows(self) -> int:
-        """The fit's DP estimate of the number of rows (its noisy count)."""
-        self._check_fitted()
         return max(1, round(self.n_hat_))
 
     # -- sample -------------------------------------------------------------------------------

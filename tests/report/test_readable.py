@@ -1,0 +1,107 @@
+"""The report does not mislead: densities over unequal bins, whole-word labels, readable audit settings,
+and an audit of another setting is flagged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsynth.data.domain import Domain
+from dpsynth.report import audit_mismatches, build_report
+from dpsynth.report._plots import _category_bars, _figure, _numeric_hist, wrap_label
+from tests.report.conftest import gaussian_report
+
+
+def _heights(ax):
+    from matplotlib.patches import StepPatch
+
+    steps = [p for p in ax.patches if isinstance(p, StepPatch)]
+    return [np.asarray(p.get_data().values) for p in steps]
+
+
+def _column(spec):
+    return Domain.from_json({"columns": [spec]})[spec["name"]]
+
+
+def test_unequal_bins_are_drawn_as_densities():
+    # fnlwgt-like: uniform values, one bin much wider than the others. Shares per bin would show
+    # a false peak in the wide bin (0.8 against 0.1); densities are flat.
+    col = _column({"name": "x", "type": "numeric", "lower": 0, "upper": 100, "edges": [0, 10, 20, 100]})
+    values = pd.Series(np.linspace(0.05, 99.95, 1000))
+    with _figure(3, 2) as fig:
+        ax = fig.add_subplot()
+        _numeric_hist(ax, col, values, values)
+        real = _heights(ax)[0]
+        assert np.allclose(real, 0.01, rtol=0.02)  # share per unit: 0.1 / 10 = 0.8 / 80
+        assert "density" in ax.get_ylabel()
+        # The areas under the curve are still the shares.
+        assert np.isclose(float((real * np.diff([0, 10, 20, 100])).sum()), 1.0)
+
+
+def test_equal_bins_keep_shares_per_bin():
+    col = _column({"name": "x", "type": "numeric", "lower": 0, "upper": 30, "bins": 3})
+    values = pd.Series(np.linspace(0.5, 29.5, 300))
+    with _figure(3, 2) as fig:
+        ax = fig.add_subplot()
+        _numeric_hist(ax, col, values, values)
+        assert ax.get_ylabel() == "share of rows"
+        assert np.isclose(float(_heights(ax)[0].sum()), 1.0)
+
+
+@pytest.mark.parametrize("label", ["Married-civ-spouse", "groundhog_histogram", "Never-married",
+                                   "a label with quite a few words in it", "Holand-Netherlands"])
+def test_labels_are_wrapped_at_word_boundaries_never_cut_mid_word(label):
+    import re
+
+    shown = wrap_label(label, 14)
+    assert "…" not in shown or len(shown.split("\n")) == 3
+    words = [w for w in re.split(r"[\s\-_/]+", label) if w]
+    pieces = [w for w in re.split(r"[\s\-_/…]+", shown.replace("\n", " ")) if w]
+    assert all(p in words for p in pieces), shown  # every piece is a whole word of the label
+
+
+def test_category_tick_labels_keep_whole_words():
+    col = _column({"name": "m", "type": "categorical", "categories": ["Married-civ-spouse", "Never-married", "Divorced"]})
+    s = pd.Series(["Married-civ-spouse", "Never-married", "Divorced"] * 10)
+    with _figure(3, 2) as fig:
+        ax = fig.add_subplot()
+        _category_bars(ax, col, s, s)
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0] == "Married-civ-\nspouse" and "…" not in "".join(ticks)
+
+
+AUDIT = {
+    "kind": "dpsynth-audit", "version": 1, "generator": "mst", "epsilon_claimed": 1.0, "delta": 1e-9,
+    "verdict": "inconclusive", "wall_seconds": 140.0, "membership": None, "reconstruction": None,
+    "settings": {"generator": "mst", "params": {"iters": 50}, "epsilon": 1.0, "delta": 1e-9,
+                 "attacks": ["mia"], "mia_attacks": ["groundhog_histogram"], "games": 200, "targets": "outliers",
+                 "random_state": 7},
+}
+
+
+def _audit_html(**kw):
+    page = build_report(privacy=gaussian_report(), results=None, audit=AUDIT, **kw)
+    return page.split('<section id="audit">', 1)[1].split("</section>", 1)[0]
+
+
+def test_audit_settings_are_a_readable_table():
+    section = _audit_html()
+    assert '{"generator"' not in section and "&quot;generator&quot;" not in section  # no raw JSON
+    assert "<th>membership games per target</th><td>200</td>" in section
+    assert "<th>generator audited</th><td>mst</td>" in section
+    assert "groundhog_<wbr>histogram" in section  # breaks after the underscore, not mid-word
+    assert "140 s" in section
+
+
+def test_audit_of_another_setting_is_flagged():
+    from dpsynth.synth import create
+
+    params = create("mst", iters=50).get_params()
+    assert audit_mismatches(AUDIT, generator="mst", params=params, epsilon=1.0, delta=1e-9) == []
+    other = audit_mismatches(AUDIT, generator="aim", params={}, epsilon=1.0, delta=1e-9)
+    assert other and "'mst'" in other[0] and "'aim'" in other[0]
+    found = audit_mismatches(AUDIT, generator="mst", params=create("mst").get_params(), epsilon=3.0, delta=1e-9)
+    assert any("ε = 3" in m for m in found) and any("iters" in m for m in found)
+    section = _audit_html(audit_mismatches=found)
+    assert section.count("Mismatch:") == len(found)
