@@ -166,9 +166,14 @@ class RSFD:
     OUE-z variant). Every attribute gets a report from every user.
 
     Privacy:
-        ε-LDP for the whole tuple: the sampled attribute is hidden among fakes, which
-        amplifies ε' back to ε (Arcolezi et al. 2021, Thm. 1); the exact check on small
-        domains is in the tests.
+        The paper's amplification argument (Arcolezi et al. 2021, Thm. 1) bounds the
+        likelihood ratio by e^ε only for two tuples that differ in *one* attribute, and
+        only when all attributes have the same number of values. For a user's whole
+        tuple replaced by another (the local-DP neighbouring relation used everywhere
+        else here) the exact worst-case ratio is Σ_j k_j p_j / Σ_j k_j q_j (every reported
+        value matching one tuple and none of the other), i.e. ``ldp_epsilon`` — for equal
+        sizes exactly ε' = ln(d·(e^ε − 1) + 1), larger than ε. Charge ``ldp_epsilon``, or
+        build the protocol with :meth:`calibrated` so that it equals the ε you budget.
     """
 
     sizes: tuple[int, ...]
@@ -185,6 +190,34 @@ class RSFD:
     def amplified_epsilon(self) -> float:
         """ε' = ln(d·(e^ε − 1) + 1), the ε of the sampled attribute's report."""
         return math.log(len(self.sizes) * math.expm1(self.epsilon) + 1.0)
+
+    @property
+    def ldp_epsilon(self) -> float:
+        """The exact ε-LDP of a user's whole tuple (see the class docstring)."""
+        num = den = 0.0
+        for j, k in enumerate(self.sizes):
+            p, q = self.pq(j)
+            if self.oracle == "grr":
+                num, den = num + k * p, den + k * q
+            else:
+                # P(y|x) ∝ Σ_j r_j with r_j = P(real report y_j | x_j) / P(fake report y_j):
+                # at worst p/q for x against (1 − p)/(1 − q) for x', on every attribute.
+                num, den = num + p * (1 - q) / ((1 - p) * q), den + 1.0
+        return math.log(num / den)
+
+    @classmethod
+    def calibrated(cls, sizes: Sequence[int], epsilon: float, oracle: str = "grr") -> RSFD:
+        """The RS+FD protocol whose whole-tuple guarantee ``ldp_epsilon`` is exactly ``epsilon``."""
+        from scipy import optimize
+
+        target = _check_eps(epsilon, "RSFD.calibrated")
+
+        def gap(nominal: float) -> float:
+            return cls(tuple(sizes), nominal, oracle).ldp_epsilon - target
+
+        lo = 1e-9
+        nominal = float(optimize.brentq(gap, lo, target, xtol=1e-13)) if gap(target) > 0 else target
+        return cls(tuple(sizes), nominal, oracle)
 
     def pq(self, j: int) -> tuple[float, float]:
         """(p, q) of attribute ``j``'s ε' oracle."""
