@@ -215,7 +215,7 @@ class LDPSynthesizer(MarginalSynthesizer):
         oracle: str = "adaptive",
         pairs: Sequence[Sequence[str]] | None = None,
         select_share: float = 0.3,
-        max_codes: int = 16,
+        max_codes: int = 128,
         iters: int = 500,
         random_state: RandomState = None,
     ) -> None:
@@ -332,23 +332,30 @@ class LDPSynthesizer(MarginalSynthesizer):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LDPSynthesizer:
         """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        path = Path(path)
-        try:
-            with zipfile.ZipFile(path) as zf:
-                doc = json.loads(zf.read("model.json"))
-                with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-        except FileNotFoundError:
-            raise SerializationError(f"No model file at {path}.") from None
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise SerializationError(f"{path} is not a dpsynth model file ({exc}).") from None
-        if doc.get("format") != FORMAT or doc.get("version") != FORMAT_VERSION or doc.get("generator") != cls.name:
-            raise SerializationError(f"{path} does not hold a saved {cls.__name__}.")
-        model = cls(**doc["params"])
-        model.domain_ = Domain.from_json(doc["domain"])
-        model._report = PrivacyReport.from_dict(doc["privacy_report"])
-        model._set_state(doc["state"], arrays)
+        model = load_unregistered(cls, path)
+        assert isinstance(model, LDPSynthesizer)
         return model
+
+
+def load_unregistered(cls: type[MarginalSynthesizer], path: str | os.PathLike[str]) -> MarginalSynthesizer:
+    """Load a saved model of a class that is not in the generator registry (its fit takes no PrivateData)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            doc = json.loads(zf.read("model.json"))
+            with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise SerializationError(f"No model file at {path}.") from None
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise SerializationError(f"{path} is not a dpsynth model file ({exc}).") from None
+    if doc.get("format") != FORMAT or doc.get("version") != FORMAT_VERSION or doc.get("generator") != cls.name:
+        raise SerializationError(f"{path} does not hold a saved {cls.__name__}.")
+    model = cls(**doc["params"])
+    model.domain_ = Domain.from_json(doc["domain"])
+    model._report = PrivacyReport.from_dict(doc["privacy_report"])
+    model._set_state(doc["state"], arrays)
+    return model
 
 
 def _measurement(clique: Clique, est: FrequencyEstimate, total: int) -> Measurement:
