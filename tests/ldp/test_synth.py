@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from dpsynth.data.domain import Column, Domain
-from dpsynth.errors import BudgetExceededError, DpsynthError, InvalidDataError, InvalidParameterError, MetadataError
+from dpsynth.errors import (
+    BudgetExceededError,
+    DpsynthError,
+    InvalidDataError,
+    InvalidParameterError,
+    MetadataError,
+)
 from dpsynth.evaluate.marginals import all_cliques, marginal_tvd
 from dpsynth.ldp import LDPSynthesizer, LocalAccountant, LocalRandomizer, SimulatedUsers
 from dpsynth.privacy import GaussianMechanism
