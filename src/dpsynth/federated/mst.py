@@ -70,15 +70,20 @@ class FedClient:
         self._sizes = Discretizer(domain).sizes
         self.index = index
         self._seeds = seeds
-        self._noise = NoiseSource(random_state)
+        # Seeded (research) noise is derived per round, so a client rebuilt between rounds
+        # (as Flower may do) never repeats a round's noise.
+        self._seed = None if random_state is None else int(make_rng(random_state).integers(2**62))
+        self._noise = NoiseSource(None) if random_state is None else None
 
     def handle(self, request: dict[str, Any]) -> np.ndarray:
         """Answer one measurement request: the masked, noise-shared counts of its cliques."""
         cliques = [tuple(c) for c in request["cliques"]]
         coarsen = {a: np.asarray(m, dtype=np.int64) for a, m in (request.get("coarsen") or {}).items()}
         counts = local_counts(self._codes, self._sizes, self._names, cliques, coarsen or None)
-        return client_contribution(counts, index=self.index, seeds=self._seeds, round_id=int(request["round"]),
-                                   sigma=float(request["sigma"]), clients=int(request["clients"]), noise=self._noise)
+        round_id = int(request["round"])
+        noise = self._noise or NoiseSource(np.random.default_rng([self._seed or 0, round_id]))
+        return client_contribution(counts, index=self.index, seeds=self._seeds, round_id=round_id,
+                                   sigma=float(request["sigma"]), clients=int(request["clients"]), noise=noise)
 
 
 class Federation(Protocol):

@@ -202,6 +202,10 @@ class LDPSynthesizer(MarginalSynthesizer):
             first group of users (``select_share`` of them); ``[]``: one-way marginals only
             (independent columns).
         select_share: Share of users who report a pair for the selection (when ``pairs`` is None).
+        max_cells: Only pairs with at most this many cells are candidates: a larger joint
+            domain spreads the reports too thin to say anything under LDP. The chosen pairs
+            form a maximum spanning *forest* (pairs whose dependence does not exceed what
+            noise alone would show are left out), so columns may stay independent.
         max_codes: Columns with more codes are coarsened (public, equal-width groups of codes).
         iters: Iterations of the graphical-model estimation.
         random_state: Seed for tests and research only (the report then says not for release).
@@ -215,6 +219,7 @@ class LDPSynthesizer(MarginalSynthesizer):
         oracle: str = "adaptive",
         pairs: Sequence[Sequence[str]] | None = None,
         select_share: float = 0.3,
+        max_cells: int = 1000,
         max_codes: int = 128,
         iters: int = 500,
         random_state: RandomState = None,
@@ -223,6 +228,7 @@ class LDPSynthesizer(MarginalSynthesizer):
         self.oracle = oracle
         self.pairs = pairs
         self.select_share = select_share
+        self.max_cells = max_cells
         self.max_codes = max_codes
         self.iters = iters
 
@@ -230,6 +236,7 @@ class LDPSynthesizer(MarginalSynthesizer):
         super()._validate_params()
         make_oracle(self.oracle, 2, 1.0)
         check_int(self.max_codes, "max_codes", "LDPSynthesizer", minimum=2)
+        check_int(self.max_cells, "max_cells", "LDPSynthesizer", minimum=4)
         check_int(self.iters, "iters", "LDPSynthesizer")
         s = self.select_share
         if isinstance(s, bool) or not isinstance(s, int | float) or not 0.0 < s < 1.0:
@@ -271,9 +278,9 @@ class LDPSynthesizer(MarginalSynthesizer):
         users = rng.permutation(n)
         measurements: list[Measurement] = []
         pairs: list[Clique]
-        if self.pairs is None and len(names) >= 2:
+        cands = [c for c in itertools.combinations(names, 2) if pgm_dom.size(c) <= self.max_cells]
+        if self.pairs is None and cands:
             n_sel = max(1, round(self.select_share * n))
-            cands = list(itertools.combinations(names, 2))
             plan1 = CollectionPlan(names, sizes, coarsen, tuple(cands), budget.epsilon, self.oracle)
             est1 = self._collect(data, plan1, users[:n_sel], rng, accountant, "ldp.select", "selection")
             pairs = _spanning_tree(names, sizes, est1)
@@ -387,4 +394,4 @@ def _spanning_tree(names: Sequence[str], sizes: Sequence[int], est: dict[Clique,
         noise_l1 = math.sqrt(2.0 / math.pi) * float(np.sqrt(e.variance).sum())
         graph.add_edge(a, b, weight=float(np.abs(joint - indep).sum()) - noise_l1)
     tree = nx.maximum_spanning_tree(graph)
-    return [tuple(sorted((a, b), key=names.index)) for a, b in tree.edges()]
+    return [tuple(sorted((a, b), key=names.index)) for a, b, w in tree.edges(data="weight") if w > 0]
