@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--max-codes", nargs="+", type=int, default=[16])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--project", type=int, nargs="+", default=[1], help="1: simplex-project marginals, 0: unbiased")
     args = ap.parse_args()
     dom = Domain.from_json(ROOT / "metadata" / "adult_pgm.json")
     df = pd.read_csv(args.data, dtype=str)
@@ -42,11 +43,13 @@ def main() -> None:
         for mc in args.max_codes:
             for seed in args.seeds:
                 users = SimulatedUsers(df, dom, random_state=seed)
-                for label, pairs in (("ldp-tree", None), ("ldp-independent", [])):
+                for label, pairs, proj in [(lab, p, pr) for pr in args.project
+                                           for lab, p in (("ldp-tree", None), ("ldp-independent", []))]:
                     t0 = time.perf_counter()
-                    model = LDPSynthesizer(pairs=pairs, max_codes=mc, random_state=seed).fit(users, eps)
+                    model = LDPSynthesizer(pairs=pairs, max_codes=mc, project=bool(proj),
+                                           random_state=seed).fit(users, eps)
                     syn = disc.encode_frame(model.sample(len(df), random_state=seed))
-                    row = {"model": label, "epsilon": eps, "max_codes": mc, "seed": seed,
+                    row = {"model": label, "epsilon": eps, "max_codes": mc, "project": proj, "seed": seed,
                            "fit_s": round(time.perf_counter() - t0, 1)}
                     for k in (1, 2, 3):
                         row[f"tvd{k}"] = round(float(marginal_tvd(real, syn, sizes, all_cliques(len(sizes), k)).mean()), 4)

@@ -6,11 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("flwr")  # in the federated and dev extras
-
-from dpsynth.data.domain import Column, Domain  # noqa: E402
-from dpsynth.federated import FederatedMST, InProcessFederation, split_rows  # noqa: E402
-from dpsynth.federated import flower  # noqa: E402
+from dpsynth.data.domain import Column, Domain
+from dpsynth.federated import FederatedMST, InProcessFederation, flower, split_rows
 
 
 def _setup() -> tuple[list[pd.DataFrame], Domain]:

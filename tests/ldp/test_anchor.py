@@ -7,21 +7,20 @@ import math
 import numpy as np
 import pytest
 
-mfl = pytest.importorskip("multi_freq_ldpy")  # declared in the dev extra
+# multi-freq-ldpy (the reference implementation) is in the dev extra.
+from multi_freq_ldpy.long_freq_est import L_GRR as ref_lgrr
+from multi_freq_ldpy.long_freq_est import L_OSUE as ref_losue
+from multi_freq_ldpy.long_freq_est.Variance_LONG_PURE import VAR_Long_Pure
+from multi_freq_ldpy.mdim_freq_est import RSpFD_solution as ref_rsfd
+from multi_freq_ldpy.mdim_freq_est import SMP_solution as ref_smp
+from multi_freq_ldpy.mdim_freq_est import SPL_solution as ref_spl
+from multi_freq_ldpy.mdim_freq_est.Variance_RSpFD import VAR_RSpFD_GRR, VAR_RSpFD_UE_zero
+from multi_freq_ldpy.pure_frequency_oracles import GRR as ref_grr
+from multi_freq_ldpy.pure_frequency_oracles import LH as ref_lh
+from multi_freq_ldpy.pure_frequency_oracles import UE as ref_ue
+from multi_freq_ldpy.pure_frequency_oracles.Variance_PURE import VAR_Pure
 
-from multi_freq_ldpy.long_freq_est import L_GRR as ref_lgrr  # noqa: E402
-from multi_freq_ldpy.long_freq_est import L_OSUE as ref_losue  # noqa: E402
-from multi_freq_ldpy.long_freq_est.Variance_LONG_PURE import VAR_Long_Pure  # noqa: E402
-from multi_freq_ldpy.mdim_freq_est import RSpFD_solution as ref_rsfd  # noqa: E402
-from multi_freq_ldpy.mdim_freq_est import SMP_solution as ref_smp  # noqa: E402
-from multi_freq_ldpy.mdim_freq_est import SPL_solution as ref_spl  # noqa: E402
-from multi_freq_ldpy.mdim_freq_est.Variance_RSpFD import VAR_RSpFD_GRR, VAR_RSpFD_UE_zero  # noqa: E402
-from multi_freq_ldpy.pure_frequency_oracles import GRR as ref_grr  # noqa: E402
-from multi_freq_ldpy.pure_frequency_oracles import LH as ref_lh  # noqa: E402
-from multi_freq_ldpy.pure_frequency_oracles import UE as ref_ue  # noqa: E402
-from multi_freq_ldpy.pure_frequency_oracles.Variance_PURE import VAR_Pure  # noqa: E402
-
-from dpsynth.ldp import GRR, LGRR, LOSUE, OLH, OUE, RSFD, SMP, SPL, SUE, clip_normalize  # noqa: E402
+from dpsynth.ldp import GRR, LGRR, LOSUE, OLH, OUE, RSFD, SMP, SPL, SUE, clip_normalize
 
 K, N, EPS, REPS = 6, 1500, 1.0, 16
 SIZES = (4, 3, 5)

@@ -18,6 +18,7 @@ Three ways to run it:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,8 +77,9 @@ def client_app(partitions: Sequence[pd.DataFrame], domain: Domain, *, random_sta
 class FlowerFederation:
     """The server's federation over a Flower ``Grid``: broadcast = send_and_receive to every node."""
 
-    def __init__(self, grid: Any, domain: Domain, n_clients: int) -> None:
+    def __init__(self, grid: Any, domain: Domain, n_clients: int, *, wait_s: float = 120.0) -> None:
         self.grid = grid
+        self.wait_s = wait_s
         self.domain = domain
         self.n_clients = n_clients
         self.bytes_down = 0
@@ -85,6 +87,10 @@ class FlowerFederation:
     def broadcast(self, request: dict[str, Any]) -> list[np.ndarray]:  # noqa: D102
         flwr_app = _flwr()
         nodes = sorted(self.grid.get_node_ids())
+        deadline = time.monotonic() + self.wait_s
+        while len(nodes) < self.n_clients and time.monotonic() < deadline:
+            time.sleep(0.5)  # SuperNodes are still registering
+            nodes = sorted(self.grid.get_node_ids())
         wire = json.dumps(request)
         msgs = [
             flwr_app.Message(flwr_app.RecordDict({"request": flwr_app.ConfigRecord({"json": wire})}),
