@@ -1,0 +1,27 @@
+"""Federated synthesis: clients hold partitions of the rows; only noisy, securely aggregated sums leave them.
+
+* :mod:`~dpsynth.federated.protocol`: distributed discrete Gaussian noise, pairwise-mask
+  secure aggregation (simulated), the mechanism the server's accountant charges.
+* :mod:`~dpsynth.federated.mst`: federated MST on the graphical-model estimator, and an
+  in-process federation for tests and benchmarks.
+* :mod:`~dpsynth.federated.flower`: the same client and server logic as Flower apps.
+"""
+
+from dpsynth.federated.mst import FedClient, FederatedMST, InProcessFederation, split_rows
+from dpsynth.federated.protocol import (
+    DistributedGaussianMechanism,
+    aggregate,
+    client_contribution,
+    kls_epsilon,
+)
+
+__all__ = [
+    "DistributedGaussianMechanism",
+    "FedClient",
+    "FederatedMST",
+    "InProcessFederation",
+    "aggregate",
+    "client_contribution",
+    "kls_epsilon",
+    "split_rows",
+]

@@ -1,0 +1,186 @@
+"""Federated MST on Flower: a ``ClientApp`` that answers measurement requests, a ``ServerApp`` that fits.
+
+The messages carry exactly what :class:`~dpsynth.federated.mst.InProcessFederation` carries:
+the server sends a JSON request (which marginals, the noise σ, the round, public coarsening
+maps) in a ``ConfigRecord``; each client answers with its masked, noise-shared counts in an
+``ArrayRecord``. Our code decides what a client may send; Flower only carries it.
+
+Three ways to run it:
+
+* :func:`run_in_process`: calls the same ``ClientApp`` and server logic through Flower's
+  ``Message``/``Context`` objects in this process (no Ray; what the tests use, seconds);
+* :func:`run_flower_simulation`: Flower's Simulation Engine (``flwr.simulation.run_simulation``,
+  on Ray);
+* ``flower-superlink`` / ``flower-supernode`` processes: :func:`client_app` / :func:`server_app`
+  are ordinary Flower apps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.data.domain import Domain
+from dpsynth.errors import InvalidParameterError
+from dpsynth.federated.mst import FedClient, FederatedMST
+from dpsynth.federated.protocol import pairwise_seeds
+from dpsynth.privacy import PrivacyBudget
+from dpsynth.privacy.random import RandomState, make_rng
+
+MESSAGE_TYPE = "query.measure"
+
+
+def _flwr() -> Any:
+    try:
+        import flwr  # noqa: F401
+        from flwr import app as flwr_app
+    except ImportError:
+        raise InvalidParameterError(
+            "Federated synthesis on Flower needs the 'flwr' package: pip install 'dpsynth[federated]'."
+        ) from None
+    return flwr_app
+
+
+def client_app(partitions: Sequence[pd.DataFrame], domain: Domain, *, random_state: RandomState = None) -> Any:
+    """A Flower ``ClientApp`` whose node ``partition-id`` holds ``partitions[partition-id]``.
+
+    The pairwise secure-aggregation seeds are set up here (standing for a key agreement
+    between the clients; the server never gets them).
+    """
+    flwr_app = _flwr()
+    from flwr.clientapp import ClientApp
+
+    seeds = pairwise_seeds(len(partitions))
+    rng = make_rng(random_state) if random_state is not None else None
+    client_seeds = [None if rng is None else int(rng.integers(2**62)) for _ in partitions]
+    clients: dict[int, FedClient] = {}
+    app = ClientApp()
+
+    @app.query("measure")
+    def measure(message: Any, context: Any) -> Any:
+        pid = int(context.node_config["partition-id"])
+        if pid not in clients:
+            clients[pid] = FedClient(partitions[pid], domain, pid, seeds[pid], random_state=client_seeds[pid])
+        request = json.loads(str(message.content["request"]["json"]))
+        vec = clients[pid].handle(request)
+        reply = flwr_app.RecordDict({"masked": flwr_app.ArrayRecord([vec])})
+        return flwr_app.Message(reply, reply_to=message)
+
+    return app
+
+
+class FlowerFederation:
+    """The server's federation over a Flower ``Grid``: broadcast = send_and_receive to every node."""
+
+    def __init__(self, grid: Any, domain: Domain, n_clients: int, *, wait_s: float = 120.0) -> None:
+        self.grid = grid
+        self.wait_s = wait_s
+        self.domain = domain
+        self.n_clients = n_clients
+        self.bytes_down = 0
+
+    def broadcast(self, request: dict[str, Any]) -> list[np.ndarray]:  # noqa: D102
+        flwr_app = _flwr()
+        nodes = sorted(self.grid.get_node_ids())
+        deadline = time.monotonic() + self.wait_s
+        while len(nodes) < self.n_clients and time.monotonic() < deadline:
+            time.sleep(0.5)  # SuperNodes are still registering
+            nodes = sorted(self.grid.get_node_ids())
+        wire = json.dumps(request)
+        msgs = [
+            flwr_app.Message(flwr_app.RecordDict({"request": flwr_app.ConfigRecord({"json": wire})}),
+                             dst_node_id=nid, message_type=MESSAGE_TYPE, group_id=str(request["round"]))
+            for nid in nodes
+        ]
+        self.bytes_down += len(wire.encode()) * len(msgs)
+        replies = list(self.grid.send_and_receive(msgs))
+        if len(replies) != self.n_clients or any(r.has_error() for r in replies):
+            raise InvalidParameterError(
+                f"Secure aggregation needs every client's answer: got {len(replies)} of {self.n_clients}."
+            )
+        return [r.content["masked"].to_numpy_ndarrays()[0].astype(np.uint32) for r in replies]
+
+
+def server_app(domain: Domain, n_clients: int, budget: PrivacyBudget | float, result: dict[str, Any],
+               **params: Any) -> Any:
+    """A Flower ``ServerApp`` that runs :class:`FederatedMST` and puts the fitted model in ``result["model"]``."""
+    _flwr()
+    from flwr.serverapp import ServerApp
+
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Any, context: Any) -> None:
+        fed = FlowerFederation(grid, domain, n_clients)
+        result["model"] = FederatedMST(**params).fit(fed, budget)
+
+    return app
+
+
+class _InProcessGrid:
+    """The slice of Flower's ``Grid`` the server uses, delivering to ``ClientApp`` objects directly."""
+
+    def __init__(self, app: Any, n_clients: int) -> None:
+        self.app = app
+        self.n = n_clients
+        self._next_id = 0
+
+    def get_node_ids(self) -> list[int]:
+        return list(range(1, self.n + 1))
+
+    def send_and_receive(self, messages: Sequence[Any]) -> list[Any]:
+        flwr_app = _flwr()
+        out = []
+        for m in messages:
+            self._next_id += 1
+            # What the SuperLink does before delivery: give the message an id and a sender.
+            m.metadata.__dict__["_message_id"] = f"m{self._next_id}"
+            m.metadata.__dict__["_src_node_id"] = 0
+            ctx = flwr_app.Context(run_id=1, node_id=m.metadata.dst_node_id,
+                                   node_config={"partition-id": m.metadata.dst_node_id - 1,
+                                                "num-partitions": self.n},
+                                   state=flwr_app.RecordDict(), run_config={})
+            out.append(self.app(m, ctx))
+        return out
+
+
+def run_in_process(partitions: Sequence[pd.DataFrame], domain: Domain, budget: PrivacyBudget | float,
+                   *, random_state: RandomState = None, **params: Any) -> FederatedMST:
+    """Run the Flower ``ClientApp`` and the server logic in this process (no Ray); return the model."""
+    _flwr()
+    from flwr.supercore.task_identity import TaskIdentity
+
+    app = client_app(partitions, domain, random_state=random_state)
+    fed = FlowerFederation(_InProcessGrid(app, len(partitions)), domain, len(partitions))
+    # What Flower's runtime sets before a ServerApp runs (messages are stamped with it).
+    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
+    try:
+        return FederatedMST(random_state=random_state, **params).fit(fed, budget)
+    finally:
+        TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
+
+
+def run_flower_simulation(partitions: Sequence[pd.DataFrame], domain: Domain, budget: PrivacyBudget | float,
+                          *, random_state: RandomState = None, **params: Any) -> FederatedMST:
+    """Run in Flower's Simulation Engine (Ray backend, one virtual SuperNode per client)."""
+    _flwr()
+    from flwr.simulation import run_simulation
+
+    result: dict[str, Any] = {}
+    run_simulation(
+        server_app=server_app(domain, len(partitions), budget, result, random_state=random_state, **params),
+        client_app=client_app(partitions, domain, random_state=random_state),
+        num_supernodes=len(partitions),
+        backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}, "init_args": {"num_cpus": 2}},
+    )
+    if "model" not in result:
+        raise InvalidParameterError("The Flower simulation ended without a fitted model (see Flower's log).")
+    model = result["model"]
+    assert isinstance(model, FederatedMST)
+    return model

@@ -1,0 +1,283 @@
+"""Federated MST: horizontal federation, distributed noise, the same graphical model as central MST.
+
+The server plans every round and keeps the only :class:`~dpsynth.privacy.Accountant`; the
+clients answer marginal-count requests with :func:`~dpsynth.federated.protocol.client_contribution`
+(their noise share, masked). Rounds follow MST (McKenna, Miklau, Sheldon 2021), with ρ
+split in three:
+
+1. every one-way marginal (then MST's domain compression, post-processing);
+2. every pair on the compressed domain; the server scores each pair by how badly the
+   one-way model explains its noisy answer (minus the L1 norm noise alone would give)
+   and keeps the maximum spanning tree (post-processing of noisy answers — the
+   DistAIM-style "noisy federated scores" in place of an exponential mechanism that
+   would need the exact scores inside secure computation);
+3. the tree's pairs, with what is left.
+
+:class:`InProcessFederation` runs the clients in this process (tests, benchmarks);
+:mod:`dpsynth.federated.flower` carries the same requests over Flower.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol, Self
+
+import numpy as np
+import pandas as pd
+
+from dpsynth.data.discretize import Discretizer
+from dpsynth.data.domain import Domain
+from dpsynth.errors import (
+    BudgetExceededError,
+    InvalidDataError,
+    InvalidParameterError,
+    MetadataError,
+)
+from dpsynth.federated.protocol import (
+    Clique,
+    DistributedGaussianMechanism,
+    aggregate,
+    client_contribution,
+    local_counts,
+    pairwise_seeds,
+)
+from dpsynth.pgm import Domain as PGMDomain
+from dpsynth.pgm import Measurement, estimate
+from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+from dpsynth.privacy.random import RandomState, make_rng
+from dpsynth.synth.base import as_budget
+from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
+
+
+class FedClient:
+    """One client: its rows (never sent), its pairwise seeds and its noise source.
+
+    Args:
+        table: The client's rows (a DataFrame with every domain column).
+        domain: The public domain (complete: no inference from anyone's rows).
+        index: The client's position 0 … K−1.
+        seeds: The secure-aggregation seeds it shares with each other client.
+        random_state: Seed of its noise share (research only; None = os.urandom).
+    """
+
+    def __init__(self, table: pd.DataFrame, domain: Domain, index: int, seeds: dict[int, bytes],
+                 *, random_state: RandomState = None) -> None:
+        self._codes = Discretizer(domain).encode_frame(table)  # rejects values outside the domain
+        self._names = tuple(domain.names)
+        self._sizes = Discretizer(domain).sizes
+        self.index = index
+        self._seeds = seeds
+        # Seeded (research) noise is derived per round, so a client rebuilt between rounds
+        # (as Flower may do) never repeats a round's noise.
+        self._seed = None if random_state is None else int(make_rng(random_state).integers(2**62))
+        self._noise = NoiseSource(None) if random_state is None else None
+
+    def handle(self, request: dict[str, Any]) -> np.ndarray:
+        """Answer one measurement request: the masked, noise-shared counts of its cliques."""
+        cliques = [tuple(c) for c in request["cliques"]]
+        coarsen = {a: np.asarray(m, dtype=np.int64) for a, m in (request.get("coarsen") or {}).items()}
+        counts = local_counts(self._codes, self._sizes, self._names, cliques, coarsen or None)
+        round_id = int(request["round"])
+        noise = self._noise or NoiseSource(np.random.default_rng([self._seed or 0, round_id]))
+        return client_contribution(counts, index=self.index, seeds=self._seeds, round_id=round_id,
+                                   sigma=float(request["sigma"]), clients=int(request["clients"]), noise=noise)
+
+
+class Federation(Protocol):
+    """The server's view of the clients: the public domain, how many, and a broadcast."""
+
+    domain: Domain
+    n_clients: int
+
+    def broadcast(self, request: dict[str, Any]) -> list[np.ndarray]:
+        """Send ``request`` to every client; return their masked vectors."""
+
+
+class InProcessFederation:
+    """K clients simulated in this process (each request is a JSON round-trip, as on the wire).
+
+    Args:
+        partitions: One DataFrame of rows per client.
+        domain: The public domain.
+        random_state: Seed of the clients' noise shares (research only; None = os.urandom).
+    """
+
+    def __init__(self, partitions: Sequence[pd.DataFrame], domain: Domain, *, random_state: RandomState = None) -> None:
+        if not isinstance(domain, Domain):
+            raise InvalidParameterError(f"A federation needs a Domain. Got {type(domain).__name__}.")
+        if domain.needs_inference:
+            raise MetadataError([f"column {n!r} has no declared categories or bounds" for n in domain.needs_inference],
+                                hint="Declare every column in the public metadata shared by all clients.")
+        if len(partitions) < 1 or not all(isinstance(p, pd.DataFrame) for p in partitions):
+            raise InvalidDataError("A federation needs a list of at least one client DataFrame.")
+        self.domain = domain
+        self.n_clients = len(partitions)
+        seeds = pairwise_seeds(self.n_clients)
+        rng = make_rng(random_state) if random_state is not None else None
+        self.seeded = rng is not None
+        self._clients = [
+            FedClient(p, domain, i, seeds[i], random_state=None if rng is None else int(rng.integers(2**62)))
+            for i, p in enumerate(partitions)
+        ]
+        self.bytes_up = np.zeros(self.n_clients, dtype=np.int64)
+        self.bytes_down = np.zeros(self.n_clients, dtype=np.int64)
+
+    def broadcast(self, request: dict[str, Any]) -> list[np.ndarray]:  # noqa: D102
+        wire = json.dumps(request)
+        out = []
+        for c in self._clients:
+            vec = c.handle(json.loads(wire))
+            self.bytes_down[c.index] += len(wire.encode())
+            self.bytes_up[c.index] += vec.nbytes
+            out.append(vec)
+        return out
+
+
+def _sigma_for(rho: float, count: int, clients: int, dim: int) -> float:
+    """The smallest σ (within 0.1%) whose ``count`` distributed releases cost at most ``rho``."""
+    if rho <= 0:
+        raise BudgetExceededError("No budget left to measure.")
+    sigma = max(math.sqrt(count / (2.0 * rho)), 0.5 * math.sqrt(clients))
+    while count * DistributedGaussianMechanism(sigma, clients, dim).rho > rho:
+        sigma *= 1.001
+    return sigma
+
+
+class FederatedMST(MarginalSynthesizer):
+    """MST over a horizontal federation with distributed discrete Gaussian noise.
+
+    Args:
+        iters: Iterations of the final graphical-model estimation.
+        select_iters: Iterations of the one-way model used to score pairs.
+        random_state: Seed for tests and research only (the report then says not for release).
+    """
+
+    name = "federated_mst"
+
+    def __init__(self, *, iters: int = 1000, select_iters: int = 200, random_state: RandomState = None) -> None:
+        super().__init__(random_state=random_state)
+        self.iters = iters
+        self.select_iters = select_iters
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_int(self.iters, "iters", "FederatedMST")
+        check_int(self.select_iters, "select_iters", "FederatedMST")
+
+    def fit(self, data: Federation, budget: PrivacyBudget | tuple[float, float] | float) -> Self:  # type: ignore[override]
+        """Run the federated rounds and fit the model.
+
+        Args:
+            data: The federation (e.g. :class:`InProcessFederation`, or Flower's driver).
+            budget: The (ε, δ) budget of the whole federation, under add/remove one row.
+        """
+        self._validate_params()
+        budget = as_budget(budget)
+        if not all(hasattr(data, a) for a in ("broadcast", "n_clients", "domain")):
+            raise InvalidParameterError(f"FederatedMST.fit needs a federation (e.g. InProcessFederation). Got {type(data).__name__}.")
+        domain = data.domain
+        names = tuple(domain.names)
+        if len(names) < 2:
+            raise InvalidParameterError("FederatedMST needs at least two columns.")
+        K = int(data.n_clients)
+        seeded = self.random_state is not None or bool(getattr(data, "seeded", False))
+        accountant = Accountant(budget, seeded=seeded)
+        accountant.notes.append(
+            f"Federated over {K} clients: each marginal is a secure-aggregation sum of the clients' counts, each with "
+            "its share of discrete Gaussian noise; the server saw only the noisy sums."
+        )
+        sizes = Discretizer(domain).sizes
+        dom = PGMDomain(names, tuple(sizes[a] for a in names))
+        rho = accountant.rho_remaining
+        self._round = 0
+
+        log = self._measure(data, accountant, dom, [(a,) for a in names], rho / 3, K, None, "federated_mst.measure_1way")
+        sigma1 = log[0].sigma
+        coarsen, cdom, log = compress_domain(dom, log, sigma1)
+        oneway = estimate(cdom, log, iters=self.select_iters)
+        pairs = list(itertools.combinations(names, 2))
+        sel = self._measure(data, accountant, cdom, pairs, rho / 3, K, coarsen, "federated_mst.select")
+        tree = _spanning_tree(names, cdom, sel, oneway)
+        final = self._measure(data, accountant, cdom, tree, accountant.rho_remaining * (1 - 1e-9), K, coarsen,
+                              "federated_mst.measure_2way")
+        log += final + [m for m in sel if m.clique in tree]
+        self.model_ = estimate(cdom, log, iters=self.iters)
+        self.coarsen_ = coarsen
+        self.tree_ = tree
+        self.domain_ = domain
+        self._report = accountant.report()
+        return self
+
+    def _measure(self, fed: Federation, accountant: Accountant, dom: PGMDomain, cliques: Sequence[Clique],
+                 rho: float, K: int, coarsen: dict[str, np.ndarray] | None, step: str) -> list[Measurement]:
+        dims = [dom.size(c) for c in cliques]
+        sigma = _sigma_for(rho, len(cliques), K, max(dims))
+        mech = DistributedGaussianMechanism(sigma, K, max(dims))
+        accountant.charge(mech, step=step, count=len(cliques),
+                          description="marginals " + ", ".join("×".join(c) for c in cliques))
+        self._round += 1
+        request = {"round": self._round, "cliques": [list(c) for c in cliques], "sigma": sigma, "clients": K,
+                   "coarsen": None if coarsen is None else {a: m.tolist() for a, m in coarsen.items()}}
+        total = aggregate(fed.broadcast(request))
+        out, start = [], 0
+        for c, n in zip(cliques, dims, strict=True):
+            out.append(Measurement(tuple(c), total[start : start + n].astype(np.float64), sigma))
+            start += n
+        return out
+
+    def _fit(self, data: Any) -> None:  # pragma: no cover - fit is overridden
+        raise NotImplementedError
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state, arrays = super()._get_state()
+        state["tree"] = [list(p) for p in self.tree_]
+        return state, arrays
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        super()._set_state(state, arrays)
+        self.tree_ = [tuple(p) for p in state.get("tree", [])]
+
+    @classmethod
+    def load(cls, path: Any) -> FederatedMST:
+        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
+        from dpsynth.ldp.synth import load_unregistered
+
+        model = load_unregistered(cls, path)
+        assert isinstance(model, FederatedMST)
+        return model
+
+
+def _spanning_tree(names: Sequence[str], dom: PGMDomain, noisy: list[Measurement], model: Any) -> list[Clique]:
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(names)
+    for m in noisy:
+        est = model.project(m.clique).ravel()
+        score = float(np.abs(m.values - est).sum()) - math.sqrt(2 / math.pi) * m.sigma * m.values.size
+        graph.add_edge(*m.clique, weight=score)
+    tree = nx.maximum_spanning_tree(graph)
+    order = list(names)
+    return [tuple(sorted((a, b), key=order.index)) for a, b in tree.edges()]
+
+
+def split_rows(frame: pd.DataFrame, clients: int, *, by: str | None = None,
+               random_state: RandomState = None) -> list[pd.DataFrame]:
+    """Partition rows among clients: IID (shuffled, equal sizes) or non-IID by a column's value.
+
+    Non-IID: the column's distinct values are dealt round-robin (largest first) to clients,
+    so each client holds whole groups (e.g. all rows of some occupations).
+    """
+    rng = make_rng(random_state)
+    if by is None:
+        idx = rng.permutation(len(frame))
+        return [frame.iloc[np.sort(part)].reset_index(drop=True) for part in np.array_split(idx, clients)]
+    if by not in frame.columns:
+        raise InvalidParameterError(f"Cannot split by unknown column {by!r}.")
+    counts = frame[by].value_counts()
+    owner = {v: i % clients for i, v in enumerate(counts.index)}
+    key = frame[by].map(owner)
+    return [frame[key == i].reset_index(drop=True) for i in range(clients)]

@@ -1,0 +1,129 @@
+"""Federated MST: secure aggregation, distributed noise at the claimed scale, accounting, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsynth.data.domain import Column, Domain
+from dpsynth.errors import BudgetExceededError, DpsynthError
+from dpsynth.federated import (
+    DistributedGaussianMechanism,
+    FederatedMST,
+    InProcessFederation,
+    aggregate,
+    client_contribution,
+    kls_epsilon,
+    split_rows,
+)
+from dpsynth.federated.protocol import pairwise_seeds
+from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+
+
+def _domain() -> Domain:
+    return Domain([Column(name=n, kind="categorical", categories=tuple(str(i) for i in range(3))) for n in "abc"])
+
+
+def _frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 3, n)
+    b = np.where(rng.random(n) < 0.8, a, rng.integers(0, 3, n))
+    c = rng.integers(0, 3, n)
+    return pd.DataFrame({"a": a.astype(str), "b": b.astype(str), "c": c.astype(str)})
+
+
+def test_masks_cancel_and_sum_carries_full_sigma():
+    K, size, sigma = 5, 4000, 6.0
+    seeds = pairwise_seeds(K)
+    rng = np.random.default_rng(0)
+    counts = [rng.integers(0, 50, size) for _ in range(K)]
+    sent = [client_contribution(c, index=i, seeds=seeds[i], round_id=1, sigma=sigma, clients=K,
+                                noise=NoiseSource(100 + i)) for i, c in enumerate(counts)]
+    noise = aggregate(sent) - np.sum(counts, axis=0)
+    # Variance of the summed noise is σ² (K shares of σ²/K), within 5 standard errors.
+    se = sigma**2 * math.sqrt(2.0 / size)
+    assert abs(noise.var() - sigma**2) < 5 * se
+    assert abs(noise.mean()) < 5 * sigma / math.sqrt(size)
+    # A single masked vector tells the server nothing: it looks uniform on [0, 2^32).
+    one = sent[0].astype(np.float64) / 2**32
+    assert abs(one.mean() - 0.5) < 5 * math.sqrt(1 / 12 / size)
+    assert np.mean(np.abs(sent[0].astype(np.int64) - counts[0]) < 1000) < 0.01
+
+
+def test_each_share_is_sigma_over_root_k():
+    K, sigma = 4, 8.0
+    zeros = np.zeros(20_000, dtype=np.int64)
+    share = client_contribution(zeros, index=0, seeds={}, round_id=1, sigma=sigma, clients=K, noise=NoiseSource(7))
+    vals = np.where(share >= 2**31, share.astype(np.int64) - 2**32, share.astype(np.int64))
+    assert abs(vals.var() - sigma**2 / K) < 5 * (sigma**2 / K) * math.sqrt(2 / zeros.size)
+
+
+def test_distributed_mechanism_accounting():
+    m = DistributedGaussianMechanism(sigma=10.0, clients=10, dim=100)
+    central = 1 / (2 * 10.0**2)
+    assert central <= m.rho <= central * 1.001  # τ is negligible at σᵢ = 3.2
+    assert kls_epsilon(10.0, 1, 100) == pytest.approx(0.1)  # one client: the central discrete Gaussian
+    with pytest.raises(DpsynthError):
+        DistributedGaussianMechanism(sigma=1.0, clients=10, dim=4)  # σᵢ < 1/2: the bound does not hold
+
+
+def test_fit_spends_budget_once_and_samples_domain(tmp_path):
+    dom = _domain()
+    fed = InProcessFederation(split_rows(_frame(), 3, random_state=0), dom, random_state=1)
+    model = FederatedMST(iters=200, random_state=2).fit(fed, (1.0, 1e-6))
+    rep = model.privacy_report
+    assert rep.epsilon <= 1.0 * (1 + 1e-6) and rep.epsilon > 0.99 and rep.seeded
+    assert [e.step for e in rep.ledger] == ["federated_mst.measure_1way", "federated_mst.select",
+                                           "federated_mst.measure_2way"]
+    out = model.sample(300, random_state=0)
+    assert list(out.columns) == list("abc") and set(out.stack().unique()) <= {"0", "1", "2"}
+    assert ("a", "b") in model.tree_
+    assert fed.bytes_up.min() > 0
+    again = FederatedMST.load(model.save(tmp_path / "f.dps"))
+    pd.testing.assert_frame_equal(again.sample(50, random_state=3), model.sample(50, random_state=3))
+
+
+def test_noise_variance_of_a_federated_measurement():
+    """The server's noisy one-way counts differ from the truth by N_Z(0, σ²) with the charged σ."""
+    dom = _domain()
+    frame = _frame(600)
+    fed = InProcessFederation(split_rows(frame, 4, random_state=0), dom, random_state=5)
+    model = FederatedMST(iters=1)
+    model._round = 0
+    acc = Accountant(PrivacyBudget(1.0, 1e-6))
+    pgm = __import__("dpsynth.pgm", fromlist=["Domain"]).Domain(("a", "b", "c"), (3, 3, 3))
+    errs, sigmas = [], []
+    for _ in range(60):
+        acc = Accountant(PrivacyBudget(1.0, 1e-6))
+        ms = model._measure(fed, acc, pgm, [("a", "b")], 0.01, 4, None, "t")
+        truth = pd.crosstab(frame.a, frame.b).reindex(index=list("012"), columns=list("012"), fill_value=0)
+        errs.append(ms[0].values - truth.to_numpy().ravel())
+        sigmas.append(ms[0].sigma)
+    e = np.concatenate(errs)
+    assert abs(e.var() / sigmas[0] ** 2 - 1) < 5 * math.sqrt(2 / e.size)
+
+
+def test_budget_exhausted_and_bad_input():
+    dom = _domain()
+    with pytest.raises(DpsynthError):
+        InProcessFederation([_frame(10).assign(a="7")], dom)
+    with pytest.raises(DpsynthError):
+        InProcessFederation([], dom)
+    with pytest.raises(DpsynthError):
+        FederatedMST().fit(_frame(10), 1.0)
+    with pytest.raises(DpsynthError):
+        FederatedMST(iters=0).fit(InProcessFederation([_frame(10)], dom), 1.0)
+    with pytest.raises(DpsynthError):
+        split_rows(_frame(10), 2, by="zz")
+    acc = Accountant(PrivacyBudget(0.1, 1e-6))
+    with pytest.raises(BudgetExceededError):
+        acc.charge(DistributedGaussianMechanism(sigma=2.0, clients=2, dim=9), step="x", count=5)
+
+
+def test_non_iid_split_gives_whole_groups():
+    parts = split_rows(_frame(), 3, by="a")
+    assert [p["a"].nunique() for p in parts] == [1, 1, 1]
+    assert sum(len(p) for p in parts) == 3000
