@@ -43,7 +43,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets"
+# The shared datasets folder next to the checkout (or next to its parent, for a git worktree).
+DATA = next((p for p in (ROOT.parent / "shared" / "datasets", ROOT.parents[1] / "shared" / "datasets") if p.exists()),
+            ROOT.parent / "shared" / "datasets")
 META = ROOT / "metadata"
 WIDE_ROWS = 20_000
 # (block name, csv, metadata file, permutation seed)
