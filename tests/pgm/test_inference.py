@@ -84,3 +84,24 @@ def test_potentials_in_any_attribute_order():
     b = GraphicalModel(DOM, flipped, 50.0)
     for q in QUERIES[:4]:
         assert np.allclose(a.project(q), b.project(q))
+
+
+def test_out_of_clique_marginals_of_a_forest_and_a_long_chain():
+    # A chain a-b-c-d-e-f (queries across it need variable elimination along the path) and
+    # a separate tree g-h (queries across the two trees are products).
+    dom = Domain(tuple("abcdefgh"), (3, 2, 4, 2, 3, 2, 3, 2))
+    rng = np.random.default_rng(3)
+    pots = {
+        ("a", "b"): rng.normal(size=(3, 2)),
+        ("b", "c"): 2 * rng.normal(size=(2, 4)),
+        ("c", "d"): rng.normal(size=(4, 2)),
+        ("d", "e"): rng.normal(size=(2, 3)),
+        ("e", "f"): 2 * rng.normal(size=(3, 2)),
+        ("g", "h"): rng.normal(size=(3, 2)),
+    }
+    model = GraphicalModel(dom, pots, 321.0)
+    joint = joint_from_potentials(dom, pots, 321.0)
+    for q in [("a", "f"), ("f", "c", "a"), ("a", "g"), ("h", "e", "a"), ("b", "d", "f", "h"), ("e", "a", "c")]:
+        got = model.project(q)
+        assert got.shape == tuple(dom[a] for a in q)
+        assert np.allclose(got, marginal(dom, joint, q), rtol=1e-9, atol=1e-9)

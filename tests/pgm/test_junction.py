@@ -62,3 +62,21 @@ def test_random_graphs_satisfy_running_intersection():
 def test_unknown_attribute():
     with pytest.raises(InvalidParameterError):
         model_size_mb(Domain(("a",), (2,)), [("a", "b")])
+
+
+def test_candidate_sizes_equal_one_model_size_per_candidate():
+    import random
+
+    from dpsynth.pgm._junction import candidate_sizes_mb
+
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(60):
+        d = rng.randint(2, 11)
+        dom = Domain(tuple(f"a{i}" for i in range(d)), tuple(rng.randint(1, 6) for _ in range(d)))
+        cliques = [tuple(rng.sample(dom.attrs, rng.randint(1, min(3, d)))) for _ in range(rng.randint(0, 7))]
+        cands = [c for k in (1, 2, 3) for c in itertools.combinations(dom.attrs, min(k, d))]
+        got = candidate_sizes_mb(dom, cliques, cands)
+        assert got == [model_size_mb(dom, [*cliques, c]) for c in cands]
+        checked += len(cands)
+    assert checked > 1000

@@ -223,3 +223,85 @@ def _cells_cached(domain: Domain, cliques: frozenset[tuple[int, ...]]) -> int:
     """Cells of the maximal cliques (the elimination alone; no spanning tree needed)."""
     _, found = _eliminate(domain.shape, sorted(cliques))
     return sum(math.prod(domain.shape[i] for i in c) for c in found)
+
+
+def candidate_sizes_mb(
+    domain: Domain, cliques: Iterable[Iterable[str]], candidates: Sequence[Iterable[str]]
+) -> list[float]:
+    """``model_size_mb(domain, [*cliques, c])`` for every candidate ``c``, sharing the work.
+
+    Exact, and much cheaper than one call per candidate (AIM asks this for thousands of
+    candidates every round): greedy elimination treats the connected components of the
+    model graph independently (a vertex's cost and simpliciality depend on its component
+    only, and the greedy choice restricted to one component is that component's own greedy
+    choice), so the size is the sum of the components' sizes. A candidate whose pairs are
+    all edges already leaves the graph, hence the size, unchanged; any other only re-runs
+    the elimination of the components it joins.
+
+    Args:
+        domain: The attributes and their sizes.
+        cliques: The model's cliques.
+        candidates: Cliques to add, one at a time.
+
+    Returns:
+        One size in MB per candidate.
+    """
+    shape = domain.shape
+    base = _index_cliques(domain, cliques)
+    parent = list(range(len(shape)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    adj = [0] * len(shape)
+    for cl in base:
+        mask = 0
+        for a in cl:
+            mask |= 1 << a
+        for a in cl:
+            adj[a] |= mask
+            parent[find(a)] = find(cl[0])
+    comp_cliques: dict[int, list[tuple[int, ...]]] = {}
+    comp_vertices: dict[int, list[int]] = {}
+    for v in range(len(shape)):
+        comp_vertices.setdefault(find(v), []).append(v)
+    for cl in base:
+        comp_cliques.setdefault(find(cl[0]), []).append(cl)
+    comp_cells = {
+        r: _component_cells(shape, tuple(vs), frozenset(comp_cliques.get(r, ())))
+        for r, vs in comp_vertices.items()
+    }
+    total = sum(comp_cells.values())
+    out = []
+    for c in _index_cliques(domain, candidates):
+        if all(adj[a] >> b & 1 for a, b in itertools.combinations(c, 2)):
+            out.append(8.0 * total / 2**20)
+            continue
+        roots = sorted({find(a) for a in c})
+        vertices = tuple(sorted(v for r in roots for v in comp_vertices[r]))
+        merged = frozenset([*(cl for r in roots for cl in comp_cliques.get(r, ())), c])
+        cells = total - sum(comp_cells[r] for r in roots) + _component_cells(shape, vertices, merged)
+        out.append(8.0 * cells / 2**20)
+    return out
+
+
+def _component_cells(
+    shape: Sequence[int], vertices: tuple[int, ...], cliques: frozenset[tuple[int, ...]]
+) -> int:
+    """Cells of the maximal elimination cliques of the subgraph on ``vertices``.
+
+    The vertices are renumbered in increasing order, so the greedy elimination makes the
+    same choices (ties are broken by index) as on the whole graph.
+    """
+    pos = {v: i for i, v in enumerate(vertices)}
+    sub = tuple(shape[v] for v in vertices)
+    return _cells_sub(sub, frozenset(tuple(pos[a] for a in cl) for cl in cliques))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cells_sub(shape: tuple[int, ...], cliques: frozenset[tuple[int, ...]]) -> int:
+    _, found = _eliminate(shape, sorted(cliques))
+    return sum(math.prod(shape[i] for i in c) for c in found)

@@ -175,70 +175,126 @@ class GraphicalModel:
     def _project_canonical(self, canon: Clique) -> np.ndarray:
         jt = self.junction_tree
         s = set(canon)
-        inside = [k for k, c in enumerate(jt.cliques) if s <= set(c)]
-        if inside:
+        sets, _, _, attr_comp = self._tree_info()
+        if any(s <= c for c in sets):
             k = route(self.domain, jt.cliques, canon)
             return np.asarray(self._marginals[k].sum(axis=sum_axes(canon, jt.cliques[k])))
-        return self._eliminate(canon)
+        groups: dict[int, list[str]] = {}
+        for a in canon:
+            groups.setdefault(attr_comp[a], []).append(a)
+        if len(groups) == 1:
+            return self._eliminate(canon)
+        # Attributes in different trees of the junction forest are independent: the
+        # marginal is the outer product of the parts' marginals, divided by N per product.
+        out: np.ndarray | None = None
+        order: list[str] = []
+        for part in groups.values():
+            table = self._project_canonical(tuple(part))
+            out = table if out is None else np.multiply.outer(out, table) / self.total
+            order += part
+        assert out is not None
+        return np.array(out.transpose([order.index(a) for a in canon]), order="C")
+
+    def _tree_info(
+        self,
+    ) -> tuple[list[frozenset[str]], list[list[int]], list[int], dict[str, int]]:
+        """Clique sets, tree adjacency, the tree of the forest each clique and attribute is in."""
+        info = self.__dict__.get("_info")
+        if info is None:
+            jt = self.junction_tree
+            sets = [frozenset(c) for c in jt.cliques]
+            nbrs = jt.neighbors()
+            comp = [-1] * len(sets)
+            for start in range(len(sets)):
+                if comp[start] >= 0:
+                    continue
+                comp[start] = start
+                stack = [start]
+                while stack:
+                    k = stack.pop()
+                    for j in nbrs[k]:
+                        if comp[j] < 0:
+                            comp[j] = start
+                            stack.append(j)
+            attr_comp = {a: comp[k] for k, c in enumerate(sets) for a in c}
+            info = (sets, nbrs, comp, attr_comp)
+            self.__dict__["_info"] = info
+        return info
 
     def _eliminate(self, canon: Clique) -> np.ndarray:
-        """Out-of-clique marginal from the calibrated tree.
+        """Out-of-clique marginal from the calibrated tree (all of ``canon`` in one tree).
 
         The junction-tree property holds on every subtree, so the joint of the variables
         of the smallest subtree covering ``canon`` is Π μ_C / Π μ_S over its cliques and
-        separators (Koller & Friedman, Sec. 10.3.3). That local model, with ``canon``
-        added as a clique and re-triangulated, is solved by the same belief propagation;
-        its size is at most that of the whole model with ``canon`` added (what AIM's
-        size filter bounds), usually far less.
+        separators (Koller & Friedman, Sec. 10.3.3). Rooted at the clique holding most of
+        ``canon``, each clique's conditional μ_C / μ_S (first summed down to the variables
+        its separators and ``canon`` need) times its children's messages is summed onto
+        its separator and the query variables below it, leaves first: exact variable
+        elimination along the tree, with tables no bigger than a clique's separators times
+        the query's cells below it.
         """
-        jt = self.junction_tree
-        q = set(canon)
-        sets = [set(c) for c in jt.cliques]
-        nbrs = [set(n) for n in jt.neighbors()]
-        alive = set(range(len(sets)))
+        sets, nbrs, comp, attr_comp = self._tree_info()
+        q = frozenset(canon)
+        tree = attr_comp[canon[0]]
+        alive = {k for k in range(len(sets)) if comp[k] == tree}
         # Prune leaves whose query attributes all lie in their separator: summing out a
         # leaf's other attributes from its conditional gives 1.
-        changed = True
-        while changed:
-            changed = False
-            for k in sorted(alive):
-                live = nbrs[k] & alive
-                own = sets[k] & q
-                if (len(live) == 1 and own <= sets[k] & sets[next(iter(live))]) or (
-                    not live and not own
-                ):
-                    alive.discard(k)
-                    changed = True
-        pots: dict[Clique, np.ndarray] = {}
-        seen: set[int] = set()
-        floor = np.finfo(np.float64).tiny  # log(0) → a finite, negligible weight
-        for root in sorted(alive):
-            if root in seen:
+        stack = [k for k in alive if sum(j in alive for j in nbrs[k]) <= 1]
+        while stack:
+            k = stack.pop()
+            if k not in alive:
                 continue
-            seen.add(root)
-            pots[jt.cliques[root]] = np.log(np.maximum(self._marginals[root], floor))
-            queue = [root]
-            while queue:
-                k = queue.pop(0)
-                for j in sorted(nbrs[k] & alive - seen):
-                    seen.add(j)
-                    queue.append(j)
-                    sep = tuple(a for a in jt.cliques[j] if a in sets[k])
-                    m = np.maximum(self._marginals[j], floor)
-                    cond = np.log(m) - np.log(
-                        m.sum(axis=sum_axes(sep, jt.cliques[j]), keepdims=True)
+            live = [j for j in nbrs[k] if j in alive]
+            own = sets[k] & q
+            if (len(live) == 1 and own <= sets[live[0]]) or (not live and not own):
+                alive.discard(k)
+                stack += [j for j in live if sum(i in alive for i in nbrs[j]) <= 1]
+        root = min(alive, key=lambda k: (-len(sets[k] & q), k))
+        order = [root]
+        parent = {root: -1}
+        for k in order:
+            for j in nbrs[k]:
+                if j in alive and j not in parent:
+                    parent[j] = k
+                    order.append(j)
+        children: dict[int, list[int]] = {k: [] for k in order}
+        for k in order[1:]:
+            children[parent[k]].append(k)
+        jt = self.junction_tree
+        pos = self.domain.index_map
+        below: dict[int, frozenset[str]] = {}
+        messages: dict[int, tuple[np.ndarray, tuple[str, ...]]] = {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for k in reversed(order):
+                clique = jt.cliques[k]
+                sep = sets[k] & sets[parent[k]] if parent[k] >= 0 else frozenset()
+                need = sep | q | frozenset().union(*(sets[c] & sets[k] for c in children[k]))
+                kept = tuple(a for a in clique if a in need)
+                table = self._marginals[k].sum(axis=sum_axes(kept, clique))
+                if parent[k] >= 0:
+                    # The conditional of the clique given its separator (0 where μ_S = 0).
+                    denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
+                    table = np.where(denom > 0, table / denom, 0.0)
+                below[k] = (sets[k] & q).union(*(below[c] for c in children[k]))
+                out_vars = sep | below[k]
+                out = tuple(sorted(out_vars, key=pos.__getitem__))
+                operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(table, kept)]
+                operands += [messages.pop(c) for c in children[k]]
+                names = sorted({a for _, v in operands for a in v}, key=pos.__getitem__)
+                cells = math.prod(self.domain[a] for a in names)
+                if cells > _MAX_CELLS:
+                    raise InvalidParameterError(
+                        f"The marginal over {canon} needs a {8.0 * cells / 2**20:.0f} MB table; "
+                        "that is too big to compute exactly."
                     )
-                    pots[jt.cliques[j]] = cond
-        names = {a for c in pots for a in c}
-        local = self.domain.project([a for a in self.domain.attrs if a in names])
-        ljt = junction_tree(local, [*pots, canon])
-        if ljt.cells() > _MAX_CELLS:
-            raise InvalidParameterError(
-                f"The marginal over {canon} needs a {ljt.size_mb():.0f} MB junction tree; "
-                "that is too big to compute exactly."
-            )
-        bp = BeliefPropagation(ljt, list(pots), [canon])
-        return bp.run(list(pots.values()), self.total)[0]
+                letter = {a: i for i, a in enumerate(names)}
+                args: list[Any] = []
+                for arr, v in operands:
+                    args += [arr, [letter[a] for a in v]]
+                args.append([letter[a] for a in out])
+                messages[k] = (np.einsum(*args, optimize=len(operands) > 1), out)
+        result, got = messages[root]
+        return np.array(result.transpose([got.index(a) for a in canon]), order="C")
 
     def _vars(self, clique: Clique) -> tuple[int, ...]:
         return tuple(self.domain.index(a) for a in clique)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -18,7 +19,8 @@ import numpy as np
 from dpsynth.data.private import Coarsening, PrivateData
 from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.pgm import Domain as PGMDomain
-from dpsynth.pgm import GraphicalModel, Measurement, estimate, model_size_mb
+from dpsynth.pgm import GraphicalModel, Measurement, estimate
+from dpsynth.pgm._junction import candidate_sizes_mb
 from dpsynth.privacy.random import RandomState
 from dpsynth.progress import track
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
@@ -35,16 +37,33 @@ def default_workload(names: Sequence[str], degree: int = 3) -> list[Clique]:
 def candidate_weights(workload: Sequence[Clique], weights: Sequence[float]) -> dict[Clique, float]:
     """Downward closure of the workload, each candidate weighted by its overlap with it.
 
-    w_r = Σ_s c_s · |r ∩ s| over workload marginals s with weight c_s (AIM, Sec. 4).
+    w_r = Σ_s c_s · |r ∩ s| over workload marginals s with weight c_s (AIM, Sec. 4), computed
+    as Σ_{a ∈ r} W_a with W_a = Σ_{s ∋ a} c_s (|r ∩ s| counts the a ∈ r that are in s).
     """
     closure: set[Clique] = set()
-    for cl in workload:
+    per_attr: dict[str, float] = {}
+    for cl, c in zip(workload, weights, strict=True):
+        for a in cl:
+            per_attr[a] = per_attr.get(a, 0.0) + float(c)
         for k in range(1, len(cl) + 1):
             closure.update(itertools.combinations(cl, k))
     return {
-        r: float(sum(c * len(set(r) & set(s)) for s, c in zip(workload, weights, strict=True)))
+        r: float(math.fsum(per_attr[a] for a in r))
         for r in sorted(closure, key=lambda c: (len(c), c))
     }
+
+
+def sample_workload(workload: Sequence[Clique], limit: int | None) -> list[Clique]:
+    """At most ``limit`` marginals of the workload, drawn uniformly with a fixed public seed.
+
+    Data-independent (as the reference implementation's ``num_marginals`` option): on wide
+    tables the full 3-way workload has tens of thousands of marginals, each a candidate
+    AIM would score every round.
+    """
+    if limit is None or len(workload) <= limit:
+        return list(workload)
+    keep = np.random.default_rng(0).choice(len(workload), size=limit, replace=False)
+    return [workload[i] for i in sorted(keep)]
 
 
 @register("aim")
@@ -58,9 +77,19 @@ class AIM(MarginalSynthesizer):
         max_cells: Workload marginals with more cells than this are left out of the
             workload (the reference implementation's default, 10,000): they are too noisy
             to measure usefully and would steer selection toward them.
+        max_workload: Keep at most this many workload marginals, drawn uniformly with a
+            fixed public seed (None keeps all). The default only bites on tables wider than
+            24 columns, whose full 3-way workload would make every round score tens of
+            thousands of candidates.
         compress: Merge codes whose noisy one-way count is below 3σ before measuring
             anything else (MST's domain compression; not in the AIM paper).
         rounds: Initial number of rounds T; default 16·d (the paper's choice).
+        max_rounds: Stop after this many adaptive rounds: the last one measures with all
+            the budget still left (nothing is left unspent; the privacy report says so).
+        time_limit: Seconds the adaptive rounds may take: once the next round would end
+            past it, that round measures with all the budget still left (as with
+            ``max_rounds``). The final estimation runs after it. The number of rounds then
+            depends on the machine's speed, so two fits with one seed may differ.
         iters: Estimation iterations per round (warm-started, so few are needed).
         final_iters: Iterations of the last estimation.
         random_state: Seed for tests and research only (the report then says not for release).
@@ -73,8 +102,11 @@ class AIM(MarginalSynthesizer):
         degree: int = 3,
         max_model_size: float = 80.0,
         max_cells: int = 10_000,
+        max_workload: int | None = 2048,
         compress: bool = False,
         rounds: int | None = None,
+        max_rounds: int | None = None,
+        time_limit: float | None = None,
         iters: int = 100,
         final_iters: int = 1000,
         random_state: RandomState = None,
@@ -84,8 +116,11 @@ class AIM(MarginalSynthesizer):
         self.degree = degree
         self.max_model_size = max_model_size
         self.max_cells = max_cells
+        self.max_workload = max_workload
         self.compress = compress
         self.rounds = rounds
+        self.max_rounds = max_rounds
+        self.time_limit = time_limit
         self.iters = iters
         self.final_iters = final_iters
 
@@ -94,8 +129,14 @@ class AIM(MarginalSynthesizer):
         check_int(self.degree, "degree", "AIM")
         check_positive(self.max_model_size, "max_model_size", "AIM")
         check_int(self.max_cells, "max_cells", "AIM")
+        if self.max_workload is not None:
+            check_int(self.max_workload, "max_workload", "AIM")
         if self.rounds is not None:
             check_int(self.rounds, "rounds", "AIM")
+        if self.max_rounds is not None:
+            check_int(self.max_rounds, "max_rounds", "AIM")
+        if self.time_limit is not None:
+            check_positive(self.time_limit, "time_limit", "AIM")
         check_int(self.iters, "iters", "AIM")
         check_int(self.final_iters, "final_iters", "AIM")
         if self.workload is not None and (
@@ -106,6 +147,7 @@ class AIM(MarginalSynthesizer):
             )
 
     def _fit(self, data: PrivateData) -> None:
+        start = time.monotonic()
         names = list(data.domain.names)
         d = len(names)
         dom = data.pgm_domain
@@ -124,6 +166,7 @@ class AIM(MarginalSynthesizer):
         epsilon = math.sqrt(8.0 * (1.0 - alpha) * rho / rounds)
 
         workload = [c for c in workload if dom.size(c) <= self.max_cells] or [(n,) for n in names]
+        workload = sample_workload(workload, self.max_workload)
         cands = candidate_weights(workload, [1.0] * len(workload))
 
         # Initialisation: every one-way marginal at the initial σ (Alg. 1 line 3).
@@ -138,7 +181,7 @@ class AIM(MarginalSynthesizer):
         model = estimate(dom, log, iters=self.iters)
         with track("AIM: budget spent", total=1.0) as progress:
             model = self._rounds(
-                data, dom, log, model, cands, coarsen, rho, sigma, epsilon, alpha, progress
+                data, dom, log, model, cands, coarsen, rho, sigma, epsilon, alpha, progress, start
             )
         self.model_ = estimate(dom, log, iters=self.final_iters, warm_start=model)
         self.coarsen_ = coarsen
@@ -156,32 +199,51 @@ class AIM(MarginalSynthesizer):
         epsilon: float,
         alpha: float,
         progress: Callable[[float], None],
+        start: float,
     ) -> GraphicalModel:
         """AIM's adaptive rounds (Alg. 1 lines 5–19); appends to ``log``, returns the model."""
         terminate = False
+        done = 0
+        last = 0.0  # duration of the last round, to foresee the next one
+        names = list(cands)
+        weights = np.array([cands[c] for c in names])
+        cells = np.array([dom.size(c) for c in names], dtype=np.float64)
         while not terminate:
+            began = time.monotonic()
             remaining = data.accountant.rho_remaining
             cost = 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0
-            if remaining < 2.0 * cost:
+            early = (self.max_rounds is not None and done + 1 >= self.max_rounds) or (
+                self.time_limit is not None and began + last - start >= self.time_limit
+            )
+            if remaining < 2.0 * cost or early:
                 # Last round spends exactly what is left (Alg. 1 lines 17–19).
                 sigma = math.sqrt(1.0 / (2.0 * alpha * remaining))
                 epsilon = math.sqrt(8.0 * (1.0 - alpha) * remaining)
                 terminate = True
+                if early and remaining >= 2.0 * cost:
+                    reason = "max_rounds" if self.max_rounds is not None and done + 1 >= self.max_rounds else "time_limit"
+                    data.accountant.notes.append(
+                        f"AIM stopped early ({reason}) after {done + 1} adaptive rounds; its last round "
+                        f"measured with all the budget left (ρ = {remaining:.4g})."
+                    )
             spent_after = rho - remaining + 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0
             size_limit = self.max_model_size * spent_after / rho
             measured = [m.clique for m in log]
-            small = [c for c in cands if model_size_mb(dom, [*measured, c]) <= size_limit]
-            if not small:
-                small = [c for c in cands if len(c) == 1]
-            penalties = [math.sqrt(2.0 / math.pi) * sigma * dom.size(c) for c in small]
+            sizes = np.array(candidate_sizes_mb(dom, measured, names))
+            fits = sizes <= size_limit
+            if not fits.any():
+                fits = np.array([len(c) == 1 for c in names])
+            idx = np.flatnonzero(fits)
+            small = [names[i] for i in idx]
+            penalties = math.sqrt(2.0 / math.pi) * sigma * cells[idx]
             estimates = {c: model.project(c) for c in small}
             pick = small[
                 data.select_marginal(
                     small,
                     estimates,
                     epsilon=epsilon,
-                    penalties=penalties,
-                    weights=[cands[c] for c in small],
+                    penalties=list(penalties),
+                    weights=list(weights[idx]),
                     step="aim.select",
                     coarsen=coarsen,
                 )
@@ -194,5 +256,7 @@ class AIM(MarginalSynthesizer):
             if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * sigma * dom.size(pick):
                 sigma /= 2.0
                 epsilon *= 2.0
+            done += 1
+            last = time.monotonic() - began
             progress(1.0 - data.accountant.rho_remaining / rho)
         return model

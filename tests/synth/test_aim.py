@@ -1,0 +1,73 @@
+"""AIM's wide-table machinery: workload sampling, candidate weights, early stopping."""
+
+import itertools
+
+import pytest
+
+from dpsynth.data.private import PrivateData
+from dpsynth.errors import InvalidParameterError
+from dpsynth.privacy import PrivacyBudget
+from dpsynth.synth import create
+from dpsynth.synth.aim import candidate_weights, sample_workload
+from tests.synth.conftest import FAST_PARAMS
+
+
+def test_candidate_weights_are_the_overlap_with_the_workload():
+    names = "abcdefg"
+    workload = [("a", "b", "c"), ("b", "d", "e"), ("c", "f", "g"), ("a", "e", "g"), ("b", "c")]
+    weights = [1.0, 2.0, 0.5, 1.5, 3.0]
+    got = candidate_weights(workload, weights)
+    closure = {r for cl in workload for k in range(1, len(cl) + 1) for r in itertools.combinations(cl, k)}
+    assert set(got) == closure
+    for r, w in got.items():
+        assert w == pytest.approx(sum(c * len(set(r) & set(s)) for s, c in zip(workload, weights, strict=True)))
+    assert set(names) == {a for r in got for a in r}
+
+
+def test_sample_workload_is_fixed_and_only_bites_above_the_limit():
+    workload = list(itertools.combinations(range(12), 3))  # 220 marginals
+    assert sample_workload(workload, None) == workload
+    assert sample_workload(workload, 220) == workload
+    small = sample_workload(workload, 50)
+    assert len(small) == 50 == len(set(small))
+    assert set(small) <= set(workload)
+    assert small == sample_workload(workload, 50)  # public, fixed: no data, no seed
+
+
+def _fit(frame, domain, **params):
+    kw = {**FAST_PARAMS["aim"], **params}
+    return create("aim", random_state=0, **kw).fit(PrivateData(frame, domain), PrivacyBudget(1.0, 1e-6))
+
+
+def _measure_rounds(model):
+    return [e for e in model.privacy_report.ledger if e.step == "aim.measure"]
+
+
+def test_max_rounds_spends_everything_in_the_last_round(small_frame, small_domain):
+    model = _fit(small_frame, small_domain, max_rounds=2)
+    report = model.privacy_report
+    rounds = _measure_rounds(model)
+    assert len(rounds) == 2
+    # The whole budget is spent, and the last measurement got most of it.
+    assert sum(e.rho for e in report.ledger) == pytest.approx(PrivacyBudget(1.0, 1e-6).rho)
+    assert rounds[-1].rho > 5 * rounds[0].rho
+    assert any("max_rounds" in n and "after 2 adaptive rounds" in n for n in report.notes)
+    # Without the option the same fit runs more rounds and says nothing about stopping.
+    full = _fit(small_frame, small_domain)
+    assert len(_measure_rounds(full)) > 2
+    assert not any("stopped early" in n for n in full.privacy_report.notes)
+
+
+def test_time_limit_stops_after_the_first_round(small_frame, small_domain):
+    model = _fit(small_frame, small_domain, time_limit=1e-9)
+    assert len(_measure_rounds(model)) == 1
+    assert sum(e.rho for e in model.privacy_report.ledger) == pytest.approx(PrivacyBudget(1.0, 1e-6).rho)
+    assert any("time_limit" in n for n in model.privacy_report.notes)
+
+
+@pytest.mark.parametrize(
+    "params", [{"max_rounds": 0}, {"max_rounds": 1.5}, {"time_limit": -1.0}, {"max_workload": 0}]
+)
+def test_bad_early_stopping_parameters_are_refused(params, small_frame, small_domain):
+    with pytest.raises(InvalidParameterError):
+        _fit(small_frame, small_domain, **params)
