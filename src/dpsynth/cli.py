@@ -318,16 +318,22 @@ def sample(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the synthetic CSV.")],
     n: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to sample (default: the model's DP estimate).")] = None,
     random_state: Annotated[int | None, typer.Option("--random-state", help="Seed for sampling.")] = None,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", "-c",
+        help="Only rows with COLUMN=VALUE, COLUMN=LOW..HIGH (either end may be empty) or COLUMN=A|B; repeatable.",
+    )] = None,
 ) -> None:
     """Sample synthetic rows from a fitted model (no budget spent)."""
     from dpsynth.data.io import write_csv_atomic
+    from dpsynth.synth._conditions import conditions_from_strings
     from dpsynth.synth.base import Synthesizer
 
     _check_rows(n)
     _check_output_file(output, "--output")
+    conditions = conditions_from_strings(condition or [])
     model = Synthesizer.load(model_path)
     rows = n if n is not None else model.estimated_rows
-    write_csv_atomic(model.sample(rows, random_state=random_state), output)
+    write_csv_atomic(model.sample(rows, random_state=random_state, conditions=conditions or None), output)
     _state.wrote(output)
     out.print(f"{rows} synthetic rows written to {output}")
 

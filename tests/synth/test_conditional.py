@@ -109,3 +109,31 @@ def test_generic_generators_sample_by_rejection():
     out = Synthesizer._sample_conditional(model, 1000, np.random.default_rng(0),
                                           parse_conditions(model.domain_, {"edu": "high", "age": (60, 90)}))
     assert len(out) == 1000 and (out["edu"] == "high").all() and out["age"].between(60, 90).all()
+
+
+def test_cli_condition_strings():
+    from dpsynth.synth._conditions import conditions_from_strings
+
+    assert conditions_from_strings(["sex=F", "age=30..40", "inc=..20", "edu=mid|high"]) == {
+        "sex": "F", "age": ("30", "40"), "inc": (None, "20"), "edu": ["mid", "high"]}
+    with pytest.raises(InvalidParameterError, match="COLUMN=VALUE"):
+        conditions_from_strings(["sex"])
+    with pytest.raises(InvalidParameterError, match="twice"):
+        conditions_from_strings(["sex=F", "sex=M"])
+
+
+def test_cli_sample_with_conditions(mst, tmp_path):
+    from typer.testing import CliRunner
+
+    from dpsynth.cli import app
+
+    path = tmp_path / "m.dps"
+    mst.save(path)
+    out = tmp_path / "s.csv"
+    res = CliRunner().invoke(app, ["sample", str(path), "-o", str(out), "-n", "300", "--random-state", "1",
+                                   "-c", "sex=F", "-c", "age=30..40"])
+    assert res.exit_code == 0, res.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 300 and (frame["sex"] == "F").all() and frame["age"].between(30, 40).all()
+    bad = CliRunner().invoke(app, ["sample", str(path), "-o", str(tmp_path / "t.csv"), "-c", "sex=Q"])
+    assert bad.exit_code == 2 and "not one of its categories" in bad.output

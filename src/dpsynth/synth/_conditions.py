@@ -304,3 +304,31 @@ def allowed_cells(
         codes[:, names.index(c)] = np.repeat(grid[:, k], draws)
     ok = rule.holds(disc.decode(codes, rng), domain).reshape(cells, draws).any(axis=1)
     return np.asarray(ok, dtype=bool).reshape(shape)
+
+
+def conditions_from_strings(items: Sequence[str]) -> dict[str, Any]:
+    """``["sex=Female", "age=30..40", "race=White|Black"]`` → a ``conditions`` dict (CLI form).
+
+    ``LOW..HIGH`` is a closed range (an empty end is open); ``A|B`` one of several values.
+
+    Raises:
+        InvalidParameterError: An item without ``=``, or a column given twice.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InvalidParameterError(
+                f"A condition is COLUMN=VALUE, COLUMN=LOW..HIGH or COLUMN=A|B. Got {item!r}."
+            )
+        if name in out:
+            raise InvalidParameterError(f"Column {name!r} is conditioned twice; give it once (A|B for several values).")
+        if ".." in value:
+            low, _, high = value.partition("..")
+            out[name] = (low.strip() or None, high.strip() or None)
+        elif "|" in value:
+            out[name] = [v.strip() for v in value.split("|")]
+        else:
+            out[name] = value.strip()
+    return out
