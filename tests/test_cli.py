@@ -341,9 +341,13 @@ def _slow_cli(tmp_path, steps, delay, *args, interval="0.25"):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}", "DPSYNTH_PROGRESS_INTERVAL": interval,
            "PYTHONUNBUFFERED": "1"}
+    import signal
+
+    # A shell that starts jobs in the background (`cmd &`) has them ignore SIGINT, and the child
+    # would inherit that: give it the default disposition, as a terminal would.
     return subprocess.Popen([sys.executable, "-c", SLOW_CLI, str(steps), str(delay), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_progress_off_a_terminal_prints_plain_lines_with_eta(files, tmp_path):
