@@ -126,6 +126,67 @@ class GaussianMechanism(Mechanism):
         return np.round(values / gamma) * gamma + noise.gaussian(self.sigma, values.shape)
 
 
+def _log_weights_from(sigma: float, start: int) -> float:
+    """The log of Σ_{x ≥ start} exp(−x²/(2σ²)) for start ≥ 0, summed in blocks in log space."""
+    total = -math.inf
+    block = 1 << 16
+    x0 = start
+    while True:
+        x = np.arange(x0, x0 + block, dtype=np.float64)
+        logw = -(x * x) / (2.0 * sigma * sigma)
+        total = float(np.logaddexp(total, np.logaddexp.reduce(logw)))
+        # Every later term is below exp(logw[-1]) and they shrink geometrically by at least
+        # exp(−x/σ²): stop once what is left cannot move the sum in double precision.
+        last = float(logw[-1])
+        ratio = -(x0 + block) / (sigma * sigma)  # log of the decay factor of the next terms
+        rest = last + ratio - math.log1p(-math.exp(ratio)) if ratio < 0 else math.inf
+        if rest < total - 60.0:
+            return total
+        x0 += block
+
+
+def discrete_gaussian_tail(sigma: float, k: int) -> float:
+    """P(Z ≥ k) for Z discrete Gaussian with parameter σ (P(x) ∝ exp(−x²/(2σ²)) on the integers).
+
+    Exact up to double-precision round-off: the mass function is summed, never replaced by
+    the continuous Gaussian's tail (which is smaller or larger depending on σ and k). This
+    is the distribution :meth:`~dpsynth.privacy.random.NoiseSource.discrete_gaussian` draws.
+
+    Args:
+        sigma: The discrete Gaussian's parameter σ > 0.
+        k: An integer.
+    """
+    check_positive(sigma, "sigma", "discrete_gaussian_tail")
+    k = int(k)
+    log_half = _log_weights_from(sigma, 1)  # Σ_{x ≥ 1}; the mass function is symmetric
+    log_norm = float(np.logaddexp(0.0, math.log(2.0) + log_half))
+    if k >= 1:
+        return math.exp(_log_weights_from(sigma, k) - log_norm)
+    # P(Z ≥ k) = 1 − P(Z ≤ k − 1) = 1 − P(Z ≥ 1 − k), with 1 − k ≥ 1.
+    return -math.expm1(_log_weights_from(sigma, 1 - k) - log_norm)
+
+
+def discrete_gaussian_threshold(sigma: float, delta: float) -> int:
+    """The smallest integer k with P(Z ≥ k) ≤ ``delta``, Z discrete Gaussian with parameter σ.
+
+    Thresholded histograms use it: a value held by one row has noisy count 1 + Z, which
+    exceeds the threshold τ = k (integer counts: 1 + Z > k ⇔ Z ≥ k) with probability at most
+    δ, exactly.
+    """
+    check_positive(sigma, "sigma", "discrete_gaussian_threshold")
+    if not 0.0 < delta < 1.0:
+        raise InvalidParameterError(f"discrete_gaussian_threshold needs 0 < delta < 1. Got {delta!r}.")
+    # Bracket with the continuous tail, then step to the exact answer.
+    from scipy import stats
+
+    k = max(1, math.floor(sigma * float(stats.norm.isf(delta))) - 2)
+    while discrete_gaussian_tail(sigma, k) > delta:
+        k += 1
+    while k > 1 and discrete_gaussian_tail(sigma, k - 1) <= delta:
+        k -= 1
+    return k
+
+
 @dataclass(frozen=True)
 class LaplaceMechanism(Mechanism):
     """Add Laplace noise of scale ``scale`` to a vector query.
