@@ -7,6 +7,7 @@ from scipy import stats
 
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy import ExponentialMechanism, GaussianMechanism, LaplaceMechanism, NoiseSource
+from dpsynth.privacy.mechanisms import DiscreteGaussianDpEvent
 
 
 def test_gaussian_mechanism_noise_is_at_the_claimed_scale():
@@ -24,9 +25,9 @@ def test_gaussian_mechanism_noise_is_at_the_claimed_scale():
 def test_gaussian_mechanism_costs():
     mech = GaussianMechanism(sigma=2.0, sensitivity=1.0)
     assert mech.rho == pytest.approx(1 / 8)
-    assert mech.mu == pytest.approx(0.5)
-    assert isinstance(mech.event, dp_accounting.GaussianDpEvent)
-    assert mech.event.noise_multiplier == pytest.approx(2.0)
+    assert mech.mu is None  # the discrete Gaussian is not exactly 0.5-GDP
+    assert mech.event == DiscreteGaussianDpEvent(sigma=2.0, shifts=1)
+    assert isinstance(mech.event, dp_accounting.DpEvent)
 
 
 def test_real_valued_gaussian_charges_the_lattice_snapping():

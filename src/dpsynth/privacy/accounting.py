@@ -23,10 +23,12 @@ from dp_accounting.rdp import RdpAccountant
 
 from dpsynth.errors import BudgetExceededError, InvalidParameterError, check_positive
 from dpsynth.privacy import fdp, zcdp
-from dpsynth.privacy.mechanisms import Mechanism
+from dpsynth.privacy.mechanisms import DiscreteGaussianDpEvent, Mechanism
 
 # Relative slack for floating-point round-off when a method spends exactly its budget.
 _SLACK = 1e-9
+#: Largest spent zCDP ε at which a zCDP fit's report still computes the f-DP curve from PLDs.
+_MAX_FDP_EPSILON = 100.0
 
 
 @dataclass(frozen=True)
@@ -279,16 +281,15 @@ class Accountant:
     def report(self) -> PrivacyReport:
         """The privacy report of everything charged so far."""
         delta = self.budget.delta
-        mus = [e.mu for e in self._ledger]
         mu = eps_gdp = kappa = None
-        if mus and all(m is not None for m in mus) and self.delta_spent == 0.0:
-            mu = fdp.compose([m for m in mus if m is not None])
-            eps_gdp = fdp.epsilon_for_delta(delta, mu)
-            kappa = fdp.separation(mu)
         tradeoff = None
         spent: float | None = None
-        if mu is None and self._ledger and all(e is not None for e in self._events):
-            # DP-SGD-style releases: the f-DP curve from the PLD (not the CLT approximation).
+        exact = bool(self._ledger) and all(e is not None for e in self._events)
+        if exact and self.zcdp_only and self.epsilon() > _MAX_FDP_EPSILON:
+            exact = False  # a curve at this ε says nothing, and its PLD grid would not fit in memory
+        if exact:
+            # Every release has an exact privacy-loss distribution (discrete Gaussian counts,
+            # subsampled Gaussian steps): the f-DP curve, κ and ε(δ) come from their composition.
             mu, eps_gdp, kappa, tradeoff, eps_pld = pld_fdp(
                 _require_events(self._events), delta, self.delta_spent, self._interval
             )
@@ -413,13 +414,49 @@ def _event_pld(event: dp_accounting.DpEvent, interval: float) -> Any:
     """
     key = (repr(event), float(interval))
     if key not in _PLD_CACHE:
-        acc = PLDAccountant(value_discretization_interval=interval)
-        acc.compose(event)
-        # dp-accounting keeps the composed PLD and the non-DP flag in these two attributes.
-        _PLD_CACHE[key] = None if acc._contains_non_dp_event else acc._pld
+        if _has_discrete(event):
+            _PLD_CACHE[key] = _discrete_pld(event, interval)
+        else:
+            acc = PLDAccountant(value_discretization_interval=interval)
+            acc.compose(event)
+            # dp-accounting keeps the composed PLD and the non-DP flag in these two attributes.
+            _PLD_CACHE[key] = None if acc._contains_non_dp_event else acc._pld
         while len(_PLD_CACHE) > _PLD_CACHE_SIZE:
             del _PLD_CACHE[next(iter(_PLD_CACHE))]
     return _PLD_CACHE[key]
+
+
+def _has_discrete(event: dp_accounting.DpEvent) -> bool:
+    """Whether ``event`` holds a :class:`DiscreteGaussianDpEvent` (which PLDAccountant does not know)."""
+    if isinstance(event, DiscreteGaussianDpEvent):
+        return True
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        return _has_discrete(event.event)
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return any(_has_discrete(e) for e in event.events)
+    return False
+
+
+def _discrete_pld(event: dp_accounting.DpEvent, interval: float) -> Any:
+    """The PLD of an event holding discrete Gaussian releases (None if a part is not DP).
+
+    A :class:`DiscreteGaussianDpEvent` ``(σ, h)`` is the h-fold composition of the discrete
+    Gaussian's exact PLD with shift 1 (dp-accounting's ``from_discrete_gaussian_mechanism``,
+    pessimistic estimate, connect-the-dots); compositions are built as PLDAccountant would.
+    """
+    from dp_accounting.pld import privacy_loss_distribution as pld_lib
+
+    if isinstance(event, DiscreteGaussianDpEvent):
+        one = pld_lib.from_discrete_gaussian_mechanism(
+            float(event.sigma), sensitivity=1, value_discretization_interval=interval, use_connect_dots=True
+        )
+        return one if event.shifts == 1 else one.self_compose(int(event.shifts))
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        inner = _event_pld(event.event, interval)
+        return None if inner is None else inner.self_compose(int(event.count))
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return _composed_pld(event.events, interval)
+    return _event_pld(event, interval)
 
 
 def _composed_pld(events: Sequence[dp_accounting.DpEvent], interval: float) -> Any:
@@ -440,10 +477,25 @@ def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float, interval:
 
 
 def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
-    """ε at δ of the composition of ``events`` by dp-accounting's RDP accountant (a cross-check)."""
+    """ε at δ of the composition of ``events`` by dp-accounting's RDP accountant (a cross-check).
+
+    A :class:`DiscreteGaussianDpEvent` ``(σ, h)`` is accounted as the continuous Gaussian of
+    noise multiplier σ/√h, whose Rényi divergences bound the discrete one's (Canonne,
+    Kamath, Steinke 2020, Thm. 14): sound, and slightly looser than its exact PLD.
+    """
     acc = RdpAccountant()
-    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
+    acc.compose(dp_accounting.ComposedDpEvent([_rdp_form(e) for e in events]))
     return float(acc.get_epsilon(delta))
+
+
+def _rdp_form(event: dp_accounting.DpEvent) -> dp_accounting.DpEvent:
+    if isinstance(event, DiscreteGaussianDpEvent):
+        return dp_accounting.GaussianDpEvent(event.sigma / math.sqrt(event.shifts))
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        return dp_accounting.SelfComposedDpEvent(_rdp_form(event.event), event.count)
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return dp_accounting.ComposedDpEvent([_rdp_form(e) for e in event.events])
+    return event
 
 
 def pld_fdp(
