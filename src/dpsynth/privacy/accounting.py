@@ -4,8 +4,11 @@ One :class:`Accountant` per fit. ``charge`` is called *before* noise is drawn; i
 :class:`~dpsynth.errors.BudgetExceededError` if the release would take the fit past its
 budget, and otherwise records the release in the ledger. The marginal-based generators
 compose in zero-concentrated DP (ρ adds up); the headline ε is the tight zCDP → (ε, δ)
-conversion, and where every release is Gaussian the report adds the Gaussian-DP μ, its
-ε(δ) and the separation κ.
+conversion. Fits with subsampled DP-SGD steps compose privacy-loss distributions (PLDs).
+Where every release has an exact PLD (discrete Gaussian counts, whose PLD is built from
+the discrete noise itself, not from the continuous Gaussian; subsampled Gaussian steps),
+the report adds the f-DP trade-off curve of their composition, its separation κ and its
+ε(δ); no mechanism here is exactly μ-GDP, so μ is only a summary of that curve.
 """
 
 from __future__ import annotations
@@ -95,18 +98,24 @@ class PrivacyReport:
         delta: The δ of the budget.
         rho: zCDP ρ spent (None when a release has no zCDP bound, e.g. subsampled Gaussian
             steps, whose composition is then accounted with privacy-loss distributions).
-        mu: Gaussian-DP μ where every release is Gaussian, else None.
-        epsilon_gdp: ε(δ) from μ-GDP where defined (the Gaussian mechanism's exact curve).
-        kappa: Separation κ of the trade-off curve from random guessing, where μ is defined.
+        mu: A summary, not a guarantee: the Gaussian-DP μ whose curve has the same ε at δ
+            as ``tradeoff`` (``epsilon_gdp``), given only when that μ-GDP curve stays within
+            0.02 of ``tradeoff`` (the composition is Gaussian-like) and no δ₀ was spent;
+            else None. The guarantee is ``tradeoff`` (and ε).
+        epsilon_gdp: ε at δ of the exact privacy-loss distribution of the composition, where
+            ``tradeoff`` is given and no δ₀ was spent (for a zCDP fit it is tighter than the
+            headline ``epsilon``, which is the one charged against the budget); else None.
+        kappa: Separation κ of ``tradeoff`` from random guessing, where it is given.
         budget_epsilon: The ε of the budget.
         seeded: True when noise came from a seed: such a fit is not for release.
         ledger: Every charge.
         notes: Human-readable remarks (inferred metadata, warnings).
-        tradeoff: Where the composition was accounted with privacy-loss distributions
-            (DP-SGD), its f-DP trade-off curve computed numerically from the PLD's privacy
-            profile, as ``[[α, β], …]`` pairs; ``kappa`` is then this curve's separation, and
-            ``mu`` the GDP μ with the same ε at δ when that μ-GDP curve tracks this one
-            within 0.02 (the composition is Gaussian-like), else None.
+        tradeoff: Where every release has an exact privacy-loss distribution (discrete
+            Gaussian counts and subsampled Gaussian steps, but not the exponential
+            mechanism nor the lattice Gaussian), the f-DP trade-off curve of their
+            composition computed from the PLD's privacy profile (plus any δ₀), as
+            ``[[α, β], …]`` pairs: a sound lower bound on an attacker's type II error. None
+            otherwise, and for zCDP fits that spent ε > 100 (the curve would say nothing).
     """
 
     epsilon: float
@@ -144,8 +153,9 @@ class PrivacyReport:
         parts = [f"(ε = {self.epsilon:.4g}, δ = {self.delta:.3g})-DP"]
         if self.rho is not None:
             parts.append(f"ρ = {self.rho:.4g} zCDP")
-        if self.mu is not None:
-            parts.append(f"μ = {self.mu:.4g} GDP (κ = {self.kappa:.4g})")
+        if self.kappa is not None:
+            near = "" if self.mu is None else f", close to μ = {self.mu:.4g} GDP"
+            parts.append(f"f-DP curve from exact privacy-loss distributions (κ = {self.kappa:.4g}{near})")
         text = (
             "; ".join(parts) + f"; {len(self.ledger)} charges, budget ε = {self.budget_epsilon:g}."
         )
@@ -509,8 +519,9 @@ def pld_fdp(
     The trade-off curve comes from the privacy profile δ(ε) on a grid of ε (plus ``delta0``
     from approximate-zCDP releases), through Dong, Roth & Su (2022, Prop. 2.12); it is a
     sound lower bound on the attacker's type II error. μ is the GDP parameter with the
-    same ε at ``delta``; it is returned only when the μ-GDP curve stays within 0.02 of the
-    numerical one (Gaussian-like), since otherwise μ would misstate the guarantee.
+    same ε at ``delta``, a summary rather than a guarantee (the curve may dip below the
+    μ-GDP curve by up to 0.02 elsewhere); it is returned only when the μ-GDP curve stays
+    within 0.02 of the numerical one (Gaussian-like), since otherwise it would mislead.
     """
     eps_grid = np.concatenate([np.linspace(0.0, 2.0, 41), np.geomspace(2.1, 60.0, 50)])
     pld = _composed_pld(events, interval)
