@@ -328,3 +328,21 @@ def test_charged_sensitivity_is_the_worst_case_over_accepted_rows(edges, declare
         worst = _hits_per_row(wl, every, i).max()
         assert wl.max_hits[i] == max(worst, 1.0), g.describe()
         assert _hits_per_row(wl, seen, i).max() <= wl.max_hits[i], g.describe()
+
+
+def test_clamping_reads_integer_and_datetime_columns_at_their_range_ends():
+    domain = Domain.from_json({"columns": [
+        {"name": "k", "type": "numeric", "integer": True, "edges": [0.5, 10, 20]},
+        {"name": "t", "type": "datetime", "edges": ["2020-01-01", "2021-01-01", "2022-01-01"], "nullable": True},
+    ]})
+    frame = pd.DataFrame({"k": ["-3", "5", "25", "7"], "t": ["2019-05-01", "2020-06-01 10:00:00", "2023-01-01", ""]})
+    data = PrivateData(frame, domain).bind(Accountant(PrivacyBudget(5.0, 1e-6)), NoiseSource(0))
+    X = _rows_seen(data)
+    # Integer column: the whole numbers inside [0.5, 20], so -3 reads as 1 and 25 as 20.
+    np.testing.assert_array_equal(X[:, 0], [1.0, 5.0, 20.0, 7.0])
+    day = pd.Timestamp("2020-01-01").timestamp()
+    np.testing.assert_array_equal(X[:3, 1], [day, pd.Timestamp("2020-06-01 10:00").timestamp(),
+                                            pd.Timestamp("2022-01-01").timestamp()])
+    assert np.isnan(X[3, 1])
+    specs = {s.name: s for s in q.column_specs(domain)}
+    assert (specs["k"].lower, specs["k"].upper) == (1.0, 20.0)  # the same range the sensitivities use
