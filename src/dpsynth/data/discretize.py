@@ -437,7 +437,6 @@ def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -
     return pd.Series(values, dtype=np.float64)
 
 
-
 # -- the range every numeric value is held to ---------------------------------------------------
 def value_range(col: Column) -> tuple[float, float] | None:
     """The closed range ``[lo, hi]`` a numeric column's values are held to, or None if unknown.

@@ -491,7 +491,7 @@ def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
 
     A :class:`DiscreteGaussianDpEvent` ``(σ, h)`` is accounted as the continuous Gaussian of
     noise multiplier σ/√h, whose Rényi divergences bound the discrete one's (Canonne,
-    Kamath, Steinke 2020, Thm. 14): sound, and slightly looser than its exact PLD.
+    Kamath, Steinke 2020, multivariate case): sound, and slightly looser than its exact PLD.
     """
     acc = RdpAccountant()
     acc.compose(dp_accounting.ComposedDpEvent([_rdp_form(e) for e in events]))

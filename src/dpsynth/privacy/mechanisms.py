@@ -30,7 +30,8 @@ class DiscreteGaussianDpEvent(dp_accounting.DpEvent):
     coordinates, each by 1. Its privacy-loss distribution is the ``shifts``-fold composition
     of dp-accounting's discrete Gaussian PLD (``from_discrete_gaussian_mechanism``, shift 1),
     built by :mod:`dpsynth.privacy.accounting`; RDP accounting uses the continuous Gaussian's
-    Rényi divergences, which bound the discrete ones (Canonne, Kamath, Steinke 2020, Thm. 14).
+    Rényi divergences, which bound the discrete ones (Canonne, Kamath, Steinke 2020,
+    multivariate case).
     """
 
     sigma: float
@@ -84,7 +85,7 @@ class GaussianMechanism(Mechanism):
     Privacy:
         Add/remove one row; L2 sensitivity ``sensitivity`` (Δ). ρ = Δ²/(2σ²)-zCDP for both
         noises, which is what the accountant composes (Canonne, Kamath, Steinke 2020,
-        Thm. 14: the discrete Gaussian has the continuous Gaussian's Rényi divergences at
+        multivariate case: the discrete Gaussian has the continuous Gaussian's Rényi divergences at
         most). Neither noise is exactly μ-GDP at μ = Δ/σ, so ``mu`` is None.
 
         Integer queries are counting queries: a row changes each coordinate by 0 or 1, so
