@@ -94,3 +94,45 @@ def test_without_metadata_types_are_read_and_the_report_says_so(tmp_path):
     model = create("independent", random_state=0).fit(api.load_private(path), 1.0)
     assert any("column types were read from the data" in n for n in model.privacy_report.notes)
     assert model.domain_["income"].is_numeric and not model.domain_["city"].is_numeric
+
+
+class _FixedNoise:
+    """Adds the same integer z to every count (to find the threshold the inference uses)."""
+
+    def __init__(self, z):
+        self.z = z
+
+    def discrete_gaussian(self, sigma, size):
+        return np.full(size, self.z, dtype=np.int64)
+
+
+@pytest.mark.parametrize("sigma", [0.47, 9.117])
+def test_a_hapax_is_released_with_probability_at_most_delta0_under_discrete_noise(sigma):
+    """The category threshold comes from the exact discrete-Gaussian tail, not the continuous one.
+
+    At these σ the continuous-tail threshold lets a one-row value through with probability
+    ≈ 11.8·δ₀ (σ = 0.47) and ≈ 1.39·δ₀ (σ ≈ 9.1).
+    """
+    from dpsynth.data.infer import DELTA_SHARE, infer_domain
+    from dpsynth.privacy import Accountant
+    from dpsynth.privacy.mechanisms import discrete_gaussian_tail
+
+    table = Table.from_frame(pd.DataFrame({"city": ["hapax"] + ["paris"] * 50}))
+    domain = Domain.from_json({"columns": [{"name": "city", "type": "categorical"}]})
+    budget = PrivacyBudget(60.0, 1e-9)
+    delta0 = DELTA_SHARE * budget.delta  # one categorical column to infer
+
+    def released(z):
+        acc = Accountant(budget)
+        new, _ = infer_domain(table, domain, rho=1.0 / (2.0 * sigma**2), accountant=acc,
+                              noise=_FixedNoise(z), step="infer")
+        assert acc.ledger[0].noise_scale == pytest.approx(sigma)
+        return "hapax" in new["city"].categories
+
+    lo, hi = 0, 400  # released(lo) is False, released(hi) is True
+    assert not released(lo) and released(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if released(mid) else (mid, hi)
+    # The hapax (true count 1) is released iff its noise is at least hi: P(Z ≥ hi) ≤ δ₀, tight.
+    assert discrete_gaussian_tail(sigma, hi) <= delta0 < discrete_gaussian_tail(sigma, hi - 1)

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from dpsynth.data import queries as q
@@ -222,3 +224,125 @@ def test_malformed_groups_are_refused(domain):
     with pytest.raises(InvalidParameterError, match="sigma"):
         bound(pd.DataFrame({"c": ["a", "b"], "x": [1.0, 2.0], "k": [1, 2]}), domain)[0].answer_queries(
             [q.Marginal(("c",))], sigma=0.0, step="t")
+
+
+# -- sensitivity holds for every row the data layer accepts ----------------------------------------
+def _rows_seen(data):
+    """``X`` of the rows PrivateData's queries read (after its clamping)."""
+    return q.private_rows(data._table, data.domain)
+
+
+def _hits_per_row(wl, X, i):
+    a, b = wl.slices[i]
+    if a < wl.n_cell:
+        return np.ones(len(X))
+    return wl.dense(X)[:, a - wl.n_cell : b - wl.n_cell].sum(axis=1)
+
+
+def test_a_row_below_explicit_edges_cannot_exceed_the_charged_sensitivity():
+    # Edges [0, 10, 20, 30] and no declared lower bound: a row at -5 is accepted. The prefix
+    # queries x < 0 and x < 10 are charged h = 1 (no row inside the range meets both); the
+    # row must therefore count as a row at the range's end, or the charge is too small.
+    domain = Domain.from_json({"columns": [{"name": "x", "type": "numeric", "edges": [0, 10, 20, 30]}]})
+    rest = pd.DataFrame({"x": [3.0, 12.0, 25.0, 29.0]})
+    neighbour = pd.DataFrame({"x": [3.0, 12.0, 25.0, 29.0, -5.0]})
+    workload = [q.Marginal(("x",)), q.Ranges.prefix(domain, ["x"], [[0.0, 10.0]])]
+    wl = q.CompiledWorkload(domain, workload)
+    assert list(wl.max_hits) == [1.0, 1.0]
+    acc = Accountant(PrivacyBudget(5.0, 1e-6))
+    data = PrivateData(neighbour, domain).bind(acc, NoiseSource(0))
+    data.answer_queries(workload, sigma=2.0, step="gsd.measure")
+    charged = {e.description: e for e in acc.ledger}
+    assert all("L2 sensitivity=1" in e.mechanism for e in charged.values())
+    # Neighbouring datasets (add/remove the row at -5): each group's true answers move by at
+    # most its charged L2 sensitivity √h.
+    seen = [_rows_seen(PrivateData(f, domain).bind(Accountant(PrivacyBudget(5.0, 1e-6)), NoiseSource(0)))
+            for f in (rest, neighbour)]
+    for i, g in enumerate(wl.groups):
+        diff = q.true_counts(seen[1], wl)[i] - q.true_counts(seen[0], wl)[i]
+        assert np.linalg.norm(diff) <= math.sqrt(wl.max_hits[i]) + 1e-12, g.describe()
+        assert _hits_per_row(wl, seen[1], i).max() <= wl.max_hits[i], g.describe()
+    # The row is read as x = 0, the lower end of the range the sensitivity assumes.
+    assert seen[1][:, 0].min() == 0.0 and seen[1][:, 0].max() == 29.0
+
+
+def test_rows_outside_the_declared_bounds_are_clamped_when_validation_is_skipped():
+    domain = Domain.from_json({"columns": [{"name": "x", "type": "numeric", "lower": 0, "upper": 30,
+                                            "edges": [0, 10, 20, 30]}]})
+    frame = pd.DataFrame({"x": [-5.0, 3.0, 40.0, None]}, dtype=object)
+    with pytest.raises(Exception, match="below the lower bound"):
+        PrivateData(frame, Domain.from_json({"columns": [{"name": "x", "type": "numeric", "lower": 0,
+                                                         "upper": 30, "nullable": True}]}))
+    domain = Domain.from_json({"columns": [{"name": "x", "type": "numeric", "lower": 0, "upper": 30,
+                                            "nullable": True}]})
+    data = PrivateData(frame, domain, validate_data=False).bind(Accountant(PrivacyBudget(5.0, 1e-6)),
+                                                                NoiseSource(0))
+    x = _rows_seen(data)[:, 0]
+    np.testing.assert_array_equal(x[:3], [0.0, 3.0, 30.0])
+    assert np.isnan(x[3])
+
+
+_edges = st.lists(st.integers(-50, 50), min_size=2, max_size=6, unique=True).map(sorted)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edges=_edges, declared=st.sampled_from(["none", "lower", "upper"]),
+       values=st.lists(st.integers(-80, 80), min_size=2, max_size=8),
+       pick=st.lists(st.integers(0, 10**6), min_size=1, max_size=4),
+       with_2d=st.booleans())
+def test_charged_sensitivity_is_the_worst_case_over_accepted_rows(edges, declared, values, pick, with_2d):
+    """max_hits equals the most queries any accepted row satisfies, and no row PrivateData reads exceeds it."""
+    lo, hi = float(edges[0]), float(edges[-1])
+    cols = []
+    for name in ("x", "y"):
+        c = {"name": name, "type": "numeric", "edges": [float(e) for e in edges]}
+        if declared == "lower":
+            c["lower"] = lo
+        elif declared == "upper":
+            c["upper"] = hi
+        cols.append(c)
+    domain = Domain.from_json({"columns": cols})
+    # Values beyond a declared bound are refused by validation; beyond the edges they are accepted.
+    v = np.array(values, dtype=float)
+    if declared == "lower":
+        v = np.maximum(v, lo)
+    elif declared == "upper":
+        v = np.minimum(v, hi)
+    frame = pd.DataFrame({"x": v, "y": v[::-1]})
+    # Thresholds among the public points of the range (the edges and integers inside).
+    points = np.arange(lo, hi + 1.0)
+    thr = points[[p % len(points) for p in pick]]
+    rng = np.random.default_rng(sum(pick))
+    workload = [q.Ranges.prefix(domain, ["x"], [thr]), q.Ranges.random(domain, ["x"], 6, rng, [thr])]
+    if with_2d:
+        workload.append(q.Ranges.random(domain, ["x", "y"], 6, rng, [thr, thr]))
+    wl = q.CompiledWorkload(domain, workload)
+    data = PrivateData(frame, domain).bind(Accountant(PrivacyBudget(5.0, 1e-6)), NoiseSource(0))
+    seen = _rows_seen(data)
+    assert np.all((seen >= lo) & (seen <= hi))
+    # Every accepted row, after clamping, is a point of [lo, hi]²; the count of boxes holding a
+    # point only changes at a threshold, so the half-integer grid covers every case.
+    grid = np.arange(2.0 * lo, 2.0 * hi + 1.0) / 2.0
+    every = np.array(list(itertools.product(grid, grid)), dtype=float)
+    for i, g in enumerate(wl.groups):
+        worst = _hits_per_row(wl, every, i).max()
+        assert wl.max_hits[i] == max(worst, 1.0), g.describe()
+        assert _hits_per_row(wl, seen, i).max() <= wl.max_hits[i], g.describe()
+
+
+def test_clamping_reads_integer_and_datetime_columns_at_their_range_ends():
+    domain = Domain.from_json({"columns": [
+        {"name": "k", "type": "numeric", "integer": True, "edges": [0.5, 10, 20]},
+        {"name": "t", "type": "datetime", "edges": ["2020-01-01", "2021-01-01", "2022-01-01"], "nullable": True},
+    ]})
+    frame = pd.DataFrame({"k": ["-3", "5", "25", "7"], "t": ["2019-05-01", "2020-06-01 10:00:00", "2023-01-01", ""]})
+    data = PrivateData(frame, domain).bind(Accountant(PrivacyBudget(5.0, 1e-6)), NoiseSource(0))
+    X = _rows_seen(data)
+    # Integer column: the whole numbers inside [0.5, 20], so -3 reads as 1 and 25 as 20.
+    np.testing.assert_array_equal(X[:, 0], [1.0, 5.0, 20.0, 7.0])
+    day = pd.Timestamp("2020-01-01").timestamp()
+    np.testing.assert_array_equal(X[:3, 1], [day, pd.Timestamp("2020-06-01 10:00").timestamp(),
+                                            pd.Timestamp("2022-01-01").timestamp()])
+    assert np.isnan(X[3, 1])
+    specs = {s.name: s for s in q.column_specs(domain)}
+    assert (specs["k"].lower, specs["k"].upper) == (1.0, 20.0)  # the same range the sensitivities use

@@ -7,6 +7,7 @@ from scipy import stats
 
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy import ExponentialMechanism, GaussianMechanism, LaplaceMechanism, NoiseSource
+from dpsynth.privacy.mechanisms import DiscreteGaussianDpEvent
 
 
 def test_gaussian_mechanism_noise_is_at_the_claimed_scale():
@@ -24,9 +25,9 @@ def test_gaussian_mechanism_noise_is_at_the_claimed_scale():
 def test_gaussian_mechanism_costs():
     mech = GaussianMechanism(sigma=2.0, sensitivity=1.0)
     assert mech.rho == pytest.approx(1 / 8)
-    assert mech.mu == pytest.approx(0.5)
-    assert isinstance(mech.event, dp_accounting.GaussianDpEvent)
-    assert mech.event.noise_multiplier == pytest.approx(2.0)
+    assert mech.mu is None  # the discrete Gaussian is not exactly 0.5-GDP
+    assert mech.event == DiscreteGaussianDpEvent(sigma=2.0, shifts=1)
+    assert isinstance(mech.event, dp_accounting.DpEvent)
 
 
 def test_real_valued_gaussian_charges_the_lattice_snapping():
@@ -91,3 +92,45 @@ def test_exponential_mechanism_refuses_empty_or_nan_scores():
         mech.select(np.array([]), NoiseSource(0))
     with pytest.raises(InvalidParameterError):
         mech.select(np.array([1.0, np.nan]), NoiseSource(0))
+
+
+# -- the exact discrete-Gaussian tail -------------------------------------------------------------
+def _exact_tail(sigma, k, digits=60):
+    """P(Z ≥ k) by summing the discrete Gaussian's mass function in 60-digit decimals (independent)."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = digits
+        n = int(60 * sigma) + 60  # mass beyond is below exp(-1800)
+        s2 = 2 * Decimal(repr(sigma)) ** 2
+        w = {x: (-(Decimal(x) ** 2) / s2).exp() for x in range(-n, n + 1)}
+        return float(sum(v for x, v in w.items() if x >= k) / sum(w.values()))
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.47, 1.0, 2.0, 9.117, 40.0])
+def test_discrete_gaussian_tail_is_the_exact_sum_of_the_mass_function(sigma):
+    from dpsynth.privacy.mechanisms import discrete_gaussian_tail
+
+    for k in sorted({-3, 0, 1, 2, int(3 * sigma) + 1, int(7 * sigma) + 2}):
+        assert discrete_gaussian_tail(sigma, k) == pytest.approx(_exact_tail(sigma, k), rel=1e-12, abs=1e-300)
+    if sigma < 1:  # far from the continuous tail there (orders of magnitude)
+        k = int(3 * sigma) + 1
+        assert discrete_gaussian_tail(sigma, k) != pytest.approx(stats.norm.sf(k - 1, scale=sigma), rel=0.5)
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.47, 0.9, 2.0, 9.117, 40.0])
+@pytest.mark.parametrize("delta", [1e-10, 1.7e-11, 1e-6])
+def test_discrete_gaussian_threshold_is_the_smallest_k_with_tail_at_most_delta(sigma, delta):
+    from dpsynth.privacy.mechanisms import discrete_gaussian_threshold
+
+    k = discrete_gaussian_threshold(sigma, delta)
+    assert _exact_tail(sigma, k) <= delta < _exact_tail(sigma, k - 1)
+
+
+def test_discrete_gaussian_threshold_refuses_bad_input():
+    from dpsynth.privacy.mechanisms import discrete_gaussian_tail, discrete_gaussian_threshold
+
+    for bad in (lambda: discrete_gaussian_threshold(0.0, 1e-9), lambda: discrete_gaussian_threshold(1.0, 0.0),
+                lambda: discrete_gaussian_threshold(1.0, 1.5), lambda: discrete_gaussian_tail(-1.0, 3)):
+        with pytest.raises(InvalidParameterError):
+            bad()

@@ -74,10 +74,9 @@ class _Coder:
         if col.edges is not None:
             edges = tuple(col.edges)
             mode: Mode = "edges_int" if col.integer else "edges"
-            lo = col.lower if col.lower is not None else edges[0]
-            hi = col.upper if col.upper is not None else edges[-1]
-            if col.integer:
-                lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+            bounds = value_range(col)
+            assert bounds is not None
+            lo, hi = bounds
             return cls(col, mode, len(edges) - 1, lo=lo, hi=hi, interior=edges[1:-1], edges=edges)
         assert col.lower is not None and col.upper is not None
         bins = col.bins or DEFAULT_BINS
@@ -437,3 +436,58 @@ def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -
         return pd.Series(pd.arrays.IntegerArray(ints, ~present))
     return pd.Series(values, dtype=np.float64)
 
+
+# -- the range every numeric value is held to ---------------------------------------------------
+def value_range(col: Column) -> tuple[float, float] | None:
+    """The closed range ``[lo, hi]`` a numeric column's values are held to, or None if unknown.
+
+    The declared bounds where given, else the outer bin edges (``edges[0]``, ``edges[-1]``);
+    for integer columns the whole numbers inside (``⌈lo⌉``, ``⌊hi⌋``). This is the range every
+    sensitivity computation assumes (:mod:`dpsynth.data.queries`), and :func:`clamped_view`
+    holds the private rows to it.
+    """
+    if not col.is_numeric:
+        return None
+    edges = col.edges
+    lo = col.lower if col.lower is not None else (edges[0] if edges else None)
+    hi = col.upper if col.upper is not None else (edges[-1] if edges else None)
+    if lo is None or hi is None:
+        return None
+    lo, hi = float(lo), float(hi)
+    if col.integer:
+        lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+    return lo, hi
+
+
+def clamped_view(table: Table, domain: Domain, *, validated: bool = False) -> Table:
+    """A view of ``table`` whose numeric values are clamped into their :func:`value_range`.
+
+    Every query, marginal and training step reads the private rows through this view
+    (:class:`~dpsynth.data.private.PrivateData` builds it), so a row outside the range
+    (below explicit ``edges`` without a declared ``lower``, say) counts as a row at the
+    range's end: the sensitivity computed for the worst row inside the range holds for
+    every row. With ``validated`` (``validate`` already refused values outside declared
+    bounds), columns with both bounds declared are left as they are. Missing and
+    unparseable values pass through unchanged; columns whose range is still unknown are
+    clamped when DP inference fills it in. Returns ``table`` itself when nothing needs it.
+    """
+    parts, changed = [], False
+    for name in table.columns:
+        q = quote_ident(name)
+        col = domain[name] if name in domain else None
+        rng = None if col is None else value_range(col)
+        if col is None or rng is None or (validated and col.lower is not None and col.upper is not None):
+            parts.append(q)
+            continue
+        changed = True
+        x = sql_number(col, q)
+        clamped = f"least(greatest({x}, {sql_double(rng[0])}), {sql_double(rng[1])})"
+        if col.kind == "datetime":
+            text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"
+        else:
+            text = f"CAST({clamped} AS VARCHAR)"
+        parts.append(f"CASE WHEN {sql_missing(col, q)} OR {x} IS NULL OR NOT isfinite({x}) THEN {q} "
+                     f"ELSE {text} END AS {q}")
+    if not changed:
+        return table
+    return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")

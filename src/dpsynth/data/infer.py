@@ -25,6 +25,7 @@ from dpsynth.data.domain import Column, Domain
 from dpsynth.data.io import Table
 from dpsynth.errors import MetadataError
 from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
+from dpsynth.privacy.mechanisms import discrete_gaussian_threshold
 
 OTHER = "(other)"
 _MANTISSAS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
@@ -99,8 +100,9 @@ def infer_domain(
             values = [r[0] for r in rows]
             counts = np.array([r[1] for r in rows], dtype=np.float64)
             noisy = mech.release(counts, noise) if len(values) else counts
-            # A value held by one row clears τ = 1 + σ·Φ⁻¹(1 − δ₀) with probability ≤ δ₀.
-            tau = 1.0 + sigma * float(stats.norm.isf(delta0))
+            # A value held by one row has noisy count 1 + Z, Z discrete Gaussian: it clears τ = k
+            # (1 + Z > k ⇔ Z ≥ k) with probability P(Z ≥ k) ≤ δ₀, from the exact discrete tail.
+            tau = float(discrete_gaussian_threshold(sigma, delta0))
             kept = [v for v, c in zip(values, noisy, strict=True) if c > tau]
             new_cols[col.name] = col.replace(categories=(*kept, OTHER))
             accountant.notes.append(

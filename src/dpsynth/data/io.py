@@ -382,6 +382,11 @@ def validate(table: Table, domain: Domain) -> None:
     in nullable columns. Bounds and categories left unknown (for DP inference) are not checked.
     All counts are computed in DuckDB in one scan.
 
+    A value beyond explicit ``edges`` on a side with no declared bound is not an error: the
+    private rows are read through :func:`~dpsynth.data.discretize.clamped_view`, which holds
+    every number to its column's range (declared bounds, else outer edges), so it counts as
+    a value at the range's end. Every sensitivity is computed for that range.
+
     Raises:
         InvalidDataError: Listing every problem, each naming its column.
     """

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dpsynth.data.discretize import Discretizer
+from dpsynth.data.discretize import Discretizer, clamped_view
 from dpsynth.data.domain import Domain
 from dpsynth.data.io import Table, marginal_counts_many, validate
 from dpsynth.errors import BudgetExceededError, InvalidDataError, InvalidParameterError
@@ -76,6 +76,8 @@ class PrivateData:
         self.notes: list[str] = []
         if validate_data:
             validate(self._table, domain)
+        # Sensitivities assume every number lies in its column's range: hold the rows to it.
+        self._table = clamped_view(self._table, domain, validated=validate_data)
         self._accountant: Accountant | None = None
         self._noise: NoiseSource | None = None
         self._discretizer: Discretizer | None = None
@@ -349,7 +351,8 @@ class PrivateData:
         Privacy:
             Add/remove one row changes each 0/1 counting query the row satisfies by 1, so
             group g has L2 sensitivity √h_g (1 for a marginal, which is one-hot, and for the
-            total; for boxes the largest number containing one point; for halfspaces the
+            total; for boxes the largest number containing one point of the columns' ranges,
+            to which every row is clamped (see ``clamped_view``); for halfspaces the
             number of queries, a bound). Noise σ·√h_g makes each group cost ρ = 1/(2σ²)
             zCDP, charged as one discrete-Gaussian release per group measured. A selection
             is ``k`` exponential mechanisms at ``select.epsilon`` on scores of sensitivity 1

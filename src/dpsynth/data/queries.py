@@ -24,8 +24,12 @@ private table.
 Sensitivity (add/remove one row): a group's answers change by 1 in each query the row
 satisfies, so its L2 sensitivity is √h where ``h = max_hits`` is the largest number of the
 group's queries one row can satisfy: 1 for a marginal (one-hot) and for the total; for
-boxes, the largest number of boxes containing one point (computed exactly, at the boxes'
-lower corners); for halfspaces, the number of queries (a bound).
+boxes, the largest number of boxes containing one point of the columns' ranges (computed
+exactly, at the boxes' lower corners clipped to the ranges); for halfspaces, the number of
+queries (a bound). The range of a numeric column is its declared bounds, else its outer bin
+edges (:func:`~dpsynth.data.discretize.value_range`); ``PrivateData`` reads the private rows
+through :func:`~dpsynth.data.discretize.clamped_view`, so no row it answers for lies outside
+it (a row below explicit edges counts as a row at the lowest edge).
 
 The numeric representation shared by the private answers and the genetic search is a float
 matrix ``X`` (rows × columns in domain order): categorical/ordinal columns hold their code
@@ -44,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dpsynth.data.discretize import Discretizer
+from dpsynth.data.discretize import Discretizer, value_range
 from dpsynth.data.domain import Domain
 from dpsynth.errors import InvalidParameterError
 
@@ -330,10 +334,10 @@ def column_specs(domain: Domain) -> list[ColumnSpec]:
             continue
         edges = disc.bin_edges(col.name)
         assert edges is not None
-        lo = float(col.lower) if col.lower is not None else float(edges[0])
-        hi = float(col.upper) if col.upper is not None else float(edges[-1])
-        if col.integer:
-            lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+        # The range PrivateData clamps the private rows to (declared bounds, else outer edges).
+        bounds = value_range(col)
+        assert bounds is not None
+        lo, hi = bounds
         specs.append(ColumnSpec(col.name, True, col.integer, col.nullable, n, lo, hi,
                                 np.asarray(edges[1:-1], dtype=np.float64), np.asarray(edges, dtype=np.float64)))
     return specs

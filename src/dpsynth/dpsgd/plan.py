@@ -26,7 +26,11 @@ Stages (e.g. TLDM's autoencoder then its diffusion model) get a declared *share*
 budget. Subsampled-Gaussian compositions are close to Gaussian-DP, where
 μ² ≈ Σ q²Tᵢ/σᵢ² adds up, so a share wᵢ means stage i's μᵢ² is wᵢ of the total:
 σᵢ = λ·qᵢ·√(Tᵢ/wᵢ), with the one scale λ found by bisection so that the privacy-loss
-distribution of everything already charged plus all stages meets ε at δ exactly.
+distribution of everything already charged plus all stages meets ε at δ exactly. What was
+charged before (e.g. the one-way marginals TLDM and CTAB-GAN+ measure first, discrete
+Gaussian counts) enters with its exact privacy-loss distribution, not the continuous
+Gaussian's (see :class:`~dpsynth.privacy.mechanisms.DiscreteGaussianDpEvent`); the
+Gaussian-DP μ above only seeds the search.
 """
 
 from __future__ import annotations

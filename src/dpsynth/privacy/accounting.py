@@ -4,8 +4,11 @@ One :class:`Accountant` per fit. ``charge`` is called *before* noise is drawn; i
 :class:`~dpsynth.errors.BudgetExceededError` if the release would take the fit past its
 budget, and otherwise records the release in the ledger. The marginal-based generators
 compose in zero-concentrated DP (ρ adds up); the headline ε is the tight zCDP → (ε, δ)
-conversion, and where every release is Gaussian the report adds the Gaussian-DP μ, its
-ε(δ) and the separation κ.
+conversion. Fits with subsampled DP-SGD steps compose privacy-loss distributions (PLDs).
+Where every release has an exact PLD (discrete Gaussian counts, whose PLD is built from
+the discrete noise itself, not from the continuous Gaussian; subsampled Gaussian steps),
+the report adds the f-DP trade-off curve of their composition, its separation κ and its
+ε(δ); no mechanism here is exactly μ-GDP, so μ is only a summary of that curve.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from dp_accounting.rdp import RdpAccountant
 
 from dpsynth.errors import BudgetExceededError, InvalidParameterError, check_positive
 from dpsynth.privacy import fdp, zcdp
-from dpsynth.privacy.mechanisms import Mechanism
+from dpsynth.privacy.mechanisms import DiscreteGaussianDpEvent, Mechanism
 
 # Relative slack for floating-point round-off when a method spends exactly its budget.
 _SLACK = 1e-9
+#: Largest spent zCDP ε at which a zCDP fit's report still computes the f-DP curve from PLDs.
+_MAX_FDP_EPSILON = 100.0
 
 
 @dataclass(frozen=True)
@@ -93,18 +98,24 @@ class PrivacyReport:
         delta: The δ of the budget.
         rho: zCDP ρ spent (None when a release has no zCDP bound, e.g. subsampled Gaussian
             steps, whose composition is then accounted with privacy-loss distributions).
-        mu: Gaussian-DP μ where every release is Gaussian, else None.
-        epsilon_gdp: ε(δ) from μ-GDP where defined (the Gaussian mechanism's exact curve).
-        kappa: Separation κ of the trade-off curve from random guessing, where μ is defined.
+        mu: A summary, not a guarantee: the Gaussian-DP μ whose curve has the same ε at δ
+            as ``tradeoff`` (``epsilon_gdp``), given only when that μ-GDP curve stays within
+            0.02 of ``tradeoff`` (the composition is Gaussian-like) and no δ₀ was spent;
+            else None. The guarantee is ``tradeoff`` (and ε).
+        epsilon_gdp: ε at δ of the exact privacy-loss distribution of the composition, where
+            ``tradeoff`` is given and no δ₀ was spent (for a zCDP fit it is tighter than the
+            headline ``epsilon``, which is the one charged against the budget); else None.
+        kappa: Separation κ of ``tradeoff`` from random guessing, where it is given.
         budget_epsilon: The ε of the budget.
         seeded: True when noise came from a seed: such a fit is not for release.
         ledger: Every charge.
         notes: Human-readable remarks (inferred metadata, warnings).
-        tradeoff: Where the composition was accounted with privacy-loss distributions
-            (DP-SGD), its f-DP trade-off curve computed numerically from the PLD's privacy
-            profile, as ``[[α, β], …]`` pairs; ``kappa`` is then this curve's separation, and
-            ``mu`` the GDP μ with the same ε at δ when that μ-GDP curve tracks this one
-            within 0.02 (the composition is Gaussian-like), else None.
+        tradeoff: Where every release has an exact privacy-loss distribution (discrete
+            Gaussian counts and subsampled Gaussian steps, but not the exponential
+            mechanism nor the lattice Gaussian), the f-DP trade-off curve of their
+            composition computed from the PLD's privacy profile (plus any δ₀), as
+            ``[[α, β], …]`` pairs: a sound lower bound on an attacker's type II error. None
+            otherwise, and for zCDP fits that spent ε > 100 (the curve would say nothing).
     """
 
     epsilon: float
@@ -142,8 +153,9 @@ class PrivacyReport:
         parts = [f"(ε = {self.epsilon:.4g}, δ = {self.delta:.3g})-DP"]
         if self.rho is not None:
             parts.append(f"ρ = {self.rho:.4g} zCDP")
-        if self.mu is not None:
-            parts.append(f"μ = {self.mu:.4g} GDP (κ = {self.kappa:.4g})")
+        if self.kappa is not None:
+            near = "" if self.mu is None else f", close to μ = {self.mu:.4g} GDP"
+            parts.append(f"f-DP curve from exact privacy-loss distributions (κ = {self.kappa:.4g}{near})")
         text = (
             "; ".join(parts) + f"; {len(self.ledger)} charges, budget ε = {self.budget_epsilon:g}."
         )
@@ -296,16 +308,15 @@ class Accountant:
     def report(self) -> PrivacyReport:
         """The privacy report of everything charged so far."""
         delta = self.budget.delta
-        mus = [e.mu for e in self._ledger]
         mu = eps_gdp = kappa = None
-        if mus and all(m is not None for m in mus) and self.delta_spent == 0.0:
-            mu = fdp.compose([m for m in mus if m is not None])
-            eps_gdp = fdp.epsilon_for_delta(delta, mu)
-            kappa = fdp.separation(mu)
         tradeoff = None
         spent: float | None = None
-        if mu is None and self._ledger and all(e is not None for e in self._events):
-            # DP-SGD-style releases: the f-DP curve from the PLD (not the CLT approximation).
+        exact = bool(self._ledger) and all(e is not None for e in self._events)
+        if exact and self.zcdp_only and self.epsilon() > _MAX_FDP_EPSILON:
+            exact = False  # a curve at this ε says nothing, and its PLD grid would not fit in memory
+        if exact:
+            # Every release has an exact privacy-loss distribution (discrete Gaussian counts,
+            # subsampled Gaussian steps): the f-DP curve, κ and ε(δ) come from their composition.
             mu, eps_gdp, kappa, tradeoff, eps_pld = pld_fdp(
                 _require_events(self._events), delta, self.delta_spent, self._interval
             )
@@ -430,13 +441,49 @@ def _event_pld(event: dp_accounting.DpEvent, interval: float) -> Any:
     """
     key = (repr(event), float(interval))
     if key not in _PLD_CACHE:
-        acc = PLDAccountant(value_discretization_interval=interval)
-        acc.compose(event)
-        # dp-accounting keeps the composed PLD and the non-DP flag in these two attributes.
-        _PLD_CACHE[key] = None if acc._contains_non_dp_event else acc._pld
+        if _has_discrete(event):
+            _PLD_CACHE[key] = _discrete_pld(event, interval)
+        else:
+            acc = PLDAccountant(value_discretization_interval=interval)
+            acc.compose(event)
+            # dp-accounting keeps the composed PLD and the non-DP flag in these two attributes.
+            _PLD_CACHE[key] = None if acc._contains_non_dp_event else acc._pld
         while len(_PLD_CACHE) > _PLD_CACHE_SIZE:
             del _PLD_CACHE[next(iter(_PLD_CACHE))]
     return _PLD_CACHE[key]
+
+
+def _has_discrete(event: dp_accounting.DpEvent) -> bool:
+    """Whether ``event`` holds a :class:`DiscreteGaussianDpEvent` (which PLDAccountant does not know)."""
+    if isinstance(event, DiscreteGaussianDpEvent):
+        return True
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        return _has_discrete(event.event)
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return any(_has_discrete(e) for e in event.events)
+    return False
+
+
+def _discrete_pld(event: dp_accounting.DpEvent, interval: float) -> Any:
+    """The PLD of an event holding discrete Gaussian releases (None if a part is not DP).
+
+    A :class:`DiscreteGaussianDpEvent` ``(σ, h)`` is the h-fold composition of the discrete
+    Gaussian's exact PLD with shift 1 (dp-accounting's ``from_discrete_gaussian_mechanism``,
+    pessimistic estimate, connect-the-dots); compositions are built as PLDAccountant would.
+    """
+    from dp_accounting.pld import privacy_loss_distribution as pld_lib
+
+    if isinstance(event, DiscreteGaussianDpEvent):
+        one = pld_lib.from_discrete_gaussian_mechanism(
+            float(event.sigma), sensitivity=1, value_discretization_interval=interval, use_connect_dots=True
+        )
+        return one if event.shifts == 1 else one.self_compose(int(event.shifts))
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        inner = _event_pld(event.event, interval)
+        return None if inner is None else inner.self_compose(int(event.count))
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return _composed_pld(event.events, interval)
+    return _event_pld(event, interval)
 
 
 def _composed_pld(events: Sequence[dp_accounting.DpEvent], interval: float) -> Any:
@@ -457,10 +504,25 @@ def pld_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float, interval:
 
 
 def rdp_epsilon(events: Sequence[dp_accounting.DpEvent], delta: float) -> float:
-    """ε at δ of the composition of ``events`` by dp-accounting's RDP accountant (a cross-check)."""
+    """ε at δ of the composition of ``events`` by dp-accounting's RDP accountant (a cross-check).
+
+    A :class:`DiscreteGaussianDpEvent` ``(σ, h)`` is accounted as the continuous Gaussian of
+    noise multiplier σ/√h, whose Rényi divergences bound the discrete one's (Canonne,
+    Kamath, Steinke 2020, multivariate case): sound, and slightly looser than its exact PLD.
+    """
     acc = RdpAccountant()
-    acc.compose(dp_accounting.ComposedDpEvent(list(events)))
+    acc.compose(dp_accounting.ComposedDpEvent([_rdp_form(e) for e in events]))
     return float(acc.get_epsilon(delta))
+
+
+def _rdp_form(event: dp_accounting.DpEvent) -> dp_accounting.DpEvent:
+    if isinstance(event, DiscreteGaussianDpEvent):
+        return dp_accounting.GaussianDpEvent(event.sigma / math.sqrt(event.shifts))
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        return dp_accounting.SelfComposedDpEvent(_rdp_form(event.event), event.count)
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return dp_accounting.ComposedDpEvent([_rdp_form(e) for e in event.events])
+    return event
 
 
 def pld_fdp(
@@ -474,8 +536,9 @@ def pld_fdp(
     The trade-off curve comes from the privacy profile δ(ε) on a grid of ε (plus ``delta0``
     from approximate-zCDP releases), through Dong, Roth & Su (2022, Prop. 2.12); it is a
     sound lower bound on the attacker's type II error. μ is the GDP parameter with the
-    same ε at ``delta``; it is returned only when the μ-GDP curve stays within 0.02 of the
-    numerical one (Gaussian-like), since otherwise μ would misstate the guarantee.
+    same ε at ``delta``, a summary rather than a guarantee (the curve may dip below the
+    μ-GDP curve by up to 0.02 elsewhere); it is returned only when the μ-GDP curve stays
+    within 0.02 of the numerical one (Gaussian-like), since otherwise it would mislead.
     """
     eps_grid = np.concatenate([np.linspace(0.0, 2.0, 41), np.geomspace(2.1, 60.0, 50)])
     pld = _composed_pld(events, interval)

@@ -40,6 +40,13 @@ def measure_one_way(data: PrivateData, share: float, step: str) -> tuple[list[np
     release charged as ``step``). The row count is the inverse-variance weighted mean of the
     marginals' totals (a total over k cells has variance k·σ²), at least 1: post-processing.
 
+    Privacy:
+        Add/remove one row changes one cell of each column's marginal by 1. The d releases
+        cost ρ = d/(2σ²) in zCDP; where the fit also has subsampled DP-SGD steps (TLDM,
+        CTAB-GAN+) they enter its privacy-loss-distribution accounting with the discrete
+        Gaussian's exact PLD (d-fold, shift 1), not the continuous Gaussian's, so the
+        noise calibrated for the steps afterwards leaves room for what they really cost.
+
     Returns:
         (per column in domain order, its noisy counts over the discretizer's codes; n̂).
     """
