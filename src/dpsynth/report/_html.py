@@ -227,7 +227,8 @@ def _privacy_section(p: PrivacyReport) -> str:
               if p.kappa is not None else "defined where μ is"),
     ]
     if p.epsilon_gdp is not None:
-        cards.append(_card("ε at δ from μ", e(fmt(p.epsilon_gdp, 4)), "the Gaussian curve's exact ε(δ)"))
+        cards.append(_card("ε at δ, exact PLD", e(fmt(p.epsilon_gdp, 4)),
+                           "ε(δ) of the exact privacy-loss distribution of the releases"))
     budget_bar = ""
     if math.isfinite(used):
         pct = min(used, 1.0) * 100
@@ -236,8 +237,10 @@ def _privacy_section(p: PrivacyReport) -> str:
             f"of ε = {e(fmt(p.budget_epsilon, 4))}</div>"
             f'<div class="budget-track"><span style="width:{pct:.1f}%"></span></div></div>'
         )
-    curve = plots.tradeoff_plot(epsilon=p.epsilon, delta=p.delta, mu=p.mu, kappa=p.kappa)
-    which = (f"the μ-GDP curve with μ = {e(fmt(p.mu))} (the dotted line is the weaker (ε, δ) bound it implies)"
+    curve = plots.tradeoff_plot(epsilon=p.epsilon, delta=p.delta, mu=p.mu, kappa=p.kappa, tradeoff=p.tradeoff)
+    which = ("the numerical curve of the exact privacy-loss distribution of every release (the dotted "
+             "line is the weaker (ε, δ) bound)" if p.tradeoff else
+             f"the μ-GDP curve with μ = {e(fmt(p.mu))} (the dotted line is the weaker (ε, δ) bound it implies)"
              if p.mu is not None else
              f"the (ε, δ)-DP curve with ε = {e(fmt(p.epsilon))}, δ = {e(fmt_small(p.delta))}, "
              "because μ is not defined for this fit")

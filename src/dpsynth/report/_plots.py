@@ -145,11 +145,13 @@ def eps_delta_tradeoff(alpha: np.ndarray, epsilon: float, delta: float) -> np.nd
     ])
 
 
-def tradeoff_plot(*, epsilon: float, delta: float, mu: float | None, kappa: float | None) -> str:
+def tradeoff_plot(*, epsilon: float, delta: float, mu: float | None, kappa: float | None,
+                  tradeoff: list[list[float]] | None = None) -> str:
     """The f-DP trade-off curve against the random-guessing line 1 − α.
 
-    With μ the μ-GDP curve is drawn (and the (ε, δ) curve it implies, dotted); without it,
-    the piecewise-linear (ε, δ)-DP curve. The legend says which.
+    With ``tradeoff`` (the numerical curve of the exact privacy-loss distribution) that
+    curve is drawn; else with μ the μ-GDP curve; else the piecewise-linear (ε, δ)-DP curve.
+    The (ε, δ) bound is dotted beside the first two. The legend says which.
     """
     from scipy import stats
 
@@ -157,7 +159,12 @@ def tradeoff_plot(*, epsilon: float, delta: float, mu: float | None, kappa: floa
     with _figure(4.8, 5.4) as fig:
         ax = fig.add_subplot()
         ax.plot(alpha, 1 - alpha, ls="--", color=GUESS, lw=1.3, label="random guessing: 1 − α")
-        if mu is not None:
+        exact = tradeoff is not None and len(tradeoff) > 1
+        if exact:
+            pts = np.asarray(tradeoff, dtype=np.float64)
+            curve = np.interp(alpha, pts[:, 0], pts[:, 1])
+            label = "f-DP curve of the exact privacy-loss distribution"
+        elif mu is not None:
             curve = np.asarray(stats.norm.cdf(stats.norm.ppf(1.0 - alpha) - mu))
             label = f"μ-GDP curve, μ = {mu:.3g}"
         else:
@@ -166,10 +173,10 @@ def tradeoff_plot(*, epsilon: float, delta: float, mu: float | None, kappa: floa
         ax.fill_between(alpha, curve, 1 - alpha, where=(1 - alpha) >= curve, color=PRIVACY,
                         alpha=0.12, lw=0, label="an attacker's best edge")
         ax.plot(alpha, curve, color=PRIVACY, lw=2.2, label=label)
-        if mu is not None:
+        if exact or mu is not None:
             ax.plot(alpha, eps_delta_tradeoff(alpha, epsilon, delta), ls=":", color=PRIVACY, lw=1.2,
                     alpha=0.7, label=f"(ε, δ) = ({epsilon:.3g}, {fmt_small(delta)}) bound")
-            if kappa is not None:
+            if kappa is not None and mu is not None and not exact:
                 a_star = float(stats.norm.cdf(-mu / 2.0))
                 f_star = float(stats.norm.cdf(stats.norm.ppf(1.0 - a_star) - mu))
                 t = (1.0 - a_star - f_star) / 2.0
