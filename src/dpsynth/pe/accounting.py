@@ -1,17 +1,20 @@
 """The privacy arithmetic of Private Evolution.
 
 Each PE round releases one vote histogram; one private record moves one bin by one vote,
-so the histogram has L2 sensitivity 1 and Gaussian noise of standard deviation σ makes it
-(1/σ)-GDP. T rounds compose to μ-GDP with μ = √T/σ (Dong, Roth, Su 2022, Cor. 3.3), the
-accounting of Lin et al. (ICLR 2024, Sec. 4.3) and of the Aug-PE budget notebook.
+so the histogram has L2 sensitivity 1 and continuous Gaussian noise of standard deviation σ
+would make it (1/σ)-GDP; T rounds would compose to μ-GDP with μ = √T/σ (Dong, Roth, Su 2022,
+Cor. 3.3), the accounting of Lin et al. (ICLR 2024, Sec. 4.3) and of the Aug-PE budget
+notebook. dpsynth's votes get *discrete* Gaussian noise, which is close to but not exactly
+GDP, so the μ-GDP formulas here are a planning approximation.
 
 Two calibrations live here:
 
 * :func:`sigma_for_epsilon` — σ from the exact μ-GDP curve (what the PE papers use);
 * :func:`sigma_for_rho` — σ from a zCDP budget ρ, which is how dpsynth's
   :class:`~dpsynth.privacy.Accountant` composes and refuses charges. A fit charges in the
-  accountant's currency, so it uses this one; its privacy report still states the exact
-  GDP ε (``epsilon_gdp``), which is smaller than the headline zCDP ε.
+  accountant's currency, so it uses this one; its privacy report also states ``epsilon_gdp``,
+  the ε at δ of the exact privacy-loss distribution of the discrete-Gaussian rounds, which is
+  smaller than the headline zCDP ε.
 """
 
 from __future__ import annotations
