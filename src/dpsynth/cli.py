@@ -108,7 +108,7 @@ def _is_interrupt(exc: BaseException) -> bool:
         return True
     if type(exc).__name__ == "InterruptException":
         return True
-    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+    return isinstance(exc, RuntimeError) and "query interrupted" in str(exc).lower()
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

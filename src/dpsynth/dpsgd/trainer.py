@@ -277,7 +277,8 @@ class TrainingRun:
                 aggregate = self._error_feedback(clipped, unclipped)
         scale = 1.0 if cfg.clipping == "batch" else 1.0 / self.trainer.expected_batch_size
         if self._secure is not None and self._std > 0.0:
-            grads = [g * scale for g in self._secure.add(aggregate)]
+            self._secure.begin_step()
+            grads = [(self._secure.snap(a) + self._gaussian(a)) * scale for a in aggregate]
         else:
             grads = [(a + self._gaussian(a)) * scale for a in aggregate]
         if public_loss is not None:
@@ -289,9 +290,11 @@ class TrainingRun:
         self.steps_taken += 1
 
     def _gaussian(self, like: torch.Tensor) -> torch.Tensor:
-        """Fast (research-only) float Gaussian noise from the torch generator."""
+        """This step's noise for one tensor: lattice noise (float64) when secure, else a fast float Gaussian."""
         if self._std == 0.0:
             return torch.zeros_like(like)
+        if self._secure is not None:
+            return self._secure.take(like)
         return torch.normal(0.0, self._std, size=like.shape, generator=self._gen_noise, dtype=like.dtype)
 
     def _losses(self, batch: torch.Tensor) -> torch.Tensor:
@@ -414,6 +417,8 @@ class _SecureNoise:
         self._left = steps
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpsynth-noise")
         self._next: Future[np.ndarray] | None = None
+        self._units = torch.zeros(0, dtype=torch.int64)
+        self._offset = 0
         self._prefetch()
 
     def _draw(self) -> np.ndarray:
@@ -422,21 +427,32 @@ class _SecureNoise:
     def _prefetch(self) -> None:
         self._next = self._pool.submit(self._draw) if self._left > 0 else None
 
-    def add(self, aggregate: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Snap the aggregate to the lattice and add one step's noise (float64, exact)."""
+    def begin_step(self) -> None:
+        """Take the noise drawn for this step (in the background) and start drawing the next."""
         if self._next is None:
             raise BudgetExceededError("No noise left for this run: it has taken every step it was charged for.")
-        k = self._next.result()
+        self._units = torch.from_numpy(self._next.result())
+        self._offset = 0
         self._left -= 1
         self._prefetch()
-        flat = torch.cat([a.detach().reshape(-1).to(torch.float64) for a in aggregate])
-        units = torch.round(flat * (self.shrink / self.gamma)).to(torch.int64) + torch.from_numpy(k)
-        noisy = units.to(torch.float64) * self.gamma
-        out, i = [], 0
-        for a in aggregate:
-            out.append(noisy[i : i + a.numel()].view(a.shape))
-            i += a.numel()
-        return out
+
+    def snap(self, aggregate: torch.Tensor) -> torch.Tensor:
+        """The aggregate, shrunk and rounded to the lattice (float64; exact lattice points)."""
+        return torch.round(aggregate.detach().to(torch.float64) * (self.shrink / self.gamma)) * self.gamma
+
+    def take(self, like: torch.Tensor) -> torch.Tensor:
+        """The next ``like.numel()`` coordinates of this step's noise, shaped like ``like`` (float64)."""
+        n = like.numel()
+        if self._offset + n > self.size:
+            raise InvalidParameterError("More noise coordinates asked for than the model has parameters.")
+        units = self._units[self._offset : self._offset + n]
+        self._offset += n
+        return (units.to(torch.float64) * self.gamma).view(like.shape)
+
+    def add(self, aggregate: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One step: snap each tensor of the aggregate and add its noise."""
+        self.begin_step()
+        return [self.snap(a) + self.take(a) for a in aggregate]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -316,8 +316,8 @@ class Synthesizer(ABC):
             model.domain_ = Domain.from_json(doc["domain"])
             model._report = PrivacyReport.from_dict(doc["privacy_report"])
             model._set_state(doc["state"], arrays)
-        except DpsynthError:
-            raise
+        except DpsynthError as exc:
+            raise SerializationError(f"{path} is not a readable {klass.name!r} model: {exc}") from None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise SerializationError(
                 f"{path} is not a readable {klass.name!r} model ({type(exc).__name__}: {exc})."
