@@ -64,7 +64,7 @@ def test_privacy_figures_shown(full_page):
     assert fmt(p.mu) in text
     assert fmt(p.kappa) in text
     assert f"δ = {fmt_small(p.delta)}" in text
-    assert "μ-GDP curve" in text
+    assert "exact privacy-loss distribution" in text  # the curve drawn is the exact PLD's
     for step in ("demo.measure_1way", "demo.measure_2way"):
         assert step in text
     assert "bounds of 'age' inferred with DP" in text  # notes
