@@ -99,3 +99,12 @@ def test_bad_input_is_one_line_error(call):
     with pytest.raises(DpsynthError) as info:
         call(users)
     assert isinstance(info.value, InvalidParameterError | InvalidDataError | MetadataError) or "fit" in str(info.value)
+
+
+def test_deterministic_with_seeds():
+    frame = _chain(3000)
+    outs = [
+        LDPSynthesizer(random_state=3).fit(SimulatedUsers(frame, _domain(), random_state=4), 2.0).sample(300, random_state=1)
+        for _ in range(2)
+    ]
+    pd.testing.assert_frame_equal(outs[0], outs[1])
