@@ -237,8 +237,8 @@ class LDPSynthesizer(MarginalSynthesizer):
         *,
         oracle: str = "adaptive",
         pairs: Sequence[Sequence[str]] | None = None,
-        select_share: float = 0.15,
-        max_cells: int = 1000,
+        select_share: float = 0.05,
+        max_cells: int = 200,
         max_codes: int = 128,
         project: bool = True,
         iters: int = 500,
@@ -258,6 +258,8 @@ class LDPSynthesizer(MarginalSynthesizer):
         make_oracle(self.oracle, 2, 1.0)
         check_int(self.max_codes, "max_codes", "LDPSynthesizer", minimum=2)
         check_int(self.max_cells, "max_cells", "LDPSynthesizer", minimum=4)
+        if not isinstance(self.project, bool):
+            raise InvalidParameterError(f"The 'project' parameter of LDPSynthesizer must be True or False. Got {self.project!r}.")
         check_int(self.iters, "iters", "LDPSynthesizer")
         s = self.select_share
         if isinstance(s, bool) or not isinstance(s, int | float) or not 0.0 < s < 1.0:
