@@ -1,11 +1,11 @@
-"""Federated MST (distributed discrete Gaussian under secure aggregation) vs central MST / AIM.
+"""Federated MST / AIM (distributed discrete Gaussian under secure aggregation) vs central MST / AIM.
 
 adult_pgm train.csv split among K clients IID or non-IID (whole groups of a column's values
 per client); ε = 1, δ = 1e-9 for every method; mean 3-way TVD against the training split;
 traffic per client (bytes up = masked vectors, down = JSON requests).
 
 Usage:
-    PYTHONPATH=src python benchmarks/federated.py --clients 10 --epsilon 1 --seeds 0
+    PYTHONPATH=src python benchmarks/federated.py --clients 10 --epsilon 1 --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dpsynth import api
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.evaluate.marginals import all_cliques, marginal_tvd
-from dpsynth.federated import FederatedMST, InProcessFederation, split_rows
+from dpsynth.federated import FederatedAIM, FederatedMST, InProcessFederation, split_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/datasets/adult_pgm/train.csv")
@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--delta", type=float, default=1e-9)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--central", nargs="*", default=["mst", "aim"])
+    ap.add_argument("--federated", nargs="*", default=["mst", "aim"])
+    ap.add_argument("--splits", nargs="*", default=["iid", "occupation", "native-country"])
     args = ap.parse_args()
     dom = Domain.from_json(META)
     df = pd.read_csv(DATA, dtype=str)
@@ -47,17 +49,22 @@ def main() -> None:
         return round(float(marginal_tvd(real, disc.encode_frame(frame), sizes, cl3).mean()), 4)
 
     for seed in args.seeds:
-        for split in (None, "occupation", "native-country"):
-            parts = split_rows(df, args.clients, by=split, random_state=seed)
-            fed = InProcessFederation(parts, dom, random_state=seed)
-            t0 = time.perf_counter()
-            model = FederatedMST(random_state=seed).fit(fed, (args.epsilon, args.delta))
-            row = {"method": "federated-mst", "split": split or "iid", "clients": args.clients, "seed": seed,
-                   "fit_s": round(time.perf_counter() - t0, 1), "tvd3": tvd3(model.sample(len(df), random_state=seed)),
-                   "kB_up_per_client": round(float(fed.bytes_up.mean()) / 1e3, 1),
-                   "kB_down_per_client": round(float(fed.bytes_down.mean()) / 1e3, 1),
-                   "epsilon_spent": round(model.privacy_report.epsilon, 4)}
-            print(json.dumps(row), flush=True)
+        for method in args.federated:
+            for split in args.splits:
+                parts = split_rows(df, args.clients, by=None if split == "iid" else split, random_state=seed)
+                fed = InProcessFederation(parts, dom, random_state=seed)
+                t0 = time.perf_counter()
+                cls = FederatedMST if method == "mst" else FederatedAIM
+                model = cls(random_state=seed).fit(fed, (args.epsilon, args.delta))
+                row = {"method": f"federated-{method}", "split": split, "clients": args.clients, "seed": seed,
+                       "fit_s": round(time.perf_counter() - t0, 1),
+                       "tvd3": tvd3(model.sample(len(df), random_state=seed)),
+                       "kB_up_per_client": round(float(fed.bytes_up.mean()) / 1e3, 1),
+                       "kB_down_per_client": round(float(fed.bytes_down.mean()) / 1e3, 1),
+                       "epsilon_spent": round(model.privacy_report.epsilon, 4)}
+                if method == "aim":
+                    row["kB_shared_to_secure_computation"] = round(float(model.secure_bytes_.mean()) / 1e3, 1)
+                print(json.dumps(row), flush=True)
         for gen in args.central:
             t0 = time.perf_counter()
             model = api.fit(DATA, generator=gen, epsilon=args.epsilon, delta=args.delta, metadata=META, random_state=seed)

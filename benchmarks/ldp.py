@@ -5,7 +5,7 @@ tree model uses a share of the users to choose pairs. Reports mean 1-way / 2-way
 TVD against the training split.
 
 Usage:
-    PYTHONPATH=src python benchmarks/ldp.py --epsilons 1 4 --max-codes 16 100 --seeds 0
+    PYTHONPATH=src python benchmarks/ldp.py --epsilons 1 4 8 --seeds 0
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ DATA = Path("/work/shared/datasets/adult_pgm/train.csv")
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 4.0])
-    ap.add_argument("--max-codes", nargs="+", type=int, default=[16])
+    ap.add_argument("--max-codes", nargs="+", type=int, default=[128])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--select-share", type=float, default=0.05)
+    ap.add_argument("--max-cells", type=int, default=200)
     ap.add_argument("--project", type=int, nargs="+", default=[1], help="1: simplex-project marginals, 0: unbiased")
     args = ap.parse_args()
     dom = Domain.from_json(ROOT / "metadata" / "adult_pgm.json")
@@ -42,14 +44,16 @@ def main() -> None:
     for eps in args.epsilons:
         for mc in args.max_codes:
             for seed in args.seeds:
-                users = SimulatedUsers(df, dom, random_state=seed)
                 for label, pairs, proj in [(lab, p, pr) for pr in args.project
                                            for lab, p in (("ldp-tree", None), ("ldp-independent", []))]:
+                    users = SimulatedUsers(df, dom, random_state=seed)  # the same devices for every model
                     t0 = time.perf_counter()
                     model = LDPSynthesizer(pairs=pairs, max_codes=mc, project=bool(proj),
+                                           select_share=args.select_share, max_cells=args.max_cells,
                                            random_state=seed).fit(users, eps)
                     syn = disc.encode_frame(model.sample(len(df), random_state=seed))
-                    row = {"model": label, "epsilon": eps, "max_codes": mc, "project": proj, "seed": seed,
+                    row = {"model": label, "epsilon": eps, "max_codes": mc, "project": proj, "select_share": args.select_share,
+                           "max_cells": args.max_cells, "seed": seed,
                            "fit_s": round(time.perf_counter() - t0, 1)}
                     for k in (1, 2, 3):
                         row[f"tvd{k}"] = round(float(marginal_tvd(real, syn, sizes, all_cliques(len(sizes), k)).mean()), 4)

@@ -127,3 +127,33 @@ def test_non_iid_split_gives_whole_groups():
     parts = split_rows(_frame(), 3, by="a")
     assert [p["a"].nunique() for p in parts] == [1, 1, 1]
     assert sum(len(p) for p in parts) == 3000
+
+
+def test_federated_aim_charges_what_central_aim_charges(tmp_path):
+    from dpsynth.data.private import PrivateData
+    from dpsynth.federated import FederatedAIM
+    from dpsynth.synth.aim import AIM
+
+    dom = _domain()
+    frame = _frame()
+    fed = InProcessFederation(split_rows(frame, 3, random_state=0), dom, random_state=1)
+    model = FederatedAIM(final_iters=100, random_state=2).fit(fed, (1.0, 1e-6))
+    central = AIM(final_iters=100, random_state=2).fit(PrivateData(frame, dom), (1.0, 1e-6))
+    rep, ref = model.privacy_report, central.privacy_report
+    assert rep.epsilon == pytest.approx(ref.epsilon, rel=1e-6) and rep.epsilon <= 1.0 * (1 + 1e-6)
+    assert [e.step for e in rep.ledger][:2] == ["aim.init", "aim.select"]
+    assert {e.step for e in rep.ledger} == {e.step for e in ref.ledger}
+    assert any("secure computation" in n for n in rep.notes)
+    # The secure computation got each client's candidate marginals once (cached across rounds).
+    assert np.all(model.secure_bytes_ > 0)
+    out = model.sample(200, random_state=0)
+    assert list(out.columns) == list("abc") and set(out.stack().unique()) <= {"0", "1", "2"}
+    again = FederatedAIM.load(model.save(tmp_path / "a.dps"))
+    pd.testing.assert_frame_equal(again.sample(50, random_state=3), model.sample(50, random_state=3))
+
+
+def test_federated_aim_needs_the_simulated_secure_computation():
+    from dpsynth.federated import FederatedAIM
+
+    with pytest.raises(DpsynthError, match="InProcessFederation"):
+        FederatedAIM().fit(object(), 1.0)  # type: ignore[arg-type]

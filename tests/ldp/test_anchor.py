@@ -114,6 +114,17 @@ def test_longitudinal_mse_matches_reference(name):
     f = np.bincount(x, minlength=K) / N
     eps_perm, eps_1 = 2.0, 0.8
     proto = LGRR(K, eps_perm, eps_1) if name == "lgrr" else LOSUE(K, eps_perm, eps_1)
+    if name == "lgrr":
+        # The reference's closed-form second-round p2 makes one report only ε₁' < ε₁ private
+        # (0.63 instead of 0.8 here: more noise than needed). Compare at the ε₁ it achieves.
+        p1, q1 = proto.pq[:2]
+        e1 = math.exp(eps_1)
+        rp2 = (q1 - e1 * p1) / (-p1 * e1 + K * q1 * e1 - q1 * e1 - p1 * (K - 1) + q1)
+        rq2 = (1 - rp2) / (K - 1)
+        achieved = math.log((p1 * rp2 + (1 - p1) * rq2) / (q1 * rp2 + (1 - q1) * rq2))
+        assert achieved < eps_1 - 0.1
+        proto = LGRR(K, eps_perm, achieved)
+        assert proto.pq[2] == pytest.approx(rp2)
     np.random.seed(13)  # noqa: NPY002 - the reference draws from numpy's global generator
     ours, theirs = [], []
     for r in range(REPS):

@@ -4,9 +4,12 @@
   secure aggregation (simulated), the mechanism the server's accountant charges.
 * :mod:`~dpsynth.federated.mst`: federated MST on the graphical-model estimator, and an
   in-process federation for tests and benchmarks.
+* :mod:`~dpsynth.federated.aim`: federated AIM (DistAIM style: selection in a simulated
+  secure computation, measurements with distributed noise).
 * :mod:`~dpsynth.federated.flower`: the same client and server logic as Flower apps.
 """
 
+from dpsynth.federated.aim import FederatedAIM
 from dpsynth.federated.mst import FedClient, FederatedMST, InProcessFederation, split_rows
 from dpsynth.federated.protocol import (
     DistributedGaussianMechanism,
@@ -18,6 +21,7 @@ from dpsynth.federated.protocol import (
 __all__ = [
     "DistributedGaussianMechanism",
     "FedClient",
+    "FederatedAIM",
     "FederatedMST",
     "InProcessFederation",
     "aggregate",

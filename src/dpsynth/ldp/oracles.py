@@ -308,6 +308,10 @@ class OUE(UnaryEncoding):
     optimal: bool = True
     name: ClassVar[str] = "oue"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "optimal", True)
+
 
 @dataclass(frozen=True)
 class SUE(UnaryEncoding):
@@ -317,6 +321,10 @@ class SUE(UnaryEncoding):
     epsilon: float
     optimal: bool = False
     name: ClassVar[str] = "sue"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "optimal", False)
 
 
 @dataclass(frozen=True)
@@ -448,8 +456,12 @@ class HadamardResponse(FrequencyOracle):
         key = r[:, 0] * 2 + (r[:, 1] != 0)
         tally = np.bincount(key, minlength=2 * self.K).reshape(self.K, 2)
         rows = np.arange(self.K, dtype=np.int64)[:, None]
-        plus = self._sign_is_plus(rows, np.arange(self.k, dtype=np.int64)[None, :])
-        return (np.where(plus, tally[:, 1:2], tally[:, 0:1])).sum(axis=0).astype(np.float64)
+        out = np.empty(self.k)
+        step = max(1, 4_000_000 // self.K)  # bounded memory for large domains
+        for s in range(0, self.k, step):
+            plus = self._sign_is_plus(rows, np.arange(s, min(s + step, self.k), dtype=np.int64)[None, :])
+            out[s : s + step] = np.where(plus, tally[:, 1:2], tally[:, 0:1]).sum(axis=0)
+        return out
 
     def output_probabilities(self, x: int) -> np.ndarray:  # noqa: D102
         rows = np.arange(self.K, dtype=np.int64)

@@ -8,9 +8,12 @@ variances to the same graphical-model estimator MST and AIM use (``dpsynth.pgm``
 samples a table from the model.
 
 Which pairs to model is chosen MST-style with LDP too: a first group of users reports
-every pair once (one pair per user); the server keeps the maximum spanning tree of the
-pairs' estimated dependence, and the remaining users report the one-way marginals and
-the tree's pairs. Every user reports exactly once, so each user is ε-LDP.
+every candidate pair (one pair per user; pairs with at most ``max_cells`` cells); the
+server keeps the maximum spanning forest of the pairs' estimated dependence (edges whose
+dependence does not exceed what noise alone would show are dropped), and the remaining
+users report the one-way marginals and the forest's pairs. Every user reports exactly
+once, so each user is ε-LDP. Users are spread over the marginals in proportion to
+cells^(2/3), which minimises the summed L1 error.
 
 The server side never sees a row: :class:`SimulatedUsers` stands in for the users' devices
 (it runs the client code, :func:`randomize_marginal`, on each record) in tests and benchmarks.
@@ -211,7 +214,7 @@ class LDPSynthesizer(MarginalSynthesizer):
     Args:
         oracle: Frequency oracle each user runs on their marginal (``adaptive``: GRR when
             the marginal has fewer than 3e^ε + 2 cells, else OLH; or grr/oue/sue/olh/hr).
-        pairs: The 2-way marginals to model. None: choose a spanning tree with LDP from a
+        pairs: The 2-way marginals to model. None: choose a spanning forest with LDP from a
             first group of users (``select_share`` of them); ``[]``: one-way marginals only
             (independent columns).
         select_share: Share of users who report a pair for the selection (when ``pairs`` is None).
@@ -234,8 +237,8 @@ class LDPSynthesizer(MarginalSynthesizer):
         *,
         oracle: str = "adaptive",
         pairs: Sequence[Sequence[str]] | None = None,
-        select_share: float = 0.15,
-        max_cells: int = 1000,
+        select_share: float = 0.05,
+        max_cells: int = 200,
         max_codes: int = 128,
         project: bool = True,
         iters: int = 500,
@@ -255,6 +258,8 @@ class LDPSynthesizer(MarginalSynthesizer):
         make_oracle(self.oracle, 2, 1.0)
         check_int(self.max_codes, "max_codes", "LDPSynthesizer", minimum=2)
         check_int(self.max_cells, "max_cells", "LDPSynthesizer", minimum=4)
+        if not isinstance(self.project, bool):
+            raise InvalidParameterError(f"The 'project' parameter of LDPSynthesizer must be True or False. Got {self.project!r}.")
         check_int(self.iters, "iters", "LDPSynthesizer")
         s = self.select_share
         if isinstance(s, bool) or not isinstance(s, int | float) or not 0.0 < s < 1.0:
