@@ -154,6 +154,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--parallel", action="store_true",
                     help="run the versions of one dataset/ε/seed at the same time (same load for both)")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="table to use instead of the dataset's (with --metadata: the table clipped to it)")
     ap.add_argument("--metadata", type=Path, default=None,
                     help="metadata to use instead of the dataset's (e.g. a domain completed once, so that the "
                     "timing is the generator's own; one dataset only)")
@@ -164,7 +166,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for ds in args.datasets:
         data, meta = build_wide(args.work) if ds == "wide" else DATASETS[ds]
-        meta = args.metadata or meta
+        data, meta = args.data or data, args.metadata or meta
         for eps in args.epsilons:
             for seed in args.seeds:
                 # Alternate which version goes first so neither always meets the same load.

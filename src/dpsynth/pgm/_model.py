@@ -19,6 +19,9 @@ _VERSION = 1
 _MAX_CELLS = 1 << 28
 # Marginals computed by project() are kept (for repeated queries) up to this many cells.
 _CACHE_CELLS = 1 << 22
+# Messages of out-of-clique marginals are kept (shared between queries) up to this size each.
+_MEMO_CELLS = 1 << 16
+_MEMO_TOTAL = 1 << 23
 
 
 def maximal_cliques(cliques: Iterable[Clique]) -> list[Clique]:
@@ -263,38 +266,52 @@ class GraphicalModel:
         jt = self.junction_tree
         pos = self.domain.index_map
         below: dict[int, frozenset[str]] = {}
-        messages: dict[int, tuple[np.ndarray, tuple[str, ...]]] = {}
+        for k in reversed(order):
+            below[k] = (sets[k] & q).union(*(below[c] for c in children[k]))
+        # A message depends only on its edge and on the query variables below it (they
+        # decide which of its subtree survives pruning): candidates share many of them.
+        memo: dict[tuple[int, int, frozenset[str]], tuple[np.ndarray, tuple[str, ...]]]
+        memo = self.__dict__.setdefault("_messages", {})
+
+        def message(k: int) -> tuple[np.ndarray, tuple[str, ...]]:
+            key = (k, parent[k], below[k])
+            got = memo.get(key)
+            if got is not None:
+                return got
+            clique = jt.cliques[k]
+            sep = sets[k] & sets[parent[k]] if parent[k] >= 0 else frozenset()
+            need = sep | q | frozenset().union(*(sets[c] & sets[k] for c in children[k]))
+            kept = tuple(a for a in clique if a in need)
+            table = self._marginals[k].sum(axis=sum_axes(kept, clique))
+            if parent[k] >= 0:
+                # The conditional of the clique given its separator (0 where μ_S = 0).
+                denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
+                table = np.where(denom > 0, table / denom, 0.0)
+            out = tuple(sorted(sep | below[k], key=pos.__getitem__))
+            operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(table, kept)]
+            operands += [message(c) for c in children[k]]
+            names = sorted({a for _, v in operands for a in v}, key=pos.__getitem__)
+            cells = math.prod(self.domain[a] for a in names)
+            if cells > _MAX_CELLS:
+                raise InvalidParameterError(
+                    f"The marginal over {canon} needs a {8.0 * cells / 2**20:.0f} MB table; "
+                    "that is too big to compute exactly."
+                )
+            letter = {a: i for i, a in enumerate(names)}
+            args: list[Any] = []
+            for arr, v in operands:
+                args += [arr, [letter[a] for a in v]]
+            args.append([letter[a] for a in out])
+            result = (np.einsum(*args, optimize=len(operands) > 1), out)
+            held = self.__dict__.get("_message_cells", 0)
+            if parent[k] >= 0 and result[0].size <= _MEMO_CELLS and held < _MEMO_TOTAL:
+                memo[key] = result
+                self.__dict__["_message_cells"] = held + result[0].size
+            return result
+
         with np.errstate(divide="ignore", invalid="ignore"):
-            for k in reversed(order):
-                clique = jt.cliques[k]
-                sep = sets[k] & sets[parent[k]] if parent[k] >= 0 else frozenset()
-                need = sep | q | frozenset().union(*(sets[c] & sets[k] for c in children[k]))
-                kept = tuple(a for a in clique if a in need)
-                table = self._marginals[k].sum(axis=sum_axes(kept, clique))
-                if parent[k] >= 0:
-                    # The conditional of the clique given its separator (0 where μ_S = 0).
-                    denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
-                    table = np.where(denom > 0, table / denom, 0.0)
-                below[k] = (sets[k] & q).union(*(below[c] for c in children[k]))
-                out_vars = sep | below[k]
-                out = tuple(sorted(out_vars, key=pos.__getitem__))
-                operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(table, kept)]
-                operands += [messages.pop(c) for c in children[k]]
-                names = sorted({a for _, v in operands for a in v}, key=pos.__getitem__)
-                cells = math.prod(self.domain[a] for a in names)
-                if cells > _MAX_CELLS:
-                    raise InvalidParameterError(
-                        f"The marginal over {canon} needs a {8.0 * cells / 2**20:.0f} MB table; "
-                        "that is too big to compute exactly."
-                    )
-                letter = {a: i for i, a in enumerate(names)}
-                args: list[Any] = []
-                for arr, v in operands:
-                    args += [arr, [letter[a] for a in v]]
-                args.append([letter[a] for a in out])
-                messages[k] = (np.einsum(*args, optimize=len(operands) > 1), out)
-        result, got = messages[root]
-        return np.array(result.transpose([got.index(a) for a in canon]), order="C")
+            table, got = message(root)
+        return np.array(table.transpose([got.index(a) for a in canon]), order="C")
 
     def _vars(self, clique: Clique) -> tuple[int, ...]:
         return tuple(self.domain.index(a) for a in clique)
