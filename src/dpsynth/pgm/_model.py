@@ -240,8 +240,9 @@ class GraphicalModel:
         ``canon``, each clique's conditional μ_C / μ_S (first summed down to the variables
         its separators and ``canon`` need) times its children's messages is summed onto
         its separator and the query variables below it, leaves first: exact variable
-        elimination along the tree, with tables no bigger than a clique's separators times
-        the query's cells below it.
+        elimination along the tree. Messages are memoised on the model (AIM's candidates
+        share most of them). When a step would span more than 4M cells (query variables
+        carried through big cliques) the re-triangulated local model is used instead.
         """
         sets, nbrs, comp, attr_comp = self._tree_info()
         q = frozenset(canon)
