@@ -283,7 +283,8 @@ class AIM(MarginalSynthesizer):
     def _rounds_left(self, done: int, elapsed: float, last: float) -> int | None:
         """Rounds still allowed by ``max_rounds`` and (judged by the last round) ``time_limit``."""
         left = None if self.max_rounds is None else max(1, self.max_rounds - done)
-        if self.time_limit is not None and done > 0 and last > 0:
+        # Not judged by the first round: it also counts every candidate's true marginal once.
+        if self.time_limit is not None and done > 1 and last > 0:
             fit = max(1, int((self.time_limit - elapsed) / last))
             left = fit if left is None else min(left, fit)
         return left
