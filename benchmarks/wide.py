@@ -17,7 +17,9 @@ this tests scaling in width, not modelling.
 Each fit runs in a fresh process (``PYTHONPATH`` = the ``src`` folder of each version
 given with ``--src``), runs of the versions interleaved for the same dataset/ε/seed so
 both see the same machine load; a fit still running after ``--timeout`` seconds is killed
-and recorded as a timeout. Reported: fit wall time, peak RSS of the process, mean TVD
+and recorded as a timeout. Reported: fit wall time and CPU time (all threads; the better
+figure on a shared, loaded machine), AIM rounds, a hash of the privacy ledger (equal hashes:
+the same marginals were selected and measured with the same noise scales), peak RSS of the process, mean TVD
 over the 3-way marginals of the training table (all of them up to 2,024; on ``wide`` a
 fixed sample of 2,000) of as many synthetic rows as the model's row estimate.
 
@@ -96,16 +98,16 @@ def build_wide(work: Path) -> tuple[Path, Path]:
 
 
 _CHILD = r"""
-import json, resource, sys, time
+import hashlib, json, resource, sys, time
 import numpy as np, pandas as pd
 from dpsynth import api
 from dpsynth.data.discretize import Discretizer
 from dpsynth.evaluate.marginals import all_cliques, marginal_tvd
 a = json.loads(sys.argv[1])
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 model = api.fit(a["data"], generator=a["generator"], epsilon=a["epsilon"], delta=a["delta"],
                 metadata=a["meta"], random_state=a["seed"], **a["params"])
-fit_s = time.perf_counter() - t0
+fit_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
 peak_fit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 synth = model.sample(model.estimated_rows, random_state=a["seed"])
 disc = Discretizer(model.domain_)
@@ -117,7 +119,11 @@ if len(cl) > 2024:
     cl = [cl[i] for i in sorted(np.random.default_rng(0).choice(len(cl), 2000, replace=False))]
 tvd = float(marginal_tvd(r, s, sizes, cl).mean())
 notes = [n for n in model.privacy_report.notes if "AIM" in n]
-print("RESULT " + json.dumps({"fit_s": fit_s, "peak_mb": peak_fit, "tvd3": tvd,
+ledger = model.privacy_report.ledger
+trace = hashlib.sha1("|".join(e.description for e in ledger).encode()).hexdigest()[:12]
+rounds = sum(e.step.endswith(".measure") for e in ledger)
+print("RESULT " + json.dumps({"fit_s": fit_s, "cpu_s": cpu_s, "peak_mb": peak_fit, "tvd3": tvd,
+      "rounds": rounds, "ledger_sha1": trace,
       "epsilon_spent": model.privacy_report.epsilon, "notes": notes}))
 """
 
@@ -148,6 +154,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--parallel", action="store_true",
                     help="run the versions of one dataset/ε/seed at the same time (same load for both)")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="table to use instead of the dataset's (with --metadata: the table clipped to it)")
+    ap.add_argument("--metadata", type=Path, default=None,
+                    help="metadata to use instead of the dataset's (e.g. a domain completed once, so that the "
+                    "timing is the generator's own; one dataset only)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/dpsynth-wide"))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "wide.csv")
     args = ap.parse_args()
@@ -155,6 +166,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for ds in args.datasets:
         data, meta = build_wide(args.work) if ds == "wide" else DATASETS[ds]
+        data, meta = args.data or data, args.metadata or meta
         for eps in args.epsilons:
             for seed in args.seeds:
                 # Alternate which version goes first so neither always meets the same load.
@@ -173,8 +185,9 @@ def main() -> None:
                     new = not args.out.exists()
                     with args.out.open("a", newline="") as fh:
                         w = csv.DictWriter(fh, fieldnames=["dataset", "version", "generator", "epsilon", "seed",
-                                                           "params", "date", "status", "fit_s", "peak_mb", "tvd3",
-                                                           "epsilon_spent", "notes", "wall_s"])
+                                                           "params", "date", "status", "fit_s", "cpu_s", "peak_mb",
+                                                           "tvd3", "rounds", "ledger_sha1", "epsilon_spent",
+                                                           "notes", "wall_s"])
                         if new:
                             w.writeheader()
                         w.writerow(row)

@@ -86,7 +86,12 @@ def test_potentials_in_any_attribute_order():
         assert np.allclose(a.project(q), b.project(q))
 
 
-def test_out_of_clique_marginals_of_a_forest_and_a_long_chain():
+@pytest.mark.parametrize("direct_cells", [1 << 22, 1])
+def test_out_of_clique_marginals_of_a_forest_and_a_long_chain(direct_cells, monkeypatch):
+    import dpsynth.pgm._model as model_module
+
+    # direct_cells=1: every query takes the re-triangulated local model instead.
+    monkeypatch.setattr(model_module, "_DIRECT_CELLS", direct_cells)
     # A chain a-b-c-d-e-f (queries across it need variable elimination along the path) and
     # a separate tree g-h (queries across the two trees are products).
     dom = Domain(tuple("abcdefgh"), (3, 2, 4, 2, 3, 2, 3, 2))

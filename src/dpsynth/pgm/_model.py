@@ -19,6 +19,16 @@ _VERSION = 1
 _MAX_CELLS = 1 << 28
 # Marginals computed by project() are kept (for repeated queries) up to this many cells.
 _CACHE_CELLS = 1 << 22
+# Messages of out-of-clique marginals are kept (shared between queries) up to this size each.
+_MEMO_CELLS = 1 << 16
+_MEMO_TOTAL = 1 << 23
+# Variable elimination along the tree handles queries whose tables stay below this many
+# cells; bigger ones go through a re-triangulated local model (a better elimination order).
+_DIRECT_CELLS = 1 << 22
+
+
+class _TooBig(Exception):
+    """Variable elimination along the tree would build too big a table."""
 
 
 def maximal_cliques(cliques: Iterable[Clique]) -> list[Clique]:
@@ -230,8 +240,9 @@ class GraphicalModel:
         ``canon``, each clique's conditional μ_C / μ_S (first summed down to the variables
         its separators and ``canon`` need) times its children's messages is summed onto
         its separator and the query variables below it, leaves first: exact variable
-        elimination along the tree, with tables no bigger than a clique's separators times
-        the query's cells below it.
+        elimination along the tree. Messages are memoised on the model (AIM's candidates
+        share most of them). When a step would span more than 4M cells (query variables
+        carried through big cliques) the re-triangulated local model is used instead.
         """
         sets, nbrs, comp, attr_comp = self._tree_info()
         q = frozenset(canon)
@@ -263,38 +274,113 @@ class GraphicalModel:
         jt = self.junction_tree
         pos = self.domain.index_map
         below: dict[int, frozenset[str]] = {}
-        messages: dict[int, tuple[np.ndarray, tuple[str, ...]]] = {}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for k in reversed(order):
-                clique = jt.cliques[k]
-                sep = sets[k] & sets[parent[k]] if parent[k] >= 0 else frozenset()
-                need = sep | q | frozenset().union(*(sets[c] & sets[k] for c in children[k]))
-                kept = tuple(a for a in clique if a in need)
-                table = self._marginals[k].sum(axis=sum_axes(kept, clique))
-                if parent[k] >= 0:
-                    # The conditional of the clique given its separator (0 where μ_S = 0).
-                    denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
-                    table = np.where(denom > 0, table / denom, 0.0)
-                below[k] = (sets[k] & q).union(*(below[c] for c in children[k]))
-                out_vars = sep | below[k]
-                out = tuple(sorted(out_vars, key=pos.__getitem__))
-                operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(table, kept)]
-                operands += [messages.pop(c) for c in children[k]]
-                names = sorted({a for _, v in operands for a in v}, key=pos.__getitem__)
-                cells = math.prod(self.domain[a] for a in names)
-                if cells > _MAX_CELLS:
-                    raise InvalidParameterError(
-                        f"The marginal over {canon} needs a {8.0 * cells / 2**20:.0f} MB table; "
-                        "that is too big to compute exactly."
+        for k in reversed(order):
+            below[k] = (sets[k] & q).union(*(below[c] for c in children[k]))
+        # A message depends only on its edge and on the query variables below it (they
+        # decide which of its subtree survives pruning): candidates share many of them.
+        memo: dict[tuple[int, int, frozenset[str]], tuple[np.ndarray, tuple[str, ...]]]
+        memo = self.__dict__.setdefault("_messages", {})
+
+        def message(k: int) -> tuple[np.ndarray, tuple[str, ...]]:
+            key = (k, parent[k], below[k])
+            got = memo.get(key)
+            if got is not None:
+                return got
+            clique = jt.cliques[k]
+            sep = sets[k] & sets[parent[k]] if parent[k] >= 0 else frozenset()
+            need = sep | q | frozenset().union(*(sets[c] & sets[k] for c in children[k]))
+            kept = tuple(a for a in clique if a in need)
+            table = self._marginals[k].sum(axis=sum_axes(kept, clique))
+            if parent[k] >= 0:
+                # The conditional of the clique given its separator (0 where μ_S = 0).
+                denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
+                table = np.where(denom > 0, table / denom, 0.0)
+            out = tuple(sorted(sep | below[k], key=pos.__getitem__))
+            operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(table, kept)]
+            operands += [message(c) for c in children[k]]
+            names = sorted({a for _, v in operands for a in v}, key=pos.__getitem__)
+            if math.prod(self.domain[a] for a in names) > min(_DIRECT_CELLS, _MAX_CELLS):
+                raise _TooBig
+            letter = {a: i for i, a in enumerate(names)}
+            args: list[Any] = []
+            for arr, v in operands:
+                args += [arr, [letter[a] for a in v]]
+            args.append([letter[a] for a in out])
+            result = (np.einsum(*args, optimize=len(operands) > 1), out)
+            held = self.__dict__.get("_message_cells", 0)
+            if parent[k] >= 0 and result[0].size <= _MEMO_CELLS and held < _MEMO_TOTAL:
+                memo[key] = result
+                self.__dict__["_message_cells"] = held + result[0].size
+            return result
+
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                table, got = message(root)
+        except _TooBig:
+            return self._eliminate_local_tree(canon)
+        return np.array(table.transpose([got.index(a) for a in canon]), order="C")
+
+    def _eliminate_local_tree(self, canon: Clique) -> np.ndarray:
+        """Out-of-clique marginal from the calibrated tree, by a re-triangulated local model.
+
+        Used when variable elimination along the tree would need a table too big
+        (the local model is re-triangulated with the query as a clique).
+
+        The junction-tree property holds on every subtree, so the joint of the variables
+        of the smallest subtree covering ``canon`` is Π μ_C / Π μ_S over its cliques and
+        separators (Koller & Friedman, Sec. 10.3.3). That local model, with ``canon``
+        added as a clique and re-triangulated, is solved by the same belief propagation;
+        its size is at most that of the whole model with ``canon`` added (what AIM's
+        size filter bounds), usually far less.
+        """
+        jt = self.junction_tree
+        q = set(canon)
+        sets = [set(c) for c in jt.cliques]
+        nbrs = [set(n) for n in jt.neighbors()]
+        alive = set(range(len(sets)))
+        # Prune leaves whose query attributes all lie in their separator: summing out a
+        # leaf's other attributes from its conditional gives 1.
+        changed = True
+        while changed:
+            changed = False
+            for k in sorted(alive):
+                live = nbrs[k] & alive
+                own = sets[k] & q
+                if (len(live) == 1 and own <= sets[k] & sets[next(iter(live))]) or (
+                    not live and not own
+                ):
+                    alive.discard(k)
+                    changed = True
+        pots: dict[Clique, np.ndarray] = {}
+        seen: set[int] = set()
+        floor = np.finfo(np.float64).tiny  # log(0) → a finite, negligible weight
+        for root in sorted(alive):
+            if root in seen:
+                continue
+            seen.add(root)
+            pots[jt.cliques[root]] = np.log(np.maximum(self._marginals[root], floor))
+            queue = [root]
+            while queue:
+                k = queue.pop(0)
+                for j in sorted(nbrs[k] & alive - seen):
+                    seen.add(j)
+                    queue.append(j)
+                    sep = tuple(a for a in jt.cliques[j] if a in sets[k])
+                    m = np.maximum(self._marginals[j], floor)
+                    cond = np.log(m) - np.log(
+                        m.sum(axis=sum_axes(sep, jt.cliques[j]), keepdims=True)
                     )
-                letter = {a: i for i, a in enumerate(names)}
-                args: list[Any] = []
-                for arr, v in operands:
-                    args += [arr, [letter[a] for a in v]]
-                args.append([letter[a] for a in out])
-                messages[k] = (np.einsum(*args, optimize=len(operands) > 1), out)
-        result, got = messages[root]
-        return np.array(result.transpose([got.index(a) for a in canon]), order="C")
+                    pots[jt.cliques[j]] = cond
+        names = {a for c in pots for a in c}
+        local = self.domain.project([a for a in self.domain.attrs if a in names])
+        ljt = junction_tree(local, [*pots, canon])
+        if ljt.cells() > _MAX_CELLS:
+            raise InvalidParameterError(
+                f"The marginal over {canon} needs a {ljt.size_mb():.0f} MB junction tree; "
+                "that is too big to compute exactly."
+            )
+        bp = BeliefPropagation(ljt, list(pots), [canon])
+        return bp.run(list(pots.values()), self.total)[0]
 
     def _vars(self, clique: Clique) -> tuple[int, ...]:
         return tuple(self.domain.index(a) for a in clique)

@@ -84,12 +84,16 @@ class AIM(MarginalSynthesizer):
         compress: Merge codes whose noisy one-way count is below 3σ before measuring
             anything else (MST's domain compression; not in the AIM paper).
         rounds: Initial number of rounds T; default 16·d (the paper's choice).
-        max_rounds: Stop after this many adaptive rounds: the last one measures with all
-            the budget still left (nothing is left unspent; the privacy report says so).
-        time_limit: Seconds the adaptive rounds may take: once the next round would end
-            past it, that round measures with all the budget still left (as with
-            ``max_rounds``). The final estimation runs after it. The number of rounds then
-            depends on the machine's speed, so two fits with one seed may differ.
+        max_rounds: At most this many adaptive rounds: when fewer remain than the budget
+            was split for, each remaining round gets an equal share of what is left, and
+            the last one measures with all the budget still left (nothing is left unspent;
+            the privacy report says AIM stopped early).
+        time_limit: Seconds the adaptive rounds may take: the rounds still fitting in it
+            (judged by the last round's duration) share the budget left as with
+            ``max_rounds``, and once the next round would end past the limit it measures
+            with all the budget still left. The final estimation runs after it. The
+            number of rounds then depends on the machine's speed, so two fits with one
+            seed may differ.
         iters: Estimation iterations per round (warm-started, so few are needed).
         final_iters: Iterations of the last estimation.
         random_state: Seed for tests and research only (the report then says not for release).
@@ -204,6 +208,7 @@ class AIM(MarginalSynthesizer):
         """AIM's adaptive rounds (Alg. 1 lines 5–19); appends to ``log``, returns the model."""
         terminate = False
         done = 0
+        limited: str | None = None  # the option that cut the rounds short, if any
         last = 0.0  # duration of the last round, to foresee the next one
         names = list(cands)
         weights = np.array([cands[c] for c in names])
@@ -211,6 +216,15 @@ class AIM(MarginalSynthesizer):
         while not terminate:
             began = time.monotonic()
             remaining = data.accountant.rho_remaining
+            planned = self._rounds_left(done, began - start, last)
+            if planned is not None and remaining / planned > 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0:
+                # Fewer rounds fit than the budget was split for: spread what is left over
+                # them (less noise each), rather than leave it all to the last round.
+                sigma = math.sqrt(planned / (2.0 * alpha * remaining))
+                epsilon = math.sqrt(8.0 * (1.0 - alpha) * remaining / planned)
+                limited = limited or (
+                    "max_rounds" if self.max_rounds is not None and self.max_rounds - done <= planned else "time_limit"
+                )
             cost = 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0
             early = (self.max_rounds is not None and done + 1 >= self.max_rounds) or (
                 self.time_limit is not None and began + last - start >= self.time_limit
@@ -220,11 +234,11 @@ class AIM(MarginalSynthesizer):
                 sigma = math.sqrt(1.0 / (2.0 * alpha * remaining))
                 epsilon = math.sqrt(8.0 * (1.0 - alpha) * remaining)
                 terminate = True
-                if early and remaining >= 2.0 * cost:
-                    reason = "max_rounds" if self.max_rounds is not None and done + 1 >= self.max_rounds else "time_limit"
-                    data.accountant.notes.append(
-                        f"AIM stopped early ({reason}) after {done + 1} adaptive rounds; its last round "
-                        f"measured with all the budget left (ρ = {remaining:.4g})."
+                if early:
+                    limited = limited or (
+                        "max_rounds"
+                        if self.max_rounds is not None and done + 1 >= self.max_rounds
+                        else "time_limit"
                     )
             spent_after = rho - remaining + 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0
             size_limit = self.max_model_size * spent_after / rho
@@ -259,4 +273,18 @@ class AIM(MarginalSynthesizer):
             done += 1
             last = time.monotonic() - began
             progress(1.0 - data.accountant.rho_remaining / rho)
+        if limited is not None:
+            data.accountant.notes.append(
+                f"AIM stopped early ({limited}) after {done} adaptive rounds: the budget left was "
+                "shared by the rounds that fit and the last round spent all that remained."
+            )
         return model
+
+    def _rounds_left(self, done: int, elapsed: float, last: float) -> int | None:
+        """Rounds still allowed by ``max_rounds`` and (judged by the last round) ``time_limit``."""
+        left = None if self.max_rounds is None else max(1, self.max_rounds - done)
+        # Not judged by the first round: it also counts every candidate's true marginal once.
+        if self.time_limit is not None and done > 1 and last > 0:
+            fit = max(1, int((self.time_limit - elapsed) / last))
+            left = fit if left is None else min(left, fit)
+        return left
