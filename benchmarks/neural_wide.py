@@ -13,6 +13,12 @@ interleaved::
     PYTHONPATH=src .venv/bin/python benchmarks/neural_wide.py fit --src src /tmp/old/src \\
         --generators tldm ctabgan --datasets adult credit --epsilon 3
 
+``steps``: CPU ms per DP-SGD step of a TLDM-shaped autoencoder (input widths of an
+Adult-like and a Credit-like encoding), the one-pass clipping engine against Opacus's
+two-pass ghost clipping, alternating in one process::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/neural_wide.py steps --widths 110 300
+
 ``noise``: the secure lattice discrete-Gaussian gradient noise of one step, for models of
 the sizes the generators train (ms of CPU per step)::
 
@@ -79,6 +85,55 @@ def fit_costs(srcs: list[str], generators: list[str], datasets: list[str], epsil
                 print(json.dumps(row), flush=True)
 
 
+def step_costs(width: int, hidden: int = 256, latent: int = 64, batch: int = 1024, steps: int = 8,
+               rounds: int = 3) -> None:
+    """CPU ms per DP-SGD step of an autoencoder shaped like TLDM's, one-pass vs Opacus ghost clipping.
+
+    The two engines alternate round by round in this process, on the same model and batch size.
+    """
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from dpsynth.dpsgd import DPSGDConfig, EncodedRows, PrivateTrainer, TrainingRun
+    from dpsynth.dpsgd import trainer as trainer_module
+    from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+
+    x = np.random.default_rng(0).normal(size=(20 * batch, width)).astype(np.float32)
+
+    def loss(m: nn.Module, b: torch.Tensor) -> torch.Tensor:
+        return ((m(b) - b) ** 2).sum(1)
+
+    def mlp() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(width, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                             nn.Linear(hidden, latent), nn.Linear(latent, hidden), nn.SiLU(),
+                             nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, width))
+
+    original = trainer_module._BookKeeping.for_model
+    spent: dict[str, list[float]] = {"one-pass": [], "opacus-ghost": []}
+    for _ in range(rounds):
+        for engine in spent:
+            if engine == "opacus-ghost":
+                trainer_module._BookKeeping.for_model = classmethod(lambda cls, m, p: None)  # type: ignore[assignment]
+            rows = EncodedRows(x, Accountant(PrivacyBudget(1.0, 1e-5)), NoiseSource(None))
+            trainer = PrivateTrainer(rows, DPSGDConfig(batch_size=batch, steps=steps + 1), noise_multiplier=1.0,
+                                     sample_rate=batch / x.shape[0], step="bench")
+            with trainer_module.torch_threads(1):
+                run = TrainingRun(trainer, mlp(), loss, None)
+                run.step()  # warm-up (and the one-pass engine's check)
+                t = time.process_time()
+                for _ in range(steps):
+                    run.step()
+                spent[engine].append((time.process_time() - t) / steps)
+                run.finish()
+            trainer_module._BookKeeping.for_model = original  # type: ignore[method-assign]
+    params = sum(p.numel() for p in mlp().parameters())
+    row = {"width": width, "parameters": params, "batch": batch,
+           **{f"{k}_cpu_ms": round(1000 * min(v), 1) for k, v in spent.items()}}
+    print(json.dumps(row), flush=True)
+
+
 def noise_costs(sizes: list[int], repeats: int = 7) -> None:
     """CPU ms of one step's secure noise (the lattice discrete Gaussian at σ ≈ 2^32 units)."""
     from dpsynth.privacy import NoiseSource
@@ -102,11 +157,16 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--datasets", nargs="+", default=["adult", "credit"])
     f.add_argument("--epsilon", type=float, default=3.0)
     f.add_argument("--threads", type=int, default=1)
+    st = sub.add_parser("steps")
+    st.add_argument("--widths", nargs="+", type=int, default=[110, 300])
     n = sub.add_parser("noise")
     n.add_argument("--sizes", nargs="+", type=int, default=[50_000, 150_000, 300_000])
     a = p.parse_args(argv)
     if a.what == "fit":
         fit_costs(a.src, a.generators, a.datasets, a.epsilon, a.threads)
+    elif a.what == "steps":
+        for w in a.widths:
+            step_costs(w)
     else:
         noise_costs(a.sizes)
 

@@ -64,14 +64,27 @@ def test_discrete_gaussian_at_a_lattice_scale_is_normal(seed):
     assert abs(x.mean()) < 5 * sigma / math.sqrt(x.size)
 
 
-def test_discrete_gaussian_spends_about_two_words_per_candidate(monkeypatch):
-    # Two 64-bit words per candidate and about 0.76 candidates kept at a large scale: < 3 words a sample.
+def test_discrete_gaussian_spends_about_one_word_per_candidate(monkeypatch):
+    # One 64-bit word per candidate (rarely two) and about 0.76 candidates kept at a large scale.
     source = NoiseSource(7)
     drawn = []
     words = source._words
     monkeypatch.setattr(source, "_words", lambda n: drawn.append(n) or words(n))
     source.discrete_gaussian(2.0**32, 100_000)
-    assert sum(drawn) < 3.0 * 100_000
+    assert sum(drawn) < 1.5 * 100_000
+
+
+@pytest.mark.parametrize("sigma", [0.7, 6.0])
+def test_discrete_gaussian_acceptance_with_every_uniform_drawn_in_full(monkeypatch, sigma):
+    # With no spare bits every acceptance test takes the rare path that draws U's remaining bits.
+    import dpsynth.privacy.random as random_module
+
+    monkeypatch.setattr(random_module, "_ACCEPT_BITS", 0)
+    x = NoiseSource(8).discrete_gaussian(sigma, 100_000)
+    support = np.arange(-math.ceil(3 * sigma), math.ceil(3 * sigma) + 1)
+    assert _chi2_pvalue(x, support, _discrete_gaussian_pmf(sigma, support)) > 1e-3
+    wrong = _discrete_gaussian_pmf(sigma * 1.1, support)
+    assert _chi2_pvalue(x, support, wrong) < 1e-6
 
 
 def test_discrete_laplace_matches_its_pmf():

@@ -28,6 +28,9 @@ from dpsynth.errors import InvalidParameterError
 RandomState = int | np.random.Generator | None
 
 _TWO_POW_53 = float(2**53)
+#: Bits of a discrete-Gaussian candidate's word (besides its 53-bit uniform and its sign bit)
+#: that start its acceptance uniform.
+_ACCEPT_BITS = 10
 
 
 def make_rng(random_state: RandomState) -> np.random.Generator:
@@ -92,11 +95,12 @@ class NoiseSource:
 
         Rejection sampling from a discrete Laplace proposal of scale t = ⌊sigma⌋ + 1
         (Canonne, Kamath, Steinke 2020, Algorithm 3), vectorised: draw a batch, keep the
-        accepted, redraw the rest. Each candidate costs two 64-bit words: the proposal is a
-        sign times a geometric magnitude (P(|y| ≥ k) = exp(-k/t)), the sign taken from a
-        low bit of the magnitude's word that its 53-bit uniform does not use, with −0
-        rejected so that 0 is not counted twice (CKS 2020, Algorithm 2); the second word
-        is the uniform of the acceptance test.
+        accepted, redraw the rest. A candidate costs one 64-bit word, rarely two: its top 53
+        bits are the uniform of a geometric magnitude (P(|y| ≥ k) = exp(-k/t)), bit 0 its
+        sign (−0 is rejected so that 0 is not counted twice, CKS 2020, Algorithm 2), and
+        bits 1–10 the first 10 bits of the acceptance uniform U: U < p is decided by them
+        unless p falls inside their cell of width 2⁻¹⁰, and only then (about one candidate
+        in a thousand) are the remaining bits of U drawn as a fresh 53-bit uniform.
         """
         _check_scale(sigma, "sigma")
         n = int(np.prod(size))
@@ -104,6 +108,7 @@ class NoiseSource:
         t = math.floor(sigma) + 1.0
         centre = sigma**2 / t
         two_var = 2.0 * sigma**2
+        cells = float(2**_ACCEPT_BITS)
         # Expected share of candidates kept (about 0.76 for large sigma, less for small); a
         # round draws enough for all that are missing, with a little to spare.
         rate = 0.7 if sigma >= 2.5 else 0.25
@@ -111,15 +116,21 @@ class NoiseSource:
         while filled < n:
             need = n - filled
             batch = int(need / rate * 1.02) + 64
-            words = self._words(2 * batch)
-            magnitude, accept = words[:batch], words[batch:]
-            negative = (magnitude & np.uint64(1)).astype(bool)
-            g = np.floor(np.log(_unit(magnitude)) * -t)  # geometric, exact integers in float64
-            # Accept |y| = g with probability exp(-(g - sigma²/t)² / (2 sigma²)).
-            log_accept = g - centre
-            np.square(log_accept, out=log_accept)
-            log_accept /= -two_var
-            keep = np.log(_unit(accept)) < log_accept
+            words = self._words(batch)
+            negative = (words & np.uint64(1)).astype(bool)
+            cell = ((words >> np.uint64(1)) & np.uint64(2**_ACCEPT_BITS - 1)).astype(np.float64)
+            g = np.floor(np.log(_unit(words)) * -t)  # geometric, exact integers in float64
+            # Accept |y| = g with probability p = exp(-(g - sigma²/t)² / (2 sigma²)), in units of cells.
+            p = g - centre
+            np.square(p, out=p)
+            p /= -two_var
+            np.exp(p, out=p)
+            p *= cells
+            keep = cell + 1.0 <= p
+            unsure = np.flatnonzero((cell < p) & ~keep)
+            if unsure.size:
+                # p lies in [cell, cell + 1): p − cell is exact (Sterbenz), compared with the rest of U.
+                keep[unsure] = _unit(self._words(unsure.size)) < p[unsure] - cell[unsure]
             keep &= ~(negative & (g == 0.0))
             idx = np.flatnonzero(keep)[:need]
             vals = g[idx]
