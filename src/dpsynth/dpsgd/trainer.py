@@ -7,9 +7,11 @@ and Zhang 2019):
    uniform bits from the fit's :class:`~dpsynth.privacy.NoiseSource` (``os.urandom`` in
    production);
 2. per-row losses are computed (rows must not interact: no batch norm), and the clipped
-   aggregate (see :mod:`dpsynth.dpsgd.plan`) is formed with Opacus — ghost clipping
-   (Li et al. 2022; Bu et al. 2023) by default, or per-sample gradient hooks, or
-   ``torch.func`` (the oracle the tests compare against);
+   aggregate (see :mod:`dpsynth.dpsgd.plan`) is formed by ghost clipping (Li et al. 2022;
+   Bu et al. 2023) by default — in one backward pass when every trainable layer is an
+   ``nn.Linear`` (book-keeping, :class:`_BookKeeping`), else with Opacus's two passes —
+   or with Opacus per-sample gradient hooks, or ``torch.func`` (the oracle the tests
+   compare against);
 3. Gaussian noise of standard deviation σ × sensitivity is added — also when the batch
    is empty, so an empty batch looks like any other — and the result is divided by the
    expected batch size;
