@@ -72,6 +72,63 @@ def test_opacus_clipped_sums_equal_the_torch_func_oracle(mode):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
+def _linear_mlp(d=5, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(d - 1, 16), nn.SiLU(), nn.Linear(16, 16, bias=False), nn.Tanh(), nn.Linear(16, 1))
+
+
+def _oracle_clipped(model, loss, batch, quantile=0.5):
+    oracle = per_sample_gradients(model, loss, batch)
+    norms = torch.sqrt(sum(g.reshape(len(batch), -1).pow(2).sum(1) for g in oracle))
+    c = float(torch.quantile(norms, quantile))
+    factor = (c / (norms + 1e-6)).clamp(max=1.0)
+    return c, [torch.einsum("i,i...->...", factor, g) for g in oracle], [g.sum(0) for g in oracle]
+
+
+def test_one_pass_ghost_clipping_of_linear_models_equals_the_oracle():
+    rows = _rows()
+    batch = torch.from_numpy(rows._values)
+    model = _linear_mlp()
+    c, want, want_raw = _oracle_clipped(model, _loss, batch)
+    run = _run(rows, DPSGDConfig(max_grad_norm=c, clipping="per_sample"), model)
+    assert run._bk is not None and run._gsm is None  # linear layers only: no Opacus wrapper
+    for _ in range(2):  # the first call also checks against autograd; the second does not
+        got, _ = run._clipped_sum(batch)
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    raw = run._bk.clipped_sum(lambda: _loss(model, batch), c, True)[1]
+    for a, b in zip(raw, want_raw, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    run.finish()
+    assert run._bk is None and not model[0]._forward_hooks
+
+
+def test_one_pass_ghost_clipping_hands_over_to_opacus_when_a_loss_reads_a_weight(monkeypatch):
+    from dpsynth.dpsgd import trainer as trainer_module
+
+    rows = _rows()
+    batch = torch.from_numpy(rows._values)
+
+    def loss(m, b):  # a per-row penalty on a weight: not a once-per-row linear layer
+        return _loss(m, b) + 0.1 * (m[0].weight ** 2).sum() * b[:, 0] ** 2
+
+    def clipped(model):
+        trainer = PrivateTrainer(rows, DPSGDConfig(max_grad_norm=0.5), noise_multiplier=1.0, sample_rate=1.0, step="t")
+        run = TrainingRun(trainer, model, loss, None)
+        got, _ = run._clipped_sum(batch)
+        used_bk, used_opacus = run._bk is not None, run._gsm is not None
+        run.finish()
+        return got, used_bk, used_opacus
+
+    got, used_bk, used_opacus = clipped(_linear_mlp())
+    assert not used_bk and used_opacus  # the first step's check failed: Opacus took over
+    monkeypatch.setattr(trainer_module._BookKeeping, "for_model", classmethod(lambda cls, m, p: None))
+    want, used_bk, _ = clipped(_linear_mlp())
+    assert not used_bk
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_opacus_hooks_per_sample_gradients_equal_the_oracle():
     from opacus.grad_sample import GradSampleModule
 

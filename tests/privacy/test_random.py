@@ -27,7 +27,7 @@ def _discrete_gaussian_pmf(sigma: float, support: np.ndarray) -> np.ndarray:
     return pmf
 
 
-@pytest.mark.parametrize("sigma", [0.7, 2.5, 10.0])
+@pytest.mark.parametrize("sigma", [0.3, 0.7, 2.5, 10.0])
 def test_discrete_gaussian_matches_its_pmf(sigma):
     x = NoiseSource(1).discrete_gaussian(sigma, 100_000)
     support = np.arange(-math.ceil(3 * sigma), math.ceil(3 * sigma) + 1)
@@ -39,6 +39,52 @@ def test_discrete_gaussian_rejects_a_wrong_scale():
     x = NoiseSource(1).discrete_gaussian(2.5, 100_000)
     support = np.arange(-8, 9)
     assert _chi2_pvalue(x, support, _discrete_gaussian_pmf(2.75, support)) < 1e-6
+
+
+def test_discrete_gaussian_is_symmetric_with_zero_counted_once():
+    # The proposal is a sign times a geometric magnitude with -0 rejected: were -0 kept, 0 would
+    # have twice its mass; were the sign biased, the halves would differ.
+    sigma = 0.5
+    x = NoiseSource(5).discrete_gaussian(sigma, 200_000)
+    pmf = _discrete_gaussian_pmf(sigma, np.arange(-1, 2))
+    p0 = pmf[1] / pmf.sum()
+    sd = math.sqrt(p0 * (1 - p0) / x.size)
+    assert abs((x == 0).mean() - p0) < 5 * sd
+    pos, neg = int((x > 0).sum()), int((x < 0).sum())
+    assert stats.binomtest(pos, pos + neg, 0.5).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("seed", [None, 6])
+def test_discrete_gaussian_at_a_lattice_scale_is_normal(seed):
+    # DP-SGD draws its noise in lattice units with sigma near 2^32: the same sampler, huge scale.
+    sigma = 1.37 * 2.0**32
+    x = NoiseSource(seed).discrete_gaussian(sigma, 100_000).astype(float)
+    assert stats.kstest(x, "norm", args=(0, sigma)).pvalue > 1e-3
+    assert stats.kstest(x, "norm", args=(0, 1.05 * sigma)).pvalue < 1e-6
+    assert abs(x.mean()) < 5 * sigma / math.sqrt(x.size)
+
+
+def test_discrete_gaussian_spends_about_one_word_per_candidate(monkeypatch):
+    # One 64-bit word per candidate (rarely two) and about 0.76 candidates kept at a large scale.
+    source = NoiseSource(7)
+    drawn = []
+    words = source._words
+    monkeypatch.setattr(source, "_words", lambda n: drawn.append(n) or words(n))
+    source.discrete_gaussian(2.0**32, 100_000)
+    assert sum(drawn) < 1.5 * 100_000
+
+
+@pytest.mark.parametrize("sigma", [0.7, 6.0])
+def test_discrete_gaussian_acceptance_with_every_uniform_drawn_in_full(monkeypatch, sigma):
+    # With no spare bits every acceptance test takes the rare path that draws U's remaining bits.
+    import dpsynth.privacy.random as random_module
+
+    monkeypatch.setattr(random_module, "_ACCEPT_BITS", 0)
+    x = NoiseSource(8).discrete_gaussian(sigma, 100_000)
+    support = np.arange(-math.ceil(3 * sigma), math.ceil(3 * sigma) + 1)
+    assert _chi2_pvalue(x, support, _discrete_gaussian_pmf(sigma, support)) > 1e-3
+    wrong = _discrete_gaussian_pmf(sigma * 1.1, support)
+    assert _chi2_pvalue(x, support, wrong) < 1e-6
 
 
 def test_discrete_laplace_matches_its_pmf():

@@ -38,8 +38,10 @@ class DPSGDConfig:
         betas: Adam's (β₁, β₂); GAN critics usually want a small β₁, e.g. (0.5, 0.9).
         weight_decay: L2 penalty of the optimizer.
         grad_sample_mode: How per-sample gradients (or their norms) are computed:
-            ``"ghost"`` (Opacus ghost clipping: norms without materialising per-sample
-            gradients, then a second backward pass), ``"hooks"`` (Opacus per-sample
+            ``"ghost"`` (ghost clipping: norms without materialising per-sample
+            gradients; for models whose trainable layers are all ``nn.Linear`` in one
+            backward pass from recorded activations, otherwise Opacus's two-pass
+            version), ``"hooks"`` (Opacus per-sample
             gradients) or ``"functorch"`` (``torch.func`` vmap of grad; the test oracle).
         error_max_norm: C₂, the clipping norm of the error-feedback term (default C).
         secure_noise: True (the default, and the only setting whose output may be

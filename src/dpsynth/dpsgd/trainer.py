@@ -7,9 +7,11 @@ and Zhang 2019):
    uniform bits from the fit's :class:`~dpsynth.privacy.NoiseSource` (``os.urandom`` in
    production);
 2. per-row losses are computed (rows must not interact: no batch norm), and the clipped
-   aggregate (see :mod:`dpsynth.dpsgd.plan`) is formed with Opacus — ghost clipping
-   (Li et al. 2022; Bu et al. 2023) by default, or per-sample gradient hooks, or
-   ``torch.func`` (the oracle the tests compare against);
+   aggregate (see :mod:`dpsynth.dpsgd.plan`) is formed by ghost clipping (Li et al. 2022;
+   Bu et al. 2023) by default — in one backward pass when every trainable layer is an
+   ``nn.Linear`` (book-keeping, :class:`_BookKeeping`), else with Opacus's two passes —
+   or with Opacus per-sample gradient hooks, or ``torch.func`` (the oracle the tests
+   compare against);
 3. Gaussian noise of standard deviation σ × sensitivity is added — also when the batch
    is empty, so an empty batch looks like any other — and the result is divided by the
    expected batch size;
@@ -244,7 +246,10 @@ class TrainingRun:
             self._secure = _SecureNoise(self._noise, self._std, self._sensitivity,
                                         sum(p.numel() for p in self._params), cfg.steps)
         self._gsm: Any = None
-        if cfg.clipping != "batch" and cfg.grad_sample_mode in ("ghost", "hooks"):
+        self._bk: _BookKeeping | None = None
+        if cfg.clipping != "batch" and cfg.grad_sample_mode == "ghost":
+            self._bk = _BookKeeping.for_model(model, self._params)
+        if cfg.clipping != "batch" and cfg.grad_sample_mode in ("ghost", "hooks") and self._bk is None:
             self._gsm = _wrap(model, cfg)
         model.train()
         if cfg.optimizer == "adam":
@@ -316,6 +321,14 @@ class TrainingRun:
         if mode == "functorch":
             per = per_sample_gradients(self.model, self.loss_fn, batch, self._params)
             return _clip_and_sum(per, c), ([g.sum(0) for g in per] if want_raw else None)
+        if self._bk is not None:
+            result = self._bk.clipped_sum(lambda: self._losses(batch), c, want_raw)
+            if result is not None:
+                return result
+            # The model used a parameter outside a once-per-row linear layer: Opacus from now on.
+            self._bk.remove()
+            self._bk = None
+            self._gsm = _wrap(self.model, self.config)
         for p in self._params:
             p.grad = None
         losses = self._losses(batch)
@@ -385,6 +398,9 @@ class TrainingRun:
         if self._gsm is not None:
             self._gsm.to_standard_module()
             self._gsm = None
+        if self._bk is not None:
+            self._bk.remove()
+            self._bk = None
         if self._secure is not None:
             self._secure.close()
         self.model.eval()
@@ -457,6 +473,103 @@ class _SecureNoise:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._next = None
+
+
+class _BookKeeping:
+    """Ghost clipping in one backward pass for models made of linear layers (Bu et al. 2023, "BK").
+
+    For a linear layer y = W a + b applied once to each row (2-D input), row i's gradient is
+    gᵢ aᵢᵀ (and gᵢ for b), with gᵢ = ∂lossᵢ/∂yᵢ; its squared norm is ‖aᵢ‖²‖gᵢ‖² (+ ‖gᵢ‖²).
+    One backward pass to the layers' outputs gives every gᵢ; the per-row norms, the clipping
+    factors and Σ factorᵢ gᵢ aᵢᵀ follow from the recorded aᵢ without the second backward pass
+    Opacus's ghost clipping takes, and without the weight gradients of the first. The result
+    is the same clipped sum (the tests compare it with ``torch.func`` per-sample gradients).
+
+    Used only when every trainable parameter belongs to an ``nn.Linear``; the first step also
+    checks that the unclipped sum equals autograd's gradient (a loss that reads a weight
+    directly, or a layer called twice, fails the check) and otherwise hands over to Opacus.
+    """
+
+    def __init__(self, linears: list[nn.Linear], params: list[torch.nn.Parameter]) -> None:
+        self.linears = linears
+        self.params = params
+        self.recording = False
+        self.checked = False
+        self.inputs: list[torch.Tensor] = []
+        self.outputs: list[torch.Tensor] = []
+        self.owners: list[nn.Linear] = []
+        self._handles = [m.register_forward_hook(self._hook) for m in linears]
+
+    @classmethod
+    def for_model(cls, model: nn.Module, params: list[torch.nn.Parameter]) -> _BookKeeping | None:
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        covered = [id(p) for m in linears for p in m.parameters(recurse=False) if p.requires_grad]
+        if not linears or sorted(covered) != sorted(id(p) for p in params) or len(set(covered)) != len(covered):
+            return None
+        return cls(linears, params)
+
+    def _hook(self, module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        if self.recording:
+            self.inputs.append(inputs[0].detach())
+            self.outputs.append(output)
+            self.owners.append(module)  # type: ignore[arg-type]
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def clipped_sum(
+        self, losses_of: Callable[[], torch.Tensor], c: float, want_raw: bool
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None] | None:
+        """(Σ clip(gᵢ, C), Σ gᵢ or None) in the order of ``params``; None if the model does not qualify."""
+        self.inputs, self.outputs, self.owners = [], [], []
+        self.recording = True
+        try:
+            losses = losses_of()
+        finally:
+            self.recording = False
+        inputs, outputs, owners = self.inputs, self.outputs, self.owners
+        self.inputs, self.outputs, self.owners = [], [], []
+        if len(set(map(id, owners))) != len(owners) or any(a.ndim != 2 for a in inputs):
+            return None
+        with _quiet_hooks():
+            if not self.checked:
+                got = torch.autograd.grad(losses.sum(), [*outputs, *self.params], allow_unused=True)
+                grads_out, grads_param = list(got[: len(outputs)]), list(got[len(outputs):])
+            else:
+                grads_out = list(torch.autograd.grad(losses.sum(), outputs, allow_unused=True))
+        n = losses.shape[0]
+        sq = torch.zeros(n, dtype=losses.dtype)
+        by_param: dict[int, tuple[torch.Tensor, torch.Tensor, bool]] = {}
+        for m, a, g_out in zip(owners, inputs, grads_out, strict=True):
+            g = a.new_zeros(n, m.out_features) if g_out is None else g_out.detach()
+            sq += a.pow(2).sum(1) * g.pow(2).sum(1)
+            by_param[id(m.weight)] = (a, g, True)
+            if m.bias is not None and m.bias.requires_grad:
+                sq += g.pow(2).sum(1)
+                by_param[id(m.bias)] = (a, g, False)
+        factor = (c / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+        clipped: list[torch.Tensor] = []
+        raw: list[torch.Tensor] = []
+        for p in self.params:
+            entry = by_param.get(id(p))
+            if entry is None:  # a layer this loss does not use: its gradient is zero for every row
+                clipped.append(torch.zeros_like(p))
+                raw.append(torch.zeros_like(p))
+                continue
+            a, g, is_weight = entry
+            fg = g * factor[:, None]
+            clipped.append(fg.t() @ a if is_weight else fg.sum(0))
+            if want_raw or not self.checked:
+                raw.append(g.t() @ a if is_weight else g.sum(0))
+        if not self.checked:
+            for r, q in zip(raw, grads_param, strict=True):
+                expect = torch.zeros_like(r) if q is None else q
+                if not torch.allclose(r, expect, rtol=1e-4, atol=1e-6 * (1.0 + float(expect.abs().max()))):
+                    return None
+            self.checked = True
+        return clipped, (raw if want_raw else None)
 
 
 def _wrap(model: nn.Module, cfg: DPSGDConfig) -> Any:
