@@ -483,6 +483,8 @@ def _print_audit(result: Any) -> None:
     colour = {"violation": "bold red", "consistent": "green", "inconclusive": "yellow"}[result.verdict]
     out.print(f"[bold]Verdict:[/] [{colour}]{result.verdict}[/] (claimed ε = {result.epsilon_claimed:g}, "
               f"δ = {result.delta:g})", highlight=False)
+    if getattr(result, "control_summary", None) is not None and result.control_summary():
+        out.print(result.control_summary(), highlight=False)
     if result.membership is not None:
         t = RichTable(title="Membership inference (reads raw rows; not part of the DP release)", box=box.SIMPLE)
         for col in ("attack", "AUC [CI]", "TPR@1%FPR", "ε ≥", "verdict"):

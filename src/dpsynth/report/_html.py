@@ -592,7 +592,8 @@ _VERDICT_TONE = {"violation": "bad", "consistent": "good", "inconclusive": "warn
 _VERDICT_WORDS = {
     "violation": "an attack did better than the claimed guarantee allows: the claim is false "
                  "(a bug in the generator or its accounting), with the audit's confidence",
-    "consistent": "no attack came near the claimed guarantee, and the games were enough to tell",
+    "consistent": "no attack came near the claimed guarantee, the games were enough to tell, and the same "
+                  "attacks caught a non-private release (the positive control)",
     "inconclusive": "no attack beat the claim, but too few games were played to call the claim confirmed",
 }
 
@@ -617,6 +618,7 @@ def _audit_report(doc: Mapping[str, Any]) -> str:
                    e(_VERDICT_WORDS.get(verdict, "")), tone="alert" if verdict == "violation" else "")]
     body: list[str] = []
     if mem:
+        cards.append(_control_card(doc.get("control")))
         results = dict(mem.get("results") or {})
         if results:
             strongest = max(results.values(), key=lambda r: (_num(r.get("epsilon_lb")), _num(r.get("auc"))))
@@ -719,6 +721,22 @@ def _audit_report(doc: Mapping[str, Any]) -> str:
     foot = (f'<p class="muted small">Settings: {e(json.dumps(to_jsonable(settings)))}'
             + (f" · wall time {e(fmt(seconds, 3))} s" if math.isfinite(seconds) and seconds > 0 else "") + "</p>")
     return f'{lead}<div class="cards">{"".join(cards)}</div>{note}{"".join(body)}{foot}'
+
+
+def _control_card(control: Any) -> str:
+    """The positive control: the same games against the non-private baseline (resample)."""
+    if not isinstance(control, Mapping):
+        return _card("Positive control", '<span class="verdict warn">not run</span>',
+                     "nothing shows these attacks could find a leak on this data, so the audit cannot read consistent")
+    flagged = [str(a) for a in control.get("flagged_by") or []]
+    results = dict((control.get("membership") or {}).get("results") or {})
+    best: Mapping[str, Any] = max(results.values(), key=lambda r: _num(r.get("epsilon_lb")), default={})
+    value = (f'<span class="verdict {"good" if flagged else "warn"}">{"caught" if flagged else "not caught"}</span>'
+             f" <small>ε ≥ {e(fmt(_num(best.get('epsilon_lb')), 3))}</small>")
+    words = ("the same attacks and games against a non-private release (resampled training rows); "
+             + (f"flagged by {e(', '.join(flagged))}, so they had the power to find a leak"
+                if flagged else "no attack flagged it: they lack the power to find a leak on this data"))
+    return _card("Positive control", value, words, tone="" if flagged else "alert")
 
 
 def _audit_value(v: Any) -> str:
