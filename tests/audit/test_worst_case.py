@@ -160,3 +160,18 @@ def test_cli_worst_case(tmp_path):
     assert r.exit_code == 2 and "canaries" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["audit", "--out", str(tmp_path / "x.json")])
     assert r.exit_code == 2 and "DATA" in r.output and "Traceback" not in r.output
+
+
+def test_report_draws_the_worst_case_audit():
+    from dpsynth.report import build_report
+
+    res = audit_worst_case("independent", epsilon=1.0, delta=1e-5, runs=20, params=FAST, n_jobs=1, random_state=0)
+    pair = worst_case_pair()
+    privacy = create("independent", random_state=0, **FAST).fit(
+        PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-5)
+    ).privacy_report
+    page = build_report(privacy=privacy, audit=res, generated_at="now")
+    section = page[page.index('<section id="audit">'):]
+    section = section[: section.index("</section>")]
+    assert "Tightness" in section and "white-box" in section and "black-box" in section
+    assert res.verdict in section and section.count("<svg") == 1
