@@ -64,31 +64,27 @@ def test_mu_bounds():
     assert np.isfinite(mu_lower_bounds(100, 0, 0, 100)[1])
 
 
-@pytest.fixture(scope="module")
-def honest_and_underNoised(tmp_path_factory):
-    # μ ≈ 1.23 (ε = 6, σ ≈ 1.4): a 20% noise deficit is seen in ≈ 94% of audits with 1,000
-    # runs per side (simulation of the two binomials), and σ is large enough for the discrete
-    # Gaussian to be as hard to tell apart as the continuous one its μ is stated for (at
-    # σ < 1 it is measurably easier: the honest bound then nears the stated μ).
-    kw = dict(epsilon=6.0, delta=1e-5, runs=1000, n_synth=5, params=FAST, n_jobs=1, random_state=4)
-    honest = audit_worst_case("independent", work_dir=tmp_path_factory.mktemp("wc") / "h", **kw)
-    under = audit_worst_case("independent", data_class=UnderNoisedData, **kw)
-    return honest, under
+# μ ≈ 1.23 (ε = 6, σ ≈ 1.4): a 20% noise deficit is seen in ≈ 94% of audits with 1,000 runs
+# per side (simulation of the two binomials), and σ is large enough for the discrete Gaussian
+# to be as hard to tell apart as the continuous one its μ is stated for (at σ < 1 it is
+# measurably easier: the honest bound then nears the stated μ).
+WC = dict(epsilon=6.0, delta=1e-5, n_synth=5, params=FAST, n_jobs=1, random_state=4)
 
 
-def test_under_noised_copy_reads_violation(honest_and_underNoised):
-    honest, under = honest_and_underNoised
-    assert under.mu_claim == "gdp" and under.mu_claimed == pytest.approx(honest.mu_claimed)
+@pytest.mark.slow
+def test_under_noised_copy_reads_violation():
+    under = audit_worst_case("independent", runs=1000, data_class=UnderNoisedData, **WC)
+    assert under.mu_claim == "gdp"
     assert under.white_box.mu_lb_cp > under.mu_claimed
     assert under.verdict == "violation"
 
 
-def test_honest_generator_is_consistent_and_tight(honest_and_underNoised):
-    honest, _ = honest_and_underNoised
+def test_honest_generator_is_consistent_and_tight(tmp_path):
+    honest = audit_worst_case("independent", runs=300, work_dir=tmp_path / "h", **WC)
     assert honest.verdict == "consistent"
     w = honest.white_box
     assert w.mu_lb_cp < w.mu_lb_bayes and w.mu_lb_cp < honest.mu_claimed
-    assert w.tightness_bayes > 0.8 and honest.mu_measurements == pytest.approx(honest.mu_claimed, rel=1e-6)
+    assert w.tightness_bayes > 0.7 and honest.mu_measurements == pytest.approx(honest.mu_claimed, rel=1e-6)
     assert honest.black_box.mu_lb_bayes <= w.mu_hat + 0.3  # black-box sees no more than the transcript
     doc = json.loads(json.dumps(honest.to_dict()))
     assert doc["kind"] == "dpsynth-worst-case-audit" and doc["verdict"] == "consistent"
@@ -105,7 +101,7 @@ def test_category_read_from_data_reads_violation():
     assert res.verdict == "violation"
 
 
-def test_resume_and_owner_only_files(honest_and_underNoised, tmp_path):
+def test_resume_and_owner_only_files(tmp_path):
     work = tmp_path / "w"
     kw = dict(epsilon=1.0, delta=1e-5, params=FAST, n_jobs=1, random_state=2, work_dir=work)
     first = audit_worst_case("independent", runs=20, **kw)
