@@ -605,7 +605,7 @@ def _read_results_json(path: Path) -> dict[str, Any]:
 @app.command("audit")
 @_friendly
 def audit_cmd(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file: the population the audit's games draw from.")],
+    data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file: the population the audit's games draw from (not with --worst-case).")] = None,
     generator: GeneratorOpt = "mst",
     epsilon: EpsilonOpt = 1.0,
     delta: DeltaOpt = 1e-6,
@@ -627,6 +627,9 @@ def audit_cmd(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers over games (-1: all cores).")] = 1,
     random_state: Annotated[int | None, typer.Option("--random-state", help="Seed of the games (default: fresh, or the stored one with --resume).")] = None,
     param: ParamOpt = None,
+    worst_case: Annotated[bool, typer.Option("--worst-case", help="Audit on the worst-case neighbouring pair instead of DATA: "
+                                             "white- and black-box μ-GDP lower bounds and tightness (--runs fits per side).")] = False,
+    runs: Annotated[int, typer.Option("--runs", help="With --worst-case: fits per side of the pair.")] = 2000,
 ) -> None:
     """Audit a generator's claimed ε with attacks: membership inference and reconstruction.
 
@@ -640,6 +643,20 @@ def audit_cmd(
     from dpsynth.errors import InvalidParameterError
     from dpsynth.progress import enable_progress
 
+    if worst_case:
+        from dpsynth.audit.worst_case import audit_worst_case
+
+        work = output.with_name(output.name + ".runs")
+        wc = audit_worst_case(generator, epsilon=epsilon, delta=delta, params=_parse_params(param), runs=runs,
+                              n_jobs=jobs, random_state=random_state, work_dir=work, resume=resume)
+        wc.save(output)
+        out.print(wc.summary(), highlight=False)
+        out.print(f"Worst-case audit written to {output} (runs in {work}).")
+        if wc.verdict == "violation":
+            raise typer.Exit(1)
+        return
+    if data is None:
+        raise InvalidParameterError("Give DATA (the population the games draw from), or --worst-case.")
     if targets not in ("outliers", "random"):
         raise InvalidParameterError(f"--targets takes outliers or random. Got {targets!r}.")
     names = [a.strip() for a in attacks.split(",") if a.strip()]
@@ -674,6 +691,8 @@ def _print_audit(result: Any) -> None:
     colour = {"violation": "bold red", "consistent": "green", "inconclusive": "yellow"}[result.verdict]
     out.print(f"[bold]Verdict:[/] [{colour}]{result.verdict}[/] (claimed ε = {result.epsilon_claimed:g}, "
               f"δ = {result.delta:g})", highlight=False)
+    if getattr(result, "control_summary", None) is not None and result.control_summary():
+        out.print(result.control_summary(), highlight=False)
     if result.membership is not None:
         t = RichTable(title="Membership inference (reads raw rows; not part of the DP release)", box=box.SIMPLE)
         for col in ("attack", "AUC [CI]", "TPR@1%FPR", "ε ≥", "verdict"):

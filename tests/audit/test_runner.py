@@ -151,3 +151,100 @@ def test_bad_data(population):
     with pytest.raises(InvalidParameterError, match="complete metadata"):
         run_audit(population, incomplete, generator="resample", epsilon=1.0)
     assert isinstance(population, pd.DataFrame)
+
+
+def uniform_rows(train, domain, n_synth, seed):
+    """A perfectly private 'generator': rows drawn from the population, ignoring the training set."""
+    pop = make_small_frame(400, seed=2)
+    idx = np.random.default_rng(seed).integers(0, len(pop), size=n_synth)
+    return pop.iloc[idx].reset_index(drop=True)
+
+
+def test_weak_attack_on_a_non_private_release_is_not_consistent(population):
+    # Two synthetic rows of forty: resampling copies the target too rarely for the attack
+    # to see it. Without a positive control this non-private release read "consistent".
+    res = run_audit(
+        population, SMALL_META, generator="resample", epsilon=1.0, attacks=["mia"],
+        mia_attacks=["closest_distance"], games=200, m=40, n_synth=2, random_state=0,
+    )
+    r = res.membership.results["closest_distance"]
+    assert r.verdict == "consistent"  # the attack alone cannot tell
+    assert res.verdict == "inconclusive"
+    assert res.control is not None and res.control_flagged_by == []
+    doc = res.to_dict()
+    assert doc["control"]["generator"] == "resample" and doc["control"]["flagged_by"] == []
+    assert "no attack flagged it" in res.summary()
+
+
+def test_consistent_needs_a_control_the_attack_flags(population, tmp_path):
+    kw = dict(generator=uniform_rows, epsilon=1.0, attacks=["mia"], mia_attacks=["closest_distance"],
+              games=200, m=40, random_state=3)
+    res = run_audit(population, SMALL_META, work_dir=tmp_path / "w", **kw)
+    assert res.membership.results["closest_distance"].verdict == "consistent"
+    assert res.control_flagged_by == ["closest_distance"]
+    assert res.verdict == "consistent"
+    assert res.control.results["closest_distance"].epsilon_lb > 1.0
+    again = AuditReport.load(res.save(tmp_path / "a.json"))
+    assert again.control_flagged_by == ["closest_distance"] and again.verdict == "consistent"
+    assert (tmp_path / "w" / "control" / "membership_games.jsonl").exists()
+    # Without the control nothing shows the attack had power: never consistent.
+    res = run_audit(population, SMALL_META, control=False, **kw)
+    assert res.control is None and res.verdict == "inconclusive"
+    assert "No positive control" in res.summary()
+
+
+def test_audit_files_are_owner_only(population, tmp_path):
+    import os
+    import stat
+
+    work = tmp_path / "out.json.games"
+    res = run_audit(
+        population, SMALL_META, generator="resample", epsilon=1.0, mia_attacks=["closest_distance"],
+        games=6, m=30, recon_games=1, recon_rows=100, recon_sizes=[100], random_state=1, work_dir=work,
+    )
+    res.save(tmp_path / "out.json")
+    paths = [tmp_path / "out.json", *work.rglob("*")]
+    assert len(paths) >= 4
+    for p in paths:
+        mode = stat.S_IMODE(os.stat(p).st_mode)
+        assert mode & 0o077 == 0, f"{p} is readable by others ({oct(mode)})"
+    # A folder left readable by an older run is tightened when the audit resumes in it.
+    os.chmod(work, 0o755)
+    os.chmod(work / "membership_games.jsonl", 0o644)
+    run_audit(
+        population, SMALL_META, generator="resample", epsilon=1.0, mia_attacks=["closest_distance"],
+        games=8, m=30, recon_games=1, recon_rows=100, recon_sizes=[100], work_dir=work, resume=True,
+    )
+    assert stat.S_IMODE(os.stat(work).st_mode) & 0o077 == 0
+    assert stat.S_IMODE(os.stat(work / "membership_games.jsonl").st_mode) & 0o077 == 0
+
+
+def test_report_shows_the_positive_control(caught):
+    import dataclasses
+
+    from dpsynth.data.private import PrivateData
+    from dpsynth.privacy import PrivacyBudget
+    from dpsynth.report import build_report
+    from dpsynth.synth import create
+
+    privacy = create("independent", iters=20, random_state=0).fit(
+        PrivateData(make_small_frame(300), Domain.from_json(SMALL_META)), PrivacyBudget(1.0, 1e-6)
+    ).privacy_report
+
+    def section_of(audit):
+        page = build_report(privacy=privacy, audit=audit, generated_at="now")
+        sec = page[page.index('<section id="audit">'):]
+        return sec[: sec.index("</section>")]
+
+    # 60 games are too few for resampling to be flagged at this claim: the card says so.
+    assert caught.control is not None and caught.control_flagged_by == []
+    section = section_of(caught)
+    assert "Positive control" in section and "not caught" in section and "lack the power" in section
+    # A control the attacks catch (here: the verbatim release's own games).
+    strong = dataclasses.replace(caught, control=caught.membership)
+    assert set(strong.control_flagged_by) == {"closest_distance", "domias"}
+    section = section_of(strong)
+    assert ">caught<" in section and "flagged by closest_distance, domias" in section
+    doc = caught.to_dict()
+    doc["control"] = None
+    assert "not run" in section_of(doc)

@@ -44,6 +44,13 @@ from dpsynth.audit.reconstruction import (
     reconstruction_scores,
 )
 from dpsynth.audit.runner import AuditReport, run_audit
+from dpsynth.audit.worst_case import (
+    FeatureBound,
+    TranscriptData,
+    WorstCaseAudit,
+    audit_worst_case,
+    worst_case_pair,
+)
 
 __all__ = [
     "Attack",
@@ -52,6 +59,7 @@ __all__ = [
     "ClosestDistanceAttack",
     "DPSGDCanaryAudit",
     "DensityRatioAttack",
+    "FeatureBound",
     "GameResults",
     "MembershipAudit",
     "MethodScore",
@@ -60,10 +68,13 @@ __all__ = [
     "ReconstructionResult",
     "ShadowModelAttack",
     "SynthesizerGenerator",
+    "TranscriptData",
+    "WorstCaseAudit",
     "audit_dpsgd_canaries",
     "audit_membership",
     "audit_one_run",
     "audit_reconstruction",
+    "audit_worst_case",
     "bayesian_epsilon",
     "clopper_pearson_epsilon",
     "default_k_values",
@@ -82,4 +93,5 @@ __all__ = [
     "select_targets",
     "shadow_features",
     "verdict",
+    "worst_case_pair",
 ]

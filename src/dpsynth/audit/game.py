@@ -193,7 +193,9 @@ def collect_games(
     update: Callable[[int], None],
 ) -> None:
     """Store each finished game in ``records`` and append it to ``path`` at once (resumable)."""
-    fh = path.open("a") if path is not None else None
+    from dpsynth.audit._private import open_private
+
+    fh = open_private(path, "a") if path is not None else None
     try:
         for rec in results:
             records[int(rec["game"])] = rec

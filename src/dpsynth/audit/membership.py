@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from dpsynth.audit._private import private_dir
 from dpsynth.audit.attacks import Attack, ClosestDistanceAttack, QueryAttack
 from dpsynth.audit.epsilon import ThresholdChoice, Verdict
 from dpsynth.audit.game import GameResults, Generator, play_games, select_targets
@@ -143,8 +143,7 @@ def audit_membership(
         chosen = [int(t) for t in targets]
     path = None
     if results_dir is not None:
-        Path(results_dir).mkdir(parents=True, exist_ok=True)
-        path = Path(results_dir) / "membership_games.jsonl"
+        path = private_dir(results_dir) / "membership_games.jsonl"
     played: list[GameResults] = [
         play_games(
             population,

@@ -10,6 +10,13 @@ Several attacks are tested against one claim, so each attack's bound is computed
 α / (number of attacks) (Bonferroni): the report's verdict "violation" keeps its stated
 confidence whichever attack triggers it.
 
+A verdict of "consistent" must mean that the attacks could have found a leak on this data.
+So the membership games are also played, with the same attacks, targets and settings,
+against the non-private baseline (``resample``: synthetic rows drawn from the training
+rows) as a built-in positive control. An attack's "consistent" counts only if the same
+attack flags the control as a violation; otherwise the audit reads "inconclusive". The
+control's result is reported beside the verdict.
+
 The audit reads raw rows on purpose: it measures the release, it is not part of it. Its
 report is for the data steward; it is not differentially private.
 """
@@ -28,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from dpsynth.audit._private import private_dir, write_private
 from dpsynth.audit.attacks import Attack, get_attack
 from dpsynth.audit.epsilon import Verdict
 from dpsynth.audit.game import Generator, SynthesizerGenerator, resample_rows
@@ -68,9 +76,12 @@ class AuditReport:
         membership: The membership-inference audit (None if not run).
         reconstruction: The reconstruction audit (None if not run).
         verdict: ``"violation"`` if a membership bound exceeds the claim, ``"consistent"``
-            if the membership audit is conclusive and below it, else ``"inconclusive"``.
+            if an attack is conclusive and below it and the same attack flags the positive
+            control, else ``"inconclusive"``.
         settings: The audit's settings (games, sizes, attacks, seed…).
         wall_seconds: Wall time of this run (resumed games not counted).
+        control: The same membership games played against the non-private baseline
+            (``resample``), None when the control was not run.
     """
 
     generator: str
@@ -81,6 +92,35 @@ class AuditReport:
     verdict: Verdict
     settings: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    control: MembershipAudit | None = None
+
+    @property
+    def control_flagged_by(self) -> list[str]:
+        """The attacks that flag the positive control (a violation on the non-private baseline)."""
+        if self.control is None:
+            return []
+        return [k for k, r in self.control.results.items() if r.verdict == "violation"]
+
+    def control_summary(self) -> str:
+        """One sentence on the positive control ('' when membership inference was not run)."""
+        if self.membership is None:
+            return ""
+        if self.control is None:
+            return (
+                "No positive control was run, so the attacks' power on this data is unknown: "
+                "the audit cannot read consistent."
+            )
+        s = self.control.strongest
+        flagged = self.control_flagged_by
+        return (
+            f"Positive control (non-private resample, same attacks and games): strongest "
+            f"'{s.attack}' ε ≥ {s.epsilon_lb:.3g}, AUC {s.auc:.3f}; "
+            + (
+                f"flagged as a violation by {', '.join(flagged)}."
+                if flagged
+                else "no attack flagged it, so these attacks cannot show a leak on this data."
+            )
+        )
 
     def summary(self) -> str:
         """A few sentences for people: the verdict and the strongest evidence."""
@@ -90,6 +130,7 @@ class AuditReport:
         ]
         if self.membership is not None:
             parts.append(self.membership.summary())
+            parts.append(self.control_summary())
         if self.reconstruction is not None:
             parts.append(self.reconstruction.summary())
         return " ".join(parts)
@@ -121,6 +162,13 @@ class AuditReport:
             "wall_seconds": self.wall_seconds,
             "membership": None if self.membership is None else self.membership.to_dict(),
             "reconstruction": None if self.reconstruction is None else self.reconstruction.to_dict(),
+            "control": None if self.control is None else {
+                "generator": "resample",
+                "verdict": self.control.verdict,
+                "flagged_by": self.control_flagged_by,
+                "summary": self.control_summary(),
+                "membership": self.control.to_dict(),
+            },
         }
 
     @classmethod
@@ -135,6 +183,7 @@ class AuditReport:
                 raise KeyError("kind")
             mem = doc.get("membership")
             rec = doc.get("reconstruction")
+            ctl = doc.get("control")
             return cls(
                 generator=str(doc["generator"]),
                 epsilon_claimed=float(doc["epsilon_claimed"]),
@@ -144,6 +193,7 @@ class AuditReport:
                 verdict=doc["verdict"],
                 settings=dict(doc.get("settings") or {}),
                 wall_seconds=float(doc.get("wall_seconds") or 0.0),
+                control=None if not ctl else MembershipAudit.from_dict(ctl["membership"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             raise InvalidDataError(
@@ -280,6 +330,7 @@ def run_audit(
     random_state: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    control: bool = True,
 ) -> AuditReport:
     """Audit a generator's claimed (ε, δ) with membership inference and reconstruction.
 
@@ -312,6 +363,9 @@ def run_audit(
             which is right for an audit and wrong for a release.
         work_dir: Folder for finished games (JSON lines) and the audit's settings.
         resume: Continue the games in ``work_dir``; without it an existing folder is cleared.
+        control: Also play the membership games against the non-private baseline
+            (``resample``) with the same attacks and settings (the positive control). Without
+            it the audit never reads "consistent": nothing shows the attacks could find a leak.
 
     Returns:
         An :class:`AuditReport`.
@@ -341,12 +395,7 @@ def run_audit(
             f"The 'targets' parameter must be 'outliers' or 'random'. Got {targets!r}."
         )
     mia_names = list(mia_attacks) if mia_attacks is not None else list(DEFAULT_MIA)
-    atk: list[Attack] = []
-    for name in mia_names:
-        a = get_attack(name)
-        if hasattr(a, "n_shadows"):
-            setattr(a, "n_shadows", n_shadows)  # noqa: B010 - not every Attack has it
-        atk.append(a)
+    atk = _attacks(mia_names, n_shadows)
     name, gen = _make_generator(generator, float(epsilon), float(delta), dict(params or {}))
     population, dom = _load(data, metadata)
     m_ = m if m is not None else max(2, min(1000, len(population) // 2))
@@ -373,6 +422,7 @@ def run_audit(
         "quasi_identifiers": None if quasi_identifiers is None else list(quasi_identifiers),
         "alpha": alpha,
         "population_rows": len(population),
+        "control": bool(control),
     }
     folder = Path(work_dir) if work_dir is not None else None
     seed = random_state
@@ -401,9 +451,9 @@ def run_audit(
         seed = int(np.random.default_rng().integers(2**31 - 1))
     settings["random_state"] = seed
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "state.json").write_text(
-            json.dumps({"seed": seed, "settings": _clean_nan(settings)}, indent=2), encoding="utf-8"
+        private_dir(folder)
+        write_private(
+            folder / "state.json", json.dumps({"seed": seed, "settings": _clean_nan(settings)}, indent=2)
         )
 
     membership = None
@@ -441,7 +491,28 @@ def run_audit(
             random_state=seed,
             results_path=None if folder is None else folder / "reconstruction_games.jsonl",
         )
-    verdict: Verdict = membership.verdict if membership is not None else "inconclusive"
+    control_audit = None
+    if membership is not None and control:
+        if gen is resample_rows:
+            control_audit = membership  # the generator is the non-private baseline itself
+        else:
+            control_audit = audit_membership(
+                population,
+                dom,
+                resample_rows,
+                epsilon_claimed=float(epsilon),
+                delta=float(delta),
+                m=m_,
+                games=games,
+                attacks=_attacks(mia_names, n_shadows),
+                targets=list(membership.targets),
+                n_synth=n_synth,
+                alpha=alpha / len(atk),
+                n_jobs=n_jobs,
+                random_state=seed,
+                results_dir=None if folder is None else folder / "control",
+            )
+    verdict = _controlled_verdict(membership, control_audit)
     return AuditReport(
         generator=name,
         epsilon_claimed=float(epsilon),
@@ -451,4 +522,31 @@ def run_audit(
         verdict=verdict,
         settings=settings,
         wall_seconds=time.perf_counter() - t0,
+        control=control_audit,
     )
+
+
+def _attacks(names: Sequence[str], n_shadows: int) -> list[Attack]:
+    """Fresh attack instances by name (shadow attacks keep state from their preparation)."""
+    out: list[Attack] = []
+    for name in names:
+        a = get_attack(name)
+        if hasattr(a, "n_shadows"):
+            setattr(a, "n_shadows", n_shadows)  # noqa: B010 - not every Attack has it
+        out.append(a)
+    return out
+
+
+def _controlled_verdict(membership: MembershipAudit | None, control: MembershipAudit | None) -> Verdict:
+    """The audit's verdict: "consistent" only for attacks that flag the positive control."""
+    if membership is None:
+        return "inconclusive"
+    if membership.verdict == "violation":
+        return "violation"
+    if control is None:
+        return "inconclusive"
+    powered = [
+        name for name, r in membership.results.items()
+        if r.verdict == "consistent" and name in control.results and control.results[name].verdict == "violation"
+    ]
+    return "consistent" if powered else "inconclusive"

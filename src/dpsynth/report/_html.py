@@ -584,6 +584,8 @@ def _audit_section(audit: Any, mismatches: Sequence[str] = ()) -> str:
     doc: Any = audit.to_dict() if hasattr(audit, "to_dict") and callable(audit.to_dict) else audit
     if isinstance(doc, Mapping) and doc.get("kind") == "dpsynth-audit":
         return _audit_report(doc, mismatches)
+    if isinstance(doc, Mapping) and doc.get("kind") == "dpsynth-worst-case-audit":
+        return _worst_case_report(doc)
     if isinstance(doc, Mapping):
         rows = "".join(
             f"<tr><th>{e(k)}</th><td>{_audit_value(v)}</td></tr>" for k, v in doc.items()
@@ -596,7 +598,8 @@ _VERDICT_TONE = {"violation": "bad", "consistent": "good", "inconclusive": "warn
 _VERDICT_WORDS = {
     "violation": "an attack did better than the claimed guarantee allows: the claim is false "
                  "(a bug in the generator or its accounting), with the audit's confidence",
-    "consistent": "no attack came near the claimed guarantee, and the games were enough to tell",
+    "consistent": "no attack came near the claimed guarantee, the games were enough to tell, and the same "
+                  "attacks caught a non-private release (the positive control)",
     "inconclusive": "no attack beat the claim, but too few games were played to call the claim confirmed",
 }
 
@@ -698,6 +701,7 @@ def _audit_report(doc: Mapping[str, Any], mismatches: Sequence[str] = ()) -> str
                    e(_VERDICT_WORDS.get(verdict, "")), tone="alert" if verdict == "violation" else "")]
     body: list[str] = []
     if mem:
+        cards.append(_control_card(doc.get("control")))
         results = dict(mem.get("results") or {})
         if results:
             strongest = max(results.values(), key=lambda r: (_num(r.get("epsilon_lb")), _num(r.get("auc"))))
@@ -800,6 +804,73 @@ def _audit_report(doc: Mapping[str, Any], mismatches: Sequence[str] = ()) -> str
     foot = _audit_settings(settings, seconds)
     warn = "".join(f'<div class="callout warn" role="alert"><b>Mismatch:</b> {e(m)}</div>' for m in mismatches)
     return f'{warn}{lead}<div class="cards">{"".join(cards)}</div>{note}{"".join(body)}{foot}'
+
+
+def _worst_case_report(doc: Mapping[str, Any]) -> str:
+    """The audit section for a worst-case audit (:class:`dpsynth.audit.WorstCaseAudit`)."""
+    eps, delta, mu = _num(doc.get("epsilon_claimed")), _num(doc.get("delta")), _num(doc.get("mu_claimed"))
+    verdict = str(doc.get("verdict"))
+    tone = _VERDICT_TONE.get(verdict, "warn")
+    sets = {k: doc.get(k) or {} for k in ("white_box", "black_box")}
+    w = sets["white_box"]
+    claim = ("a μ-GDP guarantee of the fit" if doc.get("mu_claim") == "gdp"
+             else "√(2ρ): the μ of Gaussian mechanisms costing the fit's ρ, a reference (zCDP accounting)")
+    cards = [
+        _card("Verdict", f'<span class="verdict {tone}">{e(verdict)}</span>', "worst-case pair, white- and black-box",
+              tone="alert" if verdict == "violation" else ""),
+        _card("Audited μ (white-box)", f"{e(fmt(_num(w.get('mu_lb_bayes')), 3))} <small>vs μ = {e(fmt(mu, 3))}</small>",
+              f"Bayesian lower bound; Clopper–Pearson {e(fmt(_num(w.get('mu_lb_cp')), 3))}; claimed: {e(claim)}",
+              tone="privacy"),
+        _card("Tightness", e(fmt(_num(w.get("tightness_bayes")), 3)),
+              f"μ_lb / μ_claimed; black-box {e(fmt(_num(sets['black_box'].get('tightness_bayes')), 3))}"),
+    ]
+    rows: list[str] = []
+    curves: dict[str, tuple[Sequence[float], Sequence[float]]] = {}
+    for name, b in sets.items():
+        label = name.replace("_", "-")
+        rows.append(
+            f"<tr><td>{e(label)}</td><td class='num'>{e(fmt(_num(b.get('mu_hat')), 3))}</td>"
+            f"<td class='num'>{e(fmt(_num(b.get('mu_lb_cp')), 3))}</td><td class='num'>{e(fmt(_num(b.get('mu_lb_bayes')), 3))}</td>"
+            f"<td class='num'>{e(fmt(_num(b.get('tightness_bayes')), 3))}</td>"
+            f"<td class='num'>{e(fmt(_num(b.get('epsilon_lb_curve')), 3))}</td><td class='num'>{int(_num(b.get('runs')))}</td></tr>"
+        )
+        fpr = [float(x) for x in b.get("curve_fpr") or []]
+        curves[label] = (fpr, [1.0 - float(x) for x in b.get("curve_fnr") or []])
+    fig = plots.audit_roc_plot(curves, epsilon=eps, delta=delta) if any(c[0] for c in curves.values()) else ""
+    body = (
+        f'<p class="lead">The generator <b>{e(doc.get("generator"))}</b> claims (ε = {e(fmt(eps, 4))}, '
+        f"δ = {e(fmt_small(delta))})-DP. It was fitted {int(_num(doc.get('runs')))} times on each of two neighbouring "
+        "datasets chosen to be hardest to hide: ten rows of zeros over three binary columns, and the same plus one row of "
+        "ones. The white-box attack reads every noisy answer the fit released; the black-box one reads only synthetic "
+        "rows. Lower bounds are at 95% confidence (split over the two).</p>"
+        f'<div class="cards">{"".join(cards)}</div>'
+        '<div class="table-wrap"><table class="metrics"><thead><tr><th>features</th><th class="num">μ (estimate)</th>'
+        '<th class="num">μ ≥ (Clopper–Pearson)</th><th class="num">μ ≥ (Bayes)</th><th class="num">tightness</th>'
+        '<th class="num">ε ≥ (all thresholds)</th><th class="num">runs</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f'<figure class="fig wide">{fig}<figcaption>Empirical trade-off of the worst-case attacks (as ROC curves: '
+        "1 − type II error against type I error) under the ceiling the claimed (ε, δ) allows.</figcaption></figure>"
+        '<div class="callout raw">A worst-case audit shows a claim false when a bound exceeds it; otherwise it shows '
+        "how much of the claim these attacks can reach on this pair (tightness), not that no other pair or attack "
+        "leaks more.</div>"
+    )
+    return body
+
+
+def _control_card(control: Any) -> str:
+    """The positive control: the same games against the non-private baseline (resample)."""
+    if not isinstance(control, Mapping):
+        return _card("Positive control", '<span class="verdict warn">not run</span>',
+                     "nothing shows these attacks could find a leak on this data, so the audit cannot read consistent")
+    flagged = [str(a) for a in control.get("flagged_by") or []]
+    results = dict((control.get("membership") or {}).get("results") or {})
+    best: Mapping[str, Any] = max(results.values(), key=lambda r: _num(r.get("epsilon_lb")), default={})
+    value = (f'<span class="verdict {"good" if flagged else "warn"}">{"caught" if flagged else "not caught"}</span>'
+             f" <small>ε ≥ {e(fmt(_num(best.get('epsilon_lb')), 3))}</small>")
+    words = ("the same attacks and games against a non-private release (resampled training rows); "
+             + (f"flagged by {e(', '.join(flagged))}, so they had the power to find a leak"
+                if flagged else "no attack flagged it: they lack the power to find a leak on this data"))
+    return _card("Positive control", value, words, tone="" if flagged else "alert")
 
 
 def _audit_value(v: Any) -> str:

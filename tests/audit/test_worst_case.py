@@ -1,0 +1,173 @@
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from dpsynth.audit.worst_case import (
+    TranscriptData,
+    audit_worst_case,
+    mu_from_rates,
+    mu_lower_bounds,
+    worst_case_pair,
+)
+from dpsynth.data.private import PrivateData
+from dpsynth.errors import InvalidParameterError
+from dpsynth.privacy import PrivacyBudget
+from dpsynth.synth import create
+from tests.audit.controls import CategoryFromData, Make, UnderNoisedData
+
+FAST = {"iters": 1}
+
+
+def test_pair_is_neighbouring_and_worst_case():
+    pair = worst_case_pair()
+    assert len(pair.minus) == 10 and len(pair.plus) == 11
+    assert (pair.minus.to_numpy() == 0).all() and tuple(pair.plus.iloc[-1]) == (1, 1, 1)
+    assert pair.plus.iloc[:10].equals(pair.minus)
+
+
+def test_transcript_scores_the_gaussian_likelihood_ratio():
+    # The white-box statistic of the independent generator: three one-way marginals, the
+    # target alone in cell 1 of each. Its information Σ‖Δ‖²/σ² is exactly μ² of the fit.
+    pair = worst_case_pair()
+    twins = (PrivateData(pair.minus, pair.domain), PrivateData(pair.plus, pair.domain))
+    llrs = {0: [], 1: []}
+    for side, frame in ((0, pair.minus), (1, pair.plus)):
+        data = TranscriptData(frame, pair.domain, twins=twins)
+        for seed in range(200):
+            data.reset()
+            model = create("independent", random_state=seed, **FAST).fit(data, PrivacyBudget(2.0, 1e-5))
+            llrs[side].append(data.llr)
+    mu = model.privacy_report.mu
+    assert data.info == pytest.approx(mu**2, rel=1e-9)
+    # LLR ~ N(∓μ²/2, μ²): means within 4 standard errors.
+    for side, sign in ((0, -1), (1, 1)):
+        x = np.array(llrs[side])
+        assert abs(x.mean() - sign * mu**2 / 2) < 4 * mu / np.sqrt(len(x))
+        assert 0.75 * mu < x.std() < 1.25 * mu
+
+
+def test_mu_bounds():
+    # Exact Gaussian rates at μ = 1: the point estimate is 1; the bounds are below it and
+    # approach it with more runs; Clopper–Pearson is the more conservative.
+    fpr = norm.cdf(-0.5)
+    assert mu_from_rates(fpr, fpr) == pytest.approx(1.0)
+    small = mu_lower_bounds(int(1000 * (1 - fpr)), int(1000 * fpr), int(1000 * fpr), int(1000 * (1 - fpr)))
+    big = mu_lower_bounds(int(20000 * (1 - fpr)), int(20000 * fpr), int(20000 * fpr), int(20000 * (1 - fpr)))
+    assert small[0] == pytest.approx(1.0, abs=0.01) and big[0] == pytest.approx(1.0, abs=0.01)
+    assert small[1] < small[2] < 1.0 and big[1] < big[2] < 1.0
+    assert small[2] < big[2] and big[2] > 0.95
+    # A perfect attack stays finite.
+    assert np.isfinite(mu_lower_bounds(100, 0, 0, 100)[1])
+
+
+# μ ≈ 1.23 (ε = 6, σ ≈ 1.4): a 20% noise deficit is seen in ≈ 94% of audits with 1,000 runs
+# per side (simulation of the two binomials), and σ is large enough for the discrete Gaussian
+# to be as hard to tell apart as the continuous one its μ is stated for (at σ < 1 it is
+# measurably easier: the honest bound then nears the stated μ).
+WC = dict(epsilon=6.0, delta=1e-5, n_synth=5, params=FAST, n_jobs=1, random_state=4)
+
+
+@pytest.mark.slow
+def test_under_noised_copy_reads_violation():
+    under = audit_worst_case("independent", runs=1000, data_class=UnderNoisedData, **WC)
+    assert under.mu_claim == "gdp"
+    assert under.white_box.mu_lb_cp > under.mu_claimed
+    assert under.verdict == "violation"
+
+
+def test_honest_generator_is_consistent_and_tight(tmp_path):
+    honest = audit_worst_case("independent", runs=300, work_dir=tmp_path / "h", **WC)
+    assert honest.verdict == "consistent"
+    w = honest.white_box
+    assert w.mu_lb_cp < w.mu_lb_bayes and w.mu_lb_cp < honest.mu_claimed
+    assert w.tightness_bayes > 0.7 and honest.mu_measurements == pytest.approx(honest.mu_claimed, rel=1e-6)
+    assert honest.black_box.mu_lb_bayes <= w.mu_hat + 0.3  # black-box sees no more than the transcript
+    doc = json.loads(json.dumps(honest.to_dict()))
+    assert doc["kind"] == "dpsynth-worst-case-audit" and doc["verdict"] == "consistent"
+    assert len(doc["white_box"]["curve_fpr"]) == len(doc["white_box"]["curve_fnr"]) > 10
+
+
+def test_category_read_from_data_reads_violation():
+    res = audit_worst_case(
+        Make(CategoryFromData, "category_from_data", iters=1), epsilon=1.0, delta=1e-5, runs=150,
+        n_jobs=1, random_state=0,
+    )
+    assert res.generator == "category_from_data"
+    assert res.black_box.fp == 0 and res.black_box.epsilon_lb_curve > 1.0
+    assert res.verdict == "violation"
+
+
+def test_resume_and_owner_only_files(tmp_path):
+    work = tmp_path / "w"
+    kw = dict(epsilon=1.0, delta=1e-5, params=FAST, n_jobs=1, random_state=2, work_dir=work)
+    first = audit_worst_case("independent", runs=20, **kw)
+    lines = (work / "runs.jsonl").read_text().splitlines()
+    assert len(lines) == 40
+    for p in (work, work / "runs.jsonl", work / "state.json"):
+        assert stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0
+    more = audit_worst_case("independent", runs=30, resume=True, **{**kw, "random_state": None})
+    assert len((work / "runs.jsonl").read_text().splitlines()) == 60
+    assert more.settings["random_state"] == 2 and first.runs == 20 and more.runs == 30
+    # Same runs, same transcript: the first 20 runs' statistics are unchanged.
+    again = audit_worst_case("independent", runs=20, **{**kw, "work_dir": None})
+    assert again.white_box.tp == first.white_box.tp and again.white_box.fp == first.white_box.fp
+    with pytest.raises(InvalidParameterError, match="different settings"):
+        audit_worst_case("independent", runs=30, resume=True, **{**kw, "epsilon": 2.0})
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ({"generator": "tldm"}, "Dirac gradient canaries"),
+        ({"generator": "nope"}, "No worst-case pair"),
+        ({"epsilon": 0.0}, "epsilon"),
+        ({"delta": 0.0}, "delta"),
+        ({"runs": 5}, "runs"),
+        ({"alpha": 1.5}, "alpha"),
+    ],
+)
+def test_bad_parameters(args, needle):
+    kw = {"generator": "independent", "epsilon": 1.0, **args}
+    gen = kw.pop("generator")
+    with pytest.raises(InvalidParameterError, match=needle):
+        audit_worst_case(gen, **kw)
+
+
+def test_cli_worst_case(tmp_path):
+    from typer.testing import CliRunner
+
+    from dpsynth.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "wc.json"
+    r = runner.invoke(app, ["audit", "--worst-case", "-g", "independent", "-e", "1", "-d", "1e-5", "--runs", "20",
+                            "-p", "iters=1", "--out", str(out), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "dpsynth-worst-case-audit" and doc["runs"] == 20 and "tightness" in doc
+    assert "Worst-case audit of independent" in r.output
+    assert stat.S_IMODE(os.stat(tmp_path / "wc.json.runs").st_mode) & 0o077 == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) & 0o077 == 0
+    r = runner.invoke(app, ["audit", "--worst-case", "-g", "tldm", "--out", str(tmp_path / "x.json")])
+    assert r.exit_code == 2 and "canaries" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["audit", "--out", str(tmp_path / "x.json")])
+    assert r.exit_code == 2 and "DATA" in r.output and "Traceback" not in r.output
+
+
+def test_report_draws_the_worst_case_audit():
+    from dpsynth.report import build_report
+
+    res = audit_worst_case("independent", epsilon=1.0, delta=1e-5, runs=20, params=FAST, n_jobs=1, random_state=0)
+    pair = worst_case_pair()
+    privacy = create("independent", random_state=0, **FAST).fit(
+        PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-5)
+    ).privacy_report
+    page = build_report(privacy=privacy, audit=res, generated_at="now")
+    section = page[page.index('<section id="audit">'):]
+    section = section[: section.index("</section>")]
+    assert "Tightness" in section and "white-box" in section and "black-box" in section
+    assert res.verdict in section and section.count("<svg") == 1
