@@ -64,12 +64,22 @@ def load_private(
     return private
 
 
-def inference_plan_lines(private: PrivateData) -> list[str]:
-    """What a fit on ``private`` will infer with DP, one line per column, before spending anything."""
+def inference_plan_lines(private: PrivateData, budget: PrivacyBudget | None = None) -> list[str]:
+    """What a fit on ``private`` will infer with DP, one line per column, before spending anything.
+
+    Reads no rows: the plan depends on the metadata (or the header) and the budget only.
+    """
     from dpsynth.data.infer import describe_plan, inference_plan
 
     items = inference_plan(private.domain, share=private.inference_share, quantile_bins=private.quantile_bins)
-    return describe_plan(items, ignored=private.domain.ignore)
+    lines = []
+    if items:
+        total = f"{private.inference_share:.0%} of the budget"
+        if budget is not None:
+            total += f" (ρ = {private.inference_share * budget.rho:.3g} of {budget.rho:.3g} at ε = {budget.epsilon:g})"
+        lines.append(f"DP inference of what the metadata leaves unknown: {len(items)} column(s), {total}, "
+                     "split equally; the rest goes to the generator.")
+    return lines + describe_plan(items, ignored=private.domain.ignore)
 
 
 def fit(
@@ -80,7 +90,7 @@ def fit(
     delta: float = 1e-9,
     metadata: str | os.PathLike[str] | Domain | dict[str, Any] | None = None,
     random_state: int | None = None,
-    on_plan: Callable[[PrivateData], None] | None = None,
+    on_plan: Callable[[PrivateData, PrivacyBudget], None] | None = None,
     **params: Any,
 ) -> Synthesizer:
     """Fit generator ``generator`` on ``data`` with budget (``epsilon``, ``delta``).
@@ -92,8 +102,8 @@ def fit(
         delta: Privacy budget δ.
         metadata: As for :func:`load_private`.
         random_state: Seed (research only: the report then says the output is not for release).
-        on_plan: Called with the loaded data before anything is spent (e.g. to show what
-            will be inferred with DP: :func:`inference_plan_lines`).
+        on_plan: Called with the loaded data and the budget before anything is spent (e.g.
+            to show what will be inferred with DP: :func:`inference_plan_lines`).
         **params: Hyper-parameters of the generator.
 
     Returns:
@@ -101,6 +111,7 @@ def fit(
     """
     private = load_private(data, metadata)
     model = create(generator, random_state=random_state, **params)
+    budget = PrivacyBudget(epsilon, delta)
     if on_plan is not None:
-        on_plan(private)
-    return model.fit(private, PrivacyBudget(epsilon, delta))
+        on_plan(private, budget)
+    return model.fit(private, budget)

@@ -449,17 +449,21 @@ def _infer_categories(table: Table, col: Column, work: Column, rho: float, delta
 def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accountant: Accountant,
                    noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
                    profile: _Profile | None, charge_delta: float) -> _Inferred:
-    sigma = math.sqrt(1.0 / (2.0 * rho))
-    mech = GaussianMechanism(sigma=sigma)
     lower_known, upper_known = work.lower, work.upper
     both_known = lower_known is not None and upper_known is not None
+    # With a bound to locate, each row is counted twice: in its grid cell and in its decade
+    # (a second, coarse histogram whose cells hold enough rows to be seen): L2 sensitivity √2.
+    sens = 1.0 if both_known else math.sqrt(2.0)
+    sigma = sens * math.sqrt(1.0 / (2.0 * rho))
+    mech = GaussianMechanism(sigma=sigma, sensitivity=sens)
     what = "bin edges" if both_known else "bounds and bin edges"
     if not typed:
         what = "support or bounds and bin edges"
     # A column whose type was inferred is charged the δ₀ a categorical outcome would have
     # used, so that the charge does not depend on the inferred type.
     accountant.charge(mech, step=step, delta=charge_delta,
-                      description=f"histogram of {col.name!r} on a public grid ({what})")
+                      description=f"histogram of {col.name!r} on a public grid"
+                      + ("" if both_known else " and by decade") + f" ({what})")
     grid = public_grid() if typed else typed_grid()
     if both_known:
         assert lower_known is not None and upper_known is not None
@@ -481,13 +485,23 @@ def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accounta
     if len(res["x"]):
         cells = np.searchsorted(grid, np.asarray(res["x"], dtype=np.float64), side="right")
         np.add.at(counts, cells, np.asarray(res["c"], dtype=np.float64))
-    noisy = mech.release(counts, noise)
+    decade_of = _blocks(grid)
+    decades = np.unique(decade_of)
+    decade_idx = np.searchsorted(decades, decade_of)
+    if both_known:
+        noisy = mech.release(counts, noise)
+        noisy_dec = np.zeros(len(decades))
+    else:
+        both = mech.release(np.concatenate([counts, np.bincount(decade_idx, counts, len(decades))]), noise)
+        noisy, noisy_dec = both[: len(counts)], both[len(counts):]
     live = np.ones(len(noisy), dtype=bool)  # cells a row may lie in
     if lower_known is not None:  # no row lies below a public bound: those cells are noise only
         live[: int(np.searchsorted(grid, lower_known, side="right"))] = False
     if upper_known is not None:
         live[int(np.searchsorted(grid, upper_known, side="right")) + 1:] = False
     noisy[~live] = 0.0
+    live_dec = np.bincount(decade_idx, live, len(decades)) > 0
+    noisy_dec[~live_dec] = 0.0
 
     if not typed and work.integer and profile is not None:
         support = _exact_support(grid, noisy, sigma, profile)
@@ -515,10 +529,12 @@ def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accounta
         var = np.zeros(len(coarse_grid) + 1)
         np.add.at(coarse, owner, noisy)
         np.add.at(var, owner, np.where(live, sigma**2, 0.0))
-        located = _locate_bounds(coarse_grid, coarse, np.sqrt(np.maximum(var, sigma**2)), lower_known, upper_known)
+        located = _locate_bounds(coarse_grid, coarse, np.sqrt(var), decades, noisy_dec, live_dec, sigma)
         if located is None:
             raise _BoundsNotFound(col.name)
         lower, upper, reliable, why = located
+        lower = lower if lower_known is None else float(lower_known)
+        upper = upper if upper_known is None else float(upper_known)
     if work.integer:
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
     if upper <= lower:
@@ -588,67 +604,55 @@ def _blocks(grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, lower_known: float | None,
-                   upper_known: float | None) -> tuple[float, float, bool, str] | None:
-    """Bounds from a noisy grid histogram, coarse to fine; None when nothing clears a threshold.
+def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades: np.ndarray,
+                   noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float) -> tuple[float, float, bool, str] | None:
+    """Bounds from noisy decade and grid histograms; None when no decade is detected.
 
-    ``sd`` is each cell's noise standard deviation. A cell is detected when its noisy count
-    clears z·sd, a decade when its noisy sum clears z·√(Σ sd²) (Bonferroni over cells and
-    over decades). The outermost detected decade (or cell) fixes the side's decade; inside
-    it, the bound is the edge beyond which the noisy mass left in that decade is no longer
-    detectable. Mass beyond is clamped: a high DP quantile, stable from fit to fit, rather
-    than the noisy extreme.
+    Coarse to fine. From each unknown side inwards, the first decade (:func:`_blocks`) that
+    is detected, by its own noisy count or by the noisy total of the decades scanned so far
+    (which sees a tail spread thin over several decades), holds the bound; inside it, the
+    bound is the grid edge beyond which the noisy mass left in that decade is no longer
+    detectable. ``sd`` is each grid cell's noise standard deviation (0 where no row may
+    lie); thresholds are z·sd with z Bonferroni-corrected for the tests made. Mass beyond
+    the bound is clamped: a high DP quantile, stable from fit to fit, not the noisy extreme.
     """
-    m = len(noisy)
     blocks = _blocks(grid)
-    ids = np.unique(blocks)
-    z_cell, z_block = _z(m), _z(len(ids))
-    cell_hit = noisy > z_cell * sd
-    members = {int(b): np.flatnonzero(blocks == b) for b in ids}
-    block_hit = {b: noisy[idx].sum() > z_block * math.sqrt(float(np.sum(sd[idx] ** 2))) for b, idx in members.items()}
-    detected = np.zeros(m, dtype=bool)  # cells in a detected decade, or detected themselves
-    for b, idx in members.items():
-        if block_hit[b]:
-            detected[idx] = True
-    detected |= cell_hit
-    if lower_known is not None:
-        detected[: int(np.searchsorted(grid, lower_known, side="right"))] = False
-    if upper_known is not None:
-        detected[int(np.searchsorted(grid, upper_known, side="right")) + 1:] = False
-    hits = np.flatnonzero(detected)
-    if hits.size == 0:
-        return None
-    reliable, why = True, ""
+    z_dec = _z(2 * int(live_dec.sum()))
+    live_cells = sd > 0
 
-    def refine(top: bool) -> int:
-        k0 = int(hits[-1] if top else hits[0])
-        if cell_hit[k0] and not block_hit[int(blocks[k0])]:
-            return k0
-        idx = members[int(blocks[k0])]
-        idx = idx[idx <= k0] if top else idx[idx >= k0]
+    def outer_decade(order: np.ndarray) -> int | None:
+        run, k = 0.0, 0
+        for d in order:
+            if not live_dec[d]:
+                continue
+            run += noisy_dec[d]
+            k += 1
+            if noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k):
+                return int(d)
+        return None
+
+    def refine(d: int, top: bool) -> tuple[int, bool]:
+        idx = np.flatnonzero((blocks == decades[d]) & live_cells)
         order = idx[::-1] if top else idx  # outermost first
+        z = _z(max(1, idx.size))
         run, var = 0.0, 0.0
         for k in order:
             run += noisy[k]
             var += sd[k] ** 2
-            if run > z_block * math.sqrt(var):
-                return int(k)
-        return k0
+            if run > z * math.sqrt(var):
+                return int(k), True
+        return int(order[0]), False
 
-    if upper_known is None:
-        k_hi = refine(top=True)
-        upper = float(grid[min(k_hi, len(grid) - 1)])
-        if not cell_hit[k_hi]:
-            reliable, why = False, "the upper bound comes from a decade's total, not from one cell"
-    else:
-        upper = float(upper_known)
-    if lower_known is None:
-        k_lo = refine(top=False)
-        lower = float(grid[max(k_lo - 1, 0)])
-        if not cell_hit[k_lo]:
-            reliable, why = False, "the lower bound comes from a decade's total, not from one cell"
-    else:
-        lower = float(lower_known)
+    order = np.arange(len(decades))
+    d_hi, d_lo = outer_decade(order[::-1]), outer_decade(order)
+    if d_hi is None or d_lo is None:
+        return None
+    k_hi, ok_hi = refine(d_hi, top=True)
+    k_lo, ok_lo = refine(d_lo, top=False)
+    upper = float(grid[min(k_hi, len(grid) - 1)])
+    lower = float(grid[max(k_lo - 1, 0)])
+    reliable = ok_hi and ok_lo
+    why = "" if reliable else "a bound comes from a decade's noisy total, not from one cell"
     if upper <= lower:
         upper = lower + max(abs(lower), 1.0)
     return lower, upper, reliable, why
