@@ -25,9 +25,10 @@ its cost and a reliability flag.
   number column whose mass sits on a few exact values (0/1 flags, codes 1–4) becomes an
   ordinal column with exactly those values (rows elsewhere are moved to the nearest one),
   so no value outside the support is ever produced. Otherwise bounds are located
-  coarse-to-fine: decades whose noisy mass clears a threshold first, then, inside the
-  outermost such decade, the cell where the remaining noisy mass stops being detectable;
-  mass beyond is clamped (a high DP quantile, not the noisy extreme). When nothing can be
+  coarse-to-fine on a second noisy histogram, by decade, measured in the same release:
+  the outermost decade detected (alone, or by the noisy total of the decades beyond it),
+  then, inside it, the outermost grid cell detected on its own; mass beyond is clamped
+  (a high DP quantile, not the noisy extreme). When nothing can be
   located the fit stops with an error naming the columns that need bounds in the metadata;
   it never falls back to the whole grid. Bin edges are quantiles of the noisy cumulative
   histogram.
@@ -611,8 +612,8 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
     Coarse to fine. From each unknown side inwards, the first decade (:func:`_blocks`) that
     is detected, by its own noisy count or by the noisy total of the decades scanned so far
     (which sees a tail spread thin over several decades), holds the bound; inside it, the
-    bound is the grid edge beyond which the noisy mass left in that decade is no longer
-    detectable. ``sd`` is each grid cell's noise standard deviation (0 where no row may
+    bound is the outer edge of the outermost grid cell detected on its own, else the
+    decade's outer edge. ``sd`` is each grid cell's noise standard deviation (0 where no row may
     lie); thresholds are z·sd with z Bonferroni-corrected for the tests made. Mass beyond
     the bound is clamped: a high DP quantile, stable from fit to fit, not the noisy extreme.
     """
@@ -634,12 +635,11 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
     def refine(d: int, top: bool) -> tuple[int, bool]:
         idx = np.flatnonzero((blocks == decades[d]) & live_cells)
         order = idx[::-1] if top else idx  # outermost first
+        # A running total would be quicker to see a thin tail, but its noise grows with every
+        # cell added and it then cuts off more mass than it keeps; each cell alone does not.
         z = _z(max(1, idx.size))
-        run, var = 0.0, 0.0
         for k in order:
-            run += noisy[k]
-            var += sd[k] ** 2
-            if run > z * math.sqrt(var):
+            if noisy[k] > z * sd[k]:
                 return int(k), True
         return int(order[0]), False
 
