@@ -69,7 +69,7 @@ def test_one_odd_row_does_not_change_the_schema_distribution(odd):
 
 
 def test_type_inference_is_charged_with_its_delta_and_listed():
-    schema, acc = schema_of(adult_like(), 0)
+    _, acc = schema_of(adult_like(), 0)
     ledger = acc.ledger
     # One profile and one value histogram per column; each value histogram carries the δ₀
     # a categorical outcome would use, so the charges do not depend on the inferred types.
@@ -119,7 +119,7 @@ def test_missing_values_are_inferred_not_assumed():
 def test_bounds_that_cannot_be_located_stop_with_a_clear_error():
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"age": rng.integers(18, 90, 40), "city": rng.choice(["a", "b"], 40)})
-    with pytest.raises(MetadataError, match="'age'.*could not be located") as err:
+    with pytest.raises(MetadataError, match=r"'age'.*could not be located") as err:
         create("independent", random_state=0).fit(api.load_private(df), PrivacyBudget(0.1, 1e-5))
     assert "lower" in str(err.value) and "metadata init" in str(err.value)
 
@@ -252,7 +252,7 @@ def test_an_outlier_row_moves_neither_bounds_nor_support():
 
 
 def test_profile_noise_is_at_the_claimed_scale():
-    # The profile's four counts get discrete Gaussian noise of the σ its charge states:
+    # The profile's counts get discrete Gaussian noise of the σ its charge states:
     # the sample variance over fits is within the χ² interval of σ².
     from scipy import stats
 
@@ -266,7 +266,9 @@ def test_profile_noise_is_at_the_claimed_scale():
     for seed in range(200):
         acc = Accountant(BUDGET, seeded=True)
         prof = _measure_profile(table, col, rho, acc, NoiseSource(seed), "t", BUDGET.rho, typed=False)
-        draws.append([prof.missing - 50, prof.text - 50, prof.nonwhole - 50, prof.whole - 50])
+        # Non-whole and whole numbers are each the sum of two cells (negative, non-negative).
+        draws.append([prof.missing - 50, prof.text - 50, (prof.nonwhole - 50) / np.sqrt(2),
+                      (prof.whole - 50) / np.sqrt(2)])
         assert acc.ledger[0].rho == pytest.approx(rho) and acc.ledger[0].noise_scale == pytest.approx(prof.sigma)
     draws = np.array(draws).ravel()
     sigma2 = 1.0 / (2.0 * rho)

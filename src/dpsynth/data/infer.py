@@ -63,8 +63,9 @@ MISSING_TOKENS: tuple[str, ...] = ("NA", "N/A", "n/a", "na", "NaN", "nan", "NULL
 #: Share of a type-inferred column's ρ spent on its profile (the rest on its values).
 PROFILE_SHARE = 0.25
 #: Public windows of whole numbers that get one grid cell each when a column's type is
-#: inferred: small codes and counts, and calendar years.
-INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 128), (1900, 2100))
+#: inferred: small codes and counts. Kept narrow: summed back into the log grid (for bounds
+#: and edges) each whole-number cell adds its noise.
+INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 48),)
 #: Most distinct values an inferred whole-number column may have to become ordinal.
 MAX_LEVELS = 24
 #: Share of the (noisy) numbers that must lie on the kept values for an exact support.
@@ -327,10 +328,15 @@ class _Profile:
     nonwhole: float
     whole: float
     sigma: float
+    negative: float = 0.0  # noisy count of negative numbers (whole or not)
 
     @property
     def numbers(self) -> float:
         return self.nonwhole + self.whole
+
+    def non_negative(self) -> bool:
+        """Whether negative numbers are too few to see (then the lower bound is 0)."""
+        return self.negative <= _z(1) * self.sigma * math.sqrt(2)
 
     def is_numeric(self) -> bool:
         return self.numbers > max(self.text, 0.0)
@@ -367,24 +373,28 @@ def _measure_profile(table: Table, col: Column, rho: float, accountant: Accounta
     """Four noisy counts (missing, text, non-whole, whole): sensitivity 1, one release."""
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
-    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, "
-                      "non-whole and whole values (type, missingness)")
+    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, and "
+                      "negative/non-negative × non-whole/whole numbers (type, sign, missingness)")
     q = _quote(col.name)
     miss = sql_missing(col, q)
     if typed and col.is_numeric:
         x = f"(CASE WHEN isfinite({sql_number(col, q)}) THEN {sql_number(col, q)} END)"
     else:
         x = _sql_typed_number(q)
+    # Six disjoint cells: missing, text, and numbers by sign × (non-whole, whole).
     row = table.connection.execute(
         f"SELECT count(*) FILTER (WHERE m), count(*) FILTER (WHERE NOT m AND x IS NULL), "
-        f"count(*) FILTER (WHERE NOT m AND x IS NOT NULL AND x <> floor(x)), "
-        f"count(*) FILTER (WHERE NOT m AND x IS NOT NULL AND x = floor(x)) "
+        f"count(*) FILTER (WHERE NOT m AND x < 0 AND x <> floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x < 0 AND x = floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x <> floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x = floor(x)) "
         f"FROM (SELECT {miss} AS m, {x} AS x FROM {table.relation_name})"
     ).fetchone()
     assert row is not None
     noisy = mech.release(np.array(row, dtype=np.float64), noise)
-    vals = [float(v) for v in noisy]
-    prof = _Profile(col.name, col, missing=vals[0], text=vals[1], nonwhole=vals[2], whole=vals[3], sigma=sigma)
+    v = [float(c) for c in noisy]
+    prof = _Profile(col.name, col, missing=v[0], text=v[1], nonwhole=v[2] + v[4], whole=v[3] + v[5],
+                    sigma=sigma, negative=v[2] + v[3])
     if typed:
         nullable = prof.nullable(numeric=col.is_numeric)
         margin = abs(prof.missing - _z(1) * sigma) / sigma
@@ -397,6 +407,8 @@ def _measure_profile(table: Table, col: Column, rho: float, accountant: Accounta
     if numeric:
         margin = min(margin, abs(prof.nonwhole - NONWHOLE_SHARE * prof.numbers - _z(1) * sigma) / sigma)
     nullable = prof.nullable(numeric=numeric)
+    if numeric and prof.non_negative():
+        kind += " ≥ 0"
     _note(accountant, f"type of {col.name!r}: {kind}, {'nullable' if nullable else 'never missing'}"
           + (" (text values become missing)" if numeric and nullable else ""),
           rho, total_rho, margin > 3.0, "its noisy counts are close to the decision threshold")
@@ -451,6 +463,8 @@ def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accounta
                    noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
                    profile: _Profile | None, charge_delta: float) -> _Inferred:
     lower_known, upper_known = work.lower, work.upper
+    if not typed and profile is not None and profile.non_negative():
+        lower_known = 0.0  # negatives too few to see: they are clamped to 0
     both_known = lower_known is not None and upper_known is not None
     # With a bound to locate, each row is counted twice: in its grid cell and in its decade
     # (a second, coarse histogram whose cells hold enough rows to be seen): L2 sensitivity √2.
@@ -540,7 +554,16 @@ def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accounta
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
     if upper <= lower:
         upper = lower + 1.0
-    edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, work.bins or 32, work.integer)
+    if typed or both_known:
+        edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, work.bins or 32, work.integer,
+                                atom_min=_z(len(noisy)) * sigma)
+    else:
+        # The whole-number cells of a typed grid are many: their clipped noise alone would
+        # pull edges towards them. Edges come from the public grid's cells, each kept only
+        # when its noisy count is detected (hard thresholding).
+        sd = np.sqrt(var)
+        kept = np.where(coarse > _z(len(coarse)) * np.maximum(sd, sigma), coarse, 0.0)
+        edges = _quantile_edges(coarse_grid, kept, lower, upper, work.bins or 32, work.integer)
     new = work.replace(lower=lower, upper=upper, edges=edges)
     impute = None
     if not new.nullable:
@@ -659,8 +682,12 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
 
 
 def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: float, bins: int,
-                    integer: bool) -> tuple[float, ...]:
-    """Bin edges at quantiles of a noisy grid histogram (mass uniform within each cell)."""
+                    integer: bool, atom_min: float = 0.0) -> tuple[float, ...]:
+    """Bin edges at quantiles of a noisy grid histogram (mass uniform within each cell).
+
+    A sub-cell keeps edges of its own (an atom) when its mass exceeds a bin's worth and
+    ``atom_min`` (the count noise alone is unlikely to reach), so noise makes no atom.
+    """
     ext = np.concatenate([[lower], grid[(grid > lower) & (grid < upper)], [upper]])
     # Mass of each [ext[i], ext[i+1]) from the grid cells it lies in.
     cell_of = np.searchsorted(grid, ext[:-1], side="right")
@@ -678,7 +705,8 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
         edges = np.interp(qs, cdf, ext)
     # Atoms: a sub-cell holding more than a bin's worth of mass (capital-gain = 0) keeps its
     # own edges, so its value is not smeared over a wide bin when decoded.
-    atoms = np.flatnonzero(mass > mass.sum() / bins) if mass.sum() > 0 else np.array([], dtype=int)
+    atoms = (np.flatnonzero(mass > max(mass.sum() / bins, atom_min)) if mass.sum() > 0
+             else np.array([], dtype=int))
     edges = np.concatenate([edges, ext[atoms], ext[atoms + 1]])
     if integer:
         # [a, b) holds the same integers as [⌈a⌉, ⌈b⌉): ceil keeps an atom at 0 as [0, 1).
