@@ -65,7 +65,7 @@ PROFILE_SHARE = 0.25
 #: Public windows of whole numbers that get one grid cell each when a column's type is
 #: inferred: small codes and counts. Kept narrow: summed back into the log grid (for bounds
 #: and edges) each whole-number cell adds its noise.
-INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 48),)
+INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 100),)
 #: Most distinct values an inferred whole-number column may have to become ordinal.
 MAX_LEVELS = 24
 #: Share of the (noisy) numbers that must lie on the kept values for an exact support.
@@ -564,6 +564,15 @@ def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accounta
         sd = np.sqrt(var)
         kept = np.where(coarse > _z(len(coarse)) * np.maximum(sd, sigma), coarse, 0.0)
         edges = _quantile_edges(coarse_grid, kept, lower, upper, work.bins or 32, work.integer)
+        # Atoms at whole numbers (hours = 40): a detected whole-number cell holding more
+        # than a bin's worth keeps edges of its own.
+        cells = np.arange(1, len(grid))
+        big = ((noisy[cells] > max(_z(len(noisy)) * sigma, kept.sum() / (work.bins or 32)))
+               & (grid[cells] - grid[cells - 1] <= 1))
+        extra = np.concatenate([grid[cells[big] - 1], grid[cells[big]]])
+        extra = extra[(extra > lower) & (extra < upper)]
+        if extra.size:
+            edges = tuple(float(e) for e in np.unique(np.concatenate([edges, np.ceil(extra) if work.integer else extra])))
     new = work.replace(lower=lower, upper=upper, edges=edges)
     impute = None
     if not new.nullable:
