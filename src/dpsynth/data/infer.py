@@ -644,8 +644,9 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
     Coarse to fine. From each unknown side inwards, the first decade (:func:`_blocks`) that
     is detected, by its own noisy count or by the noisy total of the decades scanned so far
     (which sees a tail spread thin over several decades), holds the bound; inside it, the
-    bound is the outer edge of the outermost grid cell detected on its own, else the
-    decade's outer edge. ``sd`` is each grid cell's noise standard deviation (0 where no row may
+    bound is the outer edge of the outermost grid cell detected on its own (or of the next
+    cell out, if its noisy count exceeds one standard deviation), else the decade's outer
+    edge. ``sd`` is each grid cell's noise standard deviation (0 where no row may
     lie); thresholds are z·sd with z Bonferroni-corrected for the tests made. Mass beyond
     the bound is clamped: a high DP quantile, stable from fit to fit, not the noisy extreme.
     """
@@ -670,8 +671,12 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
         # A running total would be quicker to see a thin tail, but its noise grows with every
         # cell added and it then cuts off more mass than it keeps; each cell alone does not.
         z = _z(max(1, idx.size))
-        for k in order:
+        for j, k in enumerate(order):
             if noisy[k] > z * sd[k]:
+                # One cell of slack: the next cell out is kept when its noisy count is
+                # above one standard deviation (a tail too thin to detect, not nothing).
+                if j > 0 and noisy[order[j - 1]] > sd[order[j - 1]]:
+                    return int(order[j - 1]), True
                 return int(k), True
         return int(order[0]), False
 
