@@ -279,12 +279,13 @@ def _audit_mismatches(audit_doc: Any, generator: str, params: dict[str, Any], ep
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
          random_state: int | None, params: list[str] | None) -> Any:
     from dpsynth import api
+    from dpsynth._cli_metadata import plan_printer
     from dpsynth.progress import enable_progress, track
 
     with enable_progress(err), track(f"fitting {generator} (ε = {epsilon:g})", None):
         _state.fitting = True
         model = api.fit(data, generator=generator, epsilon=epsilon, delta=delta, metadata=metadata,
-                        random_state=random_state, **_parse_params(params))
+                        random_state=random_state, on_plan=plan_printer(err), **_parse_params(params))
         _state.fitted = True
         return model
 
@@ -738,6 +739,11 @@ def generators() -> None:
     for name in available():
         doc = (get_class(name).__doc__ or "").strip().splitlines()[0]
         out.print(f"{name:12s} {doc}", highlight=False)
+
+
+from dpsynth._cli_metadata import metadata_app  # noqa: E402 - the `metadata` sub-commands
+
+app.add_typer(metadata_app, name="metadata")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from dpsynth.data.domain import Domain
-from dpsynth.data.infer import OTHER, inference_todo, public_grid, schema_domain
+from dpsynth.data.infer import OTHER, PendingDomain, inference_todo, public_grid, schema_domain
 from dpsynth.data.io import Table
 from dpsynth.data.private import PrivateData
 from dpsynth.privacy import PrivacyBudget
@@ -79,20 +79,22 @@ def test_public_grid_is_fixed_and_symmetric():
     assert 0.0 in g and np.all(np.diff(g) > 0)
 
 
-def test_schema_domain_reads_types_only():
-    dom = schema_domain(Table.from_frame(frame()))
-    assert dom["city"].kind == "categorical" and dom["city"].categories is None
-    assert dom["income"].kind == "numeric" and dom["income"].lower is None
-    assert all(c.nullable for c in dom)
+def test_schema_domain_reads_the_header_only():
+    dom = schema_domain(Table.from_frame(frame().assign(ID=range(4000))))
+    assert isinstance(dom, PendingDomain) and dom.untyped == {"city", "income", "age"}
+    assert all(c.kind == "categorical" and c.categories is None and c.nullable for c in dom)
+    assert dom.ignore == ("ID",) and "ID" not in dom
 
 
-def test_without_metadata_types_are_read_and_the_report_says_so(tmp_path):
+def test_without_metadata_types_are_inferred_with_dp_and_the_report_says_so(tmp_path):
     from dpsynth import api
 
     path = tmp_path / "d.csv"
     frame().to_csv(path, index=False)
     model = create("independent", random_state=0).fit(api.load_private(path), 1.0)
-    assert any("column types were read from the data" in n for n in model.privacy_report.notes)
+    notes = model.privacy_report.notes
+    assert any("types of 3 column(s)" in n and "inferred with DP" in n for n in notes)
+    assert any(n.startswith("inferred with DP: type of 'income': integer") for n in notes)
     assert model.domain_["income"].is_numeric and not model.domain_["city"].is_numeric
 
 

@@ -1,21 +1,49 @@
 """DP inference of what the public metadata left unknown, charged to the fit's budget.
 
-Called only from :meth:`PrivateData.complete_domain` (the privacy boundary).
+Called only from :meth:`PrivateData.complete_domain` (the privacy boundary). Everything a
+fit learns about the schema from the rows goes through one of these releases, each charged
+to the fit's accountant before it is computed, and each listed in the privacy report with
+its cost and a reliability flag.
 
-* Categories of a categorical column: a thresholded noisy histogram over the values that
+* **Type, integrality and missingness** of a column whose metadata gives no type (or whose
+  ``nullable`` is ``null``): a *profile*, four noisy counts (missing, not a number,
+  non-whole number, whole number). Add/remove one row changes one count by one (L2
+  sensitivity 1). The column is numeric when the noisy number count beats the noisy text
+  count, integer when the noisy non-whole count is a small share of the numbers, nullable
+  when the noisy count of values that do not fit (missing, or text in a numeric column)
+  clears a threshold. One odd row therefore cannot flip a type: it moves a noisy count by
+  one. Values that do not fit the chosen type become missing (or, if the column is not
+  nullable, the noisy mode); they never change the schema.
+* **Categories** of a categorical column: a thresholded noisy histogram over the values that
   occur (the "stability-based" histogram). Values whose noisy count clears a threshold are
   kept; the rest are folded into a catch-all category ``"(other)"``, which is always added
   so that its presence says nothing. A value held by a single row is released only with
   probability δ₀, so this is (ρ, δ₀)-approximate zCDP, charged as such.
-* Bounds and bin edges of a numeric column: a noisy histogram over a fixed, public
-  log-spaced grid (no δ₀ needed: the grid does not depend on the data); the bounds are the
-  outermost cells whose noisy count clears a threshold, the bin edges are quantiles of the
-  noisy cumulative histogram. Values outside the inferred bounds are clamped.
+* **Bounds, support and bin edges** of a numeric column: a noisy histogram over a fixed,
+  public grid (log-spaced, plus one cell per whole number in public windows for columns
+  whose type is inferred; no δ₀ needed: the grid does not depend on the data). A whole
+  number column whose mass sits on a few exact values (0/1 flags, codes 1–4) becomes an
+  ordinal column with exactly those values (rows elsewhere are moved to the nearest one),
+  so no value outside the support is ever produced. Otherwise bounds are located
+  coarse-to-fine on a second noisy histogram, by decade, measured in the same release:
+  the outermost decade detected (alone, or by the noisy total of the decades beyond it),
+  then, inside it, the outermost grid cell detected on its own; mass beyond is clamped
+  (a high DP quantile, not the noisy extreme). When nothing can be
+  located the fit stops with an error naming the columns that need bounds in the metadata;
+  it never falls back to the whole grid. Bin edges are quantiles of the noisy cumulative
+  histogram.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -31,6 +59,25 @@ OTHER = "(other)"
 _MANTISSAS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 #: Share of the budget's δ that thresholded histograms may use, in total.
 DELTA_SHARE = 0.1
+#: Tokens read as missing in a column whose metadata is absent (public, as in pandas).
+MISSING_TOKENS: tuple[str, ...] = ("NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "None", "?")
+#: Share of a type-inferred column's ρ spent on its profile (the rest on its values).
+PROFILE_SHARE = 0.25
+#: Public windows of whole numbers that get one grid cell each when a column's type is
+#: inferred: small codes and counts. Kept narrow: summed back into the log grid (for bounds
+#: and edges) each whole-number cell adds its noise.
+INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 100),)
+#: Most distinct values an inferred whole-number column may have to become ordinal.
+MAX_LEVELS = 24
+#: Share of the (noisy) numbers that must lie on the kept values for an exact support.
+SUPPORT_MASS = 0.95
+#: Largest share of non-whole numbers an inferred integer column may hold.
+NONWHOLE_SHARE = 0.02
+#: False-positive rate of each threshold test (per column, Bonferroni over its cells).
+ALPHA = 1e-3
+#: Budget share for inference when the metadata gives no types at all (it infers more).
+NO_METADATA_SHARE = 0.15
+_ID_SUFFIXES = ("_id", "-id", " id")
 
 
 def public_grid() -> np.ndarray:
@@ -39,8 +86,128 @@ def public_grid() -> np.ndarray:
     return np.array(sorted({0.0, *pos, *(-p for p in pos)}))
 
 
+def typed_grid() -> np.ndarray:
+    """The public grid plus one cell per whole number of :data:`INT_WINDOWS` (fixed, public)."""
+    ints = [np.arange(a, b + 2, dtype=np.float64) for a, b in INT_WINDOWS]
+    return np.unique(np.concatenate([public_grid(), *ints]))
+
+
 _quote = quote_ident
 _sql_literal = sql_str
+
+
+# -- domains whose types are still unknown ---------------------------------------------------
+class PendingDomain(Domain):
+    """A domain some of whose column types (or nullability) are left to DP inference.
+
+    The pending columns are held as nullable categorical placeholders reading
+    :data:`MISSING_TOKENS` as missing, so the table can be validated; :func:`infer_domain`
+    replaces them with their inferred description. Deriving a domain from this one
+    (``replace``, ``project``) gives a plain :class:`Domain`.
+
+    Args:
+        columns: The columns (placeholders for the untyped ones).
+        untyped: Names whose type is inferred.
+        nullable_unknown: Names whose nullability is inferred.
+        **kwargs: As for :class:`Domain`.
+    """
+
+    __slots__ = ("nullable_unknown", "untyped")
+
+    def __init__(self, columns: Iterable[Column], *, untyped: Iterable[str] = (),
+                 nullable_unknown: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(columns, **kwargs)
+        self.untyped = frozenset(untyped)
+        self.nullable_unknown = frozenset(nullable_unknown) | self.untyped
+
+    def _key(self) -> tuple[Any, ...]:
+        return (*super()._key(), tuple(sorted(self.untyped)), tuple(sorted(self.nullable_unknown)))
+
+
+def placeholder(name: str) -> Column:
+    """The stand-in for a column whose type is inferred."""
+    return Column(name=name, kind="categorical", nullable=True, missing_values=MISSING_TOKENS)
+
+
+def is_id_like(name: str) -> bool:
+    """Whether a column name says it is a row identifier (``id``, ``ID``, ``*_id``, ``Unnamed: 0``)."""
+    low = name.strip().lower()
+    return low in ("id", "index", "unnamed: 0", "rowid", "row_id") or low.endswith(_ID_SUFFIXES)
+
+
+def schema_domain(table: Table, *, drop_ids: bool = True) -> PendingDomain:
+    """The domain of a table without metadata: its header, and nothing read from its rows.
+
+    Every column's type, nullability, categories or bounds are left to DP inference at fit
+    time. Columns named like row ids are listed under ``ignore`` (not synthesised) when
+    ``drop_ids`` is set.
+    """
+    ids = [n for n in table.columns if drop_ids and is_id_like(n)]
+    cols = [placeholder(n) for n in table.columns if n not in ids]
+    if not cols:
+        raise MetadataError(
+            f"every column of {table.source} looks like a row id ({ids}); nothing is left to synthesise",
+            hint="Describe the columns in a metadata file (`dpsynth metadata init`).",
+        )
+    return PendingDomain(cols, untyped=[c.name for c in cols], ignore=ids)
+
+
+def pending_of(domain: Domain) -> tuple[frozenset[str], frozenset[str]]:
+    """(untyped, nullable-unknown) column names of a domain (empty for a plain Domain)."""
+    if isinstance(domain, PendingDomain):
+        return domain.untyped, domain.nullable_unknown
+    return frozenset(), frozenset()
+
+
+# -- the plan: what is inferred, at what share -----------------------------------------------
+@dataclass(frozen=True)
+class PlanItem:
+    """One column's DP inference: what is learned and its share of the fit's ρ."""
+
+    column: str
+    what: str
+    share: float
+
+
+def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column]:
+    """The columns :func:`infer_domain` would spend budget on."""
+    untyped, null_unknown = pending_of(domain)
+    return [
+        c
+        for c in domain
+        if c.name in untyped or c.name in null_unknown or c.needs_inference
+        or (quantile_bins and c.is_numeric and c.edges is None and c.kind != "datetime")
+    ]
+
+
+def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) -> list[PlanItem]:
+    """What :func:`infer_domain` will learn about each column, and at what share of ρ.
+
+    The share is split equally between the columns inferred; nothing is read from the data.
+    """
+    todo = inference_todo(domain, quantile_bins=quantile_bins)
+    untyped, null_unknown = pending_of(domain)
+    out = []
+    for c in todo:
+        if c.name in untyped:
+            what = "type, missing values, then categories or bounds/support and bin edges"
+        else:
+            parts = ["missing values"] if c.name in null_unknown else []
+            if c.is_numeric:
+                parts.append("bin edges" if c.lower is not None and c.upper is not None else "bounds and bin edges")
+            elif c.categories is None:
+                parts.append("categories")
+            what = ", ".join(parts)
+        out.append(PlanItem(c.name, what, share / len(todo)))
+    return out
+
+
+# -- inference ---------------------------------------------------------------------------------
+@dataclass
+class _Inferred:
+    column: Column
+    impute: str | None = None  # text a missing value becomes when the column is not nullable
+    levels: tuple[int, ...] | None = None  # exact support of an inferred whole-number column
 
 
 def infer_domain(
@@ -53,12 +220,13 @@ def infer_domain(
     step: str,
     quantile_bins: bool = True,
 ) -> tuple[Domain, Table]:
-    """Infer unknown categories and bounds with DP.
+    """Infer unknown types, missingness, categories and bounds with DP.
 
     Args:
         table: The private table.
-        domain: Its public domain, possibly incomplete.
-        rho: zCDP budget for all of the inference.
+        domain: Its public domain, possibly incomplete (a :class:`PendingDomain` when types
+            are unknown).
+        rho: zCDP budget for all of the inference, split equally between the columns.
         accountant: The fit's accountant, charged before each release.
         noise: The fit's noise source.
         step: Name of the step, for the ledger.
@@ -68,10 +236,16 @@ def infer_domain(
 
     Returns:
         The completed domain, and a view of the table clipped to it (unknown categories
-        become ``"(other)"``, numbers are clamped to the inferred bounds).
+        become ``"(other)"``, numbers are clamped to the inferred bounds, values that do not
+        fit an inferred type become missing).
+
+    Raises:
+        MetadataError: An ordinal column has no categories, or the bounds of some columns
+            could not be located at this budget (the message names them).
     """
     todo = inference_todo(domain, quantile_bins=quantile_bins)
-    unordered = [c.name for c in todo if c.kind == "ordinal"]
+    untyped, null_unknown = pending_of(domain)
+    unordered = [c.name for c in todo if c.kind == "ordinal" and c.categories is None and c.name not in untyped]
     if unordered:
         raise MetadataError(
             [f"ordinal column {n!r} has no categories" for n in unordered],
@@ -79,91 +253,457 @@ def infer_domain(
             "in the metadata, or declare it categorical.",
         )
     rho_each = rho / len(todo)
-    sigma = math.sqrt(1.0 / (2.0 * rho_each))
-    n_cat = sum(1 for c in todo if not c.is_numeric)
+    n_cat = sum(1 for c in todo if not c.is_numeric)  # untyped placeholders are counted here
     delta0 = DELTA_SHARE * accountant.budget.delta / max(1, n_cat)
-    con = table.connection
-    rel = table.relation_name
-    new_cols: dict[str, Column] = {}
+    total_rho = accountant.rho_budget
+    new_cols: dict[str, _Inferred] = {}
+    failed: list[str] = []
     for col in todo:
-        q = _quote(col.name)
-        ident = sql_text(q)
-        present = f"NOT {sql_missing(col, q)}"
-        mech = GaussianMechanism(sigma=sigma)
-        if not col.is_numeric:
-            accountant.charge(mech, step=step, delta=delta0,
-                              description=f"thresholded histogram of {col.name!r} values (categories)")
-            rows = con.execute(
-                f"SELECT {ident} AS v, count(*) AS c FROM {rel} WHERE {present} "
-                "GROUP BY ALL ORDER BY v"
-            ).fetchall()
-            values = [r[0] for r in rows]
-            counts = np.array([r[1] for r in rows], dtype=np.float64)
-            noisy = mech.release(counts, noise) if len(values) else counts
-            # A value held by one row has noisy count 1 + Z, Z discrete Gaussian: it clears τ = k
-            # (1 + Z > k ⇔ Z ≥ k) with probability P(Z ≥ k) ≤ δ₀, from the exact discrete tail.
-            tau = float(discrete_gaussian_threshold(sigma, delta0))
-            kept = [v for v, c in zip(values, noisy, strict=True) if c > tau]
-            new_cols[col.name] = col.replace(categories=(*kept, OTHER))
-            accountant.notes.append(
-                f"categories of {col.name!r} inferred with DP: {len(kept)} kept, the rest as {OTHER!r}"
-            )
-        else:
-            accountant.charge(mech, step=step, description=f"histogram of {col.name!r} on a public grid (bounds)")
-            lower_known, upper_known = col.lower, col.upper
-            grid = public_grid()
-            if lower_known is not None and upper_known is not None:
-                # Public range: the log grid inside it plus 64 equal cells, so quantiles of
-                # narrow ranges (ages) are placed as finely as those of wide ones (incomes).
-                inside = grid[(grid > lower_known) & (grid < upper_known)]
-                grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
-            num = sql_number(col, q)
-            edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
-            # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
-            rows = con.execute(
-                f"SELECT len(list_filter({edges_sql}, lambda e: e <= x)) AS cell, count(*) FROM "
-                f"(SELECT {num} AS x FROM {rel} WHERE {present}) WHERE x IS NOT NULL AND isfinite(x) "
-                "GROUP BY ALL"
-            ).fetchall()
-            counts = np.zeros(len(grid) + 1)
-            for cell, c in rows:
-                counts[int(cell)] = c
-            noisy = mech.release(counts, noise)
-            thr = sigma * float(stats.norm.isf(0.05 / counts.size))
-            hit = np.flatnonzero(noisy > thr)
-            if hit.size == 0:
-                lo_cell, hi_cell = 1, len(grid) - 1
+        rho_values = rho_each
+        profile: _Profile | None = None
+        if col.name in null_unknown:
+            rho_profile = PROFILE_SHARE * rho_each
+            rho_values = rho_each - rho_profile
+            profile = _measure_profile(table, col, rho_profile, accountant, noise, step, total_rho,
+                                       typed=col.name not in untyped)
+        work = col
+        if col.name in untyped:
+            assert profile is not None
+            work = profile.column()
+        elif profile is not None:
+            work = col.replace(nullable=profile.nullable(numeric=col.is_numeric))
+        if not (work.needs_inference or (quantile_bins and work.is_numeric and work.edges is None
+                                        and work.kind != "datetime")):
+            # Only nullability was unknown: the profile settled it.
+            new_cols[col.name] = _Inferred(work, impute=_impute_first(work))
+            continue
+        try:
+            if not work.is_numeric:
+                new_cols[col.name] = _infer_categories(
+                    table, col, work, rho_values, delta0, accountant, noise, step, total_rho)
             else:
-                lo_cell, hi_cell = int(hit[0]), int(hit[-1])
-            # Cell k covers [grid[k-1], grid[k]); the outer cells are clipped to the grid.
-            lower = float(grid[max(lo_cell - 1, 0)]) if lower_known is None else float(lower_known)
-            upper = float(grid[min(hi_cell, len(grid) - 1)]) if upper_known is None else float(upper_known)
-            if col.integer:
-                lower, upper = float(math.floor(lower)), float(math.ceil(upper))
-            if upper <= lower:
-                upper = lower + 1.0
-            edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, col.bins or 32, col.integer)
-            new_cols[col.name] = col.replace(lower=lower, upper=upper, edges=edges)
-            what = "bin edges" if lower_known is not None and upper_known is not None else "bounds and bin edges"
-            accountant.notes.append(
-                f"{what} of {col.name!r} inferred with DP: [{lower:g}, {upper:g}], {len(edges) - 1} bins"
-            )
-    new_domain = domain.with_columns([new_cols.get(c.name, c) for c in domain])
+                new_cols[col.name] = _infer_numeric(
+                    table, col, work, rho_values, accountant, noise, step, total_rho,
+                    typed=col.name not in untyped, profile=profile, charge_delta=delta0 if col.name in untyped else 0.0)
+        except _BoundsNotFound:
+            failed.append(col.name)
+    if failed:
+        raise MetadataError(
+            [f"the bounds of column {n!r} could not be located with DP: too few rows for the noise at "
+             "this budget" for n in failed],
+            hint="Declare 'lower' and 'upper' for these columns in the metadata (`dpsynth metadata init "
+            "DATA.csv -o meta.json` writes a skeleton), or raise epsilon.",
+        )
+    final = [new_cols[c.name].column if c.name in new_cols else c for c in domain]
+    new_domain = Domain(final, target=domain.target, ignore=domain.ignore, name=domain.name,
+                        description=domain.description, source=domain.source)
     return new_domain, _clipped_view(table, domain, new_cols)
 
 
-def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column]:
-    """The columns :func:`infer_domain` would spend budget on."""
-    return [
-        c
-        for c in domain
-        if c.needs_inference or (quantile_bins and c.is_numeric and c.edges is None and c.kind != "datetime")
-    ]
+class _BoundsNotFound(Exception):
+    """No noisy count located a bound of this column."""
+
+
+def _cost(rho: float, total: float) -> str:
+    share = rho / total if total > 0 else 0.0
+    return f"ρ = {rho:.3g}, {share:.1%} of the budget"
+
+
+def _note(accountant: Accountant, text: str, rho: float, total: float, reliable: bool, why: str = "") -> None:
+    flag = "high confidence" if reliable else f"low confidence{': ' + why if why else ''}"
+    accountant.notes.append(f"inferred with DP: {text} ({_cost(rho, total)}; {flag})")
+
+
+def _z(tests: int) -> float:
+    """One-sided threshold (in σ) a pure-noise count clears with probability ALPHA / tests."""
+    return float(stats.norm.isf(ALPHA / max(1, tests)))
+
+
+# -- profile: type, integrality, missingness ---------------------------------------------------
+@dataclass
+class _Profile:
+    name: str
+    source: Column
+    missing: float
+    text: float
+    nonwhole: float
+    whole: float
+    sigma: float
+    negative: float = 0.0  # noisy count of negative numbers (whole or not)
+
+    @property
+    def numbers(self) -> float:
+        return self.nonwhole + self.whole
+
+    def non_negative(self) -> bool:
+        """Whether negative numbers are too few to see (then the lower bound is 0)."""
+        return self.negative <= _z(1) * self.sigma * math.sqrt(2)
+
+    def is_numeric(self) -> bool:
+        return self.numbers > max(self.text, 0.0)
+
+    def is_integer(self) -> bool:
+        return self.nonwhole <= NONWHOLE_SHARE * max(self.numbers, 0.0) + _z(1) * self.sigma
+
+    def nullable(self, *, numeric: bool) -> bool:
+        bad = self.missing + (self.text if numeric else 0.0)
+        cells = 2 if numeric else 1
+        return bad > _z(1) * self.sigma * math.sqrt(cells)
+
+    def column(self) -> Column:
+        numeric = self.is_numeric()
+        base = self.source
+        if numeric:
+            return Column(name=self.name, kind="numeric", integer=self.is_integer(), nullable=self.nullable(numeric=True),
+                          missing_values=base.missing_values, description=base.description)
+        return Column(name=self.name, kind="categorical", nullable=self.nullable(numeric=False),
+                      missing_values=base.missing_values, description=base.description)
+
+
+def _sql_typed_number(q: str) -> str:
+    """The number a field holds, NULL for text; a code with leading zeros ('02134') is text."""
+    probe = Column(name="probe", kind="numeric")
+    num = sql_number(probe, q)
+    t = sql_text(q)
+    return (f"(CASE WHEN regexp_full_match({t}, {sql_str('[+-]?0[0-9].*')}) THEN NULL "
+            f"WHEN isfinite({num}) THEN {num} END)")
+
+
+def _measure_profile(table: Table, col: Column, rho: float, accountant: Accountant, noise: NoiseSource,
+                     step: str, total_rho: float, *, typed: bool) -> _Profile:
+    """Four noisy counts (missing, text, non-whole, whole): sensitivity 1, one release."""
+    sigma = math.sqrt(1.0 / (2.0 * rho))
+    mech = GaussianMechanism(sigma=sigma)
+    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, and "
+                      "negative/non-negative × non-whole/whole numbers (type, sign, missingness)")
+    q = _quote(col.name)
+    miss = sql_missing(col, q)
+    if typed and col.is_numeric:
+        x = f"(CASE WHEN isfinite({sql_number(col, q)}) THEN {sql_number(col, q)} END)"
+    else:
+        x = _sql_typed_number(q)
+    # Six disjoint cells: missing, text, and numbers by sign × (non-whole, whole).
+    row = table.connection.execute(
+        f"SELECT count(*) FILTER (WHERE m), count(*) FILTER (WHERE NOT m AND x IS NULL), "
+        f"count(*) FILTER (WHERE NOT m AND x < 0 AND x <> floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x < 0 AND x = floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x <> floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x = floor(x)) "
+        f"FROM (SELECT {miss} AS m, {x} AS x FROM {table.relation_name})"
+    ).fetchone()
+    assert row is not None
+    noisy = mech.release(np.array(row, dtype=np.float64), noise)
+    v = [float(c) for c in noisy]
+    prof = _Profile(col.name, col, missing=v[0], text=v[1], nonwhole=v[2] + v[4], whole=v[3] + v[5],
+                    sigma=sigma, negative=v[2] + v[3])
+    if typed:
+        nullable = prof.nullable(numeric=col.is_numeric)
+        margin = abs(prof.missing - _z(1) * sigma) / sigma
+        _note(accountant, f"{col.name!r} is {'nullable' if nullable else 'never missing'}", rho, total_rho,
+              margin > 2.0, "the missing count is close to its threshold")
+        return prof
+    numeric = prof.is_numeric()
+    kind = ("integer" if prof.is_integer() else "decimal") if numeric else "categorical"
+    margin = abs(prof.numbers - prof.text) / (sigma * math.sqrt(3))
+    if numeric:
+        margin = min(margin, abs(prof.nonwhole - NONWHOLE_SHARE * prof.numbers - _z(1) * sigma) / sigma)
+    nullable = prof.nullable(numeric=numeric)
+    if numeric and prof.non_negative():
+        kind += " ≥ 0"
+    _note(accountant, f"type of {col.name!r}: {kind}, {'nullable' if nullable else 'never missing'}"
+          + (" (text values become missing)" if numeric and nullable else ""),
+          rho, total_rho, margin > 3.0, "its noisy counts are close to the decision threshold")
+    return prof
+
+
+def _impute_first(col: Column) -> str | None:
+    if col.nullable:
+        return None
+    if not col.is_numeric:
+        return str((col.categories or (OTHER,))[0])
+    if col.lower is not None:
+        return _num_text(col.lower, col.integer)
+    return None
+
+
+def _num_text(v: float, integer: bool) -> str:
+    return str(round(v)) if integer else repr(float(v))
+
+
+# -- categories --------------------------------------------------------------------------------
+def _infer_categories(table: Table, col: Column, work: Column, rho: float, delta0: float,
+                      accountant: Accountant, noise: NoiseSource, step: str, total_rho: float) -> _Inferred:
+    sigma = math.sqrt(1.0 / (2.0 * rho))
+    mech = GaussianMechanism(sigma=sigma)
+    accountant.charge(mech, step=step, delta=delta0,
+                      description=f"thresholded histogram of {col.name!r} values (categories)")
+    q = _quote(col.name)
+    ident = sql_text(q)
+    present = f"NOT {sql_missing(col, q)}"
+    rows = table.connection.execute(
+        f"SELECT {ident} AS v, count(*) AS c FROM {table.relation_name} WHERE {present} "
+        "GROUP BY ALL ORDER BY v"
+    ).fetchall()
+    values = [r[0] for r in rows]
+    counts = np.array([r[1] for r in rows], dtype=np.float64)
+    noisy = mech.release(counts, noise) if len(values) else counts
+    # A value held by one row has noisy count 1 + Z, Z discrete Gaussian: it clears τ = k
+    # (1 + Z > k ⇔ Z ≥ k) with probability P(Z ≥ k) ≤ δ₀, from the exact discrete tail.
+    tau = float(discrete_gaussian_threshold(sigma, delta0))
+    kept_pairs = sorted(((v, c) for v, c in zip(values, noisy, strict=True) if c > tau), key=lambda p: -p[1])
+    kept = [v for v, _ in sorted(kept_pairs, key=lambda p: p[0])]
+    new = work.replace(categories=(*kept, OTHER))
+    impute = None if new.nullable else (kept_pairs[0][0] if kept_pairs else OTHER)
+    low = not kept or min(c for _, c in kept_pairs) < 2 * tau
+    _note(accountant, f"categories of {col.name!r}: {len(kept)} kept, the rest as {OTHER!r}", rho, total_rho,
+          not low, "no value cleared the threshold" if not kept else "some kept values barely cleared the threshold")
+    return _Inferred(new, impute=impute)
+
+
+# -- numbers -----------------------------------------------------------------------------------
+def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accountant: Accountant,
+                   noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
+                   profile: _Profile | None, charge_delta: float) -> _Inferred:
+    lower_known, upper_known = work.lower, work.upper
+    if not typed and profile is not None and profile.non_negative():
+        lower_known = 0.0  # negatives too few to see: they are clamped to 0
+    both_known = lower_known is not None and upper_known is not None
+    # With a bound to locate, each row is counted twice: in its grid cell and in its decade
+    # (a second, coarse histogram whose cells hold enough rows to be seen): L2 sensitivity √2.
+    sens = 1.0 if both_known else math.sqrt(2.0)
+    sigma = sens * math.sqrt(1.0 / (2.0 * rho))
+    mech = GaussianMechanism(sigma=sigma, sensitivity=sens)
+    what = "bin edges" if both_known else "bounds and bin edges"
+    if not typed:
+        what = "support or bounds and bin edges"
+    # A column whose type was inferred is charged the δ₀ a categorical outcome would have
+    # used, so that the charge does not depend on the inferred type.
+    accountant.charge(mech, step=step, delta=charge_delta,
+                      description=f"histogram of {col.name!r} on a public grid"
+                      + ("" if both_known else " and by decade") + f" ({what})")
+    grid = public_grid() if typed else typed_grid()
+    if both_known:
+        assert lower_known is not None and upper_known is not None
+        # Public range: the log grid inside it plus 64 equal cells, so quantiles of
+        # narrow ranges (ages) are placed as finely as those of wide ones (incomes).
+        inside = grid[(grid > lower_known) & (grid < upper_known)]
+        grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
+    q = _quote(col.name)
+    num = sql_number(work, q) if typed else _sql_typed_number(q)
+    if not typed and work.integer:
+        num = f"round({num})"
+    present = f"NOT {sql_missing(col, q)}"
+    # Distinct values and their counts from DuckDB; cell index = number of grid edges ≤ x.
+    res = table.connection.execute(
+        f"SELECT x, count(*) AS c FROM (SELECT {num} AS x FROM {table.relation_name} WHERE {present}) "
+        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
+    ).fetchnumpy()
+    counts = np.zeros(len(grid) + 1)
+    if len(res["x"]):
+        cells = np.searchsorted(grid, np.asarray(res["x"], dtype=np.float64), side="right")
+        np.add.at(counts, cells, np.asarray(res["c"], dtype=np.float64))
+    decade_of = _blocks(grid)
+    decades = np.unique(decade_of)
+    decade_idx = np.searchsorted(decades, decade_of)
+    if both_known:
+        noisy = mech.release(counts, noise)
+        noisy_dec = np.zeros(len(decades))
+    else:
+        both = mech.release(np.concatenate([counts, np.bincount(decade_idx, counts, len(decades))]), noise)
+        noisy, noisy_dec = both[: len(counts)], both[len(counts):]
+    live = np.ones(len(noisy), dtype=bool)  # cells a row may lie in
+    if lower_known is not None:  # no row lies below a public bound: those cells are noise only
+        live[: int(np.searchsorted(grid, lower_known, side="right"))] = False
+    if upper_known is not None:
+        live[int(np.searchsorted(grid, upper_known, side="right")) + 1:] = False
+    noisy[~live] = 0.0
+    live_dec = np.bincount(decade_idx, live, len(decades)) > 0
+    noisy_dec[~live_dec] = 0.0
+
+    if not typed and work.integer and profile is not None:
+        support = _exact_support(grid, noisy, sigma, profile)
+        if support is not None:
+            levels, weights = support
+            new = Column(name=col.name, kind="ordinal", categories=tuple(int(v) for v in levels),
+                         nullable=work.nullable, missing_values=work.missing_values, description=work.description)
+            impute = None if work.nullable else str(int(levels[int(np.argmax(weights))]))
+            low = float(np.min(weights)) < 2 * _z(len(grid)) * sigma
+            _note(accountant, f"support of {col.name!r}: exactly {list(new.categories or ())} "
+                  "(ordinal; other values move to the nearest)", rho, total_rho, not low,
+                  "some values barely cleared the threshold")
+            return _Inferred(new, impute=impute, levels=tuple(int(v) for v in levels))
+
+    if both_known:
+        assert lower_known is not None and upper_known is not None
+        lower, upper, reliable = float(lower_known), float(upper_known), True
+        why = ""
+    else:
+        # Bounds are located on the public log grid (the whole-number cells of a typed grid
+        # summed into it): fine cells would each hold too few rows to be seen.
+        coarse_grid = public_grid()
+        owner = np.searchsorted(coarse_grid, np.concatenate([[-np.inf], grid]), side="right")
+        coarse = np.zeros(len(coarse_grid) + 1)
+        var = np.zeros(len(coarse_grid) + 1)
+        np.add.at(coarse, owner, noisy)
+        np.add.at(var, owner, np.where(live, sigma**2, 0.0))
+        located = _locate_bounds(coarse_grid, coarse, np.sqrt(var), decades, noisy_dec, live_dec, sigma)
+        if located is None:
+            raise _BoundsNotFound(col.name)
+        lower, upper, reliable, why = located
+        lower = lower if lower_known is None else float(lower_known)
+        upper = upper if upper_known is None else float(upper_known)
+    if work.integer:
+        lower, upper = float(math.floor(lower)), float(math.ceil(upper))
+    if upper <= lower:
+        upper = lower + 1.0
+    if typed or both_known:
+        edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, work.bins or 32, work.integer,
+                                atom_min=_z(len(noisy)) * sigma)
+    else:
+        # The whole-number cells of a typed grid are many: their clipped noise alone would
+        # pull edges towards them. Edges come from the public grid's cells, each kept only
+        # when its noisy count is detected (hard thresholding).
+        sd = np.sqrt(var)
+        kept = np.where(coarse > _z(len(coarse)) * np.maximum(sd, sigma), coarse, 0.0)
+        edges = _quantile_edges(coarse_grid, kept, lower, upper, work.bins or 32, work.integer)
+        # Atoms at whole numbers (hours = 40): a detected whole-number cell holding more
+        # than a bin's worth keeps edges of its own.
+        cells = np.arange(1, len(grid))
+        big = ((noisy[cells] > max(_z(len(noisy)) * sigma, kept.sum() / (work.bins or 32)))
+               & (grid[cells] - grid[cells - 1] <= 1))
+        extra = np.concatenate([grid[cells[big] - 1], grid[cells[big]]])
+        extra = extra[(extra > lower) & (extra < upper)]
+        if extra.size:
+            edges = tuple(float(e) for e in np.unique(np.concatenate([edges, np.ceil(extra) if work.integer else extra])))
+    new = work.replace(lower=lower, upper=upper, edges=edges)
+    impute = None
+    if not new.nullable:
+        inside = _cells_inside(grid, lower, upper)
+        k = inside[int(np.argmax(noisy[inside]))] if inside.size else 0
+        a = grid[k - 1] if k > 0 else lower
+        impute = _num_text(min(max(float(a), lower), upper), work.integer)
+    _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: [{lower:g}, {upper:g}], "
+          f"{len(edges) - 1} bins", rho, total_rho, reliable, why)
+    return _Inferred(new, impute=impute)
+
+
+def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    k = np.arange(1, len(grid))
+    return k[(grid[k - 1] >= lower) & (grid[k] <= upper)]
+
+
+def _exact_support(grid: np.ndarray, noisy: np.ndarray, sigma: float,
+                   profile: _Profile) -> tuple[np.ndarray, np.ndarray] | None:
+    """The few whole numbers an integer column lives on, if its noisy histogram says so.
+
+    Cell k = [grid[k-1], grid[k]) holds exactly the whole number grid[k-1] when that is in a
+    window of :data:`INT_WINDOWS` and the next edge is at most one above. The support is the
+    set of such cells whose noisy count clears the threshold, if no other cell does, there
+    are at most :data:`MAX_LEVELS` of them and they hold :data:`SUPPORT_MASS` of the numbers.
+    """
+    tau = _z(len(noisy)) * sigma
+    k = np.arange(1, len(grid))
+    a, b = grid[k - 1], grid[k]
+    in_window = np.zeros(len(k), dtype=bool)
+    for lo, hi in INT_WINDOWS:
+        in_window |= (a >= lo) & (a <= hi)
+    exact = in_window & (a == np.floor(a)) & (b <= a + 1)
+    hit = noisy > tau
+    cells_exact = np.zeros(len(noisy), dtype=bool)
+    cells_exact[k[exact]] = True
+    if np.any(hit & ~cells_exact):
+        return None
+    kept = np.flatnonzero(hit & cells_exact)
+    if kept.size == 0 or kept.size > MAX_LEVELS:
+        return None
+    if noisy[kept].sum() < SUPPORT_MASS * profile.numbers:
+        return None
+    return grid[kept - 1], noisy[kept]
+
+
+def _blocks(grid: np.ndarray) -> np.ndarray:
+    """Decade of each cell (sign × exponent of its edge nearer zero); cells near 0 share one."""
+    m = len(grid) + 1
+    out = np.empty(m, dtype=np.int64)
+    for k in range(m):
+        a = grid[k - 1] if k > 0 else -np.inf
+        b = grid[k] if k < len(grid) else np.inf
+        rep = a if a >= 0 else b
+        if not np.isfinite(rep):
+            rep = grid[-1] if rep > 0 else grid[0]
+        if abs(rep) < 1e-3:
+            out[k] = 0
+        else:
+            e = math.floor(math.log10(abs(rep)) + 1e-9) + 4  # ≥ 1 for |rep| ≥ 1e-3
+            out[k] = e if rep > 0 else -e
+    return out
+
+
+def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades: np.ndarray,
+                   noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float) -> tuple[float, float, bool, str] | None:
+    """Bounds from noisy decade and grid histograms; None when no decade is detected.
+
+    Coarse to fine. From each unknown side inwards, the first decade (:func:`_blocks`) that
+    is detected, by its own noisy count or by the noisy total of the decades scanned so far
+    (which sees a tail spread thin over several decades), holds the bound; inside it, the
+    bound is the outer edge of the outermost grid cell detected on its own (or of the next
+    cell out, if its noisy count exceeds one standard deviation), else the decade's outer
+    edge. ``sd`` is each grid cell's noise standard deviation (0 where no row may
+    lie); thresholds are z·sd with z Bonferroni-corrected for the tests made. Mass beyond
+    the bound is clamped: a high DP quantile, stable from fit to fit, not the noisy extreme.
+    """
+    blocks = _blocks(grid)
+    z_dec = _z(2 * int(live_dec.sum()))
+    live_cells = sd > 0
+
+    def outer_decade(order: np.ndarray) -> int | None:
+        run, k = 0.0, 0
+        for d in order:
+            if not live_dec[d]:
+                continue
+            run += noisy_dec[d]
+            k += 1
+            if noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k):
+                return int(d)
+        return None
+
+    def refine(d: int, top: bool) -> tuple[int, bool]:
+        idx = np.flatnonzero((blocks == decades[d]) & live_cells)
+        order = idx[::-1] if top else idx  # outermost first
+        # A running total would be quicker to see a thin tail, but its noise grows with every
+        # cell added and it then cuts off more mass than it keeps; each cell alone does not.
+        z = _z(max(1, idx.size))
+        for j, k in enumerate(order):
+            if noisy[k] > z * sd[k]:
+                # One cell of slack: the next cell out is kept when its noisy count is
+                # above one standard deviation (a tail too thin to detect, not nothing).
+                if j > 0 and noisy[order[j - 1]] > sd[order[j - 1]]:
+                    return int(order[j - 1]), True
+                return int(k), True
+        return int(order[0]), False
+
+    order = np.arange(len(decades))
+    d_hi, d_lo = outer_decade(order[::-1]), outer_decade(order)
+    if d_hi is None or d_lo is None:
+        return None
+    k_hi, ok_hi = refine(d_hi, top=True)
+    k_lo, ok_lo = refine(d_lo, top=False)
+    upper = float(grid[min(k_hi, len(grid) - 1)])
+    lower = float(grid[max(k_lo - 1, 0)])
+    reliable = ok_hi and ok_lo
+    why = "" if reliable else "a bound comes from a decade's noisy total, not from one cell"
+    if upper <= lower:
+        upper = lower + max(abs(lower), 1.0)
+    return lower, upper, reliable, why
 
 
 def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: float, bins: int,
-                    integer: bool) -> tuple[float, ...]:
-    """Bin edges at quantiles of a noisy grid histogram (mass uniform within each cell)."""
+                    integer: bool, atom_min: float = 0.0) -> tuple[float, ...]:
+    """Bin edges at quantiles of a noisy grid histogram (mass uniform within each cell).
+
+    A sub-cell keeps edges of its own (an atom) when its mass exceeds a bin's worth and
+    ``atom_min`` (the count noise alone is unlikely to reach), so noise makes no atom.
+    """
     ext = np.concatenate([[lower], grid[(grid > lower) & (grid < upper)], [upper]])
     # Mass of each [ext[i], ext[i+1]) from the grid cells it lies in.
     cell_of = np.searchsorted(grid, ext[:-1], side="right")
@@ -181,7 +721,8 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
         edges = np.interp(qs, cdf, ext)
     # Atoms: a sub-cell holding more than a bin's worth of mass (capital-gain = 0) keeps its
     # own edges, so its value is not smeared over a wide bin when decoded.
-    atoms = np.flatnonzero(mass > mass.sum() / bins) if mass.sum() > 0 else np.array([], dtype=int)
+    atoms = (np.flatnonzero(mass > max(mass.sum() / bins, atom_min)) if mass.sum() > 0
+             else np.array([], dtype=int))
     edges = np.concatenate([edges, ext[atoms], ext[atoms + 1]])
     if integer:
         # [a, b) holds the same integers as [⌈a⌉, ⌈b⌉): ceil keeps an atom at 0 as [0, 1).
@@ -190,53 +731,156 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
     return tuple(float(e) for e in edges)
 
 
-def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, Column]) -> Table:
+# -- the view the fit reads ------------------------------------------------------------------
+def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) -> Table:
+    untyped, _ = pending_of(domain)
     parts = []
     for col in domain:
         q = _quote(col.name)
         if col.name not in new_cols:
             parts.append(q)
             continue
-        new = new_cols[col.name]
+        inf = new_cols[col.name]
+        new = inf.column
         text = sql_text(q)
+        missing = sql_missing(col, q)
+        on_missing = "NULL" if inf.impute is None else _sql_literal(inf.impute)
+        if inf.levels is not None:
+            # Exact support: every number moves to the nearest kept value.
+            x = _sql_typed_number(q)
+            lv = list(inf.levels)
+            mids = [(a + b) / 2 for a, b in itertools.pairwise(lv)]
+            case = " ".join(f"WHEN {x} < {m!r} THEN {_sql_literal(v)}" for m, v in zip(mids, lv[:-1], strict=True))
+            parts.append(f"CASE WHEN {missing} OR {x} IS NULL THEN {on_missing} "
+                         f"{case} ELSE {_sql_literal(lv[-1])} END AS {q}")
+            continue
         if not new.is_numeric:
             cats = ", ".join(_sql_literal(str(c)) for c in new.categories or ())
             parts.append(
-                f"CASE WHEN {sql_missing(col, q)} THEN NULL WHEN {text} IN ({cats}) THEN {text} "
+                f"CASE WHEN {missing} THEN {on_missing} WHEN {text} IN ({cats}) THEN {text} "
                 f"ELSE {_sql_literal(OTHER)} END AS {q}"
             )
             continue
-        clamped = f"least(greatest({sql_number(col, q)}, {new.lower!r}), {new.upper!r})"
+        x = _sql_typed_number(q) if col.name in untyped else sql_number(col, q)
+        lo = new.lower if new.lower is not None else (new.edges or (0.0,))[0]
+        hi = new.upper if new.upper is not None else (new.edges or (0.0,))[-1]
+        clamped = f"least(greatest({x}, {float(lo)!r}), {float(hi)!r})"
         if col.kind == "datetime":
             as_text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"
+        elif col.name in untyped and new.integer:
+            as_text = f"CAST(CAST(round({clamped}) AS BIGINT) AS VARCHAR)"
         else:
             as_text = f"CAST({clamped} AS VARCHAR)"
-        # Missing and unparseable values pass through unchanged (validation reports the latter).
-        parts.append(
-            f"CASE WHEN {sql_missing(col, q)} OR {sql_number(col, q)} IS NULL THEN {q} ELSE {as_text} END AS {q}"
-        )
+        if col.name in untyped or inf.impute is not None:
+            # Values that do not fit the inferred type are missing (or the noisy mode).
+            parts.append(f"CASE WHEN {missing} OR {x} IS NULL OR NOT isfinite({x}) THEN {on_missing} "
+                         f"ELSE {as_text} END AS {q}")
+        else:
+            # Missing and unparseable values pass through unchanged (validation reports the latter).
+            parts.append(f"CASE WHEN {missing} OR {x} IS NULL THEN {q} ELSE {as_text} END AS {q}")
     return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")
 
 
-def schema_domain(table: Table) -> Domain:
-    """A domain with only column types, when no metadata is given.
+def describe_plan(items: Sequence[PlanItem], *, ignored: Sequence[str] = ()) -> list[str]:
+    """Plain-text lines of an inference plan (for the screen a fit prints before spending)."""
+    lines = [f"{it.column}: {it.what} ({it.share:.1%} of the budget)" for it in items]
+    lines += [f"{n}: looks like a row id (by its name): dropped, not synthesised" for n in ignored]
+    return lines
 
-    Types come from the file's schema: a column whose every non-empty value parses as a
-    number is numeric (integer if every value is whole), the others categorical. This reads the table (types are schema-level
-    facts, and the report says they were read); categories and bounds are left unknown for
-    DP inference, and every column may be missing.
+
+# -- metadata with unknowns --------------------------------------------------------------------
+_NUMERIC_HINTS = ("lower", "upper", "bins", "edges")
+
+
+def load_metadata(source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
+    """Read metadata in which some columns may have ``"type": null`` or ``"nullable": null``.
+
+    Such unknowns are left to DP inference at fit time (a :class:`PendingDomain`); a column
+    with ``"type": null`` but bounds/bins/edges is numeric, one with categories categorical.
+    Metadata without unknowns gives a plain :class:`Domain`, exactly as
+    :meth:`Domain.from_json`.
+
+    Raises:
+        MetadataError: As :meth:`Domain.from_json`.
     """
-    cols = []
-    for name in table.columns:
-        probe = Column(name=name, kind="numeric", nullable=True)
-        q = _quote(name)
-        num = sql_number(probe, q)
-        row = table.connection.execute(
-            f"SELECT count(*) FILTER (WHERE NOT {sql_missing(probe, q)} AND {num} IS NULL), "
-            f"count(*) FILTER (WHERE {num} IS NOT NULL AND {num} <> floor({num})) FROM {table.relation_name}"
-        ).fetchone()
-        if row is not None and row[0] == 0:
-            cols.append(Column(name=name, kind="numeric", integer=row[1] == 0, nullable=True))
-        else:
-            cols.append(Column(name=name, kind="categorical", nullable=True))
-    return Domain(cols)
+    try:
+        doc = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
+        specs = doc["columns"]
+        items = ([{"name": k, **v} for k, v in specs.items()] if isinstance(specs, Mapping) else list(specs))
+        if not all(isinstance(s, Mapping) for s in items):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Domain.from_json(source)  # raises the precise error (or reads it if it can)
+    untyped: list[str] = []
+    null_unknown: list[str] = []
+    cols: list[dict[str, Any]] = []
+    for spec in items:
+        spec = dict(spec)
+        name = str(spec.get("name"))
+        if "type" in spec and spec["type"] is None:
+            if spec.get("categories") is not None:
+                spec["type"] = "categorical"
+            elif any(spec.get(k) is not None for k in _NUMERIC_HINTS):
+                spec["type"] = "numeric"
+            else:
+                untyped.append(name)
+                spec = {"name": name, "type": "categorical", "nullable": True,
+                        "missing_values": list(MISSING_TOKENS), "description": spec.get("description") or ""}
+        if name not in untyped and "nullable" in spec and spec["nullable"] is None:
+            null_unknown.append(name)
+            spec["nullable"] = True
+        cols.append(spec)
+    if not untyped and not null_unknown:
+        return Domain.from_json(source)
+    plain = Domain.from_json({**doc, "columns": cols})
+    return PendingDomain(plain.columns, untyped=untyped, nullable_unknown=null_unknown, target=plain.target,
+                         ignore=plain.ignore, name=plain.name, description=plain.description, source=plain.source)
+
+
+def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADATA_SHARE) -> tuple[dict[str, Any], list[str]]:
+    """A metadata skeleton from a CSV file's header line only, every unknown ``null``.
+
+    Returns:
+        The JSON document (loadable by :func:`load_metadata` as it is: every ``null`` is
+        inferred with DP at fit time), and one line per column saying what DP inference
+        would cost for it and what to fill in from the documentation instead.
+
+    Raises:
+        InvalidDataError: The file is absent or its header cannot be read.
+    """
+    from dpsynth.data.io import CSV_SUFFIXES, sniff_header
+    from dpsynth.errors import InvalidDataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidDataError(f"file {p} not found", hint="Check the path.")
+    if p.suffix.lower() not in CSV_SUFFIXES:
+        raise InvalidDataError(f"file {p}: `metadata init` reads the header of a CSV/TSV file",
+                               hint="Pass a .csv, .tsv or .txt file with a header line.")
+    names, delim, _ = sniff_header(p, CSV_SUFFIXES[p.suffix.lower()])
+    ids = [n for n in names if is_id_like(n)]
+    kept = [n for n in names if n not in ids]
+    each = share / max(1, len(kept))
+    doc: dict[str, Any] = {
+        "version": 1,
+        "name": p.stem,
+        "description": f"Skeleton written from the header of {p.name} (delimiter {delim!r}). Every null is "
+        "inferred with DP at fit time and charged to the budget; fill in what the documentation says.",
+        "source": "",
+        "target": None,
+        "ignore": ids,
+        "missing_values": list(MISSING_TOKENS),
+        "columns": [
+            {"name": n, "type": None, "nullable": None, "integer": None, "lower": None, "upper": None,
+             "categories": None, "description": ""}
+            for n in kept
+        ],
+    }
+    lines = [
+        f"{n}: type, missing values and categories or bounds unknown: DP inference costs about {each:.1%} of the "
+        "budget; fill in from the documentation: \"type\" (numeric, categorical, ordinal, datetime), "
+        "\"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), \"nullable\""
+        for n in kept
+    ]
+    lines += [f"{n}: looks like a row id (by its name): listed under \"ignore\", not synthesised" for n in ids]
+    return doc, lines

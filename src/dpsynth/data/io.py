@@ -275,7 +275,23 @@ def _check_names(names: Sequence[str], where: str) -> None:
         raise InvalidDataError(problems, hint="Give every column a unique name in the header.")
 
 
-def _read_header(path: Path, delim: str) -> list[str]:
+#: Delimiters the header line is sniffed for, in order of preference on a tie.
+SNIFF_DELIMITERS = (",", ";", "\t", "|")
+_NUMBER_FIELD = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def sniff_header(path: Path, default_delim: str = ",") -> tuple[list[str], str, str]:
+    """The column names, delimiter and quote character of a CSV file, from its first line only.
+
+    Only the header line is read (it names the columns: public), so the choice never depends
+    on the rows. The delimiter is the one among ``, ; TAB |`` that splits the header into the
+    most fields (``default_delim`` on a tie); the quote character is ``'`` when the header's
+    fields are wrapped in it, else ``"``.
+
+    Raises:
+        InvalidDataError: The file is not UTF-8, has no header line, the first line looks
+            like data (every field a number), or the names are empty or duplicated.
+    """
     with path.open("rb") as fh:
         first = fh.readline()
     try:
@@ -284,11 +300,30 @@ def _read_header(path: Path, delim: str) -> list[str]:
         raise InvalidDataError(
             f"file {path} is not UTF-8 text (line 1)", hint="Re-save the file as UTF-8 (e.g. with iconv)."
         ) from None
+    line = line.rstrip("\r\n")
     if not line.strip():
         raise InvalidDataError(f"file {path} has no header line", hint="The first line must name the columns.")
-    names = next(csv.reader([line.rstrip("\r\n")], delimiter=delim))
+    order = [default_delim, *(d for d in SNIFF_DELIMITERS if d != default_delim)]
+    delim, names = default_delim, [line]
+    for cand in order:  # the most fields wins; on a tie the earlier candidate
+        fields = next(csv.reader([line], delimiter=cand, quotechar='"'))
+        if len(fields) > len(names):
+            delim, names = cand, fields
+    quote = '"'
+    if all(len(f) >= 2 and f.startswith("'") and f.endswith("'") for f in names):
+        quote = "'"
+        names = next(csv.reader([line], delimiter=delim, quotechar=quote))
+    if names and all(_NUMBER_FIELD.fullmatch(n.strip()) for n in names):
+        raise InvalidDataError(
+            f"file {path}: the first line looks like data (every field is a number), not a header",
+            hint="Add a header line naming the columns.",
+        )
     _check_names(names, f"file {path}")
-    return names
+    return names, delim, quote
+
+
+def _read_header(path: Path, delim: str) -> list[str]:
+    return sniff_header(path, delim)[0]
 
 
 _LINE_RE = re.compile(r"Line:\s*(\d+)")
@@ -314,13 +349,14 @@ def _csv_error(path: Path, err: duckdb.Error) -> InvalidDataError:
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> str:
-    names = _read_header(path, delim)
+    names, delim, quote = sniff_header(path, delim)
     cols = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     name = _new_name("dpsynth_t")
-    # No sniffing: the header gives the columns, every field is text, rows must not be ragged.
+    # Only the header line is sniffed (delimiter, quote): every field is text, rows must not be ragged.
     options = (
         f"header = true, auto_detect = false, columns = {cols}, delim = {sql_str(delim)}, "
-        "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, encoding = 'utf-8'"
+        f"quote = {sql_str(quote)}, escape = {sql_str(quote)}, strict_mode = true, null_padding = false, "
+        "encoding = 'utf-8'"
     )
     try:
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv({sql_str(str(path))}, {options})")

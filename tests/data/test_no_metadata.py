@@ -1,0 +1,278 @@
+"""A steward's CSV without metadata: types, support, bounds and missingness inferred with DP."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dpsynth import api
+from dpsynth.cli import app
+from dpsynth.data.domain import Domain
+from dpsynth.data.infer import (
+    PendingDomain,
+    infer_domain,
+    load_metadata,
+    metadata_skeleton,
+    schema_domain,
+)
+from dpsynth.data.io import Table
+from dpsynth.data.private import PrivateData
+from dpsynth.errors import DpsynthError, InvalidDataError, MetadataError
+from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+from dpsynth.synth import create
+
+BUDGET = PrivacyBudget(1.0, 1e-5)
+
+
+def adult_like(n=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "age": rng.integers(17, 91, n).astype(str).astype(object),
+        "hours-per-week": rng.choice([40, 20, 50, 35, 60], n, p=[0.5, 0.1, 0.2, 0.1, 0.1]).astype(str).astype(object),
+        "workclass": rng.choice(["Private", "Self-emp", "State-gov"], n, p=[0.7, 0.2, 0.1]).astype(object),
+    })
+
+
+def infer(df, seed, share=0.15):
+    """The domain a fit infers without metadata, with noise seeded by ``seed``, and its accountant."""
+    table = Table.from_frame(df)
+    acc = Accountant(BUDGET, seeded=True)
+    new, _ = infer_domain(table, schema_domain(table), rho=share * BUDGET.rho, accountant=acc,
+                          noise=NoiseSource(seed), step="t")
+    return new, acc
+
+
+def schema_of(df, seed, share=0.15):
+    """The schema a fit infers (kind, integer, nullable, support) with noise seeded by ``seed``."""
+    new, acc = infer(df, seed, share)
+    return tuple((c.name, c.kind, c.integer, c.nullable, c.categories if c.kind == "ordinal" else None) for c in new), acc
+
+
+@pytest.mark.parametrize("odd", [{"age": "n/a"}, {"hours-per-week": "40.5"}])
+def test_one_odd_row_does_not_change_the_schema_distribution(odd):
+    # The two one-row reproductions: an added row with age="n/a" (which used to turn age
+    # categorical) or hours=40.5 (which made hours fractional). With the same noise the
+    # neighbours give the same schema, so the schema distributions are equal.
+    base = adult_like()
+    row = {**base.iloc[0].to_dict(), **odd}
+    neighbour = pd.concat([base, pd.DataFrame([row])], ignore_index=True)
+    for seed in range(4):
+        a, _ = schema_of(base, seed)
+        b, _ = schema_of(neighbour, seed)
+        assert a == b
+        kinds = {name: (kind, integer, nullable) for name, kind, integer, nullable, _ in b}
+        assert kinds["age"] == ("numeric", True, False)
+        assert kinds["hours-per-week"][1] is True or kinds["hours-per-week"][0] == "ordinal"  # never fractional
+        assert kinds["workclass"][0] == "categorical"
+
+
+def test_type_inference_is_charged_with_its_delta_and_listed():
+    _, acc = schema_of(adult_like(), 0)
+    ledger = acc.ledger
+    # One profile and one value histogram per column; each value histogram carries the δ₀
+    # a categorical outcome would use, so the charges do not depend on the inferred types.
+    assert len(ledger) == 6
+    assert sum(e.rho for e in ledger) == pytest.approx(0.15 * BUDGET.rho, rel=1e-9)
+    assert [e.delta > 0 for e in ledger] == [False, True] * 3
+    inferred = [n for n in acc.notes if n.startswith("inferred with DP:")]
+    assert len(inferred) == 6
+    assert all("of the budget" in n and "confidence" in n for n in inferred)
+
+
+def test_low_cardinality_integer_columns_keep_their_exact_support():
+    rng = np.random.default_rng(1)
+    n = 3000
+    df = pd.DataFrame({
+        "flag": rng.choice([0, 1], n, p=[0.8, 0.2]),
+        "code": rng.choice([1, 2, 3, 4], n, p=[0.4, 0.3, 0.2, 0.1]),
+        "amount": rng.lognormal(8, 1, n).round(),
+    })
+    model = create("independent", random_state=0).fit(api.load_private(df), BUDGET)
+    dom = model.domain_
+    assert dom["flag"].kind == "ordinal" and list(dom["flag"].categories) == [0, 1]
+    assert dom["code"].kind == "ordinal" and set(dom["code"].categories) <= {1, 2, 3, 4}
+    assert dom["amount"].kind == "numeric" and dom["amount"].integer
+    assert not any(c.nullable for c in dom)  # no missing value in the data: none introduced
+    out = model.sample(5000, random_state=0)
+    assert set(out["flag"]) <= {0, 1} and set(out["code"]) <= {1, 2, 3, 4}
+    assert not out.isna().any().any()
+    width = np.diff(dom["amount"].edges)
+    assert out["amount"].min() >= df["amount"].min() - width[0]
+    assert out["amount"].max() <= df["amount"].max() + width[-1]
+
+
+def test_missing_values_are_inferred_not_assumed():
+    rng = np.random.default_rng(2)
+    n = 3000
+    x = rng.normal(50, 10, n).round(2).astype(str).astype(object)
+    x[rng.random(n) < 0.3] = ""
+    df = pd.DataFrame({"x": x, "y": rng.choice(["a", "b"], n).astype(object)})
+    df.loc[0, "y"] = "NA"  # one missing value: below what DP can see
+    schema, _ = schema_of(df, 0)
+    kinds = {name: (kind, integer, nullable) for name, kind, integer, nullable, _ in schema}
+    assert kinds["x"] == ("numeric", False, True)
+    assert kinds["y"] == ("categorical", False, False)
+
+
+def test_bounds_that_cannot_be_located_stop_with_a_clear_error():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"age": rng.integers(18, 90, 40), "city": rng.choice(["a", "b"], 40)})
+    with pytest.raises(MetadataError, match=r"'age'.*could not be located") as err:
+        create("independent", random_state=0).fit(api.load_private(df), PrivacyBudget(0.1, 1e-5))
+    assert "lower" in str(err.value) and "metadata init" in str(err.value)
+
+
+def test_a_500_row_table_gets_sane_bounds():
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"age": rng.integers(18, 90, 500), "income": rng.lognormal(10, 1, 500).round()})
+    for seed in range(3):
+        try:
+            model = create("independent", random_state=seed).fit(api.load_private(df), BUDGET)
+        except MetadataError as err:  # a clear error is allowed; absurd bounds are not
+            assert "could not be located" in str(err)
+            continue
+        for name in ("age", "income"):
+            col = model.domain_[name]
+            if col.is_numeric:
+                assert col.lower >= -10 * df[name].max() and col.upper <= 10 * df[name].max()
+
+
+def test_upper_bound_is_stable_on_zero_heavy_long_tails():
+    # Public lower bound 0, no upper: the inferred upper bound must not swing by orders of
+    # magnitude from fit to fit, nor land absurdly far from the data.
+    rng = np.random.default_rng(5)
+    n = 5000
+    x = np.where(rng.random(n) < 0.78, 0.0, rng.lognormal(6, 2, n))
+    df = pd.DataFrame({"dur": x.round(3), "other": rng.integers(0, 10, n)})
+    meta = {"columns": [{"name": "dur", "type": "numeric", "lower": 0},
+                        {"name": "other", "type": "numeric", "integer": True, "lower": 0, "upper": 9}]}
+    table = Table.from_frame(df)
+    uppers = []
+    for seed in range(20):
+        acc = Accountant(BUDGET, seeded=True)
+        dom, _ = infer_domain(table, Domain.from_json(meta), rho=0.05 * BUDGET.rho / 13 * 2, accountant=acc,
+                              noise=NoiseSource(seed), step="t")
+        uppers.append(dom["dur"].upper)
+    uppers = np.array(uppers)
+    assert uppers.min() >= np.quantile(x, 0.9)  # the bulk of the tail is kept
+    assert uppers.max() <= 10 * x.max()  # never a spurious far-away cell
+    assert uppers.max() / uppers.min() <= 10  # within one decade from fit to fit
+
+
+def test_semicolon_and_single_quoted_headers_are_sniffed(tmp_path):
+    p = tmp_path / "semi.csv"
+    p.write_text("age;color;y\n30;red;1\n40;blue;0\n31;\"a;b\";1\n")
+    t = Table.from_path(p)
+    assert t.columns == ("age", "color", "y")
+    assert t.to_frame()["color"].tolist() == ["red", "blue", "a;b"]
+    q = tmp_path / "quoted.csv"
+    q.write_text("'a','b'\n'1','x'\n")
+    assert Table.from_path(q).columns == ("a", "b")
+
+
+def test_a_headerless_file_is_a_one_line_error(tmp_path):
+    p = tmp_path / "nohead.csv"
+    p.write_text("1,2,3\n4,5,6\n")
+    with pytest.raises(InvalidDataError, match="looks like data"):
+        Table.from_path(p)
+
+
+def test_id_like_columns_are_dropped_not_synthesised():
+    rng = np.random.default_rng(6)
+    n = 2000
+    df = pd.DataFrame({"ID": np.arange(n), "user_id": np.arange(n), "x": rng.choice(["a", "b"], n)})
+    private = api.load_private(df)
+    assert set(private.domain.ignore) == {"ID", "user_id"}
+    model = create("independent", random_state=0).fit(private, BUDGET)
+    assert list(model.sample(10, random_state=0).columns) == ["x"]
+    assert any("row ids" in n for n in model.privacy_report.notes)
+
+
+def test_metadata_skeleton_reads_the_header_and_loads_back(tmp_path):
+    p = tmp_path / "d.csv"
+    adult_like().assign(row_id=range(1000)).to_csv(p, index=False)
+    doc, lines = metadata_skeleton(p)
+    assert doc["ignore"] == ["row_id"] and [c["name"] for c in doc["columns"]] == ["age", "hours-per-week", "workclass"]
+    assert all(c["type"] is None and c["nullable"] is None for c in doc["columns"])
+    assert len(lines) == 4 and "of the budget" in lines[0]
+    dom = load_metadata(doc)
+    assert isinstance(dom, PendingDomain) and dom.untyped == {"age", "hours-per-week", "workclass"}
+    # Partly filled in: only what is still null is inferred.
+    doc["columns"][0].update(type="numeric", integer=True, lower=17, upper=90, nullable=False)
+    dom = load_metadata(doc)
+    assert dom.untyped == {"hours-per-week", "workclass"} and dom["age"].lower == 17
+    model = create("independent", random_state=0).fit(api.load_private(p, doc), BUDGET)
+    assert model.domain_["age"].lower == 17 and model.domain_["workclass"].kind == "categorical"
+
+
+def test_metadata_without_nulls_is_a_plain_domain():
+    meta = {"columns": [{"name": "a", "type": "numeric", "lower": 0, "upper": 1}]}
+    assert type(load_metadata(meta)) is Domain
+    with pytest.raises(DpsynthError):
+        load_metadata({"columns": [{"name": "a", "type": "nonsense"}]})
+
+
+def test_cli_metadata_init_and_fit_without_metadata_print_the_plan_first(tmp_path):
+    p = tmp_path / "d.csv"
+    adult_like(2000).to_csv(p, index=False)
+    runner = CliRunner()
+    meta = tmp_path / "meta.json"
+    r = runner.invoke(app, ["metadata", "init", str(p), "-o", str(meta)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(meta.read_text())["columns"][0]["type"] is None
+    r = runner.invoke(app, ["metadata", "init", str(p), "-o", str(meta)])
+    assert r.exit_code == 2 and "--force" in r.output
+    r = runner.invoke(app, ["fit", str(p), "-g", "independent", "-e", "1", "-d", "1e-6", "-o",
+                            str(tmp_path / "m.dps"), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    assert "DP inference" in r.output and "15% of the budget" in r.output
+    assert r.output.index("DP inference") < r.output.index("Privacy:")
+
+
+def test_private_data_of_a_pending_domain_validates_only_what_is_known():
+    df = adult_like()
+    df.loc[0, "workclass"] = ""
+    private = PrivateData(df, schema_domain(Table.from_frame(df)))
+    assert private.domain.needs_inference == ("age", "hours-per-week", "workclass")
+
+
+def test_an_outlier_row_moves_neither_bounds_nor_support():
+    # Neighbouring datasets: one added row with a far-away amount, or a code never seen.
+    rng = np.random.default_rng(7)
+    n = 3000
+    base = pd.DataFrame({"flag": rng.choice([0, 1], n), "amount": rng.lognormal(8, 1, n).round()})
+    neighbour = pd.concat([base, pd.DataFrame([{"flag": 7, "amount": 1e9}])], ignore_index=True)
+    for seed in range(3):
+        da, _ = infer(base, seed)
+        db, _ = infer(neighbour, seed)
+        assert da == db
+        assert db["amount"].upper < 1e7 and list(db["flag"].categories) == [0, 1]
+
+
+def test_profile_noise_is_at_the_claimed_scale():
+    # The profile's counts get discrete Gaussian noise of the σ its charge states:
+    # the sample variance over fits is within the χ² interval of σ².
+    from scipy import stats
+
+    from dpsynth.data.infer import _measure_profile, placeholder
+
+    df = pd.DataFrame({"x": ["1", "2.5", "", "a"] * 50})
+    table = Table.from_frame(df)
+    col = placeholder("x")
+    rho = 1e-3
+    draws = []
+    for seed in range(200):
+        acc = Accountant(BUDGET, seeded=True)
+        prof = _measure_profile(table, col, rho, acc, NoiseSource(seed), "t", BUDGET.rho, typed=False)
+        # Non-whole and whole numbers are each the sum of two cells (negative, non-negative).
+        draws.append([prof.missing - 50, prof.text - 50, (prof.nonwhole - 50) / np.sqrt(2),
+                      (prof.whole - 50) / np.sqrt(2)])
+        assert acc.ledger[0].rho == pytest.approx(rho) and acc.ledger[0].noise_scale == pytest.approx(prof.sigma)
+    draws = np.array(draws).ravel()
+    sigma2 = 1.0 / (2.0 * rho)
+    k = draws.size - 1
+    lo, hi = stats.chi2.ppf([0.0005, 0.9995], k) / k
+    assert lo < draws.var(ddof=1) / sigma2 < hi
+    assert abs(draws.mean()) < 4 * np.sqrt(sigma2 / draws.size)
