@@ -67,8 +67,18 @@ class _Coder:
     interior: tuple[float, ...] = ()  # interior edges (edges modes)
     edges: tuple[float, ...] = ()
 
+    atom_codes: tuple[int, ...] = ()  # codes that hold one atom each …
+    atom_values: tuple[float, ...] = ()  # … and its value
+
     @classmethod
     def build(cls, col: Column) -> _Coder:
+        base = cls._build_base(col)
+        if not col.atoms or base.mode in ("category", "integer"):
+            return base  # one code per whole number: every atom already has its own code
+        return base._with_atoms(col.atoms)
+
+    @classmethod
+    def _build_base(cls, col: Column) -> _Coder:
         if not col.is_numeric:
             return cls(col, "category", len(col.categories or ()))
         if col.edges is not None:
@@ -91,6 +101,45 @@ class _Coder:
         if hi <= lo:
             return cls(col, "uniform", 1, lo=lo, hi=hi, width=1.0)
         return cls(col, "uniform", bins, lo=lo, hi=hi, width=(hi - lo) / bins)
+
+    def _with_atoms(self, atoms: tuple[float, ...]) -> _Coder:
+        """The same bins with a code of its own for each atom inside the outer edges.
+
+        An atom ``a`` of an integer column gets the bin ``[a, a + 1)``; of a continuous one
+        ``[a, nextafter(a))``, which holds exactly ``a``. Atoms outside the outer edges (or
+        the public bounds) are ignored.
+        """
+        integer = self.mode in ("uniform_int", "edges_int")
+        if self.mode == "uniform":
+            edges = self.lo + np.arange(self.n + 1) * self.width
+            edges[-1] = self.hi
+            if self.n == 1 and self.hi <= self.lo:
+                edges = np.array([self.lo, np.nextafter(self.lo, np.inf)])
+        elif self.mode == "uniform_int":
+            edges = self.int_starts()
+        else:
+            edges = np.asarray(self.edges, dtype=np.float64)
+        first, last = max(float(edges[0]), self.lo), min(float(edges[-1]), self.hi)
+        extra: list[float] = []
+        kept: list[float] = []
+        for a in atoms:
+            if integer:
+                a = float(math.floor(a + 0.5))
+            if not first <= a <= last:
+                continue
+            kept.append(a)
+            extra += [a, a + 1.0] if integer else [a, float(np.nextafter(a, np.inf))]
+        if not kept:
+            return self
+        new = np.unique(np.concatenate([edges, extra]))
+        if integer:
+            new = new[new <= max(float(edges[-1]), self.hi + 1.0)]
+        e = tuple(float(x) for x in new)
+        mode: Mode = "edges_int" if integer else "edges"
+        interior = np.asarray(e[1:-1])
+        codes = tuple(int(np.searchsorted(interior, a, side="right")) for a in kept)
+        return _Coder(self.col, mode, len(e) - 1, lo=self.lo, hi=self.hi, interior=e[1:-1], edges=e,
+                      atom_codes=codes, atom_values=tuple(kept))
 
     @property
     def size(self) -> int:
@@ -191,43 +240,38 @@ class _Coder:
         return np.append(starts, hi + 1)
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Values for codes of present values (floats; whole numbers for integer modes)."""
-        c = codes.astype(np.int64)
+        """Values for codes of present values (floats; whole numbers for integer modes).
+
+        An atom's code gives the atom. Otherwise the value is drawn inside the bin (and the
+        public bounds) from the column's ``density`` if it has one, else uniformly, on the
+        grid of the column's precision (whole numbers for integer columns; multiples of
+        ``step`` if given), so no recorded value is split across its neighbours.
+        """
+        from dpsynth.data.numeric import draw_in_bins
+
+        return draw_in_bins(self, codes.astype(np.int64), rng)
+
+    def bin_extent(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per code, the values it holds: ``[a, b)`` (``[a, b]`` for the last bin), within bounds.
+
+        For the integer-valued modes: ``a`` is the first whole number of the bin and ``b``
+        one past the last (``a == b``: the bin holds none).
+        """
         if self.mode in ("integer", "uniform_int", "edges_int"):
             starts = self.int_starts()
-            low, high = starts[c], starts[c + 1]
-            empty = high <= low
-            safe_high = np.where(empty, low + 1, high)
-            out = rng.integers(low.astype(np.int64), safe_high.astype(np.int64)).astype(np.float64)
-            if empty.any():
-                # A bin without whole numbers (edges closer than 1): nearest whole number.
-                e = np.asarray(self.edges, dtype=np.float64)
-                mid = np.floor((e[c[empty]] + e[c[empty] + 1]) / 2 + 0.5)
-                out[empty] = np.clip(mid, self.lo, self.hi)
-            return out
+            return starts[:-1], starts[1:]
+        c = np.arange(self.n, dtype=np.float64)
         if self.mode == "uniform":
             a = self.lo + c * self.width
             b = np.where(c == self.n - 1, self.hi, self.lo + (c + 1) * self.width)
-            lo_b, hi_b = self.lo, self.hi
-        else:  # edges
-            e = np.asarray(self.edges, dtype=np.float64)
-            a, b = e[c], e[c + 1]
-            lo_b = self.col.lower if self.col.lower is not None else -np.inf
-            hi_b = self.col.upper if self.col.upper is not None else np.inf
-            a2, b2 = np.maximum(a, lo_b), np.minimum(b, hi_b)
-            inside = a2 <= b2
-            a, b = np.where(inside, a2, a), np.where(inside, b2, b)
-        out = rng.uniform(a, b)
-        if self.col.kind == "datetime":
-            out = np.round(out * 1e6) / 1e6
-        out = np.clip(out, lo_b, hi_b)
-        for fallback in ((a + b) / 2, a):
-            wrong = self.codes_of_numbers(out) != c
-            if not wrong.any():
-                break
-            fb = np.round(fallback * 1e6) / 1e6 if self.col.kind == "datetime" else fallback
-            out[wrong] = np.clip(fb, lo_b, hi_b)[wrong]
-        return out
+            return a, b
+        e = np.asarray(self.edges, dtype=np.float64)
+        a, b = e[:-1], e[1:]
+        lo_b = self.col.lower if self.col.lower is not None else -np.inf
+        hi_b = self.col.upper if self.col.upper is not None else np.inf
+        a2, b2 = np.maximum(a, lo_b), np.minimum(b, hi_b)
+        inside = a2 <= b2
+        return np.where(inside, a2, a), np.where(inside, b2, b)
 
 
 class Discretizer:
@@ -432,7 +476,8 @@ def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -
         out = pd.Series(micros.astype("datetime64[us]"))
         out[~present] = pd.NaT
         return out
-    if col.integer:
+    if col.integer or (col.step is not None and float(col.step).is_integer()):
+        # Whole numbers keep their form: 40, not 40.0.
         ints = np.where(present, values, 0).astype(np.int64)
         return pd.Series(pd.arrays.IntegerArray(ints, ~present))
     return pd.Series(values, dtype=np.float64)
