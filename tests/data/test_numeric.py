@@ -255,3 +255,19 @@ def test_inferred_categories_keep_leading_zeros(tmp_path):
     data.complete_domain()
     cats = set(data.domain["code"].categories or ())
     assert {"007", "010"} <= cats
+
+
+def test_snap_puts_direct_outputs_in_the_column_form():
+    col = Column("x", kind="numeric", lower=0, upper=1000, step=50.0, atoms=(0.0,))
+    out = numeric.snap(col, np.array([12.0, 26.0, 999.0, np.nan, 1e-9, 1100.0]))
+    assert np.array_equal(out[~np.isnan(out)], [0.0, 50.0, 1000.0, 0.0, 1000.0]) and np.isnan(out[3])
+    cents = Column("p", kind="numeric", lower=0, upper=10, step=0.01)
+    assert numeric.snap(cents, np.array([0.30499999, 0.1 + 0.2])).tolist() == [0.3, 0.3]
+    free = Column("f", kind="numeric", lower=0, upper=1, atoms=(0.5,))
+    v = np.array([0.25, np.nextafter(0.5, 1.0), 0.5000001])
+    assert numeric.snap(free, v).tolist() == [0.25, 0.5, 0.5000001]
+    # GSD's and the neural generators' outputs go through it.
+    from dpsynth.synth.gsd import decode_rows
+
+    frame = decode_rows(np.array([[12.0], [26.0]]), Domain([col]))
+    assert frame["x"].tolist() == [0, 50] and frame["x"].dtype == "Int64"

@@ -90,10 +90,11 @@ def pre_todo(domain: Domain, parts: Iterable[str] = PARTS) -> list[tuple[str, st
     for col in domain:
         if not col.is_numeric or _small_integer_range(col):
             continue
-        if "atoms" in parts and col.atoms is None:
-            out.append((col.name, "atoms"))
+        # The step first: its few-cell histogram gives the row count atoms are judged by.
         if "step" in parts and col.step is None:
             out.append((col.name, "step"))
+        if "atoms" in parts and col.atoms is None:
+            out.append((col.name, "atoms"))
     return out
 
 
@@ -154,6 +155,7 @@ def measure_pre(
     delta0 = ATOM_DELTA_SHARE * accountant.budget.delta / max(1, n_atoms)
     con, rel = table.connection, table.relation_name
     new: dict[str, Column] = {}
+    totals: dict[str, float] = {}  # noisy row counts from the step histograms
     for name, part in todo:
         col = new.get(name, domain[name])
         q = quote_ident(name)
@@ -170,7 +172,11 @@ def measure_pre(
             values = np.array([r[0] for r in rows], dtype=np.float64)
             counts = np.array([r[1] for r in rows], dtype=np.float64)
             noisy = mech.release(counts, noise) if values.size else counts
-            atoms = select_atoms(values, noisy, sigma=sigma, delta0=delta0, total=_noisy_total(noisy, sigma))
+            tau = 1.0 + discrete_gaussian_tail_threshold(sigma, delta0)
+            # Without a step histogram, the released values' noisy counts bound the total
+            # from below (the clipped sum of all cells would add noise once per value).
+            total = totals.get(name, float(noisy[noisy >= tau].sum()) if values.size else 0.0)
+            atoms = select_atoms(values, noisy, sigma=sigma, delta0=delta0, total=total)
             new[name] = col.replace(atoms=atoms)
             accountant.notes.append(f"atoms of {name!r} found with DP: {len(atoms)}")
         else:
@@ -187,6 +193,7 @@ def measure_pre(
             for cell, c in rows:
                 counts[int(cell) + 1] = c
             noisy = mech.release(counts, noise)
+            totals[name] = float(np.clip(noisy, 0.0, None).sum())
             found = select_step(chain, noisy, sigma=sigma)
             if found is not None and not (col.integer and found <= 1.0):
                 new[name] = col.replace(step=found)
@@ -194,11 +201,6 @@ def measure_pre(
             else:
                 accountant.notes.append(f"step of {name!r} inferred with DP: none")
     return domain.with_columns(new.values())
-
-
-def _noisy_total(noisy: np.ndarray, sigma: float) -> float:
-    """A conservative total from a noisy histogram: the clipped sum (post-processing)."""
-    return float(np.clip(noisy, 0.0, None).sum())
 
 
 @functools.lru_cache(maxsize=256)
@@ -340,6 +342,35 @@ def measure_shape(
 
 
 # -- decoding ---------------------------------------------------------------------------
+def snap(col: Column, x: np.ndarray) -> np.ndarray:
+    """Numbers put in the column's form: on its grid, atoms exact (post-processing).
+
+    For generators that output numbers directly (GSD's tables, the neural generators'
+    inverse transforms): a value is rounded to the nearest multiple of ``step`` (whole
+    numbers for integer columns) inside the public bounds, and a value within half a step
+    (an ulp without one) of an atom becomes the atom. NaN stays NaN.
+    """
+    x = np.asarray(x, dtype=np.float64).copy()
+    s = float(col.step) if col.step is not None else (1.0 if col.integer else None)
+    ok = ~np.isnan(x)
+    if col.atoms:
+        for a in col.atoms:
+            tol = s / 2 if s is not None else abs(a) * 1e-12 + 1e-300
+            x[ok & (np.abs(x - a) <= tol)] = a
+    if s is None:
+        return x
+    k = np.floor(x[ok] / s + 0.5)
+    lo = math.ceil(col.lower / s - 1e-9) if col.lower is not None else -np.inf
+    hi = math.floor(col.upper / s + 1e-9) if col.upper is not None else np.inf
+    if lo <= hi:
+        k = np.clip(k, lo, hi)
+    snapped = np.round(k * s, _decimals(s))
+    if col.atoms:
+        snapped = np.where(np.isin(x[ok], np.asarray(col.atoms)), x[ok], snapped)
+    x[ok] = snapped
+    return x
+
+
 def lattice_step(coder: _Coder) -> float | None:
     """The grid decoded values lie on (None: continuous)."""
     col = coder.col
@@ -479,5 +510,6 @@ __all__ = [
     "select_step",
     "shape_cells",
     "shape_todo",
+    "snap",
     "step_candidates",
 ]
