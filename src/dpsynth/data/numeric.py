@@ -56,7 +56,7 @@ NUMERIC_SHARE = 0.05
 #: Share of the budget's δ the atom histograms may use, in total.
 ATOM_DELTA_SHARE = 0.1
 #: Most atoms kept per column, and the share of the rows an atom must hold.
-MAX_ATOMS = 8
+MAX_ATOMS = 16
 ATOM_MIN_SHARE = 0.01
 #: Sub-cells per bin of the within-bin density.
 SHAPE_CELLS = 8
