@@ -271,3 +271,26 @@ def test_snap_puts_direct_outputs_in_the_column_form():
 
     frame = decode_rows(np.array([[12.0], [26.0]]), Domain([col]))
     assert frame["x"].tolist() == [0, 50] and frame["x"].dtype == "Int64"
+
+
+def test_strongly_dependent_columns_are_placed_alike_within_their_bins():
+    a = Column("bill1", kind="numeric", lower=0.0, upper=100.0, bins=10)
+    b = Column("bill2", kind="numeric", lower=0.0, upper=100.0, bins=10)
+    c = Column("other", kind="numeric", lower=0.0, upper=100.0, bins=10)
+    disc = Discretizer(Domain([a, b, c]))
+    rng = np.random.default_rng(0)
+    same = rng.integers(0, 10, 3000)
+    codes = np.column_stack([same, same, rng.integers(0, 10, 3000)])
+    out = disc.decode(codes, np.random.default_rng(1))
+    # Codes equal → comonotone within-bin draws → equal values; the independent column is not.
+    assert np.allclose(out["bill1"], out["bill2"])
+    assert not np.allclose(out["bill1"], out["other"])
+    pos = lambda s: (s.to_numpy() % 10.0) / 10.0  # noqa: E731 - within-bin position
+    r = stats.spearmanr(pos(out["bill1"]), pos(out["other"]))[0]
+    assert abs(r) < 4 / math.sqrt(3000)
+    # Off: independent draws, and every value still codes back to its bin.
+    off = disc.decode(codes, np.random.default_rng(1), couple=None)
+    assert not np.allclose(off["bill1"], off["bill2"])
+    assert np.array_equal(disc.encode_frame(out), codes) and np.array_equal(disc.encode_frame(off), codes)
+    # Within-bin marginals stay uniform when coupled (KS against U(0, 1)).
+    assert stats.kstest(pos(out["bill2"]), "uniform").pvalue > 1e-3

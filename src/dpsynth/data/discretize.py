@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from dpsynth.data.io import Table
 
 Mode = Literal["category", "integer", "uniform", "uniform_int", "edges", "edges_int"]
+#: Default rank-correlation threshold above which numeric columns are decoded comonotone
+#: within their bins (:meth:`Discretizer.decode`).
+COUPLE = 0.9
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,7 @@ class _Coder:
         starts = np.maximum.accumulate(np.clip(starts, lo, hi + 1))
         return np.append(starts, hi + 1)
 
-    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def decode(self, codes: np.ndarray, rng: np.random.Generator, u: np.ndarray | None = None) -> np.ndarray:
         """Values for codes of present values (floats; whole numbers for integer modes).
 
         An atom's code gives the atom. Otherwise the value is drawn inside the bin (and the
@@ -249,7 +252,7 @@ class _Coder:
         """
         from dpsynth.data.numeric import draw_in_bins
 
-        return draw_in_bins(self, codes.astype(np.int64), rng)
+        return draw_in_bins(self, codes.astype(np.int64), rng, u)
 
     def bin_extent(self) -> tuple[np.ndarray, np.ndarray]:
         """Per code, the values it holds: ``[a, b)`` (``[a, b]`` for the last bin), within bounds.
@@ -423,16 +426,20 @@ class Discretizer:
                 )
         return out
 
-    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    def decode(self, codes: np.ndarray, rng: np.random.Generator, *, couple: float | None = COUPLE) -> pd.DataFrame:
         """Values for a code matrix: the inverse of :meth:`encode`, up to the bin.
 
         Categorical codes give the category; numeric codes a value drawn uniformly within
         the bin and the public bounds (a whole number for integer columns); the missing
         code gives NA. This reads no private data: it is post-processing, free under DP.
 
+        Numeric columns whose codes are strongly rank-correlated (≥ ``couple``) get values
+        at the same quantile inside their bins (see :func:`dpsynth.data.numeric.coupled_groups`).
+
         Args:
             codes: (n, d) integer codes, columns in domain order.
             rng: Draws the values within bins.
+            couple: Rank-correlation threshold for comonotone within-bin draws (None: off).
 
         Returns:
             A frame with the domain's columns in order: float64 (numeric), Int64 (integer
@@ -454,14 +461,25 @@ class Discretizer:
                     f"codes of column {n!r} must be in [0, {coder.size}). "
                     f"Got values in [{col_codes.min()}, {col_codes.max()}]."
                 )
-            data[n] = _decode_column(coder, col_codes, rng)
+        shared: dict[int, np.ndarray] = {}
+        if couple is not None:
+            from dpsynth.data.numeric import coupled_groups
+
+            numeric_names = [c.name for c in self.domain if c.is_numeric]
+            missing = {n: self._coders[n].missing_code for n in self.names}
+            for group in coupled_groups(codes, self.names, numeric_names, self.sizes, missing, couple):
+                u = np.asarray(rng.random(codes.shape[0]), dtype=np.float64)
+                shared.update({j: u for j in group})
+        for j, n in enumerate(self.names):
+            data[n] = _decode_column(self._coders[n], codes[:, j].astype(np.int64), rng, shared.get(j))
         return pd.DataFrame(data, columns=list(self.names))
 
     def __repr__(self) -> str:
         return f"Discretizer({dict(self.sizes)!r})"
 
 
-def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
+def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
+                   u: np.ndarray | None = None) -> pd.Series:
     col = coder.col
     present = codes < coder.n
     if coder.mode == "category":
@@ -470,7 +488,7 @@ def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -
         cats[-1] = None
         return pd.Series(cats[np.minimum(codes, coder.n)], dtype=object)
     values = np.full(len(codes), np.nan)
-    values[present] = coder.decode(codes[present], rng)
+    values[present] = coder.decode(codes[present], rng, None if u is None else u[present])
     if col.kind == "datetime":
         micros = np.where(present, np.round(np.nan_to_num(values) * 1e6), 0).astype(np.int64)
         out = pd.Series(micros.astype("datetime64[us]"))

@@ -426,19 +426,70 @@ def _pieces(lo: float, hi: float, density: tuple[np.ndarray, np.ndarray] | None
 
 
 def _draw(lo: float, hi: float, pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None, m: int,
-          rng: np.random.Generator) -> np.ndarray:
+          rng: np.random.Generator, u: np.ndarray | None = None) -> np.ndarray:
+    """Draws from the piecewise-uniform density on [lo, hi); with ``u``, its quantiles at ``u``."""
     if pieces is None:
-        return rng.uniform(lo, hi, m)
+        return lo + (rng.random(m) if u is None else u) * (hi - lo)
     starts, ends, cum = pieces
-    j = np.minimum(np.searchsorted(cum, rng.random(m), side="right"), cum.size - 1)
-    return starts[j] + rng.random(m) * (ends[j] - starts[j])
+    if u is None:
+        j = np.minimum(np.searchsorted(cum, rng.random(m), side="right"), cum.size - 1)
+        return starts[j] + rng.random(m) * (ends[j] - starts[j])
+    j = np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
+    prev = np.concatenate([[0.0], cum[:-1]])[j]
+    frac = np.clip((u - prev) / np.maximum(cum[j] - prev, 1e-300), 0.0, 1.0 - 1e-12)
+    return starts[j] + frac * (ends[j] - starts[j])
 
 
-def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def coupled_groups(codes: np.ndarray, names: Sequence[str], numeric_names: Iterable[str], sizes: dict[str, int],
+                   missing: dict[str, int | None], threshold: float) -> list[list[int]]:
+    """Groups of numeric columns whose synthetic codes are strongly, positively rank-correlated.
+
+    Post-processing of synthetic codes only. Within a group, values are placed at the same
+    quantile inside their bins (comonotone), as strongly dependent real columns are
+    (monthly bills of one person): drawn independently, two such values would differ by up
+    to a bin width where real ones differ little.
+    """
+    cols = [j for j, n in enumerate(names) if n in set(numeric_names) and sizes[n] > 2]
+    if len(cols) < 2 or codes.shape[0] < 10:
+        return []
+    ranks = np.empty((codes.shape[0], len(cols)))
+    for i, j in enumerate(cols):
+        c = codes[:, j].astype(np.float64)
+        mc = missing[names[j]]
+        if mc is not None:
+            c[codes[:, j] == mc] = np.nan
+        ranks[:, i] = stats.rankdata(c, nan_policy="omit") if np.isnan(c).any() else stats.rankdata(c)
+    parent = list(range(len(cols)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a in range(len(cols)):
+        for b in range(a + 1, len(cols)):
+            ok = ~(np.isnan(ranks[:, a]) | np.isnan(ranks[:, b]))
+            if ok.sum() < 10:
+                continue
+            x, y = ranks[ok, a], ranks[ok, b]
+            if x.std() == 0 or y.std() == 0:
+                continue
+            if float(np.corrcoef(x, y)[0, 1]) >= threshold:
+                parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for i, j in enumerate(cols):
+        groups.setdefault(find(i), []).append(j)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
+                 u: np.ndarray | None = None) -> np.ndarray:
     """Values for the codes of present values of a numeric column (post-processing).
 
     Atom codes give their atom; other codes a value inside the bin and the public bounds,
     drawn from the column's density there (uniform without one), on the column's grid.
+    With ``u`` (one uniform per code), the value is the within-bin quantile at ``u``.
     """
     col = coder.col
     out = np.empty(codes.size, dtype=np.float64)
@@ -475,12 +526,13 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -> 
                 hi_all = math.floor(coder.hi / s + 1e-9) if math.isfinite(coder.hi) else k
                 out[idx] = np.round(min(max(k, lo_all), hi_all) * s, dec)
                 continue
-            x = _draw(lo_k - 0.5, hi_k + 0.5, _pieces(lo_k - 0.5, hi_k + 0.5, density), m, rng)
+            x = _draw(lo_k - 0.5, hi_k + 0.5, _pieces(lo_k - 0.5, hi_k + 0.5, density), m, rng,
+                      None if u is None else u[idx])
             k = np.clip(np.floor(x + 0.5), lo_k, hi_k)
             out[idx] = np.round(k * s, dec)
         else:
             lo, hi = float(a[c]), float(b[c])
-            x = _draw(lo, hi, _pieces(lo, hi, density), m, rng)
+            x = _draw(lo, hi, _pieces(lo, hi, density), m, rng, None if u is None else u[idx])
             if col.kind == "datetime":
                 x = np.round(x * 1e6) / 1e6
             x = np.clip(x, lo, hi)
@@ -500,6 +552,7 @@ __all__ = [
     "NUMERIC_SHARE",
     "PARTS",
     "check_parts",
+    "coupled_groups",
     "draw_in_bins",
     "lattice_step",
     "measure_pre",
