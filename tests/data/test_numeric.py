@@ -294,3 +294,14 @@ def test_strongly_dependent_columns_are_placed_alike_within_their_bins():
     assert np.array_equal(disc.encode_frame(out), codes) and np.array_equal(disc.encode_frame(off), codes)
     # Within-bin marginals stay uniform when coupled (KS against U(0, 1)).
     assert stats.kstest(pos(out["bill2"]), "uniform").pvalue > 1e-3
+
+
+def test_fully_declared_numeric_column_costs_nothing():
+    col = Column("x", kind="numeric", lower=0, upper=100, edges=(0, 10, 50, 100), step=1.0, atoms=(),
+                 density={"edges": [0, 50, 100], "weights": [1, 1]})
+    frame = pd.DataFrame({"x": np.arange(100) % 100})
+    acc = Accountant(PrivacyBudget(1.0, 1e-6), seeded=True)
+    data = PrivateData(frame, Domain([col])).bind(acc, NoiseSource(0))
+    data.complete_domain(step="test.infer")
+    assert acc.report().ledger == [] or all(e.step != "test.infer" for e in acc.report().ledger)
+    assert data.domain["x"] == col
