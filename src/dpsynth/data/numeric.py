@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -124,6 +125,17 @@ def plan_rho(domain: Domain, rho: float, parts: Iterable[str]) -> tuple[float, f
     return (rho / total if total else 0.0), len(pre)
 
 
+def _numbers_table(table: Table, cols: Sequence[Column]) -> str:
+    """A temp table of the parsed numbers of ``cols`` (NULL where missing): one scan of the rows."""
+    name = f"dpsynth_numbers_{uuid.uuid4().hex[:12]}"
+    parts = []
+    for col in cols:
+        q = quote_ident(col.name)
+        parts.append(f"CASE WHEN {sql_missing(col, q)} THEN NULL ELSE {sql_number(col, q)} END AS {q}")
+    table.connection.execute(f"CREATE TEMP TABLE {name} AS SELECT {', '.join(parts)} FROM {table.relation_name}")
+    return name
+
+
 def measure_pre(
     table: Table,
     domain: Domain,
@@ -153,14 +165,13 @@ def measure_pre(
         return domain
     n_atoms = sum(1 for _, p in todo if p == "atoms")
     delta0 = ATOM_DELTA_SHARE * accountant.budget.delta / max(1, n_atoms)
-    con, rel = table.connection, table.relation_name
+    con = table.connection
+    nums = _numbers_table(table, [domain[n] for n in dict.fromkeys(n for n, _ in todo)])
     new: dict[str, Column] = {}
     totals: dict[str, float] = {}  # noisy row counts from the step histograms
     for name, part in todo:
         col = new.get(name, domain[name])
-        q = quote_ident(name)
-        x = sql_number(col, q)
-        source = f"(SELECT {x} AS x FROM {rel} WHERE NOT {sql_missing(col, q)}) WHERE x IS NOT NULL AND isfinite(x)"
+        source = f"(SELECT {quote_ident(name)} AS x FROM {nums}) WHERE x IS NOT NULL AND isfinite(x)"
         sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS[part]))
         mech = GaussianMechanism(sigma=sigma)
         if part == "atoms":
@@ -200,6 +211,7 @@ def measure_pre(
                 accountant.notes.append(f"step of {name!r} inferred with DP: {found:g}")
             else:
                 accountant.notes.append(f"step of {name!r} inferred with DP: none")
+    con.execute(f"DROP TABLE {nums}")
     return domain.with_columns(new.values())
 
 
@@ -312,7 +324,10 @@ def measure_shape(
     from dpsynth.data.discretize import _Coder
 
     todo = shape_todo(domain, parts)
-    con, rel = table.connection, table.relation_name
+    if not todo:
+        return domain
+    con = table.connection
+    nums = _numbers_table(table, [domain[n] for n in todo])
     new = []
     for name in todo:
         col = domain[name]
@@ -322,22 +337,22 @@ def measure_shape(
         sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["shape"]))
         mech = GaussianMechanism(sigma=sigma)
         accountant.charge(mech, step=step, description=f"histogram of {name!r} on sub-cells of its bins (shape)")
-        q = quote_ident(name)
-        interior = "[" + ", ".join(sql_double(c) for c in cuts[1:-1]) + "]"
+        # Counts per distinct value, binned here: cell = number of interior cuts ≤ x.
         rows = con.execute(
-            f"SELECT len(list_filter({interior}, lambda e: e <= x)) AS cell, count(*) FROM "
-            f"(SELECT {sql_number(col, q)} AS x FROM {rel} WHERE NOT {sql_missing(col, q)}) "
+            f"SELECT x, count(*) FROM (SELECT {quote_ident(name)} AS x FROM {nums}) "
             "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
         ).fetchall()
-        counts = np.zeros(cuts.size - 1)
-        for cell, c in rows:
-            counts[int(cell)] = c
+        xs = np.array([r[0] for r in rows], dtype=np.float64)
+        cs = np.array([r[1] for r in rows], dtype=np.float64)
+        cells = np.searchsorted(cuts[1:-1], xs, side="right")
+        counts = np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
         noisy = mech.release(counts, noise)
         # Shrink towards uniform where the noise dominates: a floor of one σ per cell.
         weights = np.clip(noisy, 0.0, None) + sigma
         weights = weights / weights.sum()
         new.append(col.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{w:.4g}") for w in weights))))
         accountant.notes.append(f"within-bin shape of {name!r} measured with DP: {cuts.size - 1} sub-cells")
+    con.execute(f"DROP TABLE {nums}")
     return domain.with_columns(new) if new else domain
 
 
