@@ -15,12 +15,17 @@ Codes, per column type:
   gets one code per number; a wider integer column is binned over ``[lower, upper + 1)`` so
   that every bin holds whole numbers. Integer columns round values half up first.
 * datetime: as numeric, over seconds since 1970-01-01;
+* atoms (the column's ``atoms``, public or found with DP): each atom inside the outer edges
+  gets a code of its own (``[a, a + 1)`` for integer columns, ``[a, nextafter(a))``
+  otherwise), so it is measured as a cell and decoded exactly;
 * missing (nullable columns only): one extra, last code.
 
 The same mapping is written twice, as a DuckDB SQL expression (:meth:`Discretizer.sql_expr`,
 used on tables of any size) and in numpy (:meth:`Discretizer.encode_frame`, for small
-frames); they agree value for value. :meth:`Discretizer.decode` maps codes back to values;
-it reads no data, so it is post-processing of whatever produced the codes.
+frames); they agree value for value. :meth:`Discretizer.decode` maps codes back to values
+through :mod:`dpsynth.data.numeric` (atoms exact, values on the column's ``step`` grid,
+drawn from its within-bin ``density``); it reads no data, so it is post-processing of
+whatever produced the codes.
 """
 
 from __future__ import annotations
@@ -429,9 +434,11 @@ class Discretizer:
     def decode(self, codes: np.ndarray, rng: np.random.Generator, *, couple: float | None = COUPLE) -> pd.DataFrame:
         """Values for a code matrix: the inverse of :meth:`encode`, up to the bin.
 
-        Categorical codes give the category; numeric codes a value drawn uniformly within
-        the bin and the public bounds (a whole number for integer columns); the missing
-        code gives NA. This reads no private data: it is post-processing, free under DP.
+        Categorical codes give the category; an atom's code gives the atom; other numeric
+        codes a value within the bin and the public bounds, drawn from the column's
+        within-bin density (uniformly without one), on its grid (whole numbers for integer
+        columns, multiples of ``step``); the missing code gives NA. This reads no private
+        data: it is post-processing, free under DP.
 
         Numeric columns whose codes are strongly rank-correlated (≥ ``couple``) get values
         at the same quantile inside their bins (see :func:`dpsynth.data.numeric.coupled_groups`).
@@ -443,7 +450,8 @@ class Discretizer:
 
         Returns:
             A frame with the domain's columns in order: float64 (numeric), Int64 (integer
-            numeric), datetime64 (datetime), object (categorical; None where missing).
+            numeric, or a whole-number ``step``), datetime64 (datetime), object
+            (categorical; None where missing).
         """
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != len(self.names):
