@@ -43,7 +43,7 @@ VARIANTS = {
 
 
 def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str, seed: int,
-        params: dict, couple_ablation: bool = False) -> list[dict]:
+        params: dict, couple_ablation: bool = False, thresholds: tuple[float, ...] = ()) -> list[dict]:
     from dpsynth.data import PrivateData
     from dpsynth.data.discretize import COUPLE, Discretizer
     from dpsynth.data.domain import Domain
@@ -63,12 +63,18 @@ def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str
     n = int(getattr(model, "estimated_rows", 0) or len(train))
     rows = []
     # "uniform" is the old decoding: no numeric detail and independent within-bin draws.
-    couples = (None,) if variant == "uniform" else ((COUPLE, None) if couple_ablation else (COUPLE,))
+    couples: tuple[float | None, ...] = (COUPLE,)
+    if variant == "uniform":
+        couples = (None,)
+    elif couple_ablation:
+        couples = (*(thresholds or (COUPLE,)), None)
     for couple in couples:
         Discretizer.decode.__kwdefaults__["couple"] = couple  # decoding is post-processing: same fit
         synth = model.sample(n, random_state=seed)[list(eval_domain.names)]
         Discretizer.decode.__kwdefaults__["couple"] = COUPLE
         name = variant if couple is not None or variant == "uniform" else f"{variant}-independent"
+        if couple is not None and couple != COUPLE:
+            name = f"{variant}-couple{couple:g}"
         rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon, name, seed, fit_s))
     return rows
 
@@ -108,13 +114,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=harness.RESULTS / "numeric.csv")
     ap.add_argument("--couple-ablation", action="store_true",
                     help="also score each fit decoded without comonotone within-bin draws")
+    ap.add_argument("--couple-thresholds", type=float, nargs="*", default=[],
+                    help="with --couple-ablation: the rank-correlation thresholds to score")
     args = ap.parse_args()
     params = json.loads(args.params)
     for ds in args.datasets:
         for eps in args.epsilon:
             for seed in args.seeds:
                 for v in args.variants:
-                    for row in one(ds, args.generator, eps, args.delta, v, seed, params, args.couple_ablation):
+                    for row in one(ds, args.generator, eps, args.delta, v, seed, params, args.couple_ablation,
+                                   tuple(args.couple_thresholds)):
                         new = not args.out.exists()
                         args.out.parent.mkdir(parents=True, exist_ok=True)
                         with args.out.open("a", newline="") as fh:
