@@ -30,7 +30,8 @@ META = {
 
 
 def test_inference_is_charged_and_reported():
-    data = PrivateData(frame(), Domain.from_json(META))
+    # Categories and bounds only (numeric detail has its own tests in test_numeric.py).
+    data = PrivateData(frame(), Domain.from_json(META), numeric_detail=())
     model = create("independent", random_state=0).fit(data, PrivacyBudget(2.0, 1e-6))
     report = model.privacy_report
     infer = [e for e in report.ledger if e.step == "independent.infer_domain"]
@@ -68,7 +69,8 @@ def test_nothing_to_infer_costs_nothing():
     meta = {"columns": [{"name": "age", "type": "numeric", "lower": 18, "upper": 90, "edges": [18, 30, 50, 90]}]}
     domain = Domain.from_json(meta)
     assert inference_todo(domain) == []
-    model = create("independent", random_state=0).fit(PrivateData(frame()[["age"]], domain), 1.0)
+    # (Atoms, step and within-bin shape are measured unless declared or switched off.)
+    model = create("independent", random_state=0).fit(PrivateData(frame()[["age"]], domain, numeric_detail=()), 1.0)
     assert all(e.step != "independent.infer_domain" for e in model.privacy_report.ledger)
 
 

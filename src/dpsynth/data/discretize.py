@@ -15,12 +15,17 @@ Codes, per column type:
   gets one code per number; a wider integer column is binned over ``[lower, upper + 1)`` so
   that every bin holds whole numbers. Integer columns round values half up first.
 * datetime: as numeric, over seconds since 1970-01-01;
+* atoms (the column's ``atoms``, public or found with DP): each atom inside the outer edges
+  gets a code of its own (``[a, a + 1)`` for integer columns, ``[a, nextafter(a))``
+  otherwise), so it is measured as a cell and decoded exactly;
 * missing (nullable columns only): one extra, last code.
 
 The same mapping is written twice, as a DuckDB SQL expression (:meth:`Discretizer.sql_expr`,
 used on tables of any size) and in numpy (:meth:`Discretizer.encode_frame`, for small
-frames); they agree value for value. :meth:`Discretizer.decode` maps codes back to values;
-it reads no data, so it is post-processing of whatever produced the codes.
+frames); they agree value for value. :meth:`Discretizer.decode` maps codes back to values
+through :mod:`dpsynth.data.numeric` (atoms exact, values on the column's ``step`` grid,
+drawn from its within-bin ``density``); it reads no data, so it is post-processing of
+whatever produced the codes.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ if TYPE_CHECKING:
     from dpsynth.data.io import Table
 
 Mode = Literal["category", "integer", "uniform", "uniform_int", "edges", "edges_int"]
+#: Default rank-correlation threshold above which numeric columns are decoded comonotone
+#: within their bins (:meth:`Discretizer.decode`).
+COUPLE = 0.9
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,18 @@ class _Coder:
     interior: tuple[float, ...] = ()  # interior edges (edges modes)
     edges: tuple[float, ...] = ()
 
+    atom_codes: tuple[int, ...] = ()  # codes that hold one atom each …
+    atom_values: tuple[float, ...] = ()  # … and its value
+
     @classmethod
     def build(cls, col: Column) -> _Coder:
+        base = cls._build_base(col)
+        if not col.atoms or base.mode in ("category", "integer"):
+            return base  # one code per whole number: every atom already has its own code
+        return base._with_atoms(col.atoms)
+
+    @classmethod
+    def _build_base(cls, col: Column) -> _Coder:
         if not col.is_numeric:
             return cls(col, "category", len(col.categories or ()))
         if col.edges is not None:
@@ -90,6 +108,45 @@ class _Coder:
         if hi <= lo:
             return cls(col, "uniform", 1, lo=lo, hi=hi, width=1.0)
         return cls(col, "uniform", bins, lo=lo, hi=hi, width=(hi - lo) / bins)
+
+    def _with_atoms(self, atoms: tuple[float, ...]) -> _Coder:
+        """The same bins with a code of its own for each atom inside the outer edges.
+
+        An atom ``a`` of an integer column gets the bin ``[a, a + 1)``; of a continuous one
+        ``[a, nextafter(a))``, which holds exactly ``a``. Atoms outside the outer edges (or
+        the public bounds) are ignored.
+        """
+        integer = self.mode in ("uniform_int", "edges_int")
+        if self.mode == "uniform":
+            edges = self.lo + np.arange(self.n + 1) * self.width
+            edges[-1] = self.hi
+            if self.n == 1 and self.hi <= self.lo:
+                edges = np.array([self.lo, np.nextafter(self.lo, np.inf)])
+        elif self.mode == "uniform_int":
+            edges = self.int_starts()
+        else:
+            edges = np.asarray(self.edges, dtype=np.float64)
+        first, last = max(float(edges[0]), self.lo), min(float(edges[-1]), self.hi)
+        extra: list[float] = []
+        kept: list[float] = []
+        for a in atoms:
+            if integer:
+                a = float(math.floor(a + 0.5))
+            if not first <= a <= last:
+                continue
+            kept.append(a)
+            extra += [a, a + 1.0] if integer else [a, float(np.nextafter(a, np.inf))]
+        if not kept:
+            return self
+        new = np.unique(np.concatenate([edges, extra]))
+        if integer:
+            new = new[new <= max(float(edges[-1]), self.hi + 1.0)]
+        e = tuple(float(x) for x in new)
+        mode: Mode = "edges_int" if integer else "edges"
+        interior = np.asarray(e[1:-1])
+        codes = tuple(int(np.searchsorted(interior, a, side="right")) for a in kept)
+        return _Coder(self.col, mode, len(e) - 1, lo=self.lo, hi=self.hi, interior=e[1:-1], edges=e,
+                      atom_codes=codes, atom_values=tuple(kept))
 
     @property
     def size(self) -> int:
@@ -189,44 +246,39 @@ class _Coder:
         starts = np.maximum.accumulate(np.clip(starts, lo, hi + 1))
         return np.append(starts, hi + 1)
 
-    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Values for codes of present values (floats; whole numbers for integer modes)."""
-        c = codes.astype(np.int64)
+    def decode(self, codes: np.ndarray, rng: np.random.Generator, u: np.ndarray | None = None) -> np.ndarray:
+        """Values for codes of present values (floats; whole numbers for integer modes).
+
+        An atom's code gives the atom. Otherwise the value is drawn inside the bin (and the
+        public bounds) from the column's ``density`` if it has one, else uniformly, on the
+        grid of the column's precision (whole numbers for integer columns; multiples of
+        ``step`` if given), so no recorded value is split across its neighbours.
+        """
+        from dpsynth.data.numeric import draw_in_bins
+
+        return draw_in_bins(self, codes.astype(np.int64), rng, u)
+
+    def bin_extent(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per code, the values it holds: ``[a, b)`` (``[a, b]`` for the last bin), within bounds.
+
+        For the integer-valued modes: ``a`` is the first whole number of the bin and ``b``
+        one past the last (``a == b``: the bin holds none).
+        """
         if self.mode in ("integer", "uniform_int", "edges_int"):
             starts = self.int_starts()
-            low, high = starts[c], starts[c + 1]
-            empty = high <= low
-            safe_high = np.where(empty, low + 1, high)
-            out = rng.integers(low.astype(np.int64), safe_high.astype(np.int64)).astype(np.float64)
-            if empty.any():
-                # A bin without whole numbers (edges closer than 1): nearest whole number.
-                e = np.asarray(self.edges, dtype=np.float64)
-                mid = np.floor((e[c[empty]] + e[c[empty] + 1]) / 2 + 0.5)
-                out[empty] = np.clip(mid, self.lo, self.hi)
-            return out
+            return starts[:-1], starts[1:]
+        c = np.arange(self.n, dtype=np.float64)
         if self.mode == "uniform":
             a = self.lo + c * self.width
             b = np.where(c == self.n - 1, self.hi, self.lo + (c + 1) * self.width)
-            lo_b, hi_b = self.lo, self.hi
-        else:  # edges
-            e = np.asarray(self.edges, dtype=np.float64)
-            a, b = e[c], e[c + 1]
-            lo_b = self.col.lower if self.col.lower is not None else -np.inf
-            hi_b = self.col.upper if self.col.upper is not None else np.inf
-            a2, b2 = np.maximum(a, lo_b), np.minimum(b, hi_b)
-            inside = a2 <= b2
-            a, b = np.where(inside, a2, a), np.where(inside, b2, b)
-        out = rng.uniform(a, b)
-        if self.col.kind == "datetime":
-            out = np.round(out * 1e6) / 1e6
-        out = np.clip(out, lo_b, hi_b)
-        for fallback in ((a + b) / 2, a):
-            wrong = self.codes_of_numbers(out) != c
-            if not wrong.any():
-                break
-            fb = np.round(fallback * 1e6) / 1e6 if self.col.kind == "datetime" else fallback
-            out[wrong] = np.clip(fb, lo_b, hi_b)[wrong]
-        return out
+            return a, b
+        e = np.asarray(self.edges, dtype=np.float64)
+        a, b = e[:-1], e[1:]
+        lo_b = self.col.lower if self.col.lower is not None else -np.inf
+        hi_b = self.col.upper if self.col.upper is not None else np.inf
+        a2, b2 = np.maximum(a, lo_b), np.minimum(b, hi_b)
+        inside = a2 <= b2
+        return np.where(inside, a2, a), np.where(inside, b2, b)
 
 
 class Discretizer:
@@ -378,20 +430,27 @@ class Discretizer:
                 )
         return out
 
-    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    def decode(self, codes: np.ndarray, rng: np.random.Generator, *, couple: float | None = COUPLE) -> pd.DataFrame:
         """Values for a code matrix: the inverse of :meth:`encode`, up to the bin.
 
-        Categorical codes give the category; numeric codes a value drawn uniformly within
-        the bin and the public bounds (a whole number for integer columns); the missing
-        code gives NA. This reads no private data: it is post-processing, free under DP.
+        Categorical codes give the category; an atom's code gives the atom; other numeric
+        codes a value within the bin and the public bounds, drawn from the column's
+        within-bin density (uniformly without one), on its grid (whole numbers for integer
+        columns, multiples of ``step``); the missing code gives NA. This reads no private
+        data: it is post-processing, free under DP.
+
+        Numeric columns whose codes are strongly rank-correlated (≥ ``couple``) get values
+        at the same quantile inside their bins (see :func:`dpsynth.data.numeric.coupled_groups`).
 
         Args:
             codes: (n, d) integer codes, columns in domain order.
             rng: Draws the values within bins.
+            couple: Rank-correlation threshold for comonotone within-bin draws (None: off).
 
         Returns:
             A frame with the domain's columns in order: float64 (numeric), Int64 (integer
-            numeric), datetime64 (datetime), object (categorical; None where missing).
+            numeric, or a whole-number ``step``), datetime64 (datetime), object
+            (categorical; None where missing).
         """
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != len(self.names):
@@ -409,14 +468,25 @@ class Discretizer:
                     f"codes of column {n!r} must be in [0, {coder.size}). "
                     f"Got values in [{col_codes.min()}, {col_codes.max()}]."
                 )
-            data[n] = _decode_column(coder, col_codes, rng)
+        shared: dict[int, np.ndarray] = {}
+        if couple is not None:
+            from dpsynth.data.numeric import coupled_groups
+
+            numeric_names = [c.name for c in self.domain if c.is_numeric]
+            missing = {n: self._coders[n].missing_code for n in self.names}
+            for group in coupled_groups(codes, self.names, numeric_names, self.sizes, missing, couple):
+                u = np.asarray(rng.random(codes.shape[0]), dtype=np.float64)
+                shared.update({j: u for j in group})
+        for j, n in enumerate(self.names):
+            data[n] = _decode_column(self._coders[n], codes[:, j].astype(np.int64), rng, shared.get(j))
         return pd.DataFrame(data, columns=list(self.names))
 
     def __repr__(self) -> str:
         return f"Discretizer({dict(self.sizes)!r})"
 
 
-def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
+def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
+                   u: np.ndarray | None = None) -> pd.Series:
     col = coder.col
     present = codes < coder.n
     if coder.mode == "category":
@@ -425,13 +495,14 @@ def _decode_column(coder: _Coder, codes: np.ndarray, rng: np.random.Generator) -
         cats[-1] = None
         return pd.Series(cats[np.minimum(codes, coder.n)], dtype=object)
     values = np.full(len(codes), np.nan)
-    values[present] = coder.decode(codes[present], rng)
+    values[present] = coder.decode(codes[present], rng, None if u is None else u[present])
     if col.kind == "datetime":
         micros = np.where(present, np.round(np.nan_to_num(values) * 1e6), 0).astype(np.int64)
         out = pd.Series(micros.astype("datetime64[us]"))
         out[~present] = pd.NaT
         return out
-    if col.integer:
+    if col.integer or (col.step is not None and float(col.step).is_integer()):
+        # Whole numbers keep their form: 40, not 40.0.
         ints = np.where(present, values, 0).astype(np.int64)
         return pd.Series(pd.arrays.IntegerArray(ints, ~present))
     return pd.Series(values, dtype=np.float64)

@@ -70,6 +70,22 @@ Column keys (``name`` and ``type`` are required):
 ``edges``
     Numeric/datetime only: explicit, strictly increasing bin edges (e.g. public or DP
     quantiles). They override ``bins``.
+``step``
+    Numeric/datetime only: the precision values are recorded in; every value is a whole
+    multiple of it (``1`` for whole numbers, ``100`` for amounts in hundreds, ``0.01`` for
+    two decimals; for datetimes in seconds: ``60`` whole minutes, ``86400`` dates).
+    Synthetic values are drawn on this grid and written in the column's form. ``null`` or
+    absent: inferred with DP (noisy counts of the values on nested candidate grids).
+``atoms``
+    Numeric/datetime only: public special values that occur exactly and often (``0``, a
+    top-code such as ``99999``, the usual ``40`` hours). Each gets a code of its own and is
+    decoded exactly. ``null`` or absent: found with DP (a thresholded noisy histogram of
+    the exact values, whose δ is charged); ``[]``: none, and none are searched for.
+``density``
+    Numeric/datetime only: ``{"edges": [...], "weights": [...]}``, a histogram of the
+    column on cells finer than its bins. Decoding draws a value inside its bin from this
+    shape instead of uniformly. Written by dpsynth after measuring it with DP; rarely
+    written by hand.
 ``description``
     Free text (the codebook's meaning of the column).
 
@@ -118,6 +134,9 @@ _COLUMN_KEYS = (
     "edges",
     "missing_values",
     "description",
+    "step",
+    "atoms",
+    "density",
 )
 _DOMAIN_KEYS = (
     "version",
@@ -188,6 +207,12 @@ class Column:
         edges: Explicit, strictly increasing bin edges; they override ``bins``.
         missing_values: Tokens that mean missing, e.g. ``("?",)``.
         description: Free text.
+        step: The precision values are recorded in (every value a multiple of it); None
+            if unknown.
+        atoms: Values that occur exactly and often, each coded and decoded exactly; None
+            if unknown, ``()`` for none.
+        density: ``(edges, weights)``: a histogram on cells finer than the bins that
+            decoding draws from within a bin; None for a uniform draw.
 
     Raises:
         MetadataError: Listing every problem with the description.
@@ -204,6 +229,9 @@ class Column:
     edges: tuple[float, ...] | None = None
     missing_values: tuple[str, ...] = ()
     description: str = ""
+    step: float | None = None
+    atoms: tuple[float, ...] | None = None
+    density: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
         problems = self._normalise()
@@ -318,6 +346,53 @@ class Column:
                         problems.append("'edges' needs at least 2 values (one bin)")
                     elif any(b <= a for a, b in itertools.pairwise(edges)):
                         problems.append("'edges' must be strictly increasing")
+        problems.extend(self._normalise_numeric_detail(numeric))
+        return problems
+
+    def _normalise_numeric_detail(self, numeric: bool) -> list[str]:
+        """Check and coerce ``step``, ``atoms`` and ``density``."""
+        problems: list[str] = []
+        set_ = object.__setattr__
+        for attr in ("step", "atoms", "density"):
+            if getattr(self, attr) is not None and not numeric:
+                problems.append(f"'{attr}' applies to numeric/datetime columns, not {self.kind}")
+                set_(self, attr, None)
+        if self.step is not None:
+            st = _plain(self.step)
+            if not _is_number(st) or not math.isfinite(float(st)) or float(st) <= 0:
+                problems.append(f"'step' must be a number > 0, got {self.step!r}")
+            else:
+                set_(self, "step", float(st))
+                if self.integer is True and not float(st).is_integer():
+                    problems.append(f"'step' of an integer column must be a whole number, got {st!r}")
+        if self.atoms is not None:
+            if isinstance(self.atoms, str | bytes) or not isinstance(self.atoms, Iterable):
+                problems.append(f"'atoms' must be a list of numbers, got {self.atoms!r}")
+            else:
+                conv = [_to_float(a, self.kind) for a in tuple(self.atoms)]
+                if any(a is None for a in conv):
+                    problems.append(f"'atoms' must be finite numbers, got {list(self.atoms)[:5]!r}")
+                else:
+                    set_(self, "atoms", tuple(sorted({float(a) for a in conv if a is not None})))
+        if self.density is not None:
+            d = self.density
+            if isinstance(d, Mapping):
+                d = (d.get("edges"), d.get("weights"))
+            try:
+                e, w = d  # type: ignore[misc]
+                edges = tuple(float(_plain(x)) for x in e)
+                weights = tuple(float(_plain(x)) for x in w)
+            except (TypeError, ValueError):
+                problems.append("'density' must be {\"edges\": [...], \"weights\": [...]}")
+            else:
+                if len(edges) < 2 or len(weights) != len(edges) - 1:
+                    problems.append("'density' needs n + 1 edges and n weights")
+                elif any(b <= a for a, b in itertools.pairwise(edges)) or not all(map(math.isfinite, edges)):
+                    problems.append("'density' edges must be finite and strictly increasing")
+                elif any(not math.isfinite(x) or x < 0 for x in weights):
+                    problems.append("'density' weights must be finite and >= 0")
+                else:
+                    set_(self, "density", (edges, weights))
         return problems
 
     @property
@@ -357,6 +432,15 @@ class Column:
             out["missing_values"] = list(self.missing_values)
         if self.description:
             out["description"] = self.description
+        if self.step is not None:
+            out["step"] = _compact(self.step)
+        if self.atoms is not None:
+            out["atoms"] = [_compact(a) for a in self.atoms]
+        if self.density is not None:
+            out["density"] = {
+                "edges": [_compact(e) for e in self.density[0]],
+                "weights": [_compact(w) for w in self.density[1]],
+            }
         return out
 
     @classmethod

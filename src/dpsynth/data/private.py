@@ -51,6 +51,11 @@ class PrivateData:
             unless the metadata gives explicit ``edges``; False bins them uniformly over their
             public bounds at no cost.
         validate_data: Check the table against the domain first (recommended).
+        numeric_detail: What to learn with DP about numeric columns whose metadata leaves
+            it out, so their values look real (see :mod:`dpsynth.data.numeric`):
+            ``"atoms"`` (exact frequent values), ``"step"`` (precision), ``"shape"``
+            (within-bin density); charged at ``numeric.NUMERIC_SHARE`` of the budget.
+            ``()`` turns it off.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class PrivateData:
         inference_share: float = 0.05,
         quantile_bins: bool = True,
         validate_data: bool = True,
+        numeric_detail: Sequence[str] = ("atoms", "step", "shape"),
     ) -> None:
         if not isinstance(domain, Domain):
             raise InvalidParameterError(f"PrivateData needs a Domain. Got {type(domain).__name__}.")
@@ -72,6 +78,9 @@ class PrivateData:
         self.domain = domain
         self.inference_share = float(inference_share)
         self.quantile_bins = bool(quantile_bins)
+        from dpsynth.data.numeric import check_parts
+
+        self.numeric_detail = check_parts(numeric_detail)
         #: Remarks every privacy report of a fit on this data carries (e.g. how types were read).
         self.notes: list[str] = []
         if validate_data:
@@ -91,6 +100,7 @@ class PrivateData:
         view.domain = self.domain
         view.inference_share = self.inference_share
         view.quantile_bins = self.quantile_bins
+        view.numeric_detail = self.numeric_detail
         view.notes = list(self.notes)
         accountant.notes.extend(self.notes)
         view._accountant = accountant
@@ -134,17 +144,39 @@ class PrivateData:
         """
         from dpsynth.data.infer import infer_domain, inference_todo
 
-        if not inference_todo(self.domain, quantile_bins=self.quantile_bins):
-            return self
-
-        rho = self.inference_share * self.rho_left(step)
-        self.domain, self._table = infer_domain(
-            self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
-            quantile_bins=self.quantile_bins,
-        )
+        numeric = self._numeric_detail_pre(step)
+        if inference_todo(self.domain, quantile_bins=self.quantile_bins):
+            rho = self.inference_share * self.rho_left(step)
+            self.domain, self._table = infer_domain(
+                self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
+                quantile_bins=self.quantile_bins,
+            )
+        self._numeric_detail_shape(step, numeric)
         self._discretizer = None
         self._cache.clear()
         return self
+
+    # -- numeric detail (atoms, precision, within-bin shape; dpsynth.data.numeric) ------------
+    def _numeric_detail_pre(self, step: str) -> float:
+        """Measure atoms and steps before bounds are inferred; return ρ per unit for the shape."""
+        from dpsynth.data import numeric
+
+        if not self.numeric_detail or not (
+            numeric.pre_todo(self.domain, self.numeric_detail) or numeric.shape_todo(self.domain, self.numeric_detail)
+        ):
+            return 0.0
+        rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * self.rho_left(step), self.numeric_detail)
+        self.domain = numeric.measure_pre(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
+                                          noise=self.noise, step=step, parts=self.numeric_detail)
+        return rho_unit
+
+    def _numeric_detail_shape(self, step: str, rho_unit: float) -> None:
+        """Measure within-bin densities on the completed bins."""
+        from dpsynth.data import numeric
+
+        if rho_unit > 0:
+            self.domain = numeric.measure_shape(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
+                                                noise=self.noise, step=step, parts=self.numeric_detail)
 
     # -- the discretised view marginal methods measure --------------------------------------
     @property

@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dpsynth.data.domain import Column, Domain, category_key
+from dpsynth.data.numeric import snap
 from dpsynth.errors import InvalidDataError
 
 
@@ -144,8 +145,8 @@ class TableCodec:
         lo = col.lower if col.lower is not None else e[0]
         hi = col.upper if col.upper is not None else e[-1]
         if col.integer:
-            return np.clip(np.floor(x), math.ceil(lo), math.floor(hi))
-        return np.clip(x, lo, hi)
+            x = np.clip(np.floor(x), math.ceil(lo), math.floor(hi))
+        return snap(col, np.clip(x, lo, hi))  # on the column's grid (step), atoms exact
 
     def decode(self, out: np.ndarray) -> pd.DataFrame:
         """Rows from model outputs (logits for one-hot blocks, values for numeric ones).
@@ -175,7 +176,7 @@ class TableCodec:
                 micros = np.where(present, np.round(values * 1e6), 0).astype(np.int64)
                 series = pd.Series(micros.astype("datetime64[us]"))
                 series[~present] = pd.NaT
-            elif col.integer:
+            elif col.integer or (col.step is not None and float(col.step).is_integer()):
                 series = pd.Series(pd.arrays.IntegerArray(np.where(present, values, 0).astype(np.int64), ~present))
             else:
                 series = pd.Series(np.where(present, values, np.nan), dtype=np.float64)

@@ -34,6 +34,7 @@ import pandas as pd
 
 from dpsynth.data import queries as q
 from dpsynth.data.domain import Domain
+from dpsynth.data.numeric import snap
 from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.privacy.random import RandomState, make_rng
@@ -391,13 +392,14 @@ def decode_rows(X: np.ndarray, domain: Domain) -> pd.DataFrame:
             cats[-1] = None
             data[col.name] = pd.Series(cats[np.minimum(x.astype(np.int64), len(cats) - 1)], dtype=object)
             continue
+        x = snap(col, x)  # on the column's grid (step, whole numbers), atoms exact
         present = ~np.isnan(x)
         if col.kind == "datetime":
             micros = np.where(present, np.round(np.nan_to_num(x) * 1e6), 0).astype(np.int64)
             s = pd.Series(micros.astype("datetime64[us]"))
             s[~present] = pd.NaT
             data[col.name] = s
-        elif col.integer:
+        elif col.integer or (col.step is not None and float(col.step).is_integer()):
             ints = np.where(present, np.round(np.nan_to_num(x)), 0).astype(np.int64)
             data[col.name] = pd.Series(pd.arrays.IntegerArray(ints, ~present))
         else:
