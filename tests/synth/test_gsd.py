@@ -139,7 +139,9 @@ def test_search_stops_at_the_noise_floor(tiny_frame, tiny_domain):
 
 
 @pytest.mark.parametrize("mode", ["oneshot", "adaptive"])
-def test_budget_charged_equals_the_declared_rho(small_private, mode):
+def test_budget_charged_equals_the_declared_rho(small_frame, small_domain, mode):
+    # GSD's own split, with numeric detail (atoms, steps, within-bin shape) off.
+    small_private = PrivateData(small_frame, small_domain, numeric_detail=())
     budget = PrivacyBudget(1.0, 1e-6)
     params = {**FAST_PARAMS["gsd"], "mode": mode, "rounds": 3}
     model = create("gsd", random_state=0, **params).fit(small_private, budget)
@@ -173,7 +175,7 @@ def test_noise_on_the_answers_is_at_the_claimed_scale(small_frame, small_domain,
         return out
 
     monkeypatch.setattr(GaussianMechanism, "release", spy)
-    private = PrivateData(small_frame, small_domain)
+    private = PrivateData(small_frame, small_domain, numeric_detail=())
     budget = PrivacyBudget(1.0, 1e-6)
     fast = {**FAST_PARAMS["gsd"], "mode": "oneshot", "generations": 1}
     measured = []
@@ -203,7 +205,9 @@ def test_noise_on_the_answers_is_at_the_claimed_scale(small_frame, small_domain,
     assert stats.chi2.cdf(float(np.sum((z / 1.25) ** 2)), n) < 1e-6  # and one 25% too large
 
 
-def test_numeric_output_is_real_valued_within_bounds(small_private, small_domain):
+def test_numeric_output_is_real_valued_within_bounds(small_frame, small_domain):
+    # Without numeric detail no step is learned, so values are not snapped to a grid.
+    small_private = PrivateData(small_frame, small_domain, numeric_detail=())
     model = create("gsd", random_state=0, **FAST_PARAMS["gsd"]).fit(small_private, 3.0)
     out = model.sample(1000, random_state=0)
     score = out["score"].dropna()

@@ -296,7 +296,8 @@ def infer_domain(
         )
     final = [new_cols[c.name].column if c.name in new_cols else c for c in domain]
     new_domain = Domain(final, target=domain.target, ignore=domain.ignore, name=domain.name,
-                        description=domain.description, source=domain.source)
+                        description=domain.description, source=domain.source,
+                        constraints=domain.constraints)
     return new_domain, _clipped_view(table, domain, new_cols)
 
 
@@ -834,7 +835,8 @@ def load_metadata(source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
         return Domain.from_json(source)
     plain = Domain.from_json({**doc, "columns": cols})
     return PendingDomain(plain.columns, untyped=untyped, nullable_unknown=null_unknown, target=plain.target,
-                         ignore=plain.ignore, name=plain.name, description=plain.description, source=plain.source)
+                         ignore=plain.ignore, name=plain.name, description=plain.description, source=plain.source,
+                         constraints=plain.constraints)
 
 
 def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADATA_SHARE) -> tuple[dict[str, Any], list[str]]:
