@@ -260,6 +260,36 @@ def _make_generator(
     return generator, SynthesizerGenerator(generator, epsilon=epsilon, delta=delta, **params)
 
 
+def _complete_from_rows(frame: pd.DataFrame, dom: Domain) -> Domain:
+    """Fill the categories and bounds the metadata leaves unknown from the audited rows.
+
+    The audit reads raw rows on purpose (it measures a release and is not part of one), and
+    its games need one fixed domain to encode attacks and fit the generator in every game;
+    the columns completed this way are listed in the audit's settings.
+    """
+    from dpsynth.data._parse import missing_mask, numbers
+
+    new = []
+    for col in dom:
+        if not col.needs_inference:
+            continue
+        values = frame[col.name]
+        present = values[~missing_mask(col, values)]
+        if col.is_numeric:
+            x = numbers(col, present)
+            x = x[~np.isnan(x)]
+            if x.size == 0:
+                raise InvalidDataError(f"Column {col.name!r} has no numbers to bound; declare its bounds.")
+            lo, hi = float(x.min()), float(x.max())
+            if col.integer:
+                lo, hi = float(np.floor(lo)), float(np.ceil(hi))
+            new.append(col.replace(lower=col.lower if col.lower is not None else lo,
+                                   upper=col.upper if col.upper is not None else max(hi, lo + 1.0)))
+        else:
+            new.append(col.replace(categories=tuple(sorted({str(v).strip() for v in present}))))
+    return dom.with_columns(new)
+
+
 def _load(
     data: pd.DataFrame | str | os.PathLike[str],
     domain: Domain | str | os.PathLike[str] | dict[str, Any] | None,
@@ -272,11 +302,6 @@ def _load(
     dom = domain if isinstance(domain, Domain) else Domain.from_json(
         domain if isinstance(domain, dict) else Path(domain)
     )
-    if dom.needs_inference:
-        raise InvalidParameterError(
-            "The audit needs complete metadata; these columns lack categories or bounds: "
-            f"{list(dom.needs_inference)}. Fill them in (the audit does not infer them)."
-        )
     if isinstance(data, pd.DataFrame):
         frame = data
         missing = [c for c in dom.names if c not in frame.columns]
@@ -290,6 +315,8 @@ def _load(
             frame = table.to_frame(dom)
     if len(frame) < 4:
         raise InvalidDataError(f"The data has {len(frame)} rows; an audit needs at least 4.")
+    if dom.needs_inference:
+        dom = _complete_from_rows(frame, dom)
     # Reject values outside the declared domain now, with the column named, instead of
     # deep inside a game.
     from dpsynth.audit.attacks import encode_codes
@@ -397,6 +424,9 @@ def run_audit(
     mia_names = list(mia_attacks) if mia_attacks is not None else list(DEFAULT_MIA)
     atk = _attacks(mia_names, n_shadows)
     name, gen = _make_generator(generator, float(epsilon), float(delta), dict(params or {}))
+    incomplete = [] if metadata is None else list(
+        (metadata if isinstance(metadata, Domain) else Domain.from_json(
+            metadata if isinstance(metadata, dict) else Path(metadata))).needs_inference)
     population, dom = _load(data, metadata)
     m_ = m if m is not None else max(2, min(1000, len(population) // 2))
     rows_ = recon_rows if recon_rows is not None else m_
@@ -423,6 +453,9 @@ def run_audit(
         "alpha": alpha,
         "population_rows": len(population),
         "control": bool(control),
+        # Columns whose categories or bounds the metadata left unknown: the audit completed them
+        # from the audited rows (it reads raw rows on purpose), so every game shares one domain.
+        "completed_from_rows": incomplete,
     }
     folder = Path(work_dir) if work_dir is not None else None
     seed = random_state
