@@ -2,8 +2,9 @@
 
 Blocks run top to bottom, Python blocks in one namespace (as a reader would paste them),
 shell lines starting with ``dpsynth`` through the CLI, in a folder where the README's file
-names exist: ``DATA.csv``, ``adult_train.csv`` and ``REAL.csv`` are 1,500 rows of Adult,
-``meta.json`` and ``metadata/adult.json`` its public metadata. ``make`` lines are what CI
+names exist: ``DATA.csv``, ``data.csv``, ``adult_train.csv`` and ``REAL.csv`` are 1,500 rows
+of Adult, ``meta.json`` its public metadata, ``metadata/`` the bundled metadata and
+``../shared`` the bundled datasets. ``make`` lines are what CI
 itself runs. A block preceded by ``<!-- readme-test: skip (reason) -->`` is not run (a long
 fit, a model that must be installed); the reason is shown, and their number is pinned so
 that skipping cannot grow silently.
@@ -27,7 +28,7 @@ README = ROOT / "README.md"
 ADULT = ROOT.parent / "shared" / "datasets" / "adult" / "adult_train.csv"
 BLOCK = re.compile(r"(<!-- readme-test: (?P<mark>[^>]*?) -->\s*\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 #: Blocks marked skip, with their reasons in README (a long fit, an optional model).
-EXPECTED_SKIPS = 6
+EXPECTED_SKIPS = 15
 
 
 def blocks() -> list[tuple[int, str, str, str]]:
@@ -53,11 +54,13 @@ def shell_commands(body: str) -> list[str]:
 def workdir(tmp_path_factory):
     d = tmp_path_factory.mktemp("readme")
     small = pd.read_csv(ADULT, dtype=str, keep_default_na=False).head(1500)
-    for name in ("DATA.csv", "adult_train.csv", "REAL.csv"):
+    for name in ("DATA.csv", "adult_train.csv", "REAL.csv", "data.csv"):
         small.to_csv(d / name, index=False)
-    (d / "metadata").mkdir()
-    shutil.copy(ROOT / "metadata" / "adult.json", d / "metadata" / "adult.json")
+    shutil.copytree(ROOT / "metadata", d / "metadata")
     shutil.copy(ROOT / "metadata" / "adult.json", d / "meta.json")
+    shared = d.parent / "shared"  # README paths such as ../shared/datasets/... (as from the repository root)
+    if not shared.exists():
+        shared.symlink_to(ROOT.parent / "shared", target_is_directory=True)
     return d
 
 
