@@ -16,6 +16,7 @@ Called only from :meth:`PrivateData.complete_domain` (the privacy boundary).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
@@ -23,6 +24,9 @@ from scipy import stats
 from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
 from dpsynth.data.domain import Column, Domain
 from dpsynth.data.io import Table
+
+if TYPE_CHECKING:
+    from dpsynth.data.spark import SparkTable
 from dpsynth.errors import MetadataError
 from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
 
@@ -43,7 +47,7 @@ _sql_literal = sql_str
 
 
 def infer_domain(
-    table: Table,
+    table: Table | SparkTable,
     domain: Domain,
     *,
     rho: float,
@@ -51,8 +55,11 @@ def infer_domain(
     noise: NoiseSource,
     step: str,
     quantile_bins: bool = True,
-) -> tuple[Domain, Table]:
+) -> tuple[Domain, Table | SparkTable]:
     """Infer unknown categories and bounds with DP.
+
+    The histograms are counted by the table's engine (DuckDB or Spark); only their counts
+    reach Python, where noise is added after the charge.
 
     Args:
         table: The private table.
@@ -81,8 +88,6 @@ def infer_domain(
     sigma = math.sqrt(1.0 / (2.0 * rho_each))
     n_cat = sum(1 for c in todo if not c.is_numeric)
     delta0 = DELTA_SHARE * accountant.budget.delta / max(1, n_cat)
-    con = table.connection
-    rel = table.relation_name
     new_cols: dict[str, Column] = {}
     for col in todo:
         q = _quote(col.name)
@@ -92,12 +97,7 @@ def infer_domain(
         if not col.is_numeric:
             accountant.charge(mech, step=step, delta=delta0,
                               description=f"thresholded histogram of {col.name!r} values (categories)")
-            rows = con.execute(
-                f"SELECT {ident} AS v, count(*) AS c FROM {rel} WHERE {present} "
-                "GROUP BY ALL ORDER BY v"
-            ).fetchall()
-            values = [r[0] for r in rows]
-            counts = np.array([r[1] for r in rows], dtype=np.float64)
+            values, counts = _category_counts(table, col, ident, present)
             noisy = mech.release(counts, noise) if len(values) else counts
             # A value held by one row clears τ = 1 + σ·Φ⁻¹(1 − δ₀) with probability ≤ δ₀.
             tau = 1.0 + sigma * float(stats.norm.isf(delta0))
@@ -115,17 +115,7 @@ def infer_domain(
                 # narrow ranges (ages) are placed as finely as those of wide ones (incomes).
                 inside = grid[(grid > lower_known) & (grid < upper_known)]
                 grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
-            num = sql_number(col, q)
-            edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
-            # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
-            rows = con.execute(
-                f"SELECT len(list_filter({edges_sql}, lambda e: e <= x)) AS cell, count(*) FROM "
-                f"(SELECT {num} AS x FROM {rel} WHERE {present}) WHERE x IS NOT NULL AND isfinite(x) "
-                "GROUP BY ALL"
-            ).fetchall()
-            counts = np.zeros(len(grid) + 1)
-            for cell, c in rows:
-                counts[int(cell)] = c
+            counts = _grid_counts(table, col, grid, present)
             noisy = mech.release(counts, noise)
             thr = sigma * float(stats.norm.isf(0.05 / counts.size))
             hit = np.flatnonzero(noisy > thr)
@@ -147,7 +137,47 @@ def infer_domain(
                 f"{what} of {col.name!r} inferred with DP: [{lower:g}, {upper:g}], {len(edges) - 1} bins"
             )
     new_domain = domain.with_columns([new_cols.get(c.name, c) for c in domain])
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return new_domain, spark.clipped_view(table, domain, new_cols)  # type: ignore[arg-type]
+    assert isinstance(table, Table)
     return new_domain, _clipped_view(table, domain, new_cols)
+
+
+def _category_counts(table: Table | SparkTable, col: Column, ident: str, present: str) -> tuple[list[str], np.ndarray]:
+    """Raw counts of each present value (sorted), by the table's engine."""
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return spark.category_histogram(table, col)  # type: ignore[arg-type]
+    assert isinstance(table, Table)
+    rows = table.connection.execute(
+        f"SELECT {ident} AS v, count(*) AS c FROM {table.relation_name} WHERE {present} "
+        "GROUP BY ALL ORDER BY v"
+    ).fetchall()
+    return [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.float64)
+
+
+def _grid_counts(table: Table | SparkTable, col: Column, grid: np.ndarray, present: str) -> np.ndarray:
+    """Raw counts of present finite values per grid cell (cell = grid edges ≤ x), by the table's engine."""
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return spark.grid_histogram(table, col, grid)  # type: ignore[arg-type]
+    assert isinstance(table, Table)
+    num = sql_number(col, _quote(col.name))
+    edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
+    # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
+    rows = table.connection.execute(
+        f"SELECT len(list_filter({edges_sql}, lambda e: e <= x)) AS cell, count(*) FROM "
+        f"(SELECT {num} AS x FROM {table.relation_name} WHERE {present}) WHERE x IS NOT NULL AND isfinite(x) "
+        "GROUP BY ALL"
+    ).fetchall()
+    counts = np.zeros(len(grid) + 1)
+    for cell, c in rows:
+        counts[int(cell)] = c
+    return counts
 
 
 def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column]:
@@ -216,7 +246,7 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, Column]) -> 
     return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")
 
 
-def schema_domain(table: Table) -> Domain:
+def schema_domain(table: Table | SparkTable) -> Domain:
     """A domain with only column types, when no metadata is given.
 
     Types come from the file's schema: a column whose every non-empty value parses as a
@@ -224,6 +254,11 @@ def schema_domain(table: Table) -> Domain:
     facts, and the report says they were read); categories and bounds are left unknown for
     DP inference, and every column may be missing.
     """
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return spark.schema_domain(table)  # type: ignore[arg-type]
+    assert isinstance(table, Table)
     cols = []
     for name in table.columns:
         probe = Column(name=name, kind="numeric", nullable=True)

@@ -3,7 +3,9 @@
 A generator receives a ``PrivateData`` bound to its fit's accountant and noise source.
 Every method that depends on private rows charges the accountant *before* computing the
 answer and returns only noisy values (or a selection made by a DP mechanism). Raw counts
-are computed inside DuckDB and cached in this object; they never leave it.
+are computed inside the table's engine (DuckDB, or Spark for data beyond one machine) and
+cached in this object; they never leave it. Whatever the engine, only aggregates come back
+from it, and the charge and the noise happen here, on the driver.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
-from dpsynth.data.io import Table, marginal_counts_many, validate
+from dpsynth.data.io import Table, marginal_counts_many, open_table, validate
 from dpsynth.errors import BudgetExceededError, InvalidDataError, InvalidParameterError
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
@@ -42,7 +44,8 @@ class PrivateData:
 
     Args:
         table: The table (a :class:`~dpsynth.data.io.Table`, a pandas DataFrame, or a path
-            to a CSV/Parquet file).
+            to a CSV/Parquet file; with the Spark engine a Spark DataFrame, a
+            :class:`~dpsynth.data.spark.SparkTable` or a path/URI Spark reads).
         domain: The public description of every column (from metadata). Columns whose
             categories or bounds are unknown are inferred with DP when a fit starts,
             at ``inference_share`` of its budget.
@@ -51,6 +54,10 @@ class PrivateData:
             unless the metadata gives explicit ``edges``; False bins them uniformly over their
             public bounds at no cost.
         validate_data: Check the table against the domain first (recommended).
+        engine: ``"duckdb"`` or ``"spark"`` (see :func:`~dpsynth.data.io.open_table`);
+            None picks Spark for Spark data and DuckDB otherwise. On Spark, every query is a
+            count run as Spark aggregations; the queries that need rows in memory
+            (nearest-neighbour votes, feature sketches, DP-SGD batches) are refused.
     """
 
     def __init__(
@@ -61,6 +68,7 @@ class PrivateData:
         inference_share: float = 0.05,
         quantile_bins: bool = True,
         validate_data: bool = True,
+        engine: str | None = None,
     ) -> None:
         if not isinstance(domain, Domain):
             raise InvalidParameterError(f"PrivateData needs a Domain. Got {type(domain).__name__}.")
@@ -68,14 +76,19 @@ class PrivateData:
             raise InvalidParameterError(
                 f"The 'inference_share' parameter of PrivateData must be in (0, 1). Got {inference_share!r}."
             )
-        self._table = Table.coerce(table)
+        self._table = open_table(table, engine=engine)
         self.domain = domain
         self.inference_share = float(inference_share)
         self.quantile_bins = bool(quantile_bins)
         #: Remarks every privacy report of a fit on this data carries (e.g. how types were read).
         self.notes: list[str] = []
         if validate_data:
-            validate(self._table, domain)
+            if self._table.engine == "spark":
+                from dpsynth.data import spark
+
+                spark.validate(self._table, domain)  # type: ignore[arg-type]
+            else:
+                validate(self._table, domain)  # type: ignore[arg-type]
         self._accountant: Accountant | None = None
         self._noise: NoiseSource | None = None
         self._discretizer: Discretizer | None = None
@@ -316,6 +329,7 @@ class PrivateData:
             groups = np.array([category_key(g) for g in candidate_groups], dtype=object)
             if groups.shape != (cand.shape[0],):
                 raise InvalidParameterError("candidate_groups needs one label per candidate.")
+        self._refuse_on_spark("Private Evolution's nearest-neighbour vote", "'pe'")
         mech = GaussianMechanism(sigma=sigma, sensitivity=1.0, integer=True)
         self.accountant.charge(
             mech, step=step, description=f"nearest-neighbour votes over {cand.shape[0]} candidates"
@@ -396,11 +410,10 @@ class PrivateData:
                 f"{'' if em is None else ', with selection'}), more than is left ({acc.rho_remaining:.4g}). "
                 "Nothing was released; raise epsilon or lower the method's demands."
             )
-        rows = None
+        truths: list[np.ndarray] | None = None
         if em is not None and select is not None:
             acc.charge(em, step=step, count=k, description=f"select {k} of {n_groups} query groups")
-            rows = q.private_rows(self._table, self.domain)
-            truths = q.true_counts(rows, compiled)
+            truths = self._query_counts(compiled)
             sizes = [t.size for t in truths]
             scores = q.selection_scores(truths, select, h, sigma, sizes)
             picked = q.top_k(scores, k, em.epsilon, self.noise)
@@ -410,11 +423,27 @@ class PrivateData:
             what = [compiled.groups[i].describe() for i in picked if float(h[i]) == hv]
             acc.charge(mechs[hv], step=step, count=count,
                        description="; ".join(what[:20]) + (f"; … ({len(what)} groups)" if len(what) > 20 else ""))
-        rows = q.private_rows(self._table, self.domain) if rows is None else rows
-        truths = q.true_counts(rows, compiled)
+        truths = self._query_counts(compiled) if truths is None else truths
         values = tuple(mechs[float(h[i])].release(truths[i], self.noise) for i in picked)
         sigmas = tuple(mechs[float(h[i])].sigma for i in picked)
         return q.QueryAnswers(groups=tuple(picked), values=values, sigmas=sigmas)
+
+    def _query_counts(self, compiled: CompiledWorkload) -> list[np.ndarray]:
+        """Raw counts of every group of a workload, by the table's engine (private)."""
+        from dpsynth.data import queries as q
+
+        if self._table.engine == "spark":
+            from dpsynth.data import spark
+
+            return spark.true_counts(self._table, compiled)  # type: ignore[arg-type]
+        return q.true_counts(q.private_rows(self._table, self.domain), compiled)
+
+    def _refuse_on_spark(self, what: str, generators: str) -> None:
+        """Raise before any charge when a row-reading query meets the Spark engine."""
+        if self._table.engine == "spark":
+            from dpsynth.data.spark import refuse_rows
+
+            raise refuse_rows(what, generators)
 
     def encoded_rows(self, encode: Callable[[pd.DataFrame], np.ndarray]) -> EncodedRows:
         """The private rows encoded by ``encode``, as an opaque object only DP-SGD consumes.
@@ -430,6 +459,7 @@ class PrivateData:
             row, sensitivity the clipping norm; see :mod:`dpsynth.dpsgd.plan`) before its
             first step.
         """
+        self._refuse_on_spark("DP-SGD training", "'tldm', 'ctabgan' and the other DP-SGD generators")
         # Imports torch: only the neural generators pay for it.
         from dpsynth.dpsgd.rows import EncodedRows
 
@@ -476,6 +506,7 @@ class PrivateData:
         if dim < 1:
             raise InvalidParameterError("features must declare its output dimension as a 'dim' attribute >= 1.")
         n_groups = 1 if labels is None else len(labels)
+        self._refuse_on_spark("Private Evolution's feature sketch", "'pe'")
         mech = GaussianMechanism(sigma=sigma, sensitivity=norm_bound, integer=False, dim=n_groups * dim)
         self.accountant.charge(mech, step=step, description=f"sketch of {dim} features over {n_groups} group(s)")
         frame = self._table.to_frame(self.domain)
