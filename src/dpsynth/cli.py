@@ -47,6 +47,13 @@ ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Generator hyper-parameter KEY=VALUE (JSON value), repeatable.")
 ]
 
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="Where the private counting queries run: duckdb (one machine, out of core) "
+                 "or spark (a Spark session from the environment: spark-submit, PYSPARK_SUBMIT_ARGS, "
+                 "spark-defaults.conf)."),
+]
+
 AuditOpt = Annotated[
     Path | None,
     typer.Option("--audit", help="Audit JSON from `dpsynth audit --out`, drawn in the report's audit section."),
@@ -134,13 +141,14 @@ def _print_report(report: PrivacyReport, *, ledger: bool = True) -> None:
 
 
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
-         random_state: int | None, params: list[str] | None) -> Any:
+         random_state: int | None, params: list[str] | None, engine: str = "duckdb") -> Any:
     from dpsynth import api
     from dpsynth.progress import enable_progress
 
     with enable_progress(err):
-        return api.fit(data, generator=generator, epsilon=epsilon, delta=delta, metadata=metadata,
-                       random_state=random_state, **_parse_params(params))
+        return api.fit(str(data) if engine == "spark" else data, generator=generator, epsilon=epsilon,
+                       delta=delta, metadata=metadata, random_state=random_state, engine=engine,
+                       **_parse_params(params))
 
 
 @app.command()
@@ -154,9 +162,10 @@ def fit(
     metadata: MetadataOpt = None,
     random_state: SeedOpt = None,
     param: ParamOpt = None,
+    engine: EngineOpt = "duckdb",
 ) -> None:
     """Fit a generator on DATA within (ε, δ) and save the model (safe to release)."""
-    model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
+    model = _fit(data, generator, epsilon, delta, metadata, random_state, param, engine)
     model.save(output)
     _print_report(model.privacy_report, ledger=False)
     out.print(f"Model written to {output}")
@@ -166,21 +175,22 @@ def fit(
 @_friendly
 def sample(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A fitted model (.dps).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the synthetic CSV.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the synthetic rows (.csv or .parquet).")],
     n: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to sample (default: the model's DP estimate).")] = None,
     random_state: Annotated[int | None, typer.Option("--random-state", help="Seed for sampling.")] = None,
 ) -> None:
-    """Sample synthetic rows from a fitted model (no budget spent)."""
-    from dpsynth.data.io import write_csv_atomic
+    """Sample synthetic rows from a fitted model (no budget spent), written in chunks (bounded memory)."""
+    from dpsynth.data.output import output_format, sample_chunks, write_chunks
     from dpsynth.synth.base import Synthesizer
 
+    output_format(output)  # a bad suffix fails before anything is sampled
     model = Synthesizer.load(model_path)
     rows = n if n is not None else getattr(model, "estimated_rows", None)
     if rows is None:
         from dpsynth.errors import InvalidParameterError
 
         raise InvalidParameterError("This model has no row estimate; pass --rows.")
-    write_csv_atomic(model.sample(rows, random_state=random_state), output)
+    write_chunks(sample_chunks(model, rows, random_state=random_state), output, domain=model.domain_)
     out.print(f"{rows} synthetic rows written to {output}")
 
 
@@ -203,13 +213,14 @@ def run(
         typer.Option("--report", help="Also write report.html, evaluated against the input data (not part of the DP release)."),
     ] = False,
     audit: AuditOpt = None,
+    engine: EngineOpt = "duckdb",
 ) -> None:
     """Fit, sample and write the privacy report in one go."""
     from dpsynth.data.io import write_csv_atomic
 
     audit_doc = _load_audit(audit)  # read before fitting: a bad file fails fast
 
-    model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
+    model = _fit(data, generator, epsilon, delta, metadata, random_state, param, engine)
     n = rows if rows is not None else model.estimated_rows
     synth = model.sample(n, random_state=random_state)
     out_dir.mkdir(parents=True, exist_ok=True)
