@@ -4,7 +4,8 @@ The tables are built by resampling ``acs_national2019`` (27k × 24) with a fixed
 Parquet files under ``benchmarks/results/tmp/`` (git-ignored; rebuilt when absent, never
 committed). For each size and engine, three steps run as separate processes, each watched
 for wall time and peak resident memory of its whole process tree (Python, DuckDB threads,
-and for Spark the JVM), sampled with psutil every 0.2 s:
+and for Spark the JVM), sampled with psutil every 0.2 s, and its CPU time (user + system,
+summed over the tree: on a shared machine the fairer measure of work than wall time):
 
 * ``count``: every 1- and 2-way marginal (24 + 276) through ``marginal_counts_many``: the
   private counting step, timed alone (validation and encoding included);
@@ -86,13 +87,14 @@ print("cells", sum(v.size for v in out.values()), "seconds", time.perf_counter()
 """
 
 
-def watch(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Run ``cmd``; return (seconds, peak RSS of the process tree in MiB, exit code, output tail)."""
+def watch(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, int, str]:
+    """Run ``cmd``; return (seconds, CPU seconds, peak RSS of the process tree in MiB, exit code, output tail)."""
     import psutil
 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
+    cpu: dict[int, float] = {}  # last CPU time seen per process of the tree
     done = threading.Event()
 
     def poll() -> None:
@@ -101,7 +103,13 @@ def watch(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
         while not done.is_set():
             try:
                 procs = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+                rss = 0
+                for p in procs:
+                    with p.oneshot():
+                        rss += p.memory_info().rss
+                        t = p.cpu_times()
+                        cpu[p.pid] = max(cpu.get(p.pid, 0.0), t.user + t.system)
+                peak = max(peak, rss)
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -111,7 +119,7 @@ def watch(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
     output, _ = proc.communicate()
     done.set()
     thread.join()
-    return time.perf_counter() - t0, peak / 2**20, proc.returncode, output[-2000:]
+    return time.perf_counter() - t0, sum(cpu.values()), peak / 2**20, proc.returncode, output[-2000:]
 
 
 def main() -> None:
@@ -130,7 +138,7 @@ def main() -> None:
     with OUT.open("a", newline="") as fh:
         w = csv.writer(fh)
         if new:
-            w.writerow(["date", "commit", "rows", "engine", "step", "seconds", "peak_rss_mib", "rc"])
+            w.writerow(["date", "commit", "rows", "engine", "step", "seconds", "peak_rss_mib", "rc", "cpu_seconds"])
         for rows in args.rows:
             t0 = time.perf_counter()
             data = build(rows)
@@ -149,11 +157,12 @@ def main() -> None:
                             continue  # sampling is on the driver, the same for both engines
                         cmd = [py, "-m", "dpsynth.cli", "sample", str(model), "-n", str(rows), "-o",
                                str(TMP / f"synthetic_{rows}.parquet"), "--random-state", "0"]
-                    secs, peak, rc, tail = watch(cmd, env)
+                    secs, cpu, peak, rc, tail = watch(cmd, env)
                     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-                    w.writerow([stamp, commit, rows, engine, step, f"{secs:.1f}", f"{peak:.0f}", rc])
+                    w.writerow([stamp, commit, rows, engine, step, f"{secs:.1f}", f"{peak:.0f}", rc, f"{cpu:.1f}"])
                     fh.flush()
-                    print(f"{rows:>9} {engine:6} {step:6} {secs:8.1f} s  peak {peak:7.0f} MiB  rc {rc}", flush=True)
+                    print(f"{rows:>9} {engine:6} {step:6} {secs:8.1f} s  cpu {cpu:8.1f} s  peak {peak:7.0f} MiB  rc {rc}",
+                          flush=True)
                     if rc != 0:
                         print(tail, flush=True)
 

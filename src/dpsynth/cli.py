@@ -214,9 +214,10 @@ def run(
     ] = False,
     audit: AuditOpt = None,
     engine: EngineOpt = "duckdb",
+    parquet: Annotated[bool, typer.Option("--parquet", help="Write synthetic.parquet instead of synthetic.csv.")] = False,
 ) -> None:
     """Fit, sample and write the privacy report in one go."""
-    from dpsynth.data.io import write_csv_atomic
+    from dpsynth.data.output import write_chunks
 
     audit_doc = _load_audit(audit)  # read before fitting: a bad file fails fast
 
@@ -225,10 +226,11 @@ def run(
     synth = model.sample(n, random_state=random_state)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.dps")
-    write_csv_atomic(synth, out_dir / "synthetic.csv")
+    synth_path = out_dir / ("synthetic.parquet" if parquet else "synthetic.csv")
+    write_chunks([synth], synth_path, domain=model.domain_)
     _atomic_write_text(out_dir / "privacy_report.json", json.dumps(model.privacy_report.to_dict(), indent=2))
     _print_report(model.privacy_report)
-    out.print(f"Synthetic data ({n} rows): {out_dir / 'synthetic.csv'}")
+    out.print(f"Synthetic data ({n} rows): {synth_path}")
     out.print(f"Privacy report: {out_dir / 'privacy_report.json'}")
     out.print(f"Model: {out_dir / 'model.dps'}")
     if report:

@@ -79,3 +79,15 @@ def test_cli_fits_from_parquet_and_samples_to_parquet(tmp_path):
     assert np.isin(frame.dropna().dtypes.astype(str), ["object", "float64", "Int64", "int64", "string"]).all()
     r = runner.invoke(app, ["fit", str(data), "-m", str(meta), "-o", str(model), "--engine", "flink"])
     assert r.exit_code == 2 and "engine" in r.output
+
+
+def test_run_writes_parquet_when_asked(tmp_path):
+    data = tmp_path / "small.csv"
+    make_small_frame(400).to_csv(data, index=False)
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(SMALL_META))
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-e", "1", "-d", "1e-6",
+                            "-n", "40", "--out-dir", str(tmp_path / "out"), "--random-state", "0", "--parquet"])
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_parquet(tmp_path / "out" / "synthetic.parquet")) == 40
+    assert not (tmp_path / "out" / "synthetic.csv").exists()
