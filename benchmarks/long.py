@@ -128,6 +128,9 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"])
     ap.add_argument("--steps", nargs="+", default=["count", "fit", "sample"])
     ap.add_argument("--epsilon", type=float, default=1.0)
+    ap.add_argument("--sample-model", type=Path, default=None,
+                    help="Model to sample from (default: the one fitted in this run; the model's size does "
+                         "not depend on the rows it was fitted on)")
     args = ap.parse_args()
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYSPARK_SUBMIT_ARGS": SPARK_ARGS}
@@ -155,7 +158,7 @@ def main() -> None:
                     else:
                         if engine != "duckdb":
                             continue  # sampling is on the driver, the same for both engines
-                        cmd = [py, "-m", "dpsynth.cli", "sample", str(model), "-n", str(rows), "-o",
+                        cmd = [py, "-m", "dpsynth.cli", "sample", str(args.sample_model or model), "-n", str(rows), "-o",
                                str(TMP / f"synthetic_{rows}.parquet"), "--random-state", "0"]
                     secs, cpu, peak, rc, tail = watch(cmd, env)
                     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
