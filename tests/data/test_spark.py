@@ -245,3 +245,22 @@ def test_column_types_from_the_data_agree(messy):
     assert got == want
     assert [want[n].kind for n in ("cat", "age", "wide", "e")] == ["categorical", "numeric", "numeric", "numeric"]
     assert want["age"].integer and not want["e"].integer
+
+
+def test_clamped_view_holds_numbers_to_their_range(spark):
+    # Edges without declared bounds: values beyond the outer edges count as rows at the ends.
+    frame = pd.DataFrame({"v": ["-5", "50", "200", None, " 7"], "k": ["a", "b", "a", "b", "a"]})
+    domain = Domain.from_json({"columns": [
+        {"name": "v", "type": "numeric", "edges": [0, 10, 100], "nullable": True},
+        {"name": "k", "type": "categorical", "categories": ["a", "b"]},
+    ]})
+    table = sp.SparkTable.from_dataframe(spark.createDataFrame(frame))
+    view = sp.clamped_view(table, domain, validated=True)
+    assert view is not table
+    declared = Domain.from_json({"columns": [
+        {"name": "v", "type": "numeric", "lower": 0, "upper": 100, "nullable": True},
+        {"name": "k", "type": "categorical", "categories": ["a", "b"]},
+    ]})
+    assert sp.clamped_view(table, declared, validated=True) is table  # validation enforced the bounds
+    # cell = grid edges <= x: 0 -> 1, 7 -> 1, 50 -> 2, 100 -> 3 (200 clamped); -5 would be cell 0
+    np.testing.assert_array_equal(sp.grid_histogram(view, domain["v"], np.array([0.0, 50.0, 100.0])), [0, 2, 1, 1])

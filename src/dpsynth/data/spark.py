@@ -460,6 +460,52 @@ def clipped_view(table: SparkTable, domain: Domain, new_cols: Mapping[str, Colum
     return table.derive(table.frame.select(*parts, *others))
 
 
+def value_range(col: Column) -> tuple[float, float] | None:
+    """The closed range a numeric column's values are held to (None if unknown or categorical).
+
+    The declared bounds where given, else the outer bin edges; whole numbers inside for
+    integer columns. Mirrors the range the DuckDB engine clamps private rows to.
+    """
+    if not col.is_numeric:
+        return None
+    edges = col.edges
+    lo = col.lower if col.lower is not None else (edges[0] if edges else None)
+    hi = col.upper if col.upper is not None else (edges[-1] if edges else None)
+    if lo is None or hi is None:
+        return None
+    lo, hi = float(lo), float(hi)
+    if col.integer:
+        lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+    return lo, hi
+
+
+def clamped_view(table: SparkTable, domain: Domain, *, validated: bool = False) -> SparkTable:
+    """The table with every number held to its column's :func:`value_range`.
+
+    A value outside the range is replaced by the text of the range's end, so every query
+    reads it as a row at that end and the sensitivity computed for the range holds. With
+    ``validated`` (declared bounds already enforced by :func:`validate`), columns with both
+    bounds declared are left as they are; missing and unparseable values pass through.
+    Returns ``table`` itself when nothing needs clamping.
+    """
+    F = _pyspark()
+    parts, changed = [], False
+    for name in table.columns:
+        c = table.frame[_q(name)]
+        col = domain[name] if name in domain else None
+        rng = None if col is None else value_range(col)
+        if col is None or rng is None or (validated and col.lower is not None and col.upper is not None):
+            parts.append(c.alias(name))
+            continue
+        changed = True
+        x = number(F, col, c)
+        parts.append(F.when(missing(F, col, c) | x.isNull(), c)
+                     .when(x < F.lit(rng[0]), F.lit(_bound_text(col, rng[0])))
+                     .when(x > F.lit(rng[1]), F.lit(_bound_text(col, rng[1])))
+                     .otherwise(c).alias(name))
+    return table.derive(table.frame.select(*parts)) if changed else table
+
+
 def _bound_text(col: Column, value: float) -> str:
     if col.kind == "datetime":
         micros = round(float(value) * 1e6)
