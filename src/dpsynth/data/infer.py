@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
+from dpsynth.data._parse import quote_ident, sql_double, sql_missing, sql_number, sql_str, sql_text
 from dpsynth.data.domain import Column, Domain
 from dpsynth.data.io import Table
 
@@ -167,10 +167,10 @@ def _grid_counts(table: Table | SparkTable, col: Column, grid: np.ndarray, prese
         return spark.grid_histogram(table, col, grid)  # type: ignore[arg-type]
     assert isinstance(table, Table)
     num = sql_number(col, _quote(col.name))
-    edges_sql = "[" + ", ".join(repr(float(g)) for g in grid) + "]"
-    # Cell index = number of grid edges ≤ x (0 … len(grid)); one GROUP BY in DuckDB.
+    # Cell index = number of grid edges ≤ x (0 … len(grid)), by a balanced CASE: log2(len(grid))
+    # comparisons per row instead of one per edge (it matters on tables of millions of rows).
     rows = table.connection.execute(
-        f"SELECT len(list_filter({edges_sql}, lambda e: e <= x)) AS cell, count(*) FROM "
+        f"SELECT {_sql_count_le('x', [float(g) for g in grid])} AS cell, count(*) FROM "
         f"(SELECT {num} AS x FROM {table.relation_name} WHERE {present}) WHERE x IS NOT NULL AND isfinite(x) "
         "GROUP BY ALL"
     ).fetchall()
@@ -244,6 +244,18 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, Column]) -> 
             f"CASE WHEN {sql_missing(col, q)} OR {sql_number(col, q)} IS NULL THEN {q} ELSE {as_text} END AS {q}"
         )
     return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")
+
+
+def _sql_count_le(x: str, edges: list[float]) -> str:
+    """SQL: how many of the sorted ``edges`` are ≤ ``x``, as a balanced CASE."""
+
+    def tree(a: int, b: int) -> str:
+        if a == b:
+            return str(a)
+        mid = (a + b + 1) // 2  # x >= edges[mid - 1] ⇔ count >= mid
+        return f"(CASE WHEN {x} >= {sql_double(edges[mid - 1])} THEN {tree(mid, b)} ELSE {tree(a, mid - 1)} END)"
+
+    return tree(0, len(edges))
 
 
 def schema_domain(table: Table | SparkTable) -> Domain:
