@@ -394,7 +394,7 @@ def test_ctrl_c_during_the_fit_prints_one_line_and_exits_130(files, tmp_path):
 
 def test_interrupt_while_loading_or_writing_says_what_was_written(files, tmp_path, monkeypatch):
     import dpsynth.api
-    import dpsynth.data.io
+    import dpsynth.data.output
 
     data, meta = files
     # DuckDB turns Ctrl-C during a query into "RuntimeError: Query interrupted".
@@ -410,7 +410,7 @@ def test_interrupt_while_loading_or_writing_says_what_was_written(files, tmp_pat
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dpsynth.data.io, "write_csv_atomic", stop)
+    monkeypatch.setattr(dpsynth.data.output, "write_chunks", stop)
     out = tmp_path / "b"
     r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-p", "iters=20",
                             "--out-dir", str(out)])

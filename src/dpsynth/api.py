@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dpsynth.data.domain import Domain
-from dpsynth.data.io import Table
+from dpsynth.data.io import open_table
 from dpsynth.data.private import PrivateData
 from dpsynth.privacy import PrivacyBudget
 from dpsynth.synth.base import Synthesizer
@@ -24,24 +24,30 @@ def load_private(
     *,
     inference_share: float | None = None,
     drop_ids: bool = True,
+    engine: str | None = None,
 ) -> PrivateData:
     """Wrap a file or DataFrame and its public metadata into a :class:`PrivateData`.
 
     Args:
         data: A CSV/Parquet path, a DuckDB ``Table`` or a pandas DataFrame. A CSV file's
-            delimiter and quote character are sniffed from its header line only.
+            delimiter and quote character are sniffed from its header line only. With
+            ``engine="spark"``, a Spark DataFrame or a path/URI Spark reads.
         metadata: The public metadata (JSON path, dict or Domain). Columns it leaves
             ``null`` are inferred with DP at fit time. Without metadata, only the header is
             taken as public: every column's type, missingness, categories or bounds are
             inferred with DP (see :mod:`dpsynth.data.infer`), and columns named like row ids
-            (``id``, ``ID``, ``*_id``) are dropped when ``drop_ids`` is set.
+            (``id``, ``ID``, ``*_id``) are dropped when ``drop_ids`` is set. The Spark
+            engine needs every column's type and nullability in the metadata.
         inference_share: Budget share for DP domain inference, where needed (default 5%,
             or 15% when column types are inferred too).
         drop_ids: Drop columns named like row ids when there is no metadata.
+        engine: ``"duckdb"`` (one machine, out of core) or ``"spark"`` (every private
+            query runs as Spark aggregations; only counts come back). None: Spark for Spark
+            data, DuckDB otherwise.
     """
     from dpsynth.data.infer import NO_METADATA_SHARE, load_metadata, pending_of, schema_domain
 
-    table = Table.from_path(data) if isinstance(data, str | os.PathLike) else Table.coerce(data)
+    table = open_table(data, engine=engine)
     if metadata is None:
         domain: Domain = schema_domain(table, drop_ids=drop_ids)
     elif isinstance(metadata, Domain):
@@ -52,7 +58,7 @@ def load_private(
     share = inference_share
     if share is None:
         share = NO_METADATA_SHARE if untyped else INFERENCE_SHARE
-    private = PrivateData(table, domain, inference_share=share)
+    private = PrivateData(table, domain, inference_share=share, engine=table.engine)
     if untyped:
         private.notes.append(
             f"{'no metadata given' if metadata is None else 'the metadata leaves column types unknown'}: "
@@ -91,6 +97,7 @@ def fit(
     metadata: str | os.PathLike[str] | Domain | dict[str, Any] | None = None,
     random_state: int | None = None,
     on_plan: Callable[[PrivateData, PrivacyBudget], None] | None = None,
+    engine: str | None = None,
     **params: Any,
 ) -> Synthesizer:
     """Fit generator ``generator`` on ``data`` with budget (``epsilon``, ``delta``).
@@ -104,12 +111,13 @@ def fit(
         random_state: Seed (research only: the report then says the output is not for release).
         on_plan: Called with the loaded data and the budget before anything is spent (e.g.
             to show what will be inferred with DP: :func:`inference_plan_lines`).
+        engine: As for :func:`load_private`.
         **params: Hyper-parameters of the generator.
 
     Returns:
         The fitted synthesizer; ``.privacy_report`` says what was spent.
     """
-    private = load_private(data, metadata)
+    private = load_private(data, metadata, engine=engine)
     model = create(generator, random_state=random_state, **params)
     budget = PrivacyBudget(epsilon, delta)
     if on_plan is not None:

@@ -51,6 +51,13 @@ ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Generator hyper-parameter KEY=VALUE (JSON value), repeatable.")
 ]
 
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="Where the private counting queries run: duckdb (one machine, out of core) "
+                 "or spark (a Spark session from the environment: spark-submit, PYSPARK_SUBMIT_ARGS, "
+                 "spark-defaults.conf)."),
+]
+
 AuditOpt = Annotated[
     Path | None,
     typer.Option("--audit", help="Audit JSON from `dpsynth audit --out`, drawn in the report's audit section."),
@@ -277,15 +284,16 @@ def _audit_mismatches(audit_doc: Any, generator: str, params: dict[str, Any], ep
 
 
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
-         random_state: int | None, params: list[str] | None) -> Any:
+         random_state: int | None, params: list[str] | None, engine: str = "duckdb") -> Any:
     from dpsynth import api
     from dpsynth._cli_metadata import plan_printer
     from dpsynth.progress import enable_progress, track
 
     with enable_progress(err), track(f"fitting {generator} (ε = {epsilon:g})", None):
         _state.fitting = True
-        model = api.fit(data, generator=generator, epsilon=epsilon, delta=delta, metadata=metadata,
-                        random_state=random_state, on_plan=plan_printer(err), **_parse_params(params))
+        model = api.fit(str(data) if engine == "spark" else data, generator=generator, epsilon=epsilon,
+                        delta=delta, metadata=metadata, random_state=random_state, engine=engine,
+                        on_plan=plan_printer(err), **_parse_params(params))
         _state.fitted = True
         return model
 
@@ -301,11 +309,12 @@ def fit(
     metadata: MetadataOpt = None,
     random_state: SeedOpt = None,
     param: ParamOpt = None,
+    engine: EngineOpt = "duckdb",
 ) -> None:
     """Fit a generator on DATA within (ε, δ) and save the model (safe to release)."""
     _check_fit_inputs(generator, epsilon, delta, metadata, random_state, param)
     _check_output_file(output, "--output")
-    model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
+    model = _fit(data, generator, epsilon, delta, metadata, random_state, param, engine)
     model.save(output)
     _state.wrote(output)
     _print_report(model.privacy_report, ledger=False)
@@ -316,7 +325,7 @@ def fit(
 @_friendly
 def sample(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A fitted model (.dps).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the synthetic CSV.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the synthetic rows (.csv or .parquet).")],
     n: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to sample (default: the model's DP estimate).")] = None,
     random_state: Annotated[int | None, typer.Option("--random-state", help="Seed for sampling.")] = None,
     condition: Annotated[list[str] | None, typer.Option(
@@ -324,17 +333,19 @@ def sample(
         help="Only rows with COLUMN=VALUE, COLUMN=LOW..HIGH (either end may be empty) or COLUMN=A|B; repeatable.",
     )] = None,
 ) -> None:
-    """Sample synthetic rows from a fitted model (no budget spent)."""
-    from dpsynth.data.io import write_csv_atomic
+    """Sample synthetic rows from a fitted model (no budget spent), written in chunks (bounded memory)."""
+    from dpsynth.data.output import output_format, sample_chunks, write_chunks
     from dpsynth.synth._conditions import conditions_from_strings
     from dpsynth.synth.base import Synthesizer
 
     _check_rows(n)
     _check_output_file(output, "--output")
+    output_format(output)  # a bad suffix fails before anything is sampled
     conditions = conditions_from_strings(condition or [])
     model = Synthesizer.load(model_path)
     rows = n if n is not None else model.estimated_rows
-    write_csv_atomic(model.sample(rows, random_state=random_state, conditions=conditions or None), output)
+    write_chunks(sample_chunks(model, rows, random_state=random_state, conditions=conditions or None), output,
+                 domain=model.domain_)
     _state.wrote(output)
     out.print(f"{rows} synthetic rows written to {output}")
 
@@ -358,9 +369,11 @@ def run(
         typer.Option("--report", help="Also write report.html, evaluated against the input data (not part of the DP release)."),
     ] = False,
     audit: AuditOpt = None,
+    engine: EngineOpt = "duckdb",
+    parquet: Annotated[bool, typer.Option("--parquet", help="Write synthetic.parquet instead of synthetic.csv.")] = False,
 ) -> None:
     """Fit, sample and write the privacy report in one go."""
-    from dpsynth.data.io import write_csv_atomic
+    from dpsynth.data.output import write_chunks
 
     # Everything that can be checked is checked before the fit spends the budget.
     _check_rows(rows)
@@ -372,24 +385,25 @@ def run(
         full = create(generator, random_state=random_state, **_parse_params(param)).get_params()
         mismatches = _audit_mismatches(audit_doc, generator, full, epsilon, delta)
     _check_folder(out_dir, "--out-dir")
-    for name in ("model.dps", "synthetic.csv", "privacy_report.json", *(("report.html",) if report else ())):
+    for name in ("model.dps", "synthetic.parquet" if parquet else "synthetic.csv", "privacy_report.json", *(("report.html",) if report else ())):
         if (out_dir / name).is_dir():
             from dpsynth.errors import InvalidParameterError
 
             raise InvalidParameterError(f"--out-dir {out_dir} holds a folder named {name}: move it or pick another folder.")
 
-    model = _fit(data, generator, epsilon, delta, metadata, random_state, param)
+    model = _fit(data, generator, epsilon, delta, metadata, random_state, param, engine)
     n = rows if rows is not None else model.estimated_rows
     synth = model.sample(n, random_state=random_state)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.dps")
     _state.wrote(out_dir / "model.dps")
-    write_csv_atomic(synth, out_dir / "synthetic.csv")
-    _state.wrote(out_dir / "synthetic.csv")
+    synth_path = out_dir / ("synthetic.parquet" if parquet else "synthetic.csv")
+    write_chunks([synth], synth_path, domain=model.domain_)
+    _state.wrote(synth_path)
     _atomic_write_text(out_dir / "privacy_report.json", json.dumps(model.privacy_report.to_dict(), indent=2))
     _state.wrote(out_dir / "privacy_report.json")
     _print_report(model.privacy_report)
-    out.print(f"Synthetic data ({n} rows): {out_dir / 'synthetic.csv'}")
+    out.print(f"Synthetic data ({n} rows): {synth_path}")
     out.print(f"Privacy report: {out_dir / 'privacy_report.json'}")
     out.print(f"Model: {out_dir / 'model.dps'}")
     if report:

@@ -43,7 +43,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -51,7 +51,10 @@ from scipy import stats
 from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
 from dpsynth.data.domain import Column, Domain
 from dpsynth.data.io import Table
-from dpsynth.errors import MetadataError
+
+if TYPE_CHECKING:
+    from dpsynth.data.spark import SparkTable
+from dpsynth.errors import InvalidParameterError, MetadataError
 from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
 from dpsynth.privacy.mechanisms import discrete_gaussian_threshold
 
@@ -135,7 +138,7 @@ def is_id_like(name: str) -> bool:
     return low in ("id", "index", "unnamed: 0", "rowid", "row_id") or low.endswith(_ID_SUFFIXES)
 
 
-def schema_domain(table: Table, *, drop_ids: bool = True) -> PendingDomain:
+def schema_domain(table: Table | SparkTable, *, drop_ids: bool = True) -> PendingDomain:
     """The domain of a table without metadata: its header, and nothing read from its rows.
 
     Every column's type, nullability, categories or bounds are left to DP inference at fit
@@ -211,7 +214,7 @@ class _Inferred:
 
 
 def infer_domain(
-    table: Table,
+    table: Table | SparkTable,
     domain: Domain,
     *,
     rho: float,
@@ -219,8 +222,12 @@ def infer_domain(
     noise: NoiseSource,
     step: str,
     quantile_bins: bool = True,
-) -> tuple[Domain, Table]:
+) -> tuple[Domain, Table | SparkTable]:
     """Infer unknown types, missingness, categories and bounds with DP.
+
+    The histograms are counted by the table's engine (DuckDB or Spark); only their counts
+    reach Python, where noise is added after the charge. Types and missingness (the
+    no-metadata path) are inferred on DuckDB only: on Spark they must be declared.
 
     Args:
         table: The private table.
@@ -245,6 +252,8 @@ def infer_domain(
     """
     todo = inference_todo(domain, quantile_bins=quantile_bins)
     untyped, null_unknown = pending_of(domain)
+    if table.engine == "spark":
+        refuse_pending_on_spark(domain)
     unordered = [c.name for c in todo if c.kind == "ordinal" and c.categories is None and c.name not in untyped]
     if unordered:
         raise MetadataError(
@@ -264,6 +273,7 @@ def infer_domain(
         if col.name in null_unknown:
             rho_profile = PROFILE_SHARE * rho_each
             rho_values = rho_each - rho_profile
+            assert isinstance(table, Table)  # refused above on Spark
             profile = _measure_profile(table, col, rho_profile, accountant, noise, step, total_rho,
                                        typed=col.name not in untyped)
         work = col
@@ -298,7 +308,62 @@ def infer_domain(
     new_domain = Domain(final, target=domain.target, ignore=domain.ignore, name=domain.name,
                         description=domain.description, source=domain.source,
                         constraints=domain.constraints)
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return new_domain, spark.clipped_view(
+            table, domain, {n: inf.column for n, inf in new_cols.items()})  # type: ignore[arg-type]
+    assert isinstance(table, Table)
     return new_domain, _clipped_view(table, domain, new_cols)
+
+
+def refuse_pending_on_spark(domain: Domain) -> None:
+    """Raise before any charge when a Spark fit would need DP type or missingness inference.
+
+    Those profile histograms run as DuckDB SQL only; the Spark engine needs every column's
+    type and nullability from the metadata (categories and bounds may still be inferred).
+    """
+    untyped, null_unknown = pending_of(domain)
+    if untyped or null_unknown:
+        names = sorted(untyped | null_unknown)
+        raise InvalidParameterError(
+            "the Spark engine needs metadata with every column's type and nullability (inferring them "
+            f"with DP runs on DuckDB only); missing for {names[:5]}{' …' if len(names) > 5 else ''}. "
+            "Write them with `dpsynth metadata init DATA.csv -o meta.json`, or use engine='duckdb'."
+        )
+
+
+def _category_counts(table: Table | SparkTable, col: Column, ident: str, present: str) -> tuple[list[Any], np.ndarray]:
+    """Raw counts of each present value (sorted), by the table's engine."""
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return spark.category_histogram(table, col)  # type: ignore[arg-type]
+    assert isinstance(table, Table)
+    rows = table.connection.execute(
+        f"SELECT {ident} AS v, count(*) AS c FROM {table.relation_name} WHERE {present} "
+        "GROUP BY ALL ORDER BY v"
+    ).fetchall()
+    return [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.float64)
+
+
+def _grid_counts(table: Table | SparkTable, col: Column, grid: np.ndarray, num: str, present: str) -> np.ndarray:
+    """Raw counts of present finite values per grid cell (cell = grid edges ≤ x), by the table's engine."""
+    if table.engine == "spark":
+        from dpsynth.data import spark
+
+        return spark.grid_histogram(table, col, grid)  # type: ignore[arg-type]
+    assert isinstance(table, Table)
+    # Distinct values and their counts from DuckDB; cell index = number of grid edges ≤ x.
+    res = table.connection.execute(
+        f"SELECT x, count(*) AS c FROM (SELECT {num} AS x FROM {table.relation_name} WHERE {present}) "
+        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
+    ).fetchnumpy()
+    counts = np.zeros(len(grid) + 1)
+    if len(res["x"]):
+        cells = np.searchsorted(grid, np.asarray(res["x"], dtype=np.float64), side="right")
+        np.add.at(counts, cells, np.asarray(res["c"], dtype=np.float64))
+    return counts
 
 
 class _BoundsNotFound(Exception):
@@ -432,7 +497,7 @@ def _num_text(v: float, integer: bool) -> str:
 
 
 # -- categories --------------------------------------------------------------------------------
-def _infer_categories(table: Table, col: Column, work: Column, rho: float, delta0: float,
+def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho: float, delta0: float,
                       accountant: Accountant, noise: NoiseSource, step: str, total_rho: float) -> _Inferred:
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
@@ -441,12 +506,7 @@ def _infer_categories(table: Table, col: Column, work: Column, rho: float, delta
     q = _quote(col.name)
     ident = sql_text(q)
     present = f"NOT {sql_missing(col, q)}"
-    rows = table.connection.execute(
-        f"SELECT {ident} AS v, count(*) AS c FROM {table.relation_name} WHERE {present} "
-        "GROUP BY ALL ORDER BY v"
-    ).fetchall()
-    values = [r[0] for r in rows]
-    counts = np.array([r[1] for r in rows], dtype=np.float64)
+    values, counts = _category_counts(table, col, ident, present)
     noisy = mech.release(counts, noise) if len(values) else counts
     # A value held by one row has noisy count 1 + Z, Z discrete Gaussian: it clears τ = k
     # (1 + Z > k ⇔ Z ≥ k) with probability P(Z ≥ k) ≤ δ₀, from the exact discrete tail.
@@ -462,7 +522,7 @@ def _infer_categories(table: Table, col: Column, work: Column, rho: float, delta
 
 
 # -- numbers -----------------------------------------------------------------------------------
-def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accountant: Accountant,
+def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: float, accountant: Accountant,
                    noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
                    profile: _Profile | None, charge_delta: float) -> _Inferred:
     lower_known, upper_known = work.lower, work.upper
@@ -494,15 +554,7 @@ def _infer_numeric(table: Table, col: Column, work: Column, rho: float, accounta
     if not typed and work.integer:
         num = f"round({num})"
     present = f"NOT {sql_missing(col, q)}"
-    # Distinct values and their counts from DuckDB; cell index = number of grid edges ≤ x.
-    res = table.connection.execute(
-        f"SELECT x, count(*) AS c FROM (SELECT {num} AS x FROM {table.relation_name} WHERE {present}) "
-        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
-    ).fetchnumpy()
-    counts = np.zeros(len(grid) + 1)
-    if len(res["x"]):
-        cells = np.searchsorted(grid, np.asarray(res["x"], dtype=np.float64), side="right")
-        np.add.at(counts, cells, np.asarray(res["c"], dtype=np.float64))
+    counts = _grid_counts(table, work, grid, num, present)
     decade_of = _blocks(grid)
     decades = np.unique(decade_of)
     decade_idx = np.searchsorted(decades, decade_of)

@@ -46,6 +46,7 @@ from dpsynth.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
     from dpsynth.data.discretize import Discretizer
+    from dpsynth.data.spark import SparkTable
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -70,6 +71,9 @@ class Table:
         columns: Column names, in the data's order.
         source: Where the rows came from (for messages).
     """
+
+    #: The engine answering this table's queries (see :func:`open_table`).
+    engine = "duckdb"
 
     def __init__(
         self,
@@ -196,6 +200,10 @@ class Table:
         """A Table from a Table (itself), a DataFrame, or a CSV/Parquet path."""
         if isinstance(data, Table):
             return data
+        if getattr(data, "engine", None) == "spark" or type(data).__module__.startswith("pyspark"):
+            raise InvalidParameterError(
+                "This is Spark data: pass engine='spark' (the DuckDB engine never collects a Spark DataFrame)."
+            )
         if isinstance(data, pd.DataFrame):
             return cls.from_frame(data)
         if isinstance(data, str | os.PathLike):
@@ -256,6 +264,40 @@ class Table:
     def __repr__(self) -> str:
         # Never show rows or their number.
         return f"Table({self.source!r}, {len(self.columns)} columns)"
+
+
+# -- engines ---------------------------------------------------------------------------------
+#: The engines a table's counting queries can run on.
+ENGINES = ("duckdb", "spark")
+
+
+def open_table(data: Any, *, engine: str | None = None) -> Table | SparkTable:
+    """A table on an engine: ``"duckdb"`` (one machine, out of core) or ``"spark"``.
+
+    Both engines answer the same counting queries (marginals, validation, the DP domain
+    inference histograms, the counting workloads of :mod:`dpsynth.data.queries`) and return
+    only aggregates. Without ``engine``, Spark data (a Spark DataFrame or a
+    :class:`~dpsynth.data.spark.SparkTable`) goes to Spark and everything else to DuckDB.
+
+    Args:
+        data: A Table, a pandas DataFrame or a CSV/Parquet path (DuckDB); a SparkTable, a
+            Spark DataFrame or a CSV/Parquet path or URI (Spark).
+        engine: ``"duckdb"``, ``"spark"`` or None.
+
+    Raises:
+        InvalidParameterError: An unknown engine, or data the engine cannot read.
+    """
+    if engine is None:
+        from dpsynth.data.spark import is_spark_frame
+
+        engine = "spark" if getattr(data, "engine", None) == "spark" or is_spark_frame(data) else "duckdb"
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"The 'engine' parameter must be one of {list(ENGINES)}. Got {engine!r}.")
+    if engine == "spark":
+        from dpsynth.data.spark import SparkTable
+
+        return SparkTable.coerce(data)
+    return Table.coerce(data)
 
 
 # -- reading files -------------------------------------------------------------------------
@@ -536,7 +578,7 @@ def _problem(table: Table, c: Column, check: str, cond: str, k: int, n_rows: int
 
 
 # -- marginals -------------------------------------------------------------------------------
-def marginal_counts(table: Table, discretizer: Discretizer, attrs: Sequence[str]) -> np.ndarray:
+def marginal_counts(table: Table | SparkTable, discretizer: Discretizer, attrs: Sequence[str]) -> np.ndarray:
     """Raw (non-private) counts of the marginal on ``attrs``, computed in DuckDB.
 
     Not differentially private: call it only from the privacy boundary
@@ -558,7 +600,7 @@ MAX_CELLS = 10**9
 
 
 def marginal_counts_many(
-    table: Table, discretizer: Discretizer, cliques: Iterable[Sequence[str]]
+    table: Table | SparkTable, discretizer: Discretizer, cliques: Iterable[Sequence[str]]
 ) -> dict[tuple[str, ...], np.ndarray]:
     """Raw (non-private) counts of several marginals, computed in DuckDB.
 
@@ -567,6 +609,7 @@ def marginal_counts_many(
     once (cached in its connection); each marginal is then a ``GROUP BY`` over one
     small-integer key (the cell's flat index) of the encoded table, 50 marginals per query.
     400 two- and three-way marginals of a 40k-row table take under a second on 2 cores.
+    On a :class:`~dpsynth.data.spark.SparkTable` the same plan runs as Spark aggregations.
 
     Returns:
         ``{clique: dense float64 array}`` with axes in each clique's order.
@@ -585,19 +628,25 @@ def marginal_counts_many(
             f"The marginal on {big[0]} has {math.prod(sizes[a] for a in big[0])} cells (> {MAX_CELLS}); "
             "measure smaller marginals or use fewer bins."
         )
-    enc = discretizer.encode(table)
     # Marginals over the same set of columns are counted once.
     by_set: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     for c in wanted:
         by_set.setdefault(tuple(sorted(c)), []).append(c)
     sets = list(by_set)
+    if table.engine == "spark":
+        from dpsynth.data.spark import count_marginals
+
+        counted = count_marginals(table, discretizer, sets, sizes)  # type: ignore[arg-type]
+    else:
+        assert isinstance(table, Table)
+        enc = discretizer.encode(table)
+        counted = [counts for start in range(0, len(sets), _BATCH)
+                   for counts in _count_batch(table.connection, enc, sets[start : start + _BATCH], sizes)]
     out: dict[tuple[str, ...], np.ndarray] = {}
-    for start in range(0, len(sets), _BATCH):
-        batch = sets[start : start + _BATCH]
-        for key, counts in zip(batch, _count_batch(table.connection, enc, batch, sizes), strict=True):
-            for c in by_set[key]:
-                perm = [key.index(a) for a in c]
-                out[c] = counts if perm == sorted(perm) else np.ascontiguousarray(np.transpose(counts, perm))
+    for key, counts in zip(sets, counted, strict=True):
+        for c in by_set[key]:
+            perm = [key.index(a) for a in c]
+            out[c] = counts if perm == sorted(perm) else np.ascontiguousarray(np.transpose(counts, perm))
     return {c: out[c] for c in wanted}
 
 

@@ -3,7 +3,9 @@
 A generator receives a ``PrivateData`` bound to its fit's accountant and noise source.
 Every method that depends on private rows charges the accountant *before* computing the
 answer and returns only noisy values (or a selection made by a DP mechanism). Raw counts
-are computed inside DuckDB and cached in this object; they never leave it.
+are computed inside the table's engine (DuckDB, or Spark for data beyond one machine) and
+cached in this object; they never leave it. Whatever the engine, only aggregates come back
+from it, and the charge and the noise happen here, on the driver.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from dpsynth.data.discretize import Discretizer, clamped_view
 from dpsynth.data.domain import Domain
-from dpsynth.data.io import Table, marginal_counts_many, validate
+from dpsynth.data.io import Table, marginal_counts_many, open_table, validate
 from dpsynth.errors import BudgetExceededError, InvalidDataError, InvalidParameterError
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
@@ -42,7 +44,8 @@ class PrivateData:
 
     Args:
         table: The table (a :class:`~dpsynth.data.io.Table`, a pandas DataFrame, or a path
-            to a CSV/Parquet file).
+            to a CSV/Parquet file; with the Spark engine a Spark DataFrame, a
+            :class:`~dpsynth.data.spark.SparkTable` or a path/URI Spark reads).
         domain: The public description of every column (from metadata). Columns whose
             categories or bounds are unknown are inferred with DP when a fit starts,
             at ``inference_share`` of its budget.
@@ -55,7 +58,11 @@ class PrivateData:
             it out, so their values look real (see :mod:`dpsynth.data.numeric`):
             ``"atoms"`` (exact frequent values), ``"step"`` (precision), ``"shape"``
             (within-bin density); charged at ``numeric.NUMERIC_SHARE`` of the budget.
-            ``()`` turns it off.
+            ``()`` turns it off. Not measured on the Spark engine (a note says so).
+        engine: ``"duckdb"`` or ``"spark"`` (see :func:`~dpsynth.data.io.open_table`);
+            None picks Spark for Spark data and DuckDB otherwise. On Spark, every query is a
+            count run as Spark aggregations; the queries that need rows in memory
+            (nearest-neighbour votes, feature sketches, DP-SGD batches) are refused.
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class PrivateData:
         quantile_bins: bool = True,
         validate_data: bool = True,
         numeric_detail: Sequence[str] = ("atoms", "step", "shape"),
+        engine: str | None = None,
     ) -> None:
         if not isinstance(domain, Domain):
             raise InvalidParameterError(f"PrivateData needs a Domain. Got {type(domain).__name__}.")
@@ -74,7 +82,7 @@ class PrivateData:
             raise InvalidParameterError(
                 f"The 'inference_share' parameter of PrivateData must be in (0, 1). Got {inference_share!r}."
             )
-        self._table = Table.coerce(table)
+        self._table = open_table(table, engine=engine)
         self.domain = domain
         self.inference_share = float(inference_share)
         self.quantile_bins = bool(quantile_bins)
@@ -83,10 +91,19 @@ class PrivateData:
         self.numeric_detail = check_parts(numeric_detail)
         #: Remarks every privacy report of a fit on this data carries (e.g. how types were read).
         self.notes: list[str] = []
-        if validate_data:
-            validate(self._table, domain)
         # Sensitivities assume every number lies in its column's range: hold the rows to it.
-        self._table = clamped_view(self._table, domain, validated=validate_data)
+        if self._table.engine == "spark":
+            from dpsynth.data import spark
+            from dpsynth.data.infer import refuse_pending_on_spark
+
+            refuse_pending_on_spark(domain)
+            if validate_data:
+                spark.validate(self._table, domain)  # type: ignore[arg-type]
+            self._table = spark.clamped_view(self._table, domain, validated=validate_data)  # type: ignore[arg-type]
+        else:
+            if validate_data:
+                validate(self._table, domain)  # type: ignore[arg-type]
+            self._table = clamped_view(self._table, domain, validated=validate_data)  # type: ignore[arg-type]
         self._accountant: Accountant | None = None
         self._noise: NoiseSource | None = None
         self._discretizer: Discretizer | None = None
@@ -165,6 +182,13 @@ class PrivateData:
             numeric.pre_todo(self.domain, self.numeric_detail) or numeric.shape_todo(self.domain, self.numeric_detail)
         ):
             return 0.0
+        if self._table.engine == "spark":
+            self.accountant.notes.append(
+                "numeric detail (frequent exact values, precision, within-bin shape) is not measured on the "
+                "Spark engine: numbers are drawn uniformly within their bins"
+            )
+            return 0.0
+        assert isinstance(self._table, Table)
         rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * self.rho_left(step), self.numeric_detail)
         self.domain = numeric.measure_pre(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
                                           noise=self.noise, step=step, parts=self.numeric_detail)
@@ -175,6 +199,7 @@ class PrivateData:
         from dpsynth.data import numeric
 
         if rho_unit > 0:
+            assert isinstance(self._table, Table)  # zero on Spark
             self.domain = numeric.measure_shape(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
                                                 noise=self.noise, step=step, parts=self.numeric_detail)
 
@@ -350,6 +375,7 @@ class PrivateData:
             groups = np.array([category_key(g) for g in candidate_groups], dtype=object)
             if groups.shape != (cand.shape[0],):
                 raise InvalidParameterError("candidate_groups needs one label per candidate.")
+        self._refuse_on_spark("Private Evolution's nearest-neighbour vote", "'pe'")
         mech = GaussianMechanism(sigma=sigma, sensitivity=1.0, integer=True)
         self.accountant.charge(
             mech, step=step, description=f"nearest-neighbour votes over {cand.shape[0]} candidates"
@@ -431,11 +457,10 @@ class PrivateData:
                 f"{'' if em is None else ', with selection'}), more than is left ({acc.rho_remaining:.4g}). "
                 "Nothing was released; raise epsilon or lower the method's demands."
             )
-        rows = None
+        truths: list[np.ndarray] | None = None
         if em is not None and select is not None:
             acc.charge(em, step=step, count=k, description=f"select {k} of {n_groups} query groups")
-            rows = q.private_rows(self._table, self.domain)
-            truths = q.true_counts(rows, compiled)
+            truths = self._query_counts(compiled)
             sizes = [t.size for t in truths]
             scores = q.selection_scores(truths, select, h, sigma, sizes)
             picked = q.top_k(scores, k, em.epsilon, self.noise)
@@ -445,11 +470,27 @@ class PrivateData:
             what = [compiled.groups[i].describe() for i in picked if float(h[i]) == hv]
             acc.charge(mechs[hv], step=step, count=count,
                        description="; ".join(what[:20]) + (f"; … ({len(what)} groups)" if len(what) > 20 else ""))
-        rows = q.private_rows(self._table, self.domain) if rows is None else rows
-        truths = q.true_counts(rows, compiled)
+        truths = self._query_counts(compiled) if truths is None else truths
         values = tuple(mechs[float(h[i])].release(truths[i], self.noise) for i in picked)
         sigmas = tuple(mechs[float(h[i])].sigma for i in picked)
         return q.QueryAnswers(groups=tuple(picked), values=values, sigmas=sigmas)
+
+    def _query_counts(self, compiled: CompiledWorkload) -> list[np.ndarray]:
+        """Raw counts of every group of a workload, by the table's engine (private)."""
+        from dpsynth.data import queries as q
+
+        if self._table.engine == "spark":
+            from dpsynth.data import spark
+
+            return spark.true_counts(self._table, compiled)  # type: ignore[arg-type]
+        return q.true_counts(q.private_rows(self._table, self.domain), compiled)
+
+    def _refuse_on_spark(self, what: str, generators: str) -> None:
+        """Raise before any charge when a row-reading query meets the Spark engine."""
+        if self._table.engine == "spark":
+            from dpsynth.data.spark import refuse_rows
+
+            raise refuse_rows(what, generators)
 
     def encoded_rows(self, encode: Callable[[pd.DataFrame], np.ndarray]) -> EncodedRows:
         """The private rows encoded by ``encode``, as an opaque object only DP-SGD consumes.
@@ -465,6 +506,7 @@ class PrivateData:
             row, sensitivity the clipping norm; see :mod:`dpsynth.dpsgd.plan`) before its
             first step.
         """
+        self._refuse_on_spark("DP-SGD training", "'tldm', 'ctabgan' and the other DP-SGD generators")
         # Imports torch: only the neural generators pay for it.
         from dpsynth.dpsgd.rows import EncodedRows
 
@@ -511,6 +553,7 @@ class PrivateData:
         if dim < 1:
             raise InvalidParameterError("features must declare its output dimension as a 'dim' attribute >= 1.")
         n_groups = 1 if labels is None else len(labels)
+        self._refuse_on_spark("Private Evolution's feature sketch", "'pe'")
         mech = GaussianMechanism(sigma=sigma, sensitivity=norm_bound, integer=False, dim=n_groups * dim)
         self.accountant.charge(mech, step=step, description=f"sketch of {dim} features over {n_groups} group(s)")
         frame = self._table.to_frame(self.domain)

@@ -1,0 +1,694 @@
+"""The Spark engine: the data layer's counting queries as Spark DataFrame aggregations.
+
+A :class:`SparkTable` is the Spark counterpart of :class:`~dpsynth.data.io.Table`: a Spark
+DataFrame whose every column is text, typed by the public metadata. It answers the same
+query plan as the DuckDB engine (marginal ``GROUP BY`` over the discretizer's codes,
+validation counts, the domain-inference histograms, the counting queries of
+:mod:`dpsynth.data.queries`) and returns only aggregates to the driver; no private row is
+ever collected. :class:`~dpsynth.data.private.PrivateData` charges the budget and adds the
+noise on the driver, whatever the engine.
+
+The per-column mappings (missing values, number parsing, category lookup, binning) are
+compiled from the same public parameters as the DuckDB SQL (``discretize._Coder``), with
+the same strict grammar, so both engines return identical counts (tests check it on the
+bundled data). Queries that need the rows themselves (nearest-neighbour votes, feature
+sketches, DP-SGD batches) are refused on this engine.
+
+Reading a table, validating it and counting read private rows: call these functions only
+from the privacy boundary (``PrivateData``), as with the DuckDB engine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dpsynth.data._parse import DATETIME_PATTERN, NUMBER_PATTERN
+from dpsynth.data.domain import Column, Domain, category_key
+from dpsynth.errors import InvalidDataError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame, SparkSession
+
+    from dpsynth.data.discretize import Discretizer, _Coder
+    from dpsynth.data.queries import CompiledWorkload
+
+#: Marginals counted per Spark job.
+BATCH = 50
+#: Range/halfspace queries counted per aggregation (keeps generated code small).
+DENSE_BATCH = 200
+#: Offending values shown per validation problem.
+MAX_EXAMPLES = 5
+
+
+def _pyspark() -> Any:
+    try:
+        import pyspark.sql.functions as F
+    except ImportError:
+        raise InvalidParameterError(
+            "The Spark engine needs pyspark: pip install 'dpsynth[spark]' (and Java 17)."
+        ) from None
+    return F
+
+
+def is_spark_frame(data: object) -> bool:
+    """Whether ``data`` is a Spark DataFrame (without importing pyspark when it is not loaded)."""
+    import sys
+
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark.sql import DataFrame as SparkFrame
+
+    return isinstance(data, SparkFrame)
+
+
+def session() -> SparkSession:
+    """The active Spark session, or a new one from the environment's Spark configuration.
+
+    A new session takes its master and settings from the usual places (``spark-submit``
+    options, ``PYSPARK_SUBMIT_ARGS``, ``$SPARK_CONF_DIR/spark-defaults.conf``); without
+    any, pyspark runs locally on every core.
+    """
+    _pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return active if active is not None else SparkSession.builder.appName("dpsynth").getOrCreate()
+
+
+# -- the table -----------------------------------------------------------------------------
+class SparkTable:
+    """A table as a Spark DataFrame, every column as text.
+
+    Build one with :meth:`from_path`, :meth:`from_dataframe` or :meth:`coerce`.
+
+    Attributes:
+        frame: The Spark DataFrame (string columns).
+        columns: Column names, in the data's order.
+        source: Where the rows came from (for messages).
+    """
+
+    engine = "spark"
+
+    def __init__(self, frame: DataFrame, *, source: str = "Spark DataFrame") -> None:
+        self.frame = frame
+        self.source = source
+        self.columns: tuple[str, ...] = tuple(frame.columns)
+        self._encoded: dict[str, DataFrame] = {}
+
+    @classmethod
+    def from_dataframe(cls, frame: DataFrame, *, source: str = "Spark DataFrame") -> SparkTable:
+        """Wrap a Spark DataFrame; typed columns are cast to text as in a CSV.
+
+        Raises:
+            InvalidDataError: Duplicate or empty column names.
+        """
+        F = _pyspark()
+        names = list(frame.columns)
+        _check_names(names, source)
+        cols = [_as_text(F, frame[_q(n)], t).alias(n) for n, t in zip(names, [f.dataType for f in frame.schema.fields], strict=True)]
+        return cls(frame.select(*cols), source=source)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, spark: SparkSession | None = None) -> SparkTable:
+        """Read a CSV (``.csv``, ``.tsv``, ``.txt``, with a header line) or Parquet file or folder.
+
+        Local paths are checked to exist; paths with a scheme (``hdfs://``, ``s3a://``) are
+        passed to Spark as they are (the executors read them). Every CSV field is text.
+
+        Raises:
+            InvalidDataError: The file is absent or has an unsupported suffix.
+        """
+        s = str(path)
+        spark = spark or session()
+        local = "://" not in s
+        p = Path(s)
+        if local and not p.exists():
+            raise InvalidDataError(f"file {p} not found", hint="Check the path.")
+        suffix = p.suffix.lower()
+        if suffix in (".csv", ".tsv", ".txt"):
+            delim = "\t" if suffix == ".tsv" else ","
+            frame = (spark.read.option("header", "true").option("inferSchema", "false")
+                     .option("sep", delim).option("quote", '"').option("escape", '"')
+                     .option("mode", "FAILFAST").option("encoding", "UTF-8").csv(s))
+        elif suffix in (".parquet", ".pq") or (local and p.is_dir()):
+            frame = spark.read.parquet(s)
+        else:
+            raise InvalidDataError(
+                f"file {p}: unsupported suffix {p.suffix!r}",
+                hint="Use .csv/.tsv (with a header line) or .parquet.",
+            )
+        return cls.from_dataframe(frame, source=s)
+
+    @classmethod
+    def coerce(cls, data: Any) -> SparkTable:
+        """A SparkTable from a SparkTable (itself), a Spark DataFrame, or a CSV/Parquet path."""
+        if isinstance(data, SparkTable):
+            return data
+        if is_spark_frame(data):
+            return cls.from_dataframe(data)
+        if isinstance(data, str | os.PathLike):
+            return cls.from_path(data)
+        raise InvalidParameterError(
+            "The Spark engine reads a Spark DataFrame or a path to a CSV/Parquet file. "
+            f"Got {type(data).__name__}; pass engine='duckdb' for pandas DataFrames and DuckDB tables."
+        )
+
+    def derive(self, frame: DataFrame) -> SparkTable:
+        """A table over ``frame`` (columns as text), from the same source."""
+        return SparkTable(frame, source=self.source)
+
+    def count_rows(self) -> int:
+        """The number of rows: a private statistic, never to be released without noise."""
+        return int(self.frame.count())
+
+    def to_frame(self, domain: Domain | None = None) -> Any:
+        """Refused: the Spark engine never collects private rows to the driver."""
+        raise InvalidParameterError(
+            "The Spark engine answers counting queries only and never collects rows to the driver; "
+            "read the table with engine='duckdb' to load it into pandas."
+        )
+
+    def encoded(self, discretizer: Discretizer) -> DataFrame:
+        """The table's codes (one int column per domain column), cached in Spark; computed once.
+
+        Raises:
+            InvalidDataError: A column is absent, or holds values the domain cannot code.
+        """
+        hit = self._encoded.get(discretizer.key)
+        if hit is not None:
+            return hit
+        F = _pyspark()
+        from pyspark import StorageLevel
+
+        absent = [n for n in discretizer.names if n not in self.columns]
+        if absent:
+            raise InvalidDataError(
+                [f"column {n!r} is in the metadata but not in the data" for n in absent],
+                hint="Check the column names of the data against the metadata.",
+            )
+        coders = discretizer._coders
+        enc = self.frame.select(*[code_expr(F, coders[n], self.frame[_q(n)]).cast("int").alias(n)
+                                  for n in discretizer.names])
+        enc = enc.persist(StorageLevel.MEMORY_AND_DISK)
+        counts = enc.agg(*[F.count_if(F.col(_q(n)).isNull()).alias(f"b{i}")
+                           for i, n in enumerate(discretizer.names)]).collect()[0] if discretizer.names else ()
+        bad = [(n, int(k)) for n, k in zip(discretizer.names, counts, strict=True) if k]
+        if bad:
+            enc.unpersist()
+            raise InvalidDataError(
+                [f"column {n!r}: {k} value(s) are invalid for the domain" for n, k in bad],
+                hint="Validate the table against the metadata to see which values and why.",
+            )
+        self._encoded[discretizer.key] = enc
+        return enc
+
+    def close(self) -> None:
+        """Drop the cached encodings."""
+        for enc in self._encoded.values():
+            enc.unpersist()
+        self._encoded.clear()
+
+    def __enter__(self) -> SparkTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never show rows or their number.
+        return f"SparkTable({self.source!r}, {len(self.columns)} columns)"
+
+
+def _q(name: str) -> str:
+    """A column name quoted for Spark's column resolution."""
+    return "`" + str(name).replace("`", "``") + "`"
+
+
+def _check_names(names: Sequence[str], where: str) -> None:
+    problems = []
+    dups = sorted({n for n in names if list(names).count(n) > 1})
+    if dups:
+        problems.append(f"{where} has duplicate column name(s) {dups}")
+    if any(not n.strip() for n in names):
+        problems.append(f"{where} has column(s) without a name")
+    if problems:
+        raise InvalidDataError(problems, hint="Give every column a unique name in the header.")
+
+
+def _as_text(F: Any, c: SparkColumn, dtype: Any) -> SparkColumn:
+    """Text of a typed column, as the DuckDB engine writes it (``_parse.sql_as_text``)."""
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, T.StringType):
+        return c
+    if isinstance(dtype, T.DoubleType | T.FloatType | T.DecimalType):
+        x = c.cast("double")
+        whole = (x == F.floor(F.least(F.greatest(x, F.lit(-1e15)), F.lit(1e15)))) & (F.abs(x) < F.lit(1e15))
+        return (F.when(F.isnan(x), F.lit(None).cast("string"))
+                .when(whole, x.cast("long").cast("string"))
+                .otherwise(_double_text(F, x)))
+    if isinstance(dtype, T.BooleanType):
+        return F.when(c, F.lit("True")).when(~c, F.lit("False"))
+    if isinstance(dtype, T.TimestampType | T.TimestampNTZType | T.DateType):
+        return F.date_format(c, "yyyy-MM-dd HH:mm:ss.SSSSSS")
+    return c.cast("string")
+
+
+def _double_text(F: Any, x: SparkColumn) -> SparkColumn:
+    # Spark writes large/small doubles as 1.0E10; both engines only parse this text back
+    # into the same double, which is all that matters.
+    return x.cast("string")
+
+
+# -- the per-column mappings (the Spark half of _parse / discretize) ------------------------
+def text(F: Any, c: SparkColumn) -> SparkColumn:
+    """The stripped text of a column (spaces only, as DuckDB's ``trim``)."""
+    return F.trim(c.cast("string"))
+
+
+def missing(F: Any, col: Column, c: SparkColumn) -> SparkColumn:
+    """Condition: the value counts as missing (never NULL)."""
+    t = text(F, c)
+    cond = c.isNull() | (t == F.lit(""))
+    tokens = sorted({tok.strip(" ") for tok in col.missing_values} - {""})
+    if tokens:
+        cond = cond | t.isin(tokens)
+    return F.coalesce(cond, F.lit(True))
+
+
+def _full_match(t: SparkColumn, pattern: str) -> SparkColumn:
+    # Java regex: \z anchors at the very end (``$`` would accept a trailing newline).
+    return t.rlike(f"^(?:{pattern})\\z")
+
+
+def number(F: Any, col: Column, c: SparkColumn) -> SparkColumn:
+    """DOUBLE of the value (epoch seconds for datetimes); NULL if it does not parse or is not finite."""
+    t = text(F, c)
+    if col.kind == "datetime":
+        ts = t.try_cast("timestamp_ntz")
+        sec = F.date_part(F.lit("SECOND"), ts)  # decimal seconds with microseconds
+        micros = (F.unix_date(F.to_date(ts)).cast("long") * F.lit(86_400_000_000)
+                  + F.hour(ts).cast("long") * F.lit(3_600_000_000)
+                  + F.minute(ts).cast("long") * F.lit(60_000_000)
+                  + (sec * F.lit(1_000_000)).cast("long"))
+        return F.when(_full_match(t, DATETIME_PATTERN), micros.cast("double") / F.lit(1e6))
+    x = t.try_cast("double")
+    finite = ~F.isnan(x) & (F.abs(x) != F.lit(math.inf))
+    return F.when(_full_match(t, NUMBER_PATTERN) & finite, x)
+
+
+def category_keys(col: Column) -> list[str]:
+    """The column's category keys, in order."""
+    return [category_key(v) for v in col.categories or ()]
+
+
+def category_code(F: Any, col: Column, c: SparkColumn) -> SparkColumn:
+    """Index of the value among the categories; NULL if it is none of them."""
+    keys = category_keys(col)
+    pos = F.array_position(F.array(*[F.lit(k) for k in keys]), text(F, c)) if keys else F.lit(0)
+    return F.when(pos > 0, pos - 1)
+
+
+def _clamp(F: Any, x: SparkColumn, lo: float, hi: float) -> SparkColumn:
+    return F.least(F.greatest(x, F.lit(lo)), F.lit(hi))
+
+
+def _bin(F: Any, coder: _Coder, x: SparkColumn) -> SparkColumn:
+    """Code of a finite number, as ``_Coder._sql_bin``.
+
+    Whole-number modes round half up first. Spark's ``floor`` returns a 64-bit integer, so
+    values are clamped before flooring: with integer ``lo``/``hi``,
+    ``clamp(floor(y), lo, hi) == floor(clamp(y, lo, hi))``, which is what DuckDB computes.
+    """
+    lo, hi = coder.lo, coder.hi
+    if coder.mode == "integer":
+        return F.floor(_clamp(F, x + F.lit(0.5), lo, hi)).cast("double") - F.lit(lo)
+    if coder.mode in ("uniform", "uniform_int"):
+        if coder.n == 1:
+            return F.lit(0)
+        y = x + F.lit(0.5) if coder.mode == "uniform_int" else x
+        clipped = F.floor(_clamp(F, y, lo, hi)).cast("double") if coder.mode == "uniform_int" else _clamp(F, y, lo, hi)
+        b = F.floor((clipped - F.lit(lo)) / F.lit(coder.width))
+        return F.least(F.greatest(b, F.lit(0)), F.lit(coder.n - 1))
+    interior = [float(e) for e in coder.interior]
+    if coder.mode == "edges_int":
+        # Clamped around the edges first (see above): the count of edges <= floor(y) is unchanged.
+        a, b = (min(interior) - 1.0, max(interior) + 1.0) if interior else (0.0, 0.0)
+        x = F.floor(_clamp(F, x + F.lit(0.5), math.floor(a), math.ceil(b))).cast("double")
+    return edges_count(F, interior, x)
+
+
+def edges_count(F: Any, edges: Sequence[float], x: SparkColumn) -> SparkColumn:
+    """How many of the sorted ``edges`` are <= x (numpy's ``searchsorted(edges, x, 'right')``)."""
+    def tree(a: int, b: int) -> SparkColumn:
+        if a == b:
+            return F.lit(a)
+        mid = (a + b + 1) // 2  # x >= edges[mid - 1] <=> count >= mid
+        return F.when(x >= F.lit(float(edges[mid - 1])), tree(mid, b)).otherwise(tree(a, mid - 1))
+
+    return tree(0, len(edges))
+
+
+def code_expr(F: Any, coder: _Coder, c: SparkColumn) -> SparkColumn:
+    """The code of a column's raw text, as ``Discretizer.sql_expr``; NULL where invalid."""
+    mc = coder.missing_code
+    on_missing = F.lit(None) if mc is None else F.lit(mc)
+    miss = missing(F, coder.col, c)
+    if coder.mode == "category":
+        return F.when(miss, on_missing).otherwise(category_code(F, coder.col, c))
+    x = number(F, coder.col, c)
+    return F.when(miss, on_missing).when(x.isNull(), F.lit(None)).otherwise(_bin(F, coder, x))
+
+
+# -- marginals -----------------------------------------------------------------------------
+def count_marginals(
+    table: SparkTable, discretizer: Discretizer, sets: Sequence[tuple[str, ...]], sizes: Mapping[str, int]
+) -> list[np.ndarray]:
+    """Raw counts of marginals (dense arrays, axes in each set's order), ``BATCH`` per Spark job.
+
+    Not differentially private: only ``PrivateData`` (through ``io.marginal_counts_many``)
+    and evaluation call it. Each job reads the cached codes once and groups by
+    (marginal, flat cell index); only the non-empty cells' counts come back.
+    """
+    F = _pyspark()
+    enc = table.encoded(discretizer)
+    out: list[np.ndarray] = []
+    for start in range(0, len(sets), BATCH):
+        batch = sets[start : start + BATCH]
+        keys = []
+        for i, s in enumerate(batch):
+            key: SparkColumn = F.lit(0).cast("long")
+            for a in s:  # row-major flat index, as numpy's ravel_multi_index
+                key = key * F.lit(sizes[a]) + F.col(_q(a)).cast("long")
+            keys.append(F.struct(F.lit(i).alias("q"), key.alias("k")))
+        rows = (enc.select(F.explode(F.array(*keys)).alias("c"))
+                .groupBy("c.q", "c.k").count().collect())
+        q = np.array([r[0] for r in rows], dtype=np.int64)
+        k = np.array([r[1] for r in rows], dtype=np.int64)
+        n = np.array([r[2] for r in rows], dtype=np.float64)
+        for i, s in enumerate(batch):
+            shape = tuple(sizes[a] for a in s)
+            flat = np.zeros(math.prod(shape), dtype=np.float64)
+            sel = q == i
+            flat[k[sel]] = n[sel]
+            out.append(flat.reshape(shape))
+    return out
+
+
+# -- domain inference histograms -------------------------------------------------------------
+def category_histogram(table: SparkTable, col: Column) -> tuple[list[str], np.ndarray]:
+    """Raw counts of each present (stripped) value of ``col``, values sorted.
+
+    Only ``infer.infer_domain`` calls it, and adds noise before anything is released.
+    """
+    F = _pyspark()
+    c = table.frame[_q(col.name)]
+    rows = (table.frame.where(~missing(F, col, c)).groupBy(text(F, c).alias("v")).count().collect())
+    rows = sorted(rows, key=lambda r: r[0])
+    return [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.float64)
+
+
+def grid_histogram(table: SparkTable, col: Column, grid: np.ndarray) -> np.ndarray:
+    """Raw counts of present, finite values per grid cell (cell = number of grid edges <= x)."""
+    F = _pyspark()
+    c = table.frame[_q(col.name)]
+    x = number(F, col, c)
+    rows = (table.frame.where(~missing(F, col, c)).select(x.alias("x")).where(F.col("x").isNotNull())
+            .groupBy(edges_count(F, [float(g) for g in grid], F.col("x")).alias("cell")).count().collect())
+    counts = np.zeros(len(grid) + 1)
+    for cell, k in rows:
+        counts[int(cell)] = k
+    return counts
+
+
+def clipped_view(table: SparkTable, domain: Domain, new_cols: Mapping[str, Column]) -> SparkTable:
+    """The table with unknown categories as ``other`` and numbers clamped to the new bounds.
+
+    A clamped value is written as the bound's text (the same number the DuckDB view holds).
+    """
+    from dpsynth.data.infer import OTHER
+
+    F = _pyspark()
+    parts = []
+    for col in domain:
+        c = table.frame[_q(col.name)]
+        new = new_cols.get(col.name)
+        if new is None:
+            parts.append(c.alias(col.name))
+            continue
+        miss = missing(F, col, c)
+        if not new.is_numeric:
+            cats = [str(v) for v in new.categories or ()]
+            t = text(F, c)
+            parts.append(F.when(miss, F.lit(None).cast("string")).when(t.isin(cats), t)
+                         .otherwise(F.lit(OTHER)).alias(col.name))
+            continue
+        assert new.lower is not None and new.upper is not None
+        x = number(F, col, c)
+        parts.append(F.when(miss | x.isNull(), c)
+                     .when(x < F.lit(float(new.lower)), F.lit(_bound_text(col, new.lower)))
+                     .when(x > F.lit(float(new.upper)), F.lit(_bound_text(col, new.upper)))
+                     .otherwise(c).alias(col.name))
+    others = [table.frame[_q(n)].alias(n) for n in table.columns if n not in domain]
+    return table.derive(table.frame.select(*parts, *others))
+
+
+def value_range(col: Column) -> tuple[float, float] | None:
+    """The closed range a numeric column's values are held to (None if unknown or categorical).
+
+    The declared bounds where given, else the outer bin edges; whole numbers inside for
+    integer columns. Mirrors the range the DuckDB engine clamps private rows to.
+    """
+    if not col.is_numeric:
+        return None
+    edges = col.edges
+    lo = col.lower if col.lower is not None else (edges[0] if edges else None)
+    hi = col.upper if col.upper is not None else (edges[-1] if edges else None)
+    if lo is None or hi is None:
+        return None
+    lo, hi = float(lo), float(hi)
+    if col.integer:
+        lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+    return lo, hi
+
+
+def clamped_view(table: SparkTable, domain: Domain, *, validated: bool = False) -> SparkTable:
+    """The table with every number held to its column's :func:`value_range`.
+
+    A value outside the range is replaced by the text of the range's end, so every query
+    reads it as a row at that end and the sensitivity computed for the range holds. With
+    ``validated`` (declared bounds already enforced by :func:`validate`), columns with both
+    bounds declared are left as they are; missing and unparseable values pass through.
+    Returns ``table`` itself when nothing needs clamping.
+    """
+    F = _pyspark()
+    parts, changed = [], False
+    for name in table.columns:
+        c = table.frame[_q(name)]
+        col = domain[name] if name in domain else None
+        rng = None if col is None else value_range(col)
+        if col is None or rng is None or (validated and col.lower is not None and col.upper is not None):
+            parts.append(c.alias(name))
+            continue
+        changed = True
+        x = number(F, col, c)
+        parts.append(F.when(missing(F, col, c) | x.isNull(), c)
+                     .when(x < F.lit(rng[0]), F.lit(_bound_text(col, rng[0])))
+                     .when(x > F.lit(rng[1]), F.lit(_bound_text(col, rng[1])))
+                     .otherwise(c).alias(name))
+    return table.derive(table.frame.select(*parts)) if changed else table
+
+
+def _bound_text(col: Column, value: float) -> str:
+    if col.kind == "datetime":
+        micros = round(float(value) * 1e6)
+        return np.datetime64(micros, "us").astype(str).replace("T", " ")
+    return repr(float(value))
+
+
+def schema_domain(table: SparkTable) -> Domain:
+    """Column types from the data, as ``infer.schema_domain`` (one aggregation for all columns)."""
+    F = _pyspark()
+    probes = {n: Column(name=n, kind="numeric", nullable=True) for n in table.columns}
+    aggs = []
+    for i, (n, probe) in enumerate(probes.items()):
+        c = table.frame[_q(n)]
+        x = number(F, probe, c)
+        aggs.append(F.count_if(~missing(F, probe, c) & x.isNull()).alias(f"u{i}"))
+        aggs.append(F.count_if(x.isNotNull() & (x != F.floor(_clamp(F, x, -1e18, 1e18)).cast("double"))).alias(f"f{i}"))
+    row = table.frame.agg(*aggs).collect()[0] if aggs else ()
+    cols = []
+    for i, n in enumerate(probes):
+        if row[2 * i] == 0:
+            cols.append(Column(name=n, kind="numeric", integer=row[2 * i + 1] == 0, nullable=True))
+        else:
+            cols.append(Column(name=n, kind="categorical", nullable=True))
+    return Domain(cols)
+
+
+# -- validation -----------------------------------------------------------------------------
+def validate(table: SparkTable, domain: Domain) -> None:
+    """Check a Spark table against its metadata, as ``io.validate``: one aggregation, one error.
+
+    Raises:
+        InvalidDataError: Listing every problem, each naming its column.
+    """
+    F = _pyspark()
+    problems: list[str] = []
+    cols = set(table.columns)
+    for name in table.columns:
+        if name not in domain and name not in set(domain.ignore):
+            problems.append(f"column {name!r} is in the data but not in the metadata (unknown column)"
+                            "; describe it, or list it under \"ignore\"")
+    for name in domain.names:
+        if name not in cols:
+            problems.append(f"column {name!r} is in the metadata but missing from the data")
+    checks: list[tuple[Column, str, SparkColumn]] = []
+    for c in domain:
+        if c.name not in cols:
+            continue
+        raw = table.frame[_q(c.name)]
+        miss = missing(F, c, raw)
+        checks.append((c, "missing", miss))
+        if not c.is_numeric:
+            if c.categories is not None:
+                checks.append((c, "category", ~miss & category_code(F, c, raw).isNull()))
+            continue
+        x = number(F, c, raw)
+        checks.append((c, "parse", ~miss & x.isNull()))
+        ok = ~miss & x.isNotNull()
+        if c.lower is not None:
+            checks.append((c, "below", ok & (x < F.lit(float(c.lower)))))
+        if c.upper is not None:
+            checks.append((c, "above", ok & (x > F.lit(float(c.upper)))))
+        if c.integer:
+            checks.append((c, "fraction", ok & (x != F.floor(_clamp(F, x, -1e18, 1e18)).cast("double"))))
+    row = table.frame.agg(F.count(F.lit(1)), *[F.count_if(cond) for *_, cond in checks]).collect()[0]
+    n_rows, counts = int(row[0]), [int(v) for v in row[1:]]
+    if n_rows == 0:
+        problems.insert(0, f"the table ({table.source}) has no rows")
+    elif n_rows == 1:
+        problems.insert(0, f"the table ({table.source}) has a single row: DP synthesis from one row is meaningless")
+    if n_rows > 0:
+        for (c, check, cond), k in zip(checks, counts, strict=True):
+            msg = _problem(table, c, check, cond, k, n_rows)
+            if msg:
+                problems.append(msg)
+    if problems:
+        raise InvalidDataError(
+            problems, hint="Fix the data or the metadata (the metadata must come from public documentation)."
+        )
+
+
+def _problem(table: SparkTable, c: Column, check: str, cond: SparkColumn, k: int, n_rows: int) -> str | None:
+    name = repr(c.name)
+    if check == "missing":
+        if k == n_rows:
+            return f"column {name} is entirely missing; drop it or list it under \"ignore\""
+        if k and not c.nullable:
+            return (f"column {name} has {k} missing value(s) but is not nullable; "
+                    "set \"nullable\": true in the metadata, or fill them in")
+        return None
+    if not k:
+        return None
+    F = _pyspark()
+    rows = (table.frame.where(cond).groupBy(text(F, table.frame[_q(c.name)]).alias("v")).count()
+            .orderBy(F.desc("count"), "v").limit(MAX_EXAMPLES + 1).collect())
+    ex = "e.g. " + ", ".join(repr(r[0]) for r in rows[:MAX_EXAMPLES]) + (", …" if len(rows) > MAX_EXAMPLES else "")
+    if check == "category":
+        return (f"column {name} has {k} value(s) outside the declared categories ({ex}); "
+                "add them to \"categories\" (or \"missing_values\"), or clean the data")
+    if check == "parse":
+        what = "an ISO date-time (YYYY-MM-DD[ HH:MM[:SS]])" if c.kind == "datetime" else "a finite number"
+        return f"column {name} has {k} value(s) that are not {what} ({ex}); clean them, or list the token under \"missing_values\""
+    if check == "below":
+        return f"column {name} has {k} value(s) below the lower bound {c.lower:g} ({ex})"
+    if check == "above":
+        return f"column {name} has {k} value(s) above the upper bound {c.upper:g} ({ex})"
+    return f"column {name} is declared integer but has {k} non-whole value(s) ({ex})"
+
+
+# -- counting queries (Private-GSD workloads) --------------------------------------------------
+def true_counts(table: SparkTable, workload: CompiledWorkload) -> list[np.ndarray]:
+    """Raw counts of every group of a compiled workload, as ``queries.true_counts`` on ``X``.
+
+    Cell groups (marginals, the total) are one ``GROUP BY`` over the flat query index;
+    ranges and halfspaces are ``count_if`` aggregations, ``DENSE_BATCH`` per job. Only
+    ``PrivateData.answer_queries`` calls it, and adds noise before anything is released.
+    """
+    from dpsynth.data import queries as qm
+
+    F = _pyspark()
+    frame = table.frame
+    xs: list[SparkColumn] = []  # X's columns: the code (categorical) or the value (numeric)
+    codes: list[SparkColumn] = []
+    for spec in workload.specs:
+        col = workload.domain[spec.name]
+        raw = frame[_q(spec.name)]
+        miss = missing(F, col, raw)
+        if spec.numeric:
+            x = F.when(~miss, number(F, col, raw))
+            xs.append(x)
+            codes.append(F.when(x.isNull(), F.lit(spec.n_codes)).otherwise(
+                edges_count(F, [float(e) for e in spec.interior], x)))
+        else:
+            code = F.when(miss, F.lit(spec.n_codes)).otherwise(category_code(F, col, raw))
+            xs.append(code.cast("double"))
+            codes.append(code)
+    named = frame.select(*[x.alias(f"x{j}") for j, x in enumerate(xs)],
+                         *[c.cast("long").alias(f"c{j}") for j, c in enumerate(codes)])
+    counts = np.zeros(workload.m, dtype=np.float64)
+    if workload.n_cell:
+        keys = []
+        for cols, strides, off in zip(workload._cell_cols, workload._cell_strides,
+                                      workload._cell_offsets, strict=True):
+            key: SparkColumn = F.lit(int(off)).cast("long")
+            for j, s in zip(cols, strides, strict=True):
+                key = key + F.col(f"c{int(j)}") * F.lit(int(s))
+            keys.append(key)
+        rows = named.select(F.explode(F.array(*keys)).alias("k")).groupBy("k").count().collect()
+        for k, n in rows:
+            counts[int(k)] = n
+    conds: list[SparkColumn] = []
+    for g, cols in workload._dense:
+        if isinstance(g, qm.Ranges):
+            for lo, hi in zip(g.lower, g.upper, strict=True):
+                cond: SparkColumn = F.lit(True)
+                for jj, j in enumerate(cols):
+                    v = F.col(f"x{int(j)}")
+                    cond = cond & (v >= F.lit(float(lo[jj]))) & (v < F.lit(float(hi[jj])))
+                conds.append(cond)
+        else:
+            assert isinstance(g, qm.Halfspaces)
+            lows = [workload.specs[int(j)].lower for j in cols]
+            spans = [workload.specs[int(j)].upper - workload.specs[int(j)].lower for j in cols]
+            present: SparkColumn = F.lit(True)
+            for j in cols:
+                present = present & F.col(f"x{int(j)}").isNotNull()
+            for w, b in zip(g.weights, g.offsets, strict=True):
+                dot: SparkColumn = F.lit(0.0)
+                for jj, j in enumerate(cols):
+                    z = (F.col(f"x{int(j)}") - F.lit(float(lows[jj]))) / F.lit(float(spans[jj]))
+                    dot = dot + z * F.lit(float(w[jj]))
+                conds.append(present & (dot >= F.lit(float(b))))
+    for start in range(0, len(conds), DENSE_BATCH):
+        part = conds[start : start + DENSE_BATCH]
+        row = named.agg(*[F.count_if(F.coalesce(c, F.lit(False))) for c in part]).collect()[0]
+        counts[workload.n_cell + start : workload.n_cell + start + len(part)] = [float(v) for v in row]
+    return [workload.group_values(counts, i) for i in range(len(workload.groups))]
+
+
+def refuse_rows(what: str, generators: str) -> InvalidParameterError:
+    """The error for a query that needs private rows on the driver, which this engine never collects."""
+    return InvalidParameterError(
+        f"{what} needs the private rows in the driver's memory, and the Spark engine returns only "
+        f"counts: generator {generators} cannot run on engine='spark' yet. Use engine='duckdb' "
+        "(which reads Parquet/CSV out of core), or a counting generator (aim, mst, gsd, independent)."
+    )

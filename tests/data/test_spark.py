@@ -1,0 +1,283 @@
+"""The Spark engine answers the same counting queries as DuckDB, and a fit through it is the same fit.
+
+Every test shares one ``local[2]`` session (``spark`` fixture in conftest.py); each test runs
+a handful of Spark jobs at most, so the file stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dpsynth import api
+from dpsynth.cli import app
+from dpsynth.data import queries as q
+from dpsynth.data import spark as sp
+from dpsynth.data.discretize import Discretizer
+from dpsynth.data.domain import Domain
+from dpsynth.data.infer import infer_domain
+from dpsynth.data.io import Table, marginal_counts_many, open_table, validate
+from dpsynth.data.private import PrivateData
+from dpsynth.errors import InvalidDataError, InvalidParameterError
+from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+from dpsynth.synth.base import Synthesizer
+from dpsynth.synth.registry import create
+
+ROOT = Path(__file__).resolve().parents[2]
+METADATA = ROOT / "metadata"
+_CANDIDATES = [ROOT.parent / "shared" / "datasets", ROOT.parent.parent / "shared" / "datasets"]
+DATASETS = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
+ACS = DATASETS / "acs_national2019" / "national2019.csv"
+
+# Every column kind and coding mode, with awkward text the strict grammar must agree on.
+META = {
+    "missing_values": ["N"],
+    "columns": [
+        {"name": "cat", "type": "categorical", "categories": ["a", "b", "c", 3], "nullable": True},
+        {"name": "ord", "type": "ordinal", "categories": ["lo", "mid", "hi"]},
+        {"name": "age", "type": "numeric", "lower": 0, "upper": 20, "integer": True, "nullable": True},
+        {"name": "wide", "type": "numeric", "lower": 0, "upper": 1000, "integer": True, "bins": 7},
+        {"name": "x", "type": "numeric", "lower": -1.5, "upper": 2.5, "bins": 5, "nullable": True},
+        {"name": "e", "type": "numeric", "lower": 0, "upper": 100, "edges": [0, 1, 10, 50, 100]},
+        {"name": "ei", "type": "numeric", "lower": 0, "upper": 100, "integer": True, "edges": [0, 1, 10, 50, 100]},
+        {"name": "t", "type": "datetime", "lower": "2020-01-01", "upper": "2021-01-01", "bins": 6, "nullable": True},
+    ],
+}
+
+
+def _messy_frame(n: int = 600, seed: int = 3) -> pd.DataFrame:
+    """Awkward text for every column of META (spaces, exponents, signs, tokens).
+
+    'wide' and 't' also hold values outside their bounds (the encoders clamp them;
+    validation reports them); the other columns are valid.
+    """
+    rng = np.random.default_rng(seed)
+    pick = lambda vals: rng.choice(np.array(vals, dtype=object), n)  # noqa: E731
+    return pd.DataFrame({
+        "cat": pick(["a", " b", "c ", "3", None, "N", ""]),
+        "ord": pick(["lo", "mid", " hi"]),
+        "age": pick(["0", "20", " 7 ", "+3", "1e1", "20.0", None]),
+        "wide": pick(["0", "142", "143", "999", "1000", "571", "-10"]),
+        "x": pick(["-1.5", "2.5", ".3", "0.7", "1.", "-0.7", "25e-1", "N", None]),
+        "e": pick(["0", "1", "9.999", "10", "50", "100", "0.5", "49.99999"]),
+        "ei": pick(["0", "1", "9", "10", "49", "50", "100", " 7"]),
+        "t": pick(["2020-01-01", "2020-03-05 10:00", "2020-07-01T12:30:15.25", "2020-12-31 23:59:59", None,
+                   "2019-06-01"]),
+    })
+
+
+@pytest.fixture(scope="module")
+def messy(spark):
+    frame = _messy_frame()
+    domain = Domain.from_json(META)
+    return frame, domain, Table.from_frame(frame), sp.SparkTable.from_dataframe(spark.createDataFrame(frame))
+
+
+def _all_marginals(table, domain, k=2):
+    disc = Discretizer(domain)
+    cliques = [(a,) for a in domain.names] + list(itertools.combinations(domain.names, k))
+    return marginal_counts_many(table, disc, cliques)
+
+
+def test_counts_agree_on_every_column_kind(messy):
+    _, domain, duck, spk = messy
+    for check, table in ((validate, duck), (sp.validate, spk)):
+        with pytest.raises(InvalidDataError) as got:
+            check(table, domain)
+        assert "'wide' has" in str(got.value) and "below the lower bound 0" in str(got.value)
+        assert "'t' has" in str(got.value) and "'age'" not in str(got.value)
+    want, got = _all_marginals(duck, domain), _all_marginals(spk, domain)
+    assert want.keys() == got.keys()
+    for c in want:
+        np.testing.assert_array_equal(got[c], want[c], err_msg=str(c))
+    assert sum(want[("cat",)]) == 600  # every row coded (the check can fail: a NULL code raises)
+
+
+def test_counts_agree_with_typed_spark_columns(spark):
+    # Typed columns (ints, floats, bools) are read as the text DuckDB writes for them.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "i": rng.integers(0, 5, 300),
+        "f": np.where(rng.random(300) < 0.1, np.nan, rng.integers(0, 4, 300) + rng.choice([0.0, 0.5], 300)),
+        "b": rng.random(300) < 0.3,  # read as the text 'True' / 'False', as in a CSV
+    })
+    domain = Domain.from_json({"columns": [
+        {"name": "i", "type": "categorical", "categories": [0, 1, 2, 3, 4]},
+        {"name": "f", "type": "numeric", "lower": 0, "upper": 4, "bins": 8, "nullable": True},
+        {"name": "b", "type": "categorical", "categories": ["True", "False"]},
+    ]})
+    want = _all_marginals(Table.from_frame(frame), domain)
+    got = _all_marginals(sp.SparkTable.from_dataframe(spark.createDataFrame(frame)), domain)
+    for c in want:
+        np.testing.assert_array_equal(got[c], want[c], err_msg=str(c))
+
+
+@pytest.mark.skipif(not ACS.exists(), reason="bundled datasets not available")
+def test_counts_agree_on_bundled_acs(spark):
+    domain = Domain.from_json(METADATA / "acs_national2019.json")
+    duck = Table.from_path(ACS)
+    spk = open_table(str(ACS), engine="spark")
+    assert isinstance(spk, sp.SparkTable)
+    disc = Discretizer(domain)
+    names = domain.names
+    # One Spark job (at most 50 marginals per job): every column, and 2- and 3-way ones.
+    cliques = [(a,) for a in names] + list(itertools.combinations(names[:7], 2)) + [names[:3], names[-3:]]
+    want, got = marginal_counts_many(duck, disc, cliques), marginal_counts_many(spk, disc, cliques)
+    for c in cliques:
+        np.testing.assert_array_equal(got[c], want[c], err_msg=str(c))
+
+
+def test_domain_inference_is_the_same_on_both_engines(messy):
+    _, _, duck, spk = messy
+    open_meta = Domain.from_json({"missing_values": ["N"], "columns": [
+        {"name": "cat", "type": "categorical", "nullable": True},
+        {"name": "wide", "type": "numeric", "integer": True},
+        {"name": "e", "type": "numeric", "lower": 0, "upper": 100},
+    ], "ignore": ["ord", "age", "x", "ei", "t"]})
+
+    def run(table):
+        acc = Accountant(PrivacyBudget(50.0, 1e-6))
+        return infer_domain(table, open_meta, rho=acc.rho_budget / 2, accountant=acc, noise=NoiseSource(7),
+                            step="infer")
+
+    d_dom, d_view = run(duck)
+    s_dom, s_view = run(spk)
+    assert d_dom == s_dom
+    disc = Discretizer(d_dom)
+    cliques = [("cat",), ("wide",), ("e",), ("cat", "wide")]
+    want, got = marginal_counts_many(d_view, disc, cliques), marginal_counts_many(s_view, disc, cliques)
+    for c in cliques:
+        np.testing.assert_array_equal(got[c], want[c], err_msg=str(c))
+
+
+def test_query_workload_counts_agree(messy):
+    frame, domain, duck, spk = messy
+    rng = np.random.default_rng(5)
+    workload = q.CompiledWorkload(domain, [
+        q.TotalCount(),
+        q.Marginal(("cat", "age")),
+        q.Marginal(("t",)),
+        q.Ranges.prefix(domain, ["x"]),
+        q.Ranges.random(domain, ["e", "ei"], 40, rng),
+        q.Halfspaces.random(["x", "e"], 30, rng),
+    ])
+    want = q.true_counts(q.private_rows(duck, domain), workload)
+    got = sp.true_counts(spk, workload)
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_array_equal(g, w, err_msg=f"group {i}")
+    assert want[0][0] == len(frame)
+
+
+def test_validation_lists_every_problem(spark):
+    domain = Domain.from_json(META)
+    bad = _messy_frame(50).astype(object)
+    bad.loc[0, "cat"], bad.loc[1, "age"], bad.loc[3, "ord"] = "zz", "old", None
+    bad["wide"], bad["t"], bad["extra"] = "3", "2020-05-05", "1"
+    with pytest.raises(InvalidDataError) as got:
+        sp.validate(sp.SparkTable.from_dataframe(spark.createDataFrame(bad)), domain)
+    msg = str(got.value)
+    for part in ("'extra'", "'cat' has 1 value(s) outside the declared categories (e.g. 'zz')",
+                 "'age' has 1 value(s) that are not a finite number (e.g. 'old')",
+                 "'ord' has 1 missing value(s) but is not nullable"):
+        assert part in msg
+    with pytest.raises(InvalidDataError, match="'cat': 1 value"):
+        sp.SparkTable.from_dataframe(spark.createDataFrame(bad)).encoded(Discretizer(domain))
+
+
+def test_fit_through_spark_equals_fit_through_duckdb(messy, tmp_path):
+    # DuckDB through the Python API, Spark through the CLI: same CSV, same seed, same model.
+    frame = messy[0]
+    data = tmp_path / "messy.csv"
+    frame.to_csv(data, index=False)
+    small = {**META, "columns": [c for c in META["columns"] if c["name"] in ("cat", "age", "x", "ei")],
+             "ignore": ["ord", "wide", "e", "t"]}
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(small))
+    # Numeric detail (atoms, precision, within-bin shape) is measured on DuckDB only: off here too.
+    private = api.load_private(data, meta)
+    private.numeric_detail = ()
+    a = create("mst", random_state=11).fit(private, PrivacyBudget(5.0, 1e-6))
+    model = tmp_path / "m.dps"
+    r = CliRunner().invoke(app, ["fit", str(data), "-m", str(meta), "-g", "mst", "-e", "5", "-d", "1e-6",
+                                 "-o", str(model), "--random-state", "11", "--engine", "spark"])
+    assert r.exit_code == 0, r.output
+    b = Synthesizer.load(model)
+    pd.testing.assert_frame_equal(a.sample(200, random_state=1), b.sample(200, random_state=1))
+    ra, rb = a.privacy_report.to_dict(), b.privacy_report.to_dict()
+    for rep in (ra, rb):
+        for entry in rep["ledger"]:
+            entry.pop("time")
+    spark_only = [n for n in rb["notes"] if "not measured on the Spark engine" in n]
+    assert len(spark_only) == 1
+    rb["notes"].remove(spark_only[0])
+    assert ra == rb
+    assert any("inferred with DP" in n for n in ra["notes"])  # the DP quantile histograms ran on both
+
+
+def test_row_queries_are_refused_on_spark(messy):
+    _, domain, _, spk = messy
+    data = PrivateData(spk, domain, validate_data=False).bind(Accountant(PrivacyBudget(1.0, 1e-6)), NoiseSource(0))
+    with pytest.raises(InvalidParameterError, match="generator 'pe' cannot run on engine='spark'"):
+        data.nearest_neighbour_votes(lambda f: np.zeros((len(f), 1)), np.zeros((2, 1)), sigma=1.0, step="pe")
+    with pytest.raises(InvalidParameterError, match="'tldm'"):
+        data.encoded_rows(lambda f: np.zeros((len(f), 1)))
+    assert data.accountant.rho_spent == 0.0  # refused before any charge
+    with pytest.raises(InvalidParameterError, match="never collects"):
+        spk.to_frame(domain)
+
+
+def test_engines_do_not_mix(messy):
+    _, _, _, spk = messy
+    with pytest.raises(InvalidParameterError, match="engine='spark'"):
+        Table.coerce(spk.frame)
+    assert open_table(spk.frame).engine == "spark"
+    with pytest.raises(InvalidParameterError, match="engine"):
+        open_table(spk.frame, engine="polars")
+    with pytest.raises(InvalidParameterError, match="Spark DataFrame or a path"):
+        open_table(pd.DataFrame({"a": [1]}), engine="spark")
+
+
+def test_spark_without_column_types_is_refused_before_any_charge(messy, tmp_path):
+    # Without metadata only the header is public (both engines agree); inferring types and
+    # missingness with DP runs on DuckDB only, so a Spark fit asks for the metadata.
+    _, _, duck, spk = messy
+    from dpsynth.data.infer import schema_domain
+
+    assert schema_domain(spk) == schema_domain(duck)
+    with pytest.raises(InvalidParameterError, match="the Spark engine needs metadata with every column's type"):
+        api.load_private(spk.frame, engine="spark")
+    with pytest.raises(InvalidParameterError, match="every column's type and nullability"):
+        PrivateData(spk, schema_domain(spk))
+    data = tmp_path / "messy.csv"
+    messy[0].to_csv(data, index=False)
+    r = CliRunner().invoke(app, ["fit", str(data), "-g", "mst", "-e", "1", "-o", str(tmp_path / "m.dps"),
+                                 "--engine", "spark"])
+    assert r.exit_code != 0
+    assert "the Spark engine needs metadata" in r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "m.dps").exists()
+
+
+def test_clamped_view_holds_numbers_to_their_range(spark):
+    # Edges without declared bounds: values beyond the outer edges count as rows at the ends.
+    frame = pd.DataFrame({"v": ["-5", "50", "200", None, " 7"], "k": ["a", "b", "a", "b", "a"]})
+    domain = Domain.from_json({"columns": [
+        {"name": "v", "type": "numeric", "edges": [0, 10, 100], "nullable": True},
+        {"name": "k", "type": "categorical", "categories": ["a", "b"]},
+    ]})
+    table = sp.SparkTable.from_dataframe(spark.createDataFrame(frame))
+    view = sp.clamped_view(table, domain, validated=True)
+    assert view is not table
+    declared = Domain.from_json({"columns": [
+        {"name": "v", "type": "numeric", "lower": 0, "upper": 100, "nullable": True},
+        {"name": "k", "type": "categorical", "categories": ["a", "b"]},
+    ]})
+    assert sp.clamped_view(table, declared, validated=True) is table  # validation enforced the bounds
+    # cell = grid edges <= x: 0 -> 1, 7 -> 1, 50 -> 2, 100 -> 3 (200 clamped); -5 would be cell 0
+    np.testing.assert_array_equal(sp.grid_histogram(view, domain["v"], np.array([0.0, 50.0, 100.0])), [0, 2, 1, 1])
