@@ -152,7 +152,7 @@ def test_bad_data(population):
     # completes them from the audited rows, so every game shares one domain.
     from dpsynth.audit.runner import _load
 
-    frame, dom = _load(population, incomplete)
+    _frame, dom = _load(population, incomplete)
     name = incomplete["columns"][0]["name"]
     assert not dom.needs_inference
     assert set(dom[name].categories) == {str(v).strip() for v in population[name].dropna()}
