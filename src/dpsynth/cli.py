@@ -202,14 +202,14 @@ def _check_output_file(path: Path, option: str) -> None:
 def _check_fit_inputs(generator: str, epsilon: float, delta: float, metadata: Path | None,
                       random_state: int | None, params: list[str] | None) -> None:
     """Check the budget, the generator and its parameters and the metadata before reading any row."""
-    from dpsynth.data.domain import Domain
+    from dpsynth.data.infer import load_metadata
     from dpsynth.privacy import PrivacyBudget
     from dpsynth.synth.registry import create
 
     PrivacyBudget(epsilon, delta)
     create(generator, random_state=random_state, **_parse_params(params))._validate_params()
     if metadata is not None:
-        Domain.from_json(metadata)
+        load_metadata(metadata)  # as the fit reads it: a skeleton's null types are allowed
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
