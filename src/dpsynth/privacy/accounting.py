@@ -528,6 +528,25 @@ def _rdp_form(event: dp_accounting.DpEvent) -> dp_accounting.DpEvent:
 def pld_fdp(
     events: Sequence[dp_accounting.DpEvent], delta: float, delta0: float = 0.0, interval: float = 1e-4
 ) -> tuple[float | None, float | None, float, list[list[float]], float]:
+    """f-DP summary of a PLD-accounted composition (memoised: see :func:`_pld_fdp`)."""
+    key = (tuple(repr(e) for e in events), float(delta), float(delta0), float(interval))
+    hit = _FDP_CACHE.get(key)
+    if hit is None:
+        hit = _pld_fdp(events, delta, delta0, interval)
+        if len(_FDP_CACHE) >= 256:
+            _FDP_CACHE.pop(next(iter(_FDP_CACHE)))
+        _FDP_CACHE[key] = hit
+    mu, eps_gdp, kappa, curve, eps = hit
+    return mu, eps_gdp, kappa, [list(p) for p in curve], eps
+
+
+#: Reports of fits with the same releases (an audit refits thousands of times) share one curve.
+_FDP_CACHE: dict[tuple[Any, ...], tuple[float | None, float | None, float, list[list[float]], float]] = {}
+
+
+def _pld_fdp(
+    events: Sequence[dp_accounting.DpEvent], delta: float, delta0: float = 0.0, interval: float = 1e-4
+) -> tuple[float | None, float | None, float, list[list[float]], float]:
     """f-DP summary of a PLD-accounted composition: (μ or None, ε(δ) of μ or None, κ, curve, ε(δ)).
 
     The last item is the PLD's ε at ``delta`` (what :meth:`Accountant.epsilon` returns when
