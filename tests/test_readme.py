@@ -28,7 +28,7 @@ README = ROOT / "README.md"
 ADULT = ROOT.parent / "shared" / "datasets" / "adult" / "adult_train.csv"
 BLOCK = re.compile(r"(<!-- readme-test: (?P<mark>[^>]*?) -->\s*\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 #: Blocks marked skip, with their reasons in README (a long fit, an optional model).
-EXPECTED_SKIPS = 18
+EXPECTED_SKIPS = 17
 
 
 def blocks() -> list[tuple[int, str, str, str]]:

@@ -42,7 +42,9 @@ def test_transcript_scores_the_gaussian_likelihood_ratio():
             model = create("independent", random_state=seed, **FAST).fit(data, PrivacyBudget(2.0, 1e-5))
             llrs[side].append(data.llr)
     mu = model.privacy_report.mu
-    assert data.info == pytest.approx(mu**2, rel=1e-9)
+    # The report's μ is the GDP summary of the exact discrete-Gaussian PLD (within ~1% of the
+    # continuous figure the likelihood ratio is computed with).
+    assert data.info == pytest.approx(mu**2, rel=2e-2)
     # LLR ~ N(∓μ²/2, μ²): means within 4 standard errors.
     for side, sign in ((0, -1), (1, 1)):
         x = np.array(llrs[side])
@@ -84,7 +86,7 @@ def test_honest_generator_is_consistent_and_tight(tmp_path):
     assert honest.verdict == "consistent"
     w = honest.white_box
     assert w.mu_lb_cp < w.mu_lb_bayes and w.mu_lb_cp < honest.mu_claimed
-    assert w.tightness_bayes > 0.7 and honest.mu_measurements == pytest.approx(honest.mu_claimed, rel=1e-6)
+    assert w.tightness_bayes > 0.7 and honest.mu_measurements == pytest.approx(honest.mu_claimed, rel=2e-2)
     assert honest.black_box.mu_lb_bayes <= w.mu_hat + 0.3  # black-box sees no more than the transcript
     doc = json.loads(json.dumps(honest.to_dict()))
     assert doc["kind"] == "dpsynth-worst-case-audit" and doc["verdict"] == "consistent"

@@ -125,9 +125,11 @@ def test_marginal_noise_is_its_declared_share_of_the_budget(fitted):
     ledger = {e.step: e for e in fitted.privacy_report.ledger}
     m = ledger["ctabgan.marginals"]
     assert m.count == len(SMALL_META["columns"])
-    # σ² = d / (2ρ) with ρ = marginal_share (10%) of what domain inference left.
+    # σ² = d / (2ρ) with ρ = marginal_share (10%) of what domain inference left; the ρ
+    # budget is what (ε, δ) converts to after the δ₀ that inference spent.
     rho_infer = sum(e.rho for e in fitted.privacy_report.ledger if e.step == "ctabgan.infer_domain")
-    rho_left = Accountant(BUDGET).rho_budget - rho_infer
+    delta0 = sum(e.delta for e in fitted.privacy_report.ledger)
+    rho_left = Accountant(BUDGET)._rho_budget_for(delta0) - rho_infer
     assert m.noise_scale == pytest.approx(math.sqrt(m.count / (2 * 0.1 * rho_left)), rel=1e-6)
 
 
