@@ -105,3 +105,33 @@ def test_audit_of_another_setting_is_flagged():
     assert any("ε = 3" in m for m in found) and any("iters" in m for m in found)
     section = _audit_html(audit_mismatches=found)
     assert section.count("Mismatch:") == len(found)
+
+
+def test_audit_played_on_other_rows_is_flagged():
+    from dpsynth.audit.runner import data_fingerprint
+    from dpsynth.synth import create
+    from tests.synth.conftest import SMALL_META, make_small_frame
+
+    dom = Domain.from_json(SMALL_META)
+    rows = make_small_frame(300)
+    audit = {**AUDIT, "settings": {**AUDIT["settings"], "data_fingerprint": data_fingerprint(rows, dom)}}
+    kw = dict(generator="mst", params=create("mst", iters=50).get_params(), epsilon=1.0, delta=1e-9, domain=dom)
+    # The same rows (in another order): nothing to flag.
+    assert audit_mismatches(audit, data=rows.iloc[::-1], **kw) == []
+    # One changed row: one clause, one line, that names no fingerprint.
+    changed = rows.copy()
+    changed.loc[0, "y"] = "yes" if changed.loc[0, "y"] == "no" else "no"
+    found = audit_mismatches(audit, data=changed, **kw)
+    assert len(found) == 1 and "other rows" in found[0] and "\n" not in found[0]
+    assert "sha256" not in found[0] and audit["settings"]["data_fingerprint"][7:19] not in found[0]
+    # Data that lacks a column of the domain is not the audited table either.
+    assert len(audit_mismatches(audit, data=rows.drop(columns="y"), **kw)) == 1
+    # An audit that does not record its rows cannot be matched: said so, not passed silently.
+    old = audit_mismatches(AUDIT, data=rows, **kw)
+    assert len(old) == 1 and "does not record" in old[0]
+    # Without data, the rows are not compared.
+    assert audit_mismatches(audit, **{**kw, "domain": None}) == []
+    page = build_report(privacy=gaussian_report(), results=None, audit=audit, audit_mismatches=found)
+    section = page.split('<section id="audit">', 1)[1].split("</section>", 1)[0]
+    assert section.count("Mismatch:") == 1 and "other rows" in section
+    assert "<th>audited rows</th>" in section and audit["settings"]["data_fingerprint"][7:19] not in page
