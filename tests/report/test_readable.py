@@ -135,3 +135,43 @@ def test_audit_played_on_other_rows_is_flagged():
     section = page.split('<section id="audit">', 1)[1].split("</section>", 1)[0]
     assert section.count("Mismatch:") == 1 and "other rows" in section
     assert "<th>audited rows</th>" in section and audit["settings"]["data_fingerprint"][7:19] not in page
+
+
+def test_a_point_mass_does_not_flatten_the_density():
+    # capital-gain-like: 92% of rows at 0, in a bin of width 1 among bins thousands wide.
+    col = _column({"name": "g", "type": "numeric", "lower": 0, "upper": 99999, "integer": True,
+                   "edges": [0, 1, 3, 2605, 6689, 15175, 53924, 99999]})
+    rng = np.random.default_rng(0)
+    values = pd.Series(np.where(rng.random(2000) < 0.92, 0, rng.integers(3, 99999, 2000)))
+    with _figure(3, 2) as fig:
+        ax = fig.add_subplot()
+        _numeric_hist(ax, col, values, values)
+        real = _heights(ax)[0]
+        assert real[0] == pytest.approx((values == 0).mean())  # still densities: the atom's share per unit
+        bulk = real[3:].max()
+        assert bulk < ax.get_ylim()[1] < 2 * bulk  # the axis shows the rest of the distribution
+        texts = [t.get_text() for t in ax.texts]
+        share = f"{(values == 0).mean():.0%}"
+        assert texts == [f"0: {share} real", f"{share} synthetic"]
+    # Bins of comparable widths: drawn to scale, nothing cut or labelled.
+    col = _column({"name": "x", "type": "numeric", "lower": 0, "upper": 100, "edges": [0, 10, 20, 100]})
+    with _figure(3, 2) as fig:
+        ax = fig.add_subplot()
+        _numeric_hist(ax, col, values.clip(0, 100), values.clip(0, 100))
+        assert not ax.texts and ax.get_ylim()[1] >= _heights(ax)[0].max()
+
+
+def test_numeric_tick_labels_are_short_and_few():
+    # fnlwgt-like: six-digit ticks ran together ("100000200000300000") in a narrow tile.
+    col = _column({"name": "w", "type": "numeric", "lower": 0, "upper": 600000, "integer": True,
+                   "edges": [0, 1, 18, 9793, 35595, 100000, 200000, 400000, 600000]})
+    values = pd.Series(np.linspace(12285, 590000, 500).round())
+    with _figure(3, 2) as fig:
+        ax = fig.add_subplot()
+        _numeric_hist(ax, col, values, values.where(np.arange(500) > 0, 0))  # one synthetic row at 0
+        fig.canvas.draw()
+        ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert 2 <= len(ticks) <= 7 and all(len(t) <= 5 for t in ticks), ticks
+        assert "300k" in ticks
+        # The synthetic row at 0 sits in a bin of width 1: cut and marked, too small to label.
+        assert ax.get_ylim()[1] < 1 / 500 and not ax.texts

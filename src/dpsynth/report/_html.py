@@ -470,7 +470,9 @@ def _per_column_section(
     return ("<h3>Column by column</h3>"
             '<p class="muted small">Share of rows in each category or bin: '
             '<span class="key real"></span> real · <span class="key synth"></span> synthetic. '
-            "Bins follow the public domain.</p>"
+            "Bins follow the public domain; where numeric bins differ in width the plot shows densities "
+            "(share per unit, so areas are shares), and a point mass far taller than the rest is cut at "
+            "the top (▲) and labelled with its shares.</p>"
             f'<div class="tiles">{"".join(tiles)}</div>{more}')
 
 
