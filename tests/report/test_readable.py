@@ -3,6 +3,8 @@ and an audit of another setting is flagged."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,3 +177,32 @@ def test_numeric_tick_labels_are_short_and_few():
         assert "300k" in ticks
         # The synthetic row at 0 sits in a bin of width 1: cut and marked, too small to label.
         assert ax.get_ylim()[1] < 1 / 500 and not ax.texts
+
+
+def _overlaps(fig, labels):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_text()]
+    return [(i, i + 1) for i in range(len(boxes) - 1) if boxes[i].overlaps(boxes[i + 1])]
+
+
+@pytest.mark.parametrize("n", [9, 12, 15])
+def test_many_category_labels_never_run_into_each_other(n):
+    # occupation-like: long hyphenated names ("Machine-op-inspct", "Handlers-cleaners").
+    names = ["Tech-support", "Craft-repair", "Other-service", "Sales", "Exec-managerial", "Prof-specialty",
+             "Handlers-cleaners", "Machine-op-inspct", "Adm-clerical", "Farming-fishing", "Transport-moving",
+             "Priv-house-serv", "Protective-serv", "Armed-Forces", "a label with quite a few words in it"][:n]
+    col = _column({"name": "o", "type": "categorical", "categories": names})
+    s = pd.Series(names * 5)
+    with _figure(3.6, 2.3) as fig:
+        ax = fig.add_subplot()
+        _category_bars(ax, col, s, s)
+        labels = ax.get_xticklabels()
+        assert _overlaps(fig, labels) == []
+        for shown, name in zip((t.get_text() for t in labels), names, strict=True):
+            pieces = [w for w in re.split(r"[\s\-_/…]+", shown.replace("\n", " ")) if w]
+            assert all(p in re.split(r"[\s\-_/]+", name) for p in pieces), shown  # whole words only
+        assert fig.get_size_inches()[1] >= 2.3

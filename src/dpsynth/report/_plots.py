@@ -267,12 +267,22 @@ def _category_bars(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> N
         w = 0.4
         ax.bar(x - w / 2, r, w, color=REAL, label="real")
         ax.bar(x + w / 2, s, w, color=SYNTH, label="synthetic")
-        # Whole words on up to three lines ("Married-civ-" / "spouse"), never "Marrie…spouse".
-        shown = [wrap_label(lbl, 14) for lbl in labels]
-        widest = max((len(part) for lbl in shown for part in lbl.split("\n")), default=0)
-        long = sum(len(lbl) for lbl in shown) > 30 or widest > 10
-        ax.set_xticks(x, shown, rotation=45 if long else 0, rotation_mode="anchor" if long else "default",
-                      ha="right" if long else "center", fontsize=7 if len(labels) > 12 else 8)
+        if len(labels) > 8:
+            # Many bars: one upright line per label (whole words, a long one ends in "…"); wrapped
+            # labels at 45° are wider than a bar's slot and run into each other. The figure grows
+            # by the longest label so the bars keep their height.
+            shown = [wrap_label(lbl, 22, max_lines=1) for lbl in labels]
+            ax.set_xticks(x, shown, rotation=90, ha="center", fontsize=7)
+            longest = max(len(lbl) for lbl in shown)
+            w, h = ax.figure.get_size_inches()
+            ax.figure.set_size_inches(w, h + max(0.0, 0.06 * longest - 0.35))
+        else:
+            # Whole words on up to three lines ("Married-civ-" / "spouse"), never "Marrie…spouse".
+            shown = [wrap_label(lbl, 14) for lbl in labels]
+            widest = max((len(part) for lbl in shown for part in lbl.split("\n")), default=0)
+            long = sum(len(lbl) for lbl in shown) > 30 or widest > 10
+            ax.set_xticks(x, shown, rotation=45 if long else 0, rotation_mode="anchor" if long else "default",
+                          ha="right" if long else "center", fontsize=8)
         ax.grid(axis="x", visible=False)
     ax.set_ylabel("share of rows")
     ax.set_ylim(bottom=0)
