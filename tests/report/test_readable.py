@@ -206,3 +206,15 @@ def test_many_category_labels_never_run_into_each_other(n):
             pieces = [w for w in re.split(r"[\s\-_/…]+", shown.replace("\n", " ")) if w]
             assert all(p in re.split(r"[\s\-_/]+", name) for p in pieces), shown  # whole words only
         assert fig.get_size_inches()[1] >= 2.3
+
+
+def test_many_short_codes_stay_horizontal():
+    codes = [str(i) for i in range(15)]
+    col = _column({"name": "c", "type": "categorical", "categories": codes})
+    s = pd.Series(codes * 3)
+    with _figure(3.6, 2.3) as fig:
+        ax = fig.add_subplot()
+        _category_bars(ax, col, s, s)
+        labels = ax.get_xticklabels()
+        assert [t.get_text() for t in labels] == codes and {t.get_rotation() for t in labels} == {0.0}
+        assert _overlaps(fig, labels) == []

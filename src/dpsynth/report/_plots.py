@@ -267,7 +267,7 @@ def _category_bars(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> N
         w = 0.4
         ax.bar(x - w / 2, r, w, color=REAL, label="real")
         ax.bar(x + w / 2, s, w, color=SYNTH, label="synthetic")
-        if len(labels) > 8:
+        if len(labels) > 8 and max(len(str(lbl)) for lbl in labels) > 3:
             # Many bars: one upright line per label (whole words, a long one ends in "…"); wrapped
             # labels at 45° are wider than a bar's slot and run into each other. The figure grows
             # by the longest label so the bars keep their height.
@@ -282,7 +282,7 @@ def _category_bars(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> N
             widest = max((len(part) for lbl in shown for part in lbl.split("\n")), default=0)
             long = sum(len(lbl) for lbl in shown) > 30 or widest > 10
             ax.set_xticks(x, shown, rotation=45 if long else 0, rotation_mode="anchor" if long else "default",
-                          ha="right" if long else "center", fontsize=8)
+                          ha="right" if long else "center", fontsize=7 if len(labels) > 12 else 8)
         ax.grid(axis="x", visible=False)
     ax.set_ylabel("share of rows")
     ax.set_ylim(bottom=0)
