@@ -10,8 +10,13 @@
 # Environment: DPSYNTH (the CLI), PYTHON, DATA, HOLDOUT, META, CHROMIUM, SEED (default 0;
 # a seeded fit shows the NOT FOR RELEASE banner, which the smoke test checks too; SEED=
 # fits from the system's secure noise and checks the banner is absent).
-# Needs Debian's `chromium` (as root, a missing one is installed with apt-get).
-# Takes about two minutes on two cores, most of it the evaluation of 39k × 39k rows.
+# Needs Debian's `chromium` (as root, a missing one is installed with apt-get); not part of
+# `make test` (CI has no browser).
+# Costs 37–55 CPU seconds (user + sys, browser included), most of it the two evaluations.
+# Look at the PNGs: the Private-PGM coding of the default data has codes only, so for numeric
+# densities, point masses and long category labels also run it on the raw Adult table:
+#   DATA=../shared/datasets/adult/adult_train.csv HOLDOUT=../shared/datasets/adult/adult_test.csv \
+#   META=metadata/adult.json scripts/report_smoke.sh /tmp/report-smoke-adult
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -440,7 +440,12 @@ def test_report_refuses_an_audit_of_another_generator_before_evaluating(files, t
     _one_line_error(r, "'mst'", "'independent'")
     assert not html.exists()
     # The same generator at another ε: a one-line warning, and the page says so beside the audit.
-    audit.update(generator="independent", epsilon_claimed=3.0, settings={"generator": "independent", "params": {"iters": 20}})
+    from dpsynth.audit.runner import data_fingerprint
+    from dpsynth.data.domain import Domain
+
+    fingerprint = data_fingerprint(make_small_frame(800), Domain.from_json(SMALL_META))  # the rows of `data`
+    audit.update(generator="independent", epsilon_claimed=3.0,
+                 settings={"generator": "independent", "params": {"iters": 20}, "data_fingerprint": fingerprint})
     audit_json.write_text(json.dumps(audit))
     results = tmp_path / "eval.json"
     results.write_text(json.dumps({"results": {}}))
@@ -450,3 +455,45 @@ def test_report_refuses_an_audit_of_another_generator_before_evaluating(files, t
     assert [ln for ln in r.output.splitlines() if ln.startswith("warning:")] == [
         "warning: --audit: the audit claimed ε = 3, this model ε = 1; the report shows it beside the audit."]
     assert "Mismatch:" in html.read_text()
+    # The same setting, but the audit was played on a table that differs in one row: one line
+    # (that shows no fingerprint), and the page says so.
+    audit.update(epsilon_claimed=1.0, delta=model_delta(model))
+    audit_json.write_text(json.dumps(audit))
+    other = tmp_path / "other.csv"
+    rows = make_small_frame(800)
+    rows.loc[5, "color"] = "blue" if rows.loc[5, "color"] != "blue" else "red"
+    rows.to_csv(other, index=False)
+    r = runner.invoke(app, ["report", str(model), "--real", str(other), "--synthetic", str(data), "-o", str(html),
+                            "--audit", str(audit_json), "--results", str(results)])
+    assert r.exit_code == 0, r.output
+    assert [ln for ln in r.output.splitlines() if ln.startswith("warning:")] == [
+        "warning: --audit: the audit was played on other rows than this report's real data (their fingerprints "
+        "differ); the report shows it beside the audit."]
+    assert fingerprint[7:19] not in r.output and fingerprint[7:19] not in html.read_text()
+    assert html.read_text().count("Mismatch:") == 1
+    # On the audited rows themselves: no warning at all.
+    r = runner.invoke(app, ["report", str(model), "--real", str(data), "--synthetic", str(data), "-o", str(html),
+                            "--audit", str(audit_json), "--results", str(results)])
+    assert r.exit_code == 0 and "warning:" not in r.output, r.output
+
+
+def model_delta(path):
+    from dpsynth.synth.base import Synthesizer
+
+    return Synthesizer.load(path).privacy_report.delta
+
+
+def test_run_report_flags_an_audit_of_other_rows(files, tmp_path):
+    data, meta = files
+    audit = {"kind": "dpsynth-audit", "version": 1, "generator": "independent", "epsilon_claimed": 1.0,
+             "delta": 1e-9, "verdict": "inconclusive", "membership": None, "reconstruction": None,
+             "settings": {"generator": "independent", "params": {}, "data_fingerprint": "sha256:" + "0" * 64}}
+    audit_json = tmp_path / "a.json"
+    audit_json.write_text(json.dumps(audit))
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-e", "1", "-d", "1e-9",
+                            "--random-state", "0", "--out-dir", str(out), "--report", "--audit", str(audit_json)])
+    assert r.exit_code == 0, r.output
+    warned = [ln for ln in r.output.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == 1 and "other rows than this report's real data" in warned[0]
+    assert (out / "report.html").read_text().count("Mismatch:") == 1

@@ -283,6 +283,18 @@ def _audit_mismatches(audit_doc: Any, generator: str, params: dict[str, Any], ep
     return found
 
 
+def _audit_data_mismatches(audit_doc: Any, real: Any, domain: Any) -> list[str]:
+    """Warn (one line) when the audit was played on other rows than the report's real data."""
+    if audit_doc is None:
+        return []
+    from dpsynth.report import audit_data_mismatch
+
+    found = audit_data_mismatch(audit_doc, real, domain)
+    for problem in found:
+        warnings.warn(f"--audit: {problem}; the report shows it beside the audit.", UserWarning, stacklevel=2)
+    return found
+
+
 def _fit(data: Path, generator: str, epsilon: float, delta: float, metadata: Path | None,
          random_state: int | None, params: list[str] | None, engine: str = "duckdb") -> Any:
     from dpsynth import api
@@ -409,6 +421,8 @@ def run(
     if report:
         domain = model.domain_
         real = _load_frame(data, domain)
+        if audit_doc is not None:
+            mismatches = [*mismatches, *_audit_data_mismatches(audit_doc, real, domain)]
         _write_html_report(
             out_dir / "report.html", model, real=real, synthetic=synth, domain=domain, real_split="train",
             real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on",
@@ -594,6 +608,7 @@ def report(
     if results_json is not None:
         results = {k: Result.from_dict(v) for k, v in _read_results_json(results_json).items()}
     real_df = _load_frame(real, domain)
+    mismatches = [*mismatches, *_audit_data_mismatches(audit_doc, real_df, domain)]
     synth_df = _load_frame(synthetic, domain)
     hold_df = _load_frame(holdout, domain) if holdout is not None else None
     _write_html_report(output, model, real=real_df, synthetic=synth_df, domain=domain, results=results,

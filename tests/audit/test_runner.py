@@ -108,6 +108,69 @@ def test_resume_and_settings_check(population, tmp_path):
     # Without resume the folder starts afresh.
     run_audit(population, SMALL_META, games=8, random_state=7, **kw)
     assert len(calls) == 18
+    # Resuming on other rows (one value changed) is refused: the games were played on the old ones.
+    changed = population.copy()
+    changed.loc[3, "age"] = 80 if changed.loc[3, "age"] != 80 else 18
+    with pytest.raises(InvalidParameterError, match="data_fingerprint"):
+        run_audit(changed, SMALL_META, games=10, resume=True, **kw)
+
+
+# -- what an audit audited: the data fingerprint ---------------------------------------------
+def test_data_fingerprint_depends_on_the_rows_only(population, tmp_path):
+    from dpsynth.audit.runner import data_fingerprint
+    from dpsynth.data.io import Table
+
+    dom = Domain.from_json(SMALL_META)
+    fp = data_fingerprint(population, dom)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", fp)
+    # The same rows: again, in another order, with extra columns, or re-read from a CSV as
+    # text or typed by the metadata.
+    assert data_fingerprint(population.copy(), dom) == fp
+    assert data_fingerprint(population.sample(frac=1.0, random_state=1), dom) == fp
+    assert data_fingerprint(population.assign(extra=1), dom) == fp
+    path = tmp_path / "p.csv"
+    population.to_csv(path, index=False)
+    with Table.from_path(path) as table:
+        assert data_fingerprint(table.to_frame(None), dom) == fp
+        assert data_fingerprint(table.to_frame(dom), dom) == fp
+    # One changed value, one row fewer, one duplicated row, a value made missing: another table.
+    changed = population.copy()
+    changed.loc[7, "color"] = "blue" if changed.loc[7, "color"] != "blue" else "red"
+    nudged = population.copy()
+    nudged.loc[7, "score"] = float(nudged.loc[7, "score"]) + 1e-9 if nudged["score"].notna()[7] else 0.5
+    missing = population.copy()
+    missing.loc[7, "score"] = np.nan if missing["score"].notna()[7] else 0.5
+    others = [changed, nudged, missing, population.iloc[1:], pd.concat([population, population.iloc[:1]])]
+    prints = [data_fingerprint(f, dom) for f in others]
+    assert fp not in prints and len(set(prints)) == len(prints)
+    # A value swapped between two rows changes the rows, not the columns' contents.
+    swapped = population.copy()
+    i, j = population.index[population["color"] != population.loc[0, "color"]][0], 0
+    swapped.loc[[i, j], "color"] = swapped.loc[[j, i], "color"].to_numpy()
+    assert data_fingerprint(swapped, dom) != fp
+    with pytest.raises(InvalidDataError, match="size"):
+        data_fingerprint(population.drop(columns="size"), dom)
+
+
+def test_audit_records_generator_parameters_and_data(population, tmp_path):
+    from dpsynth.audit.runner import data_fingerprint
+
+    res = run_audit(population, SMALL_META, generator="independent", epsilon=1.0, params={"iters": 20},
+                    attacks=["mia"], mia_attacks=["closest_distance"], games=4, m=30, control=False,
+                    random_state=0, work_dir=tmp_path / "w")
+    assert res.settings["generator"] == "independent" and res.settings["params"] == {"iters": 20}
+    assert res.settings["data_fingerprint"] == data_fingerprint(population, Domain.from_json(SMALL_META))
+    doc = json.loads(res.save(tmp_path / "a.json").read_text())
+    assert doc["settings"]["data_fingerprint"] == res.settings["data_fingerprint"]
+    # A private artefact, like the rest of the audit: owner-only files, and not shown on the page.
+    assert (tmp_path / "a.json").stat().st_mode & 0o077 == 0
+    assert json.loads((tmp_path / "w" / "state.json").read_text())["settings"]["data_fingerprint"]
+    from dpsynth.report import build_report
+    from tests.report.conftest import gaussian_report
+
+    page = build_report(privacy=gaussian_report(), audit=res, generated_at="now")
+    assert res.settings["data_fingerprint"].split(":")[1][:16] not in page
+    assert "audited rows" in page
 
 
 @pytest.mark.parametrize(

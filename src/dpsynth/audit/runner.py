@@ -17,12 +17,17 @@ rows) as a built-in positive control. An attack's "consistent" counts only if th
 attack flags the control as a violation; otherwise the audit reads "inconclusive". The
 control's result is reported beside the verdict.
 
+The audit records what it audited: the generator, its parameters, the claimed (ε, δ) and a
+fingerprint of the audited rows (:func:`data_fingerprint`), so that a report can refuse or
+flag an audit of another release.
+
 The audit reads raw rows on purpose: it measures the release, it is not part of it. Its
 report is for the data steward; it is not differentially private.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -142,7 +147,8 @@ class AuditReport:
         return nb.card(
             f"Privacy audit of {self.generator}: {self.verdict}",
             nb.paragraph(self.summary()),
-            nb.table(["setting", "value"], sorted((k, v) for k, v in self.settings.items())),
+            nb.table(["setting", "value"], sorted(
+                (k, "recorded (not shown)" if k == "data_fingerprint" else v) for k, v in self.settings.items())),
             nb.paragraph(f"Wall time: {self.wall_seconds:.1f} s. " + RAW_ROWS_NOTE),
         )
 
@@ -242,6 +248,62 @@ def _clean_nan(doc: Any) -> Any:
     if isinstance(doc, list | tuple):
         return [_clean_nan(v) for v in doc]
     return doc
+
+
+def data_fingerprint(frame: pd.DataFrame, domain: Domain) -> str:
+    """SHA-256 fingerprint of a table's rows, as the metadata reads them: ``"sha256:<hex>"``.
+
+    Each value is put in canonical text as dpsynth parses it (numbers as their shortest exact
+    decimal, a whole number without ``.0``, so the CSV field ``39``, an integer 39 and a float
+    39.0 agree; datetimes as seconds since 1970; categories as stripped text; a missing value
+    as its own marker), one row is the length-prefixed values of the domain's columns in
+    name order, and the hash runs over the column names, then the rows' encodings
+    in sorted order. So the fingerprint depends on the multiset of rows only: re-reading the
+    same file (CSV or Parquet, any row order, typed or as text) gives the same fingerprint,
+    and any changed, added or removed row gives another.
+
+    Privacy: the fingerprint identifies the dataset exactly and is not differentially
+    private: whoever holds all rows but one can recover the last one's values by hashing
+    candidates. It is a private artefact of the audit (kept in the audit JSON and its
+    owner-only work folder), used to check that a report's audit was played on the report's
+    data; it is never shown in a report and is not for release.
+
+    Args:
+        frame: The rows (columns named as in ``domain``; others are ignored).
+        domain: The metadata: which columns, and how each value is parsed.
+
+    Raises:
+        InvalidDataError: If ``frame`` lacks a column of ``domain``.
+    """
+    from dpsynth.data._parse import _stripped, missing_mask, numbers, text_values
+    from dpsynth.data.domain import category_key
+
+    absent = [n for n in domain.names if n not in frame.columns]
+    if absent:
+        raise InvalidDataError(f"The data lacks the metadata's columns {absent}.")
+    digest = hashlib.sha256()
+    rows: np.ndarray | None = None
+    for name in sorted(domain.names):
+        col = domain[name]
+        values = frame[name].reset_index(drop=True)
+        missing = missing_mask(col, values)
+        raw = _stripped(text_values(values))
+        text = np.array(["" if t is None else t for t in raw], dtype=object)
+        if col.is_numeric:  # numbers and datetimes: the parsed value, whatever its spelling
+            x = numbers(col, values)
+            ok = ~np.isnan(x)
+            text[ok] = [category_key(float(v)) for v in x[ok]]
+        text[missing] = ""
+        tag = np.where(missing, "m", "v").astype(object)
+        digest.update(f"{len(name)}:{name};".encode())
+        lengths = pd.Series(text, dtype=object).str.len().astype(str).to_numpy(dtype=object)
+        cell = tag + lengths + ":" + text + ";"
+        rows = cell if rows is None else rows + cell
+    if rows is not None:
+        for row in np.sort(rows):
+            encoded = str(row).encode("utf-8")
+            digest.update(len(encoded).to_bytes(8, "little") + encoded)
+    return "sha256:" + digest.hexdigest()
 
 
 def _make_generator(
@@ -456,6 +518,9 @@ def run_audit(
         # Columns whose categories or bounds the metadata left unknown: the audit completed them
         # from the audited rows (it reads raw rows on purpose), so every game shares one domain.
         "completed_from_rows": incomplete,
+        # Which rows were audited, to check a report's audit against the report's data (a
+        # private value, like the rest of the audit: see data_fingerprint).
+        "data_fingerprint": data_fingerprint(population, dom),
     }
     folder = Path(work_dir) if work_dir is not None else None
     seed = random_state

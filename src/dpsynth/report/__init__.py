@@ -25,9 +25,9 @@ from dpsynth.errors import InvalidParameterError
 from dpsynth.evaluate import Result
 from dpsynth.privacy import PrivacyReport
 from dpsynth.report._evaluate import evaluate_with_progress
-from dpsynth.report._html import audit_mismatches
+from dpsynth.report._html import audit_data_mismatch, audit_mismatches
 
-__all__ = ["audit_mismatches", "build_report", "evaluate_with_progress", "show", "write_report"]
+__all__ = ["audit_data_mismatch", "audit_mismatches", "build_report", "evaluate_with_progress", "show", "write_report"]
 
 
 def build_report(

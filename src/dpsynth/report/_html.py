@@ -470,7 +470,9 @@ def _per_column_section(
     return ("<h3>Column by column</h3>"
             '<p class="muted small">Share of rows in each category or bin: '
             '<span class="key real"></span> real · <span class="key synth"></span> synthetic. '
-            "Bins follow the public domain.</p>"
+            "Bins follow the public domain; where numeric bins differ in width the plot shows densities "
+            "(share per unit, so areas are shares), and a point mass far taller than the rest is cut at "
+            "the top (▲) and labelled with its shares.</p>"
             f'<div class="tiles">{"".join(tiles)}</div>{more}')
 
 
@@ -624,6 +626,14 @@ _SETTING_WORDS = {
     "recon_rows": "training rows per reconstruction game", "recon_sizes": "synthetic rows (reconstruction)",
     "secret": "secret column", "quasi_identifiers": "quasi-identifiers", "alpha": "significance level",
     "population_rows": "population rows", "random_state": "seed of the games",
+    "data_fingerprint": "audited rows", "control": "positive control (non-private resample)",
+    "completed_from_rows": "categories or bounds completed from the audited rows",
+}
+
+#: Settings whose value is private and never shown: they are described instead.
+_HIDDEN_SETTINGS = {
+    "data_fingerprint": "identified by a SHA-256 fingerprint kept in the audit file (not shown: it "
+                        "identifies the table exactly)",
 }
 
 
@@ -643,7 +653,8 @@ def _setting_value(v: Any) -> str:
 
 def _audit_settings(settings: Mapping[str, Any], seconds: float) -> str:
     """The audit's settings as a readable two-column table (not raw JSON)."""
-    rows = [f"<tr><th>{e(_SETTING_WORDS.get(str(k), str(k)))}</th><td>{_setting_value(v)}</td></tr>"
+    rows = [f"<tr><th>{e(_SETTING_WORDS.get(str(k), str(k)))}</th>"
+            f"<td>{e(_HIDDEN_SETTINGS[str(k)]) if str(k) in _HIDDEN_SETTINGS else _setting_value(v)}</td></tr>"
             for k, v in settings.items()]
     if math.isfinite(seconds) and seconds > 0:
         rows.append(f"<tr><th>wall time of the last run</th><td>{e(fmt(seconds, 3))} s</td></tr>")
@@ -654,10 +665,26 @@ def _audit_settings(settings: Mapping[str, Any], seconds: float) -> str:
 
 
 def audit_mismatches(audit: Any, *, generator: str, params: Mapping[str, Any], epsilon: float,
-                     delta: float) -> list[str]:
+                     delta: float, data: pd.DataFrame | None = None, domain: Domain | None = None) -> list[str]:
     """What differs between an audit and the model a report describes (empty: it audited this setting).
 
-    Compares the audited generator, its parameters and the claimed (ε, δ) with the model's.
+    Compares the audited generator, its parameters and the claimed (ε, δ) with the model's,
+    and, given ``data`` and ``domain``, the audited rows with ``data`` (the report's real
+    table) through the audit's private fingerprint
+    (:func:`dpsynth.audit.runner.data_fingerprint`). The fingerprint itself never appears in
+    a message or on the page.
+
+    Args:
+        audit: An audit report or its JSON form.
+        generator: The model's generator name.
+        params: The model's full parameters (``get_params()``).
+        epsilon: The model's ε.
+        delta: The model's δ.
+        data: The report's real rows (None: the data is not compared).
+        domain: How ``data`` is read (needed with ``data``).
+
+    Returns:
+        One short clause per difference; an audit of another generator comes first.
     """
     doc: Any = audit.to_dict() if hasattr(audit, "to_dict") and callable(audit.to_dict) else audit
     if not isinstance(doc, Mapping):
@@ -685,7 +712,35 @@ def audit_mismatches(audit: Any, *, generator: str, params: Mapping[str, Any], e
                         if k != "random_state" and to_jsonable(full.get(k)) != to_jsonable(params.get(k)))
         if differ:
             out.append(f"the audit ran with other parameters ({', '.join(differ)}) than this model")
+    if data is not None and domain is not None:
+        out.extend(audit_data_mismatch(doc, data, domain))
     return out
+
+
+def audit_data_mismatch(audit: Any, data: pd.DataFrame, domain: Domain) -> list[str]:
+    """One clause when the audit's rows are not ``data`` (compared by fingerprint), else nothing.
+
+    Args:
+        audit: An audit report or its JSON form.
+        data: The rows a report describes.
+        domain: How ``data`` is read.
+    """
+    doc: Any = audit.to_dict() if hasattr(audit, "to_dict") and callable(audit.to_dict) else audit
+    if not isinstance(doc, Mapping) or doc.get("kind") != "dpsynth-audit":
+        return []
+    recorded = (doc.get("settings") or {}).get("data_fingerprint")
+    if not recorded:
+        return ["the audit does not record which rows it was played on (written before audits kept a data "
+                "fingerprint), so it cannot be matched to this report's data; rerun the audit to check"]
+    from dpsynth.audit.runner import data_fingerprint
+    from dpsynth.errors import DpsynthError
+
+    try:
+        same = data_fingerprint(data, domain) == str(recorded)
+    except DpsynthError:  # the data lacks a column of the domain: not the audited table either
+        same = False
+    return [] if same else ["the audit was played on other rows than this report's real data "
+                            "(their fingerprints differ)"]
 
 
 def _audit_report(doc: Mapping[str, Any], mismatches: Sequence[str] = ()) -> str:

@@ -267,12 +267,22 @@ def _category_bars(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> N
         w = 0.4
         ax.bar(x - w / 2, r, w, color=REAL, label="real")
         ax.bar(x + w / 2, s, w, color=SYNTH, label="synthetic")
-        # Whole words on up to three lines ("Married-civ-" / "spouse"), never "Marrie…spouse".
-        shown = [wrap_label(lbl, 14) for lbl in labels]
-        widest = max((len(part) for lbl in shown for part in lbl.split("\n")), default=0)
-        long = sum(len(lbl) for lbl in shown) > 30 or widest > 10
-        ax.set_xticks(x, shown, rotation=45 if long else 0, rotation_mode="anchor" if long else "default",
-                      ha="right" if long else "center", fontsize=7 if len(labels) > 12 else 8)
+        if len(labels) > 8 and max(len(str(lbl)) for lbl in labels) > 3:
+            # Many bars: one upright line per label (whole words, a long one ends in "…"); wrapped
+            # labels at 45° are wider than a bar's slot and run into each other. The figure grows
+            # by the longest label so the bars keep their height.
+            shown = [wrap_label(lbl, 22, max_lines=1) for lbl in labels]
+            ax.set_xticks(x, shown, rotation=90, ha="center", fontsize=7)
+            longest = max(len(lbl) for lbl in shown)
+            w, h = ax.figure.get_size_inches()
+            ax.figure.set_size_inches(w, h + max(0.0, 0.06 * longest - 0.35))
+        else:
+            # Whole words on up to three lines ("Married-civ-" / "spouse"), never "Marrie…spouse".
+            shown = [wrap_label(lbl, 14) for lbl in labels]
+            widest = max((len(part) for lbl in shown for part in lbl.split("\n")), default=0)
+            long = sum(len(lbl) for lbl in shown) > 30 or widest > 10
+            ax.set_xticks(x, shown, rotation=45 if long else 0, rotation_mode="anchor" if long else "default",
+                          ha="right" if long else "center", fontsize=7 if len(labels) > 12 else 8)
         ax.grid(axis="x", visible=False)
     ax.set_ylabel("share of rows")
     ax.set_ylim(bottom=0)
@@ -310,18 +320,80 @@ def _numeric_hist(ax: Any, col: Column, real: pd.Series, synth: pd.Series) -> No
     # Shares per bin over bins of unequal width make a wide bin look like a peak: draw
     # densities (share per unit of the column) instead, whose areas are the shares.
     unequal = widths.size > 1 and not np.allclose(widths, widths[0], rtol=1e-6)
+    shares = (ra, rb)
     if unequal:
         ra, rb = ra / widths, rb / widths
     ax.stairs(ra, edges, fill=True, color=REAL, alpha=0.22)
     ax.stairs(ra, edges, color=REAL, lw=1.4, label="real")
     ax.stairs(rb, edges, color=SYNTH, lw=1.4, label="synthetic")
+    if unequal:
+        _clip_point_masses(ax, col, edges, (ra, rb), shares)
     if col.kind == "datetime":
         import matplotlib.dates as mdates
 
         ticks = np.linspace(edges[0], edges[-1], 4)
         ax.set_xticks(ticks, [mdates.num2date(t / 86400.0).strftime("%Y-%m-%d") for t in ticks])
+    else:  # at most six ticks, large numbers short (200k, 1.5M), so labels never run together
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: short_number(v)))
     ax.set_ylabel("density (share per unit)" if unequal else "share of rows")
     ax.set_ylim(bottom=0)
+
+
+def short_number(v: float) -> str:
+    """A tick label: ``250``, ``12.5k``, ``1.5M`` (no run-together six-digit labels)."""
+    a = abs(v)
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if a >= div:
+            scale = div if suffix != "k" else 1e3
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.4g}"
+
+
+def _share(x: float) -> str:
+    return f"{x:.0%}" if x >= 0.01 or x == 0 else f"{x:.2%}" if x >= 1e-4 else "<0.01%"
+
+
+def _clip_point_masses(ax: Any, col: Column, edges: np.ndarray, density: tuple[np.ndarray, np.ndarray],
+                       shares: tuple[np.ndarray, np.ndarray]) -> None:
+    """Scale the y axis to the ordinary bins; mark the far narrower, taller ones and label their shares.
+
+    A point mass (``capital-gain = 0`` for 92% of rows, in a bin of width 1 among bins thousands
+    wide) has a density hundreds of times the rest; drawn to scale, it flattens the whole
+    distribution onto the axis. Such bins are cut at the top of the axis, marked with ▲, and
+    the two largest are labelled with their shares of real and synthetic rows.
+    """
+    widths = np.diff(edges)
+    narrow = widths < 0.1 * float(np.median(widths))
+    if not narrow.any() or narrow.all():
+        return
+    top = float(max(density[0][~narrow].max(), density[1][~narrow].max()))
+    peak = np.maximum(density[0], density[1])
+    ylim = 1.3 * top
+    over = narrow & (peak > ylim)
+    if not top > 0 or not over.any():
+        return
+    ax.set_ylim(0, ylim)
+    idx = np.flatnonzero(over)
+    idx = idx[np.argsort(-(shares[0][idx] + shares[1][idx]), kind="stable")]
+    lo, hi = float(edges[0]), float(edges[-1])
+    labelled = 0
+    for i in idx:
+        x = 0.5 * (edges[i] + edges[i + 1])
+        ax.plot([x], [ylim], marker="^", ms=5, color=INK, clip_on=False, zorder=5)
+        if labelled >= 2 or max(shares[0][i], shares[1][i]) < 0.01:
+            continue
+        rank, labelled = labelled, labelled + 1
+        single = col.integer and widths[i] <= 1
+        where = f"{edges[i]:,.10g}" if single else f"{edges[i]:,.6g}–{edges[i + 1]:,.6g}"
+        left = (x - lo) <= 0.5 * (hi - lo)
+        for line, (text, colour) in enumerate(((f"{where}: {_share(shares[0][i])} real", REAL),
+                                               (f"{_share(shares[1][i])} synthetic", SYNTH))):
+            ax.annotate(mpl_text(text, None), (x, 1.0), xycoords=ax.get_xaxis_transform(),
+                        xytext=(6 if left else -6, -9 - 11 * (line + 2.4 * rank)), textcoords="offset points",
+                        ha="left" if left else "right", va="center", fontsize=7.5, color=colour)
 
 
 def association_heatmaps(columns: Sequence[str], real: Any, synth: Any, diff: Any) -> str:
