@@ -379,3 +379,115 @@ def node_server_app() -> Any:
         tmp.replace(out)  # the file appears only when complete
 
     return app
+
+
+# ---------------------------------------------------------------------------------------------
+# The neural baseline (distributed DP-SGD of a VAE) on Flower: weights down, masked sums up.
+# ---------------------------------------------------------------------------------------------
+
+FEDSYN_MESSAGE_TYPE = "query.fedsyn"
+
+
+def fedsyn_client_app(partitions: Sequence[pd.DataFrame], domain: Domain, *, random_state: RandomState = None,
+                      latent: int = 8, hidden: int = 64) -> Any:
+    """A Flower ``ClientApp`` for :class:`~dpsynth.federated.fedsyn.FederatedDPVAE` rounds."""
+    flwr_app = _flwr()
+    from flwr.clientapp import ClientApp
+
+    from dpsynth.federated.fedsyn import FedSynClient
+
+    seeds = pairwise_seeds(len(partitions))
+    rng = make_rng(random_state) if random_state is not None else None
+    client_seeds = [None if rng is None else int(rng.integers(2**62)) for _ in partitions]
+    clients: dict[int, FedSynClient] = {}
+    app = ClientApp()
+
+    @app.query("fedsyn")
+    def step(message: Any, context: Any) -> Any:
+        pid = int(context.node_config["partition-id"])
+        if pid not in clients:
+            clients[pid] = FedSynClient(partitions[pid], domain, pid, seeds[pid], random_state=client_seeds[pid],
+                                        latent=latent, hidden=hidden)
+        request = json.loads(str(message.content["request"]["json"]))
+        weights = message.content["weights"].to_numpy_ndarrays() if "weights" in message.content else []
+        vec = clients[pid].handle(request, weights)
+        reply = flwr_app.RecordDict({"masked": flwr_app.ArrayRecord([vec])})
+        return flwr_app.Message(reply, reply_to=message)
+
+    return app
+
+
+class FlowerFedSynFederation(FlowerFederation):
+    """The server's neural federation over a Flower ``Grid``: weights and request to every node."""
+
+    def __init__(self, grid: Any, domain: Domain, n_clients: int, *, latent: int = 8, hidden: int = 64,
+                 wait_s: float = 120.0) -> None:
+        super().__init__(grid, domain, n_clients, wait_s=wait_s)
+        self.latent, self.hidden = latent, hidden
+
+    def broadcast(self, request: dict[str, Any], weights: Sequence[np.ndarray] = ()) -> list[np.ndarray]:  # type: ignore[override]  # noqa: D102
+        flwr_app = _flwr()
+        nodes = self._wait_for_nodes()
+        wire = json.dumps(request)
+        msgs = []
+        for nid in nodes:
+            content = {"request": flwr_app.ConfigRecord({"json": wire})}
+            if weights:
+                content["weights"] = flwr_app.ArrayRecord([np.asarray(w) for w in weights])
+            msgs.append(flwr_app.Message(flwr_app.RecordDict(content), dst_node_id=nid,
+                                         message_type=FEDSYN_MESSAGE_TYPE, group_id=str(request["round"])))
+        self.bytes_down += (len(wire.encode()) + sum(int(np.asarray(w).nbytes) for w in weights)) * len(msgs)
+        replies = list(self.grid.send_and_receive(msgs))
+        if len(replies) != self.n_clients or any(r.has_error() for r in replies):
+            raise InvalidParameterError(
+                f"Secure aggregation needs every client's answer: got {len(replies)} of {self.n_clients}."
+            )
+        out = [r.content["masked"].to_numpy_ndarrays()[0] for r in replies]
+        self.bytes_up += sum(v.nbytes for v in out)
+        return out
+
+
+def run_fedsyn_in_process(partitions: Sequence[pd.DataFrame], domain: Domain, budget: PrivacyBudget | float,
+                          *, random_state: RandomState = None, **params: Any) -> Any:
+    """Train :class:`~dpsynth.federated.fedsyn.FederatedDPVAE` through Flower messages in this process."""
+    _flwr()
+    from flwr.supercore.task_identity import TaskIdentity
+
+    from dpsynth.federated.fedsyn import FederatedDPVAE
+
+    app = fedsyn_client_app(partitions, domain, random_state=random_state)
+    fed = FlowerFedSynFederation(_InProcessGrid(app, len(partitions)), domain, len(partitions))
+    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
+    try:
+        return FederatedDPVAE(random_state=random_state, **params).fit(fed, budget)
+    finally:
+        TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
+
+
+def run_fedsyn_simulation(partitions: Sequence[pd.DataFrame], domain: Domain, budget: PrivacyBudget | float,
+                          *, random_state: RandomState = None, **params: Any) -> Any:
+    """Train :class:`~dpsynth.federated.fedsyn.FederatedDPVAE` in Flower's Simulation Engine (Ray)."""
+    _flwr()
+    from flwr.serverapp import ServerApp
+    from flwr.simulation import run_simulation
+
+    from dpsynth.federated.fedsyn import FederatedDPVAE
+
+    result: dict[str, Any] = {}
+    server = ServerApp()
+
+    @server.main()
+    def main(grid: Any, context: Any) -> None:
+        fed = FlowerFedSynFederation(grid, domain, len(partitions))
+        result["model"] = FederatedDPVAE(random_state=random_state, **params).fit(fed, budget)
+
+    run_simulation(
+        server_app=server,
+        client_app=fedsyn_client_app(partitions, domain, random_state=random_state),
+        num_supernodes=len(partitions),
+        backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}, "init_args": {"num_cpus": 2}},
+    )
+    if "model" not in result:
+        raise InvalidParameterError("The Flower simulation ended without a fitted model (see Flower's log).")
+    return result["model"]
