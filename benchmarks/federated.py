@@ -23,7 +23,7 @@ from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.evaluate.marginals import all_cliques, marginal_tvd
 from dpsynth.federated import FederatedAIM, FederatedMST, InProcessFederation, split_rows
-from dpsynth.federated.fedsyn import FedSynFederation, FederatedDPVAE
+from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/datasets/adult_pgm/train.csv")
@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--central", nargs="*", default=["mst", "aim"])
     ap.add_argument("--federated", nargs="*", default=["mst", "aim", "dpvae"])
     ap.add_argument("--vae-steps", type=int, default=300)
+    ap.add_argument("--participation", type=float, default=1.0, help="federated AIM: share of clients per round")
+    ap.add_argument("--heterogeneity", nargs="*", default=["proxy"], help="federated AIM with participation < 1")
     ap.add_argument("--splits", nargs="*", default=["iid", "occupation", "native-country"])
     args = ap.parse_args()
     dom = Domain.from_json(META)
@@ -53,7 +55,8 @@ def main() -> None:
 
     for seed in args.seeds:
         for method in args.federated:
-            for split in args.splits:
+            for split, het in [(sp, h) for sp in args.splits
+                               for h in (args.heterogeneity if method == "aim" and args.participation < 1 else ["-"])]:
                 parts = split_rows(df, args.clients, by=None if split == "iid" else split, random_state=seed)
                 t0 = time.perf_counter()
                 cpu0 = time.process_time()
@@ -62,9 +65,13 @@ def main() -> None:
                     model = FederatedDPVAE(steps=args.vae_steps, random_state=seed).fit(fed, (args.epsilon, args.delta))
                 else:
                     fed = InProcessFederation(parts, dom, random_state=seed)
-                    cls = FederatedMST if method == "mst" else FederatedAIM
-                    model = cls(random_state=seed).fit(fed, (args.epsilon, args.delta))
+                    if method == "mst":
+                        model = FederatedMST(random_state=seed).fit(fed, (args.epsilon, args.delta))
+                    else:
+                        model = FederatedAIM(participation=args.participation, heterogeneity=het,
+                                             random_state=seed).fit(fed, (args.epsilon, args.delta))
                 row = {"method": f"federated-{method}", "split": split, "clients": args.clients, "seed": seed,
+                       "participation": args.participation if method == "aim" else 1.0, "heterogeneity": het,
                        "fit_s": round(time.perf_counter() - t0, 1),
                        "fit_cpu_s": round(time.process_time() - cpu0, 1),
                        "tvd3": tvd3(model.sample(len(df), random_state=seed)),

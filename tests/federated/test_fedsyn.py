@@ -11,7 +11,7 @@ import pytest
 from dpsynth.data.domain import Column, Domain
 from dpsynth.errors import DpsynthError
 from dpsynth.federated import flower, split_rows
-from dpsynth.federated.fedsyn import FedSynFederation, FederatedDPVAE, float_mask
+from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation, float_mask
 from dpsynth.federated.protocol import pairwise_seeds
 
 

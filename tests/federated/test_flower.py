@@ -43,7 +43,7 @@ def test_flower_simulation_engine():
 @pytest.mark.slow
 def test_fedsyn_in_flower_simulation_engine():
     """The neural baseline's rounds in Flower's Simulation Engine: the same model as the plain federation."""
-    from dpsynth.federated.fedsyn import FedSynFederation, FederatedDPVAE
+    from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation
 
     parts, dom = _setup()
     sim = flower.run_fedsyn_simulation(parts, dom, (4.0, 1e-6), random_state=1, steps=3, batch_size=300)

@@ -23,18 +23,19 @@ sees the exact global candidate marginals; no single party, the server included,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
 
 from dpsynth.data.discretize import Discretizer
 from dpsynth.errors import BudgetExceededError, InvalidParameterError
-from dpsynth.federated.mst import FedClient, InProcessFederation
+from dpsynth.federated.mst import FedClient, InProcessFederation, _sigma_for
 from dpsynth.federated.protocol import Clique, DistributedGaussianMechanism, aggregate, local_counts
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
 from dpsynth.privacy import Accountant, ExponentialMechanism, NoiseSource, PrivacyBudget
+from dpsynth.privacy.random import RandomState, make_rng
 from dpsynth.synth.aim import AIM
 from dpsynth.synth.base import as_budget
 
@@ -50,31 +51,41 @@ class SimulatedSecureSelection:
     def __init__(self, clients: Sequence[FedClient], noise: NoiseSource) -> None:
         self._clients = list(clients)
         self._noise = noise
-        self._cache: dict[tuple[Clique, bytes], np.ndarray] = {}
+        self._cache: dict[tuple[int, Clique, bytes], np.ndarray] = {}
         self.shared_bytes = np.zeros(len(self._clients), dtype=np.int64)
 
-    def _sums(self, cliques: Sequence[Clique], coarsen: Mapping[str, np.ndarray] | None) -> list[np.ndarray]:
+    def _sums(self, cliques: Sequence[Clique], coarsen: Mapping[str, np.ndarray] | None,
+              members: Sequence[int] | None = None) -> list[np.ndarray]:
         key_c = b"" if not coarsen else b"".join(np.asarray(coarsen[a]).tobytes() for a in sorted(coarsen))
-        todo = [c for c in cliques if (c, key_c) not in self._cache]
-        if todo:
-            parts = []
-            for i, cl in enumerate(self._clients):
-                counts = local_counts(cl._codes, cl._sizes, cl._names, list(todo),
-                                      None if not coarsen else {a: np.asarray(m) for a, m in coarsen.items()})
-                self.shared_bytes[i] += counts.size * 4  # one 32-bit share per cell
-                parts.append(counts)
-            total = np.sum(parts, axis=0)
+        members = range(len(self._clients)) if members is None else members
+        cmap = None if not coarsen else {a: np.asarray(m) for a, m in coarsen.items()}
+        for i in members:
+            todo = [c for c in cliques if (i, c, key_c) not in self._cache]
+            if not todo:
+                continue
+            cl = self._clients[i]
+            counts = local_counts(cl._codes, cl._sizes, cl._names, list(todo), cmap)
+            self.shared_bytes[i] += counts.size * 4  # one 32-bit share per cell, sent once
             start = 0
             for c in todo:
-                size = int(np.prod([_size(self._clients[0], a, coarsen) for a in c]))
-                self._cache[(c, key_c)] = total[start : start + size]
+                size = int(np.prod([_size(cl, a, coarsen) for a in c]))
+                self._cache[(i, c, key_c)] = counts[start : start + size]
                 start += size
-        return [self._cache[(c, key_c)] for c in cliques]
+        return [np.sum([self._cache[(i, c, key_c)] for i in members], axis=0) for c in cliques]
 
     def select(self, cands: Sequence[Clique], estimates: Mapping[Clique, np.ndarray], mech: ExponentialMechanism,
-               weights: np.ndarray, penalties: np.ndarray, coarsen: Mapping[str, np.ndarray] | None) -> int:
-        """The exponential mechanism on AIM's scores; only the index leaves the computation."""
-        truths = self._sums(cands, coarsen)
+               weights: np.ndarray, penalties: np.ndarray, coarsen: Mapping[str, np.ndarray] | None,
+               members: Sequence[int] | None = None,
+               fill: Callable[[Clique, np.ndarray], np.ndarray] | None = None) -> int:
+        """The exponential mechanism on AIM's scores; only the index leaves the computation.
+
+        ``members``: the clients taking part (default all); ``fill`` turns their exact sum into
+        the estimate of the whole federation's marginal (public post-processing: scaling, or
+        adding a released proxy of the absent clients).
+        """
+        truths = self._sums(cands, coarsen, members)
+        if fill is not None:
+            truths = [fill(c, t) for c, t in zip(cands, truths, strict=True)]
         scores = np.array([
             wi * (np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
             for c, t, wi, p in zip(cands, truths, weights, penalties, strict=True)
@@ -93,9 +104,22 @@ class FederatedQueries:
 
     Every answer is charged to the server's accountant before anything is computed, as in
     :class:`~dpsynth.data.private.PrivateData`.
+
+    With ``participation < 1`` each round asks only a random subset of the clients (chosen
+    by the server, independent of the data); the participants' noisy sum then stands for
+    the whole federation through ``heterogeneity``:
+
+    * ``"scale"`` (naive federated AIM): multiply by ñ/ñ_S, the ratio of the noisy row
+      counts of all clients and of the participants — unbiased only if clients are alike;
+    * ``"proxy"`` (AugFLAIM-style private proxy of heterogeneity): add, for every absent
+      client k, ñ_k · ⊗_{a∈clique} p̂_k(a), the product of its own noisy one-way
+      marginals — so a client whose rows differ from the others' is represented by its own
+      (released) distribution rather than by the participants'.
     """
 
-    def __init__(self, fed: InProcessFederation, accountant: Accountant, secure: SimulatedSecureSelection) -> None:
+    def __init__(self, fed: InProcessFederation, accountant: Accountant, secure: SimulatedSecureSelection,
+                 *, participation: float = 1.0, heterogeneity: str = "proxy",
+                 proxy: list[dict[str, np.ndarray]] | None = None, rng: np.random.Generator | None = None) -> None:
         self._fed = fed
         self.accountant = accountant
         self._secure = secure
@@ -103,6 +127,43 @@ class FederatedQueries:
         sizes = Discretizer(fed.domain).sizes
         self.pgm_domain = PGMDomain(tuple(fed.domain.names), tuple(sizes[n] for n in fed.domain.names))
         self._round = 0
+        self._participation = participation
+        self._heterogeneity = heterogeneity
+        self._proxy = proxy or []
+        self._n = np.array([float(p["__n__"][0]) for p in self._proxy]) if self._proxy else None
+        self._rng = rng or np.random.default_rng()
+        self.rounds_members: list[list[int]] = []
+
+    def _members(self) -> list[int] | None:
+        K = self._fed.n_clients
+        if self._participation >= 1.0:
+            return None
+        m = max(1, round(self._participation * K))
+        return sorted(int(i) for i in self._rng.choice(K, size=m, replace=False))
+
+    def _fill(self, members: Sequence[int] | None, coarsen: Mapping[str, np.ndarray] | None,
+              ) -> tuple[Callable[[Clique, np.ndarray], np.ndarray] | None, float]:
+        """How the participants' sum becomes the federation's marginal, and the σ multiplier."""
+        if members is None or self._n is None:
+            return None, 1.0
+        absent = [k for k in range(self._fed.n_clients) if k not in set(members)]
+        if self._heterogeneity == "scale":
+            f = float(max(self._n.sum(), 1.0) / max(self._n[list(members)].sum(), 1.0))
+            return (lambda c, t: t * f), f
+
+        def fill(c: Clique, t: np.ndarray) -> np.ndarray:
+            out = t.astype(np.float64).ravel().copy()
+            for k in absent:
+                prod = np.ones(1)
+                for a in c:
+                    p = self._proxy[k][a]
+                    if coarsen and a in coarsen:
+                        p = np.bincount(np.asarray(coarsen[a]), weights=p)
+                    prod = np.multiply.outer(prod, p).ravel()
+                out += self._n[k] * prod
+            return out
+
+        return fill, 1.0
 
     def rho_left(self, step: str) -> float:
         """The zCDP budget still available; refuses if nothing is left."""
@@ -117,18 +178,23 @@ class FederatedQueries:
         cliques = [tuple(c) for c in cliques]
         if not cliques:
             return []
+        members = self._members()
+        k = self._fed.n_clients if members is None else len(members)
         dims = [int(np.prod([_size(self._fed._clients[0], a, coarsen) for a in c])) for c in cliques]
-        mech = DistributedGaussianMechanism(sigma, self._fed.n_clients, max(dims))
+        mech = DistributedGaussianMechanism(sigma, k, max(dims))
         self.accountant.charge(mech, step=step, count=len(cliques),
                                description="marginals " + ", ".join("×".join(c) for c in cliques))
         self._round += 1
-        request = {"round": self._round, "cliques": [list(c) for c in cliques], "sigma": sigma,
-                   "clients": self._fed.n_clients,
+        request = {"round": self._round, "cliques": [list(c) for c in cliques], "sigma": sigma, "clients": k,
+                   "members": members,
                    "coarsen": None if not coarsen else {a: np.asarray(m).tolist() for a, m in coarsen.items()}}
-        total = aggregate(self._fed.broadcast(request))
+        self.rounds_members.append(list(range(self._fed.n_clients)) if members is None else members)
+        total = aggregate(self._fed.broadcast(request, only=members))
+        fill, factor = self._fill(members, coarsen)
         out, start = [], 0
         for c, n in zip(cliques, dims, strict=True):
-            out.append(Measurement(c, total[start : start + n].astype(np.float64), sigma))
+            values = total[start : start + n].astype(np.float64)
+            out.append(Measurement(c, values if fill is None else fill(c, values), sigma * factor))
             start += n
         return out
 
@@ -136,21 +202,81 @@ class FederatedQueries:
                         epsilon: float, penalties: Sequence[float] | None = None,
                         weights: Sequence[float] | None = None, step: str,
                         coarsen: Mapping[str, np.ndarray] | None = None) -> int:
-        """AIM's selection, run in the (simulated) secure computation; charged first."""
+        """AIM's selection, run in the (simulated) secure computation; charged first.
+
+        With partial participation the computation sees only the participants' marginals,
+        turned into the federation's by the same public fill-in as the measurements (a
+        scaling by f multiplies the scores' sensitivity by f).
+        """
         cands = [tuple(c) for c in candidates]
         if not cands:
             raise InvalidParameterError("select_marginal needs at least one candidate.")
         w = np.ones(len(cands)) if weights is None else np.asarray(weights, dtype=float)
         pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
-        mech = ExponentialMechanism(epsilon=epsilon, sensitivity=float(w.max()))
+        members = self._members()
+        fill, factor = self._fill(members, coarsen)
+        mech = ExponentialMechanism(epsilon=epsilon, sensitivity=float(w.max()) * factor)
         self.accountant.charge(mech, step=step, description=f"select among {len(cands)} marginals (secure computation)")
-        return self._secure.select(cands, estimates, mech, w, pen, coarsen)
+        return self._secure.select(cands, estimates, mech, w, pen, coarsen, members, fill)
 
 
 class FederatedAIM(AIM):
-    """AIM over a horizontal federation (DistAIM style); same hyper-parameters as :class:`AIM`."""
+    """AIM over a horizontal federation (DistAIM style); AIM's hyper-parameters plus three.
+
+    Args:
+        participation: Share of the clients asked in each round (1 = all, DistAIM). Below 1
+            the rounds see a random subset, as in FLAIM's partial participation.
+        heterogeneity: How a round's participants stand for the federation when
+            ``participation < 1``: ``"scale"`` (naive: scale up their sum) or ``"proxy"``
+            (AugFLAIM-style: absent clients enter through their own noisy one-way marginals).
+        proxy_share: Share of ρ spent, when ``participation < 1``, on every client's own
+            noisy one-way marginals and row count (released per client at full σ; one row
+            is in one client, so the clients compose in parallel).
+        **See** :class:`~dpsynth.synth.aim.AIM` for the others.
+    """
 
     name = "federated_aim"
+
+    def __init__(
+        self,
+        *,
+        workload: Sequence[Sequence[str]] | None = None,
+        degree: int = 3,
+        max_model_size: float = 80.0,
+        max_cells: int = 10_000,
+        max_workload: int | None = 2048,
+        compress: bool = False,
+        rounds: int | None = None,
+        max_rounds: int | None = None,
+        time_limit: float | None = None,
+        iters: int = 100,
+        final_iters: int = 1000,
+        participation: float = 1.0,
+        heterogeneity: str = "proxy",
+        proxy_share: float = 0.1,
+        random_state: RandomState = None,
+    ) -> None:
+        super().__init__(workload=workload, degree=degree, max_model_size=max_model_size, max_cells=max_cells,
+                         max_workload=max_workload, compress=compress, rounds=rounds, max_rounds=max_rounds,
+                         time_limit=time_limit, iters=iters, final_iters=final_iters, random_state=random_state)
+        self.participation = participation
+        self.heterogeneity = heterogeneity
+        self.proxy_share = proxy_share
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if not (isinstance(self.participation, int | float) and 0.0 < self.participation <= 1.0):
+            raise InvalidParameterError(
+                f"The 'participation' parameter of FederatedAIM must be in (0, 1]. Got {self.participation!r} instead."
+            )
+        if self.heterogeneity not in ("scale", "proxy"):
+            raise InvalidParameterError(
+                f"The 'heterogeneity' parameter of FederatedAIM must be 'scale' or 'proxy'. Got {self.heterogeneity!r}."
+            )
+        if not (isinstance(self.proxy_share, int | float) and 0.0 < self.proxy_share < 1.0):
+            raise InvalidParameterError(
+                f"The 'proxy_share' parameter of FederatedAIM must be in (0, 1). Got {self.proxy_share!r} instead."
+            )
 
     def fit(self, data: InProcessFederation, budget: PrivacyBudget | tuple[float, float] | float) -> Self:  # type: ignore[override]
         """Run AIM's rounds over the federation; the server keeps the only accountant."""
@@ -168,13 +294,56 @@ class FederatedAIM(AIM):
             "discrete Gaussian noise; marginal selection ran in a (simulated) secure computation that revealed "
             "only the selected marginal."
         )
-        secure = SimulatedSecureSelection(data._clients, NoiseSource(self._noise_seed()))
-        queries = FederatedQueries(data, accountant, secure)
+        noise_seed = self._noise_seed()
+        proxy = None
+        if self.participation < 1.0:
+            accountant.notes.append(
+                f"Partial participation: each round asked {self.participation:.0%} of the clients (chosen by the "
+                f"server independently of the data; no amplification is claimed); heterogeneity='{self.heterogeneity}'."
+            )
+            proxy = _client_proxies(data, accountant, self.proxy_share * accountant.rho_remaining)
+        secure = SimulatedSecureSelection(data._clients, NoiseSource(noise_seed))
+        rng = make_rng(None if noise_seed is None else int(make_rng(noise_seed).integers(2**62)) + 1)
+        queries = FederatedQueries(data, accountant, secure, participation=float(self.participation),
+                                   heterogeneity=self.heterogeneity, proxy=proxy, rng=rng)
         self._fit(queries)  # type: ignore[arg-type]
         self.domain_ = data.domain
         self.secure_bytes_ = secure.shared_bytes.copy()
+        self.rounds_members_ = queries.rounds_members
         self._report = accountant.report()
         return self
+
+
+def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float) -> list[dict[str, np.ndarray]]:
+    """Every client's own noisy one-way marginals (full σ each, no masks) and its noisy row count.
+
+    Privacy: one row is in one client and changes one cell of each of its one-way
+    marginals; the clients' releases compose in parallel, so the whole round costs what one
+    client's d one-way marginals at σ cost: d discrete Gaussians of sensitivity 1.
+    """
+    names = tuple(fed.domain.names)
+    sizes = Discretizer(fed.domain).sizes
+    dims = [int(sizes[a]) for a in names]
+    sigma = _sigma_for(rho, len(names), 1, max(dims))
+    accountant.charge(DistributedGaussianMechanism(sigma, 1, max(dims)), step="federated_aim.proxy",
+                      count=len(names), description="each client's own one-way marginals (heterogeneity proxy)")
+    request = {"round": 0, "cliques": [[a] for a in names], "sigma": sigma, "clients": 1, "individual": True,
+               "coarsen": None}
+    out = []
+    for vec in fed.broadcast(request):
+        noisy = aggregate([vec]).astype(np.float64)
+        parts, start = {}, 0
+        totals = []
+        for a, n in zip(names, dims, strict=True):
+            x = noisy[start : start + n]
+            totals.append(x.sum())
+            pos = np.clip(x, 0.0, None)
+            parts[a] = pos / pos.sum() if pos.sum() > 0 else np.full(n, 1.0 / n)
+            start += n
+        parts["__n__"] = np.array([max(float(np.mean(totals)), 0.0)])
+        out.append(parts)
+    return out
+
 
     @classmethod
     def load(cls, path: Any) -> FederatedAIM:

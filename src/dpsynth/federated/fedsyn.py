@@ -248,9 +248,10 @@ class FederatedDPVAE(Synthesizer):
             raise InvalidParameterError(
                 f"FederatedDPVAE.fit needs a federation (e.g. FedSynFederation). Got {type(data).__name__}."
             )
-        import torch
 
-        from dpsynth.dpsgd import DPSGDConfig, Stage, calibrate, mechanism, sample_rate_for, torch_threads
+        from dpsynth.dpsgd import (
+            torch_threads,
+        )
 
         with torch_threads(1):  # small per-round work: threads cost more than they give
             return self._train(data, budget)
@@ -258,7 +259,14 @@ class FederatedDPVAE(Synthesizer):
     def _train(self, data: Any, budget: PrivacyBudget) -> Self:
         import torch
 
-        from dpsynth.dpsgd import DPSGDConfig, Stage, calibrate, mechanism, sample_rate_for, torch_generator
+        from dpsynth.dpsgd import (
+            DPSGDConfig,
+            Stage,
+            calibrate,
+            mechanism,
+            sample_rate_for,
+            torch_generator,
+        )
 
         K = data.n_clients
         accountant = Accountant(budget, seeded=self.random_state is not None or bool(getattr(data, "seeded", False)))
@@ -317,7 +325,7 @@ class FederatedDPVAE(Synthesizer):
         raise NotImplementedError
 
     def _row_estimate(self) -> int | None:
-        return int(round(self.n_hat_))
+        return round(self.n_hat_)
 
     def _sample(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         import torch
