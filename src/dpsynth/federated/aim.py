@@ -313,6 +313,15 @@ class FederatedAIM(AIM):
         self._report = accountant.report()
         return self
 
+    @classmethod
+    def load(cls, path: Any) -> FederatedAIM:
+        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
+        from dpsynth.ldp.synth import load_unregistered
+
+        model = load_unregistered(cls, path)
+        assert isinstance(model, FederatedAIM)
+        return model
+
 
 def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float) -> list[dict[str, np.ndarray]]:
     """Every client's own noisy one-way marginals (full σ each, no masks) and its noisy row count.
@@ -343,13 +352,3 @@ def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float
         parts["__n__"] = np.array([max(float(np.mean(totals)), 0.0)])
         out.append(parts)
     return out
-
-
-    @classmethod
-    def load(cls, path: Any) -> FederatedAIM:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        from dpsynth.ldp.synth import load_unregistered
-
-        model = load_unregistered(cls, path)
-        assert isinstance(model, FederatedAIM)
-        return model
