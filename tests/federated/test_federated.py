@@ -210,3 +210,17 @@ def test_federated_aim_bad_parameters():
     for bad in ({"participation": 0.0}, {"participation": 1.5}, {"heterogeneity": "x"}, {"proxy_share": 1.0}):
         with pytest.raises(DpsynthError):
             FederatedAIM(**bad).fit(fed, 1.0)
+
+
+def test_local_counts_match_crosstab_and_coarsening():
+    from dpsynth.data.counts import local_counts
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 3, size=(500, 3))
+    sizes = {"a": 3, "b": 3, "c": 3}
+    got = local_counts(codes, sizes, ("a", "b", "c"), [("a",), ("b", "c")])
+    assert np.array_equal(got[:3], np.bincount(codes[:, 0], minlength=3))
+    cross = pd.crosstab(codes[:, 1], codes[:, 2]).to_numpy().ravel()
+    assert np.array_equal(got[3:], cross)
+    merged = local_counts(codes, sizes, ("a", "b", "c"), [("a",)], {"a": np.array([0, 0, 1])})
+    assert merged.tolist() == [int((codes[:, 0] < 2).sum()), int((codes[:, 0] == 2).sum())]

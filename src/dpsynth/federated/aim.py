@@ -28,10 +28,11 @@ from typing import Any, Self
 
 import numpy as np
 
+from dpsynth.data.counts import local_counts
 from dpsynth.data.discretize import Discretizer
 from dpsynth.errors import BudgetExceededError, InvalidParameterError
 from dpsynth.federated.mst import FedClient, InProcessFederation, _sigma_for
-from dpsynth.federated.protocol import Clique, DistributedGaussianMechanism, aggregate, local_counts
+from dpsynth.federated.protocol import Clique, DistributedGaussianMechanism, aggregate
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
 from dpsynth.privacy import Accountant, ExponentialMechanism, NoiseSource, PrivacyBudget

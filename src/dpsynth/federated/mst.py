@@ -28,6 +28,7 @@ from typing import Any, Protocol, Self
 import numpy as np
 import pandas as pd
 
+from dpsynth.data.counts import local_counts
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.errors import (
@@ -41,7 +42,6 @@ from dpsynth.federated.protocol import (
     DistributedGaussianMechanism,
     aggregate,
     client_contribution,
-    local_counts,
     pairwise_seeds,
 )
 from dpsynth.pgm import Domain as PGMDomain
