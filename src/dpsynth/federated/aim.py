@@ -23,6 +23,7 @@ sees the exact global candidate marginals; no single party, the server included,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
@@ -110,12 +111,13 @@ class FederatedQueries:
     by the server, independent of the data); the participants' noisy sum then stands for
     the whole federation through ``heterogeneity``:
 
-    * ``"scale"`` (naive federated AIM): multiply by ñ/ñ_S, the ratio of the noisy row
+    * ``"scale"`` (naive federated AIM): multiply by f = ñ/ñ_S, the ratio of the noisy row
       counts of all clients and of the participants — unbiased only if clients are alike;
-    * ``"proxy"`` (AugFLAIM-style private proxy of heterogeneity): add, for every absent
-      client k, ñ_k · ⊗_{a∈clique} p̂_k(a), the product of its own noisy one-way
-      marginals — so a client whose rows differ from the others' is represented by its own
-      (released) distribution rather than by the participants'.
+    * ``"proxy"`` (a private proxy of heterogeneity, in the spirit of AugFLAIM, Maddock,
+      Cormode, Maple 2024): add, for every absent client k, ñ_k · ⊗_{a∈clique} p̂_k(a), the
+      product of its own noisy one-way marginals (released once, per client), so a client
+      whose rows differ from the others' is represented by its own distribution rather than
+      by the participants'; the measurement's σ carries the proxies' noise variance.
     """
 
     def __init__(self, fed: InProcessFederation, accountant: Accountant, secure: SimulatedSecureSelection,
@@ -132,6 +134,7 @@ class FederatedQueries:
         self._heterogeneity = heterogeneity
         self._proxy = proxy or []
         self._n = np.array([float(p["__n__"][0]) for p in self._proxy]) if self._proxy else None
+        self._proxy_sigma = float(self._proxy[0]["__sigma__"][0]) if self._proxy else 0.0
         self._rng = rng or np.random.default_rng()
         self.rounds_members: list[list[int]] = []
 
@@ -147,24 +150,40 @@ class FederatedQueries:
         """How the participants' sum becomes the federation's marginal, and the σ multiplier."""
         if members is None or self._n is None:
             return None, 1.0
-        absent = [k for k in range(self._fed.n_clients) if k not in set(members)]
         if self._heterogeneity == "scale":
             f = float(max(self._n.sum(), 1.0) / max(self._n[list(members)].sum(), 1.0))
             return (lambda c, t: t * f), f
+        absent = [k for k in range(self._fed.n_clients) if k not in set(members)]
 
         def fill(c: Clique, t: np.ndarray) -> np.ndarray:
             out = t.astype(np.float64).ravel().copy()
             for k in absent:
-                prod = np.ones(1)
-                for a in c:
-                    p = self._proxy[k][a]
-                    if coarsen and a in coarsen:
-                        p = np.bincount(np.asarray(coarsen[a]), weights=p)
-                    prod = np.multiply.outer(prod, p).ravel()
-                out += self._n[k] * prod
+                out += self._n[k] * _outer([self._marg(k, a, coarsen) for a in c])  # type: ignore[index]
             return out
 
         return fill, 1.0
+
+    def _marg(self, k: int, attr: str, coarsen: Mapping[str, np.ndarray] | None) -> np.ndarray:
+        p = self._proxy[k][attr]
+        return np.bincount(np.asarray(coarsen[attr]), weights=p) if coarsen and attr in coarsen else p
+
+    def _fill_variance(self, members: Sequence[int], clique: Clique, coarsen: Mapping[str, np.ndarray] | None,
+                       ) -> float:
+        """Mean per-cell variance of the absent clients' proxies (first order in their noise).
+
+        Client k's proxy ñ_k ⊗ p̂_k(a) has, in cell x, error ≈ Σ_a e_a(x_a) Π_{b≠a} p̂_k(b)(x_b)
+        with e_a of variance σ_p² (its noisy count of attribute a), so its variance is
+        σ_p² Σ_a Π_{b≠a} p̂_k(b)(x_b)².
+        """
+        var = 0.0
+        for k in range(self._fed.n_clients):
+            if k in set(members):
+                continue
+            margs = [self._marg(k, a, coarsen) for a in clique]
+            for i in range(len(clique)):
+                others = [m**2 if j != i else np.ones_like(m) for j, m in enumerate(margs)]
+                var += self._proxy_sigma**2 * float(np.mean(_outer(others)))
+        return var
 
     def rho_left(self, step: str) -> float:
         """The zCDP budget still available; refuses if nothing is left."""
@@ -195,7 +214,11 @@ class FederatedQueries:
         out, start = [], 0
         for c, n in zip(cliques, dims, strict=True):
             values = total[start : start + n].astype(np.float64)
-            out.append(Measurement(c, values if fill is None else fill(c, values), sigma * factor))
+            sd = sigma * factor
+            if fill is not None and members is not None and self._heterogeneity == "proxy":
+                # The absent clients' proxies are noisy too: the measurement's σ carries their variance.
+                sd = math.sqrt(sd**2 + self._fill_variance(members, c, coarsen))
+            out.append(Measurement(c, values if fill is None else fill(c, values), sd))
             start += n
         return out
 
@@ -351,5 +374,14 @@ def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float
             parts[a] = pos / pos.sum() if pos.sum() > 0 else np.full(n, 1.0 / n)
             start += n
         parts["__n__"] = np.array([max(float(np.mean(totals)), 0.0)])
+        parts["__sigma__"] = np.array([sigma])
         out.append(parts)
+    return out
+
+
+def _outer(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """The flattened outer product (C order, as the marginals are laid out)."""
+    out = np.ones(1)
+    for v in vectors:
+        out = np.multiply.outer(out, v).ravel()
     return out
