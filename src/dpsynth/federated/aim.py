@@ -23,7 +23,6 @@ sees the exact global candidate marginals; no single party, the server included,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
@@ -114,10 +113,11 @@ class FederatedQueries:
     * ``"scale"`` (naive federated AIM): multiply by f = ñ/ñ_S, the ratio of the noisy row
       counts of all clients and of the participants — unbiased only if clients are alike;
     * ``"proxy"`` (a private proxy of heterogeneity, in the spirit of AugFLAIM, Maddock,
-      Cormode, Maple 2024): add, for every absent client k, ñ_k · ⊗_{a∈clique} p̂_k(a), the
-      product of its own noisy one-way marginals (released once, per client), so a client
-      whose rows differ from the others' is represented by its own distribution rather than
-      by the participants'; the measurement's σ carries the proxies' noise variance.
+      Cormode, Maple 2024): every client releases its own noisy one-way marginals once (the
+      proxy); a measurement adds, for every absent client k, the participants' table raked
+      (iterative proportional fitting) to k's one-way marginals, times ñ_k — so an absent
+      client whose rows differ from the participants' keeps its own one-way distribution,
+      and the participants' associations. Selection scales (its sensitivity stays f·Δ).
     """
 
     def __init__(self, fed: InProcessFederation, accountant: Accountant, secure: SimulatedSecureSelection,
@@ -145,45 +145,49 @@ class FederatedQueries:
         m = max(1, round(self._participation * K))
         return sorted(int(i) for i in self._rng.choice(K, size=m, replace=False))
 
-    def _fill(self, members: Sequence[int] | None, coarsen: Mapping[str, np.ndarray] | None,
-              ) -> tuple[Callable[[Clique, np.ndarray], np.ndarray] | None, float]:
-        """How the participants' sum becomes the federation's marginal, and the σ multiplier."""
+    def _fill(self, members: Sequence[int] | None, coarsen: Mapping[str, np.ndarray] | None, *,
+              select: bool = False) -> tuple[Callable[[Clique, np.ndarray], np.ndarray] | None, float]:
+        """How the participants' sum becomes the federation's marginal, and the σ multiplier.
+
+        Selection always scales (its sensitivity must be bounded: f·Δ); measurements in
+        ``"proxy"`` mode are post-processed by :meth:`_rake` instead.
+        """
         if members is None or self._n is None:
             return None, 1.0
-        if self._heterogeneity == "scale":
-            f = float(max(self._n.sum(), 1.0) / max(self._n[list(members)].sum(), 1.0))
+        f = float(max(self._n.sum(), 1.0) / max(self._n[list(members)].sum(), 1.0))
+        if self._heterogeneity == "scale" or select:
             return (lambda c, t: t * f), f
         absent = [k for k in range(self._fed.n_clients) if k not in set(members)]
-
-        def fill(c: Clique, t: np.ndarray) -> np.ndarray:
-            out = t.astype(np.float64).ravel().copy()
-            for k in absent:
-                out += self._n[k] * _outer([self._marg(k, a, coarsen) for a in c])  # type: ignore[index]
-            return out
-
-        return fill, 1.0
+        return (lambda c, t: self._rake(c, t, absent, coarsen)), f
 
     def _marg(self, k: int, attr: str, coarsen: Mapping[str, np.ndarray] | None) -> np.ndarray:
         p = self._proxy[k][attr]
         return np.bincount(np.asarray(coarsen[attr]), weights=p) if coarsen and attr in coarsen else p
 
-    def _fill_variance(self, members: Sequence[int], clique: Clique, coarsen: Mapping[str, np.ndarray] | None,
-                       ) -> float:
-        """Mean per-cell variance of the absent clients' proxies (first order in their noise).
+    def _rake(self, clique: Clique, total: np.ndarray, absent: Sequence[int],
+              coarsen: Mapping[str, np.ndarray] | None, sweeps: int = 10) -> np.ndarray:
+        """The participants' noisy sum plus, per absent client, the participants' table raked to its proxy.
 
-        Client k's proxy ñ_k ⊗ p̂_k(a) has, in cell x, error ≈ Σ_a e_a(x_a) Π_{b≠a} p̂_k(b)(x_b)
-        with e_a of variance σ_p² (its noisy count of attribute a), so its variance is
-        σ_p² Σ_a Π_{b≠a} p̂_k(b)(x_b)².
+        Absent client k is assumed to share the participants' associations but to have its own
+        one-way marginals p̂_k(a) (its released proxy): iterative proportional fitting of the
+        participants' (non-negative) table to those margins, times ñ_k. A small share of
+        the proxies' independence product seeds cells the participants never had (e.g. an
+        occupation no participant holds). Post-processing of released values only.
         """
-        var = 0.0
-        for k in range(self._fed.n_clients):
-            if k in set(members):
-                continue
+        shape = tuple(self._marg(0, a, coarsen).size for a in clique)
+        base = np.clip(total.astype(np.float64), 0.0, None).reshape(shape)
+        base = base / base.sum() if base.sum() > 0 else np.full(shape, 1.0 / base.size)
+        out = total.astype(np.float64).ravel().copy()
+        for k in absent:
             margs = [self._marg(k, a, coarsen) for a in clique]
-            for i in range(len(clique)):
-                others = [m**2 if j != i else np.ones_like(m) for j, m in enumerate(margs)]
-                var += self._proxy_sigma**2 * float(np.mean(_outer(others)))
-        return var
+            table = 0.95 * base + 0.05 * _outer(margs).reshape(shape)
+            for _ in range(sweeps):
+                for ax, m in enumerate(margs):
+                    cur = table.sum(axis=tuple(i for i in range(len(shape)) if i != ax))
+                    ratio = np.divide(m, cur, out=np.zeros_like(m), where=cur > 0)
+                    table = table * ratio.reshape([-1 if i == ax else 1 for i in range(len(shape))])
+            out += self._n[k] * table.ravel()  # type: ignore[index]
+        return out
 
     def rho_left(self, step: str) -> float:
         """The zCDP budget still available; refuses if nothing is left."""
@@ -214,10 +218,7 @@ class FederatedQueries:
         out, start = [], 0
         for c, n in zip(cliques, dims, strict=True):
             values = total[start : start + n].astype(np.float64)
-            sd = sigma * factor
-            if fill is not None and members is not None and self._heterogeneity == "proxy":
-                # The absent clients' proxies are noisy too: the measurement's σ carries their variance.
-                sd = math.sqrt(sd**2 + self._fill_variance(members, c, coarsen))
+            sd = sigma * factor  # the participants' noise, carried into the absent clients' share
             out.append(Measurement(c, values if fill is None else fill(c, values), sd))
             start += n
         return out
@@ -238,7 +239,7 @@ class FederatedQueries:
         w = np.ones(len(cands)) if weights is None else np.asarray(weights, dtype=float)
         pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
         members = self._members()
-        fill, factor = self._fill(members, coarsen)
+        fill, factor = self._fill(members, coarsen, select=True)
         mech = ExponentialMechanism(epsilon=epsilon, sensitivity=float(w.max()) * factor)
         self.accountant.charge(mech, step=step, description=f"select among {len(cands)} marginals (secure computation)")
         return self._secure.select(cands, estimates, mech, w, pen, coarsen, members, fill)
