@@ -134,7 +134,6 @@ class FederatedQueries:
         self._heterogeneity = heterogeneity
         self._proxy = proxy or []
         self._n = np.array([float(p["__n__"][0]) for p in self._proxy]) if self._proxy else None
-        self._proxy_sigma = float(self._proxy[0]["__sigma__"][0]) if self._proxy else 0.0
         self._rng = rng or np.random.default_rng()
         self.rounds_members: list[list[int]] = []
 
@@ -375,7 +374,6 @@ def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float
             parts[a] = pos / pos.sum() if pos.sum() > 0 else np.full(n, 1.0 / n)
             start += n
         parts["__n__"] = np.array([max(float(np.mean(totals)), 0.0)])
-        parts["__sigma__"] = np.array([sigma])
         out.append(parts)
     return out
 
