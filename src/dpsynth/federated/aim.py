@@ -33,6 +33,7 @@ from dpsynth.data.discretize import Discretizer
 from dpsynth.errors import BudgetExceededError, InvalidParameterError
 from dpsynth.federated.mst import FedClient, InProcessFederation, _sigma_for
 from dpsynth.federated.protocol import Clique, DistributedGaussianMechanism, aggregate
+from dpsynth.ldp.oracles import project_simplex
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
 from dpsynth.privacy import Accountant, ExponentialMechanism, NoiseSource, PrivacyBudget
@@ -365,15 +366,12 @@ def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float
     out = []
     for vec in fed.broadcast(request):
         noisy = aggregate([vec]).astype(np.float64)
-        parts, start = {}, 0
-        totals = []
-        for a, n in zip(names, dims, strict=True):
-            x = noisy[start : start + n]
-            totals.append(x.sum())
-            pos = np.clip(x, 0.0, None)
-            parts[a] = pos / pos.sum() if pos.sum() > 0 else np.full(n, 1.0 / n)
-            start += n
-        parts["__n__"] = np.array([max(float(np.mean(totals)), 0.0)])
+        splits = np.split(noisy, np.cumsum(dims)[:-1])
+        n_k = max(float(np.mean([x.sum() for x in splits])), 1.0)  # each attribute's total is an unbiased count
+        # Euclidean projection onto the simplex keeps the mass where the counts are (clipping
+        # negatives and renormalising would spread σ-sized mass over every empty cell).
+        parts = {a: project_simplex(x / n_k) for a, x in zip(names, splits, strict=True)}
+        parts["__n__"] = np.array([n_k])
         out.append(parts)
     return out
 
