@@ -38,9 +38,9 @@ from dpsynth.ldp import (
     HadamardResponse,
     clip_normalize,
 )
+from dpsynth.ldp.anchor import encoded_xxh32, skewed_values
 
-_real = xxhash.xxh32
-ref_lh.xxhash.xxh32 = lambda s, seed: _real(s.encode(), seed=int(seed) % 2**32)  # str → bytes (xxhash >= 3)
+ref_lh.xxhash.xxh32 = encoded_xxh32(xxhash.xxh32)  # str → bytes (xxhash >= 3)
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     a = ap.parse_args()
     n, R, eps, k = a.n, a.reps, a.epsilon, 6
     rng = np.random.default_rng(7)
-    x = rng.choice(k, size=n, p=np.arange(1, k + 1) / np.arange(1, k + 1).sum())
+    x = skewed_values(n, k, rng)
     f = np.bincount(x, minlength=k) / n
     sizes = (4, 3, 5)
     X = np.column_stack([rng.integers(0, s, n) for s in sizes])

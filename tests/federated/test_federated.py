@@ -157,3 +157,70 @@ def test_federated_aim_needs_the_simulated_secure_computation():
 
     with pytest.raises(DpsynthError, match="InProcessFederation"):
         FederatedAIM().fit(object(), 1.0)  # type: ignore[arg-type]
+
+
+def _tvd_ab(sample: pd.DataFrame, frame: pd.DataFrame) -> float:
+    grid = list("012")
+    p = pd.crosstab(sample.a, sample.b, normalize=True).reindex(index=grid, columns=grid, fill_value=0)
+    q = pd.crosstab(frame.a, frame.b, normalize=True).reindex(index=grid, columns=grid, fill_value=0)
+    return 0.5 * float(np.abs(p.to_numpy() - q.to_numpy()).sum())
+
+
+def test_partial_participation_proxy_beats_scaling_on_non_iid_clients():
+    """Each client holds one value of `a`; one client per round. Scaling its sum up misstates `a`
+    (and a×b) every round; the absent clients' own noisy one-way marginals fill them in."""
+    from dpsynth.federated import FederatedAIM
+
+    frame = _frame(6000)
+    parts = split_rows(frame, 3, by="a")
+    tvd: dict[str, list[float]] = {"scale": [], "proxy": []}
+    for het in tvd:
+        for seed in (0, 1):
+            fed = InProcessFederation(parts, _domain(), random_state=seed)
+            model = FederatedAIM(final_iters=100, participation=0.34, heterogeneity=het,
+                                 random_state=seed).fit(fed, (1.0, 1e-6))
+            rep = model.privacy_report
+            assert rep.epsilon <= 1.0 * (1 + 1e-6) and rep.ledger[0].step == "federated_aim.proxy"
+            assert all(len(m) == 1 for m in model.rounds_members_)  # one client per round
+            tvd[het].append(_tvd_ab(model.sample(6000, random_state=0), frame))
+    assert max(tvd["proxy"]) < 0.5 * min(tvd["scale"]), tvd
+
+
+def test_individual_release_carries_full_sigma_and_no_masks():
+    """The heterogeneity proxy: a client's own vector, with all of σ (not σ/√K) and no masks."""
+    from dpsynth.federated.mst import FedClient
+
+    frame = _frame(300)
+    seeds = pairwise_seeds(3)
+    client = FedClient(frame, _domain(), 0, seeds[0], random_state=4)
+    sigma = 5.0
+    errs = []
+    truth = pd.crosstab(frame.a, frame.b).reindex(index=list("012"), columns=list("012"), fill_value=0)
+    for r in range(1, 400):
+        vec = client.handle({"round": r, "cliques": [["a", "b"]], "sigma": sigma, "clients": 1, "individual": True})
+        errs.append(aggregate([vec]) - truth.to_numpy().ravel())
+    e = np.concatenate(errs)
+    assert abs(e.var() / sigma**2 - 1) < 5 * math.sqrt(2 / e.size)
+
+
+def test_federated_aim_bad_parameters():
+    from dpsynth.federated import FederatedAIM
+
+    fed = InProcessFederation([_frame(30)], _domain())
+    for bad in ({"participation": 0.0}, {"participation": 1.5}, {"heterogeneity": "x"}, {"proxy_share": 1.0}):
+        with pytest.raises(DpsynthError):
+            FederatedAIM(**bad).fit(fed, 1.0)
+
+
+def test_local_counts_match_crosstab_and_coarsening():
+    from dpsynth.data.counts import local_counts
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 3, size=(500, 3))
+    sizes = {"a": 3, "b": 3, "c": 3}
+    got = local_counts(codes, sizes, ("a", "b", "c"), [("a",), ("b", "c")])
+    assert np.array_equal(got[:3], np.bincount(codes[:, 0], minlength=3))
+    cross = pd.crosstab(codes[:, 1], codes[:, 2]).to_numpy().ravel()
+    assert np.array_equal(got[3:], cross)
+    merged = local_counts(codes, sizes, ("a", "b", "c"), [("a",)], {"a": np.array([0, 0, 1])})
+    assert merged.tolist() == [int((codes[:, 0] < 2).sum()), int((codes[:, 0] == 2).sum())]

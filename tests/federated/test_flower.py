@@ -38,3 +38,17 @@ def test_flower_simulation_engine():
     sim = flower.run_flower_simulation(parts, dom, (1.0, 1e-6), random_state=1, iters=200)
     plain = FederatedMST(iters=200, random_state=1).fit(InProcessFederation(parts, dom, random_state=1), (1.0, 1e-6))
     pd.testing.assert_frame_equal(sim.sample(300, random_state=2), plain.sample(300, random_state=2))
+
+
+@pytest.mark.slow
+def test_fedsyn_in_flower_simulation_engine():
+    """The neural baseline's rounds in Flower's Simulation Engine: the same model as the plain federation."""
+    from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation
+
+    parts, dom = _setup()
+    sim = flower.run_fedsyn_simulation(parts, dom, (4.0, 1e-6), random_state=1, steps=3, batch_size=300)
+    plain = FederatedDPVAE(steps=3, batch_size=300, random_state=1).fit(
+        FedSynFederation(parts, dom, random_state=1), (4.0, 1e-6))
+    for p, q in zip(sim._vae.parameters(), plain._vae.parameters(), strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-4)
+    assert sim.privacy_report.epsilon == pytest.approx(plain.privacy_report.epsilon)

@@ -21,15 +21,14 @@ from multi_freq_ldpy.pure_frequency_oracles import UE as ref_ue
 from multi_freq_ldpy.pure_frequency_oracles.Variance_PURE import VAR_Pure
 
 from dpsynth.ldp import GRR, LGRR, LOSUE, OLH, OUE, RSFD, SMP, SPL, SUE, clip_normalize
+from dpsynth.ldp.anchor import encoded_xxh32, skewed_values
 
 K, N, EPS, REPS = 6, 1500, 1.0, 16
 SIZES = (4, 3, 5)
 
 
 def _x(n: int = N, k: int = K, seed: int = 7) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    w = np.arange(1, k + 1, dtype=float)
-    return rng.choice(k, size=n, p=w / w.sum())
+    return skewed_values(n, k, np.random.default_rng(seed))
 
 
 def _same_mse(ours: list[float], theirs: list[float]) -> None:
@@ -47,8 +46,7 @@ def _patch_reference_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     """multi-freq-ldpy hashes ``str`` values, which xxhash >= 3 refuses; encode them (same hash)."""
     import xxhash
 
-    real = xxhash.xxh32
-    monkeypatch.setattr(ref_lh.xxhash, "xxh32", lambda s, seed: real(s.encode(), seed=int(seed) % 2**32))
+    monkeypatch.setattr(ref_lh.xxhash, "xxh32", encoded_xxh32(xxhash.xxh32))
 
 
 @pytest.mark.parametrize("name", ["grr", "oue", "sue", "olh"])

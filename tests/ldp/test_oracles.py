@@ -22,15 +22,14 @@ from dpsynth.ldp import (
     make_oracle,
     project_simplex,
 )
+from dpsynth.ldp.anchor import skewed_values
 
 K, N, EPS = 8, 20_000, 1.0
 ORACLES = [GRR, OUE, SUE, OLH, HadamardResponse]
 
 
 def _data(seed: int = 12345, k: int = K, n: int = N) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    w = np.arange(1, k + 1, dtype=float)
-    x = rng.choice(k, size=n, p=w / w.sum())
+    x = skewed_values(n, k, np.random.default_rng(seed))
     return x, np.bincount(x, minlength=k) / n
 
 

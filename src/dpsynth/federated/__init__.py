@@ -6,10 +6,14 @@
   in-process federation for tests and benchmarks.
 * :mod:`~dpsynth.federated.aim`: federated AIM (DistAIM style: selection in a simulated
   secure computation, measurements with distributed noise).
-* :mod:`~dpsynth.federated.flower`: the same client and server logic as Flower apps.
+* :mod:`~dpsynth.federated.fedsyn`: the neural baseline, a VAE trained by distributed DP-SGD
+  (FedSyn-style federated training of a generator).
+* :mod:`~dpsynth.federated.flower`: the same client and server logic as Flower apps, in
+  process, in Flower's Simulation Engine, or as SuperLink/SuperNode processes (``write_app``).
 """
 
 from dpsynth.federated.aim import FederatedAIM
+from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation
 from dpsynth.federated.mst import FedClient, FederatedMST, InProcessFederation, split_rows
 from dpsynth.federated.protocol import (
     DistributedGaussianMechanism,
@@ -21,7 +25,9 @@ from dpsynth.federated.protocol import (
 __all__ = [
     "DistributedGaussianMechanism",
     "FedClient",
+    "FedSynFederation",
     "FederatedAIM",
+    "FederatedDPVAE",
     "FederatedMST",
     "InProcessFederation",
     "aggregate",

@@ -28,6 +28,7 @@ from typing import Any, Protocol, Self
 import numpy as np
 import pandas as pd
 
+from dpsynth.data.counts import local_counts
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.errors import (
@@ -41,7 +42,6 @@ from dpsynth.federated.protocol import (
     DistributedGaussianMechanism,
     aggregate,
     client_contribution,
-    local_counts,
     pairwise_seeds,
 )
 from dpsynth.pgm import Domain as PGMDomain
@@ -82,7 +82,15 @@ class FedClient:
         counts = local_counts(self._codes, self._sizes, self._names, cliques, coarsen or None)
         round_id = int(request["round"])
         noise = self._noise or NoiseSource(np.random.default_rng([self._seed or 0, round_id]))
-        return client_contribution(counts, index=self.index, seeds=self._seeds, round_id=round_id,
+        if request.get("individual"):
+            # Released on its own (parallel composition over the clients' disjoint rows): full σ, no masks.
+            seeds: dict[int, bytes] = {}
+        elif request.get("members") is not None:
+            members = set(request["members"])  # masks pair only the clients taking part this round
+            seeds = {j: s for j, s in self._seeds.items() if j in members}
+        else:
+            seeds = self._seeds
+        return client_contribution(counts, index=self.index, seeds=seeds, round_id=round_id,
                                    sigma=float(request["sigma"]), clients=int(request["clients"]), noise=noise)
 
 
@@ -125,10 +133,11 @@ class InProcessFederation:
         self.bytes_up = np.zeros(self.n_clients, dtype=np.int64)
         self.bytes_down = np.zeros(self.n_clients, dtype=np.int64)
 
-    def broadcast(self, request: dict[str, Any]) -> list[np.ndarray]:  # noqa: D102
+    def broadcast(self, request: dict[str, Any], only: Sequence[int] | None = None) -> list[np.ndarray]:
+        """Send ``request`` to every client (or those in ``only``); return their masked vectors."""
         wire = json.dumps(request)
         out = []
-        for c in self._clients:
+        for c in self._clients if only is None else [self._clients[i] for i in only]:
             vec = c.handle(json.loads(wire))
             self.bytes_down[c.index] += len(wire.encode())
             self.bytes_up[c.index] += vec.nbytes

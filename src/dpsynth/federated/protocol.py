@@ -122,25 +122,6 @@ def _mask(seed: bytes, round_id: int, size: int) -> np.ndarray:
     return np.frombuffer(stream, dtype="<u4").astype(np.int64)
 
 
-def local_counts(codes: np.ndarray, sizes: dict[str, int], names: tuple[str, ...], cliques: list[Clique],
-                 coarsen: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """One client's marginal counts of ``cliques`` (flattened in C order, concatenated)."""
-    parts = []
-    for clique in cliques:
-        idx = np.zeros(codes.shape[0], dtype=np.int64)
-        size = 1
-        for a in clique:
-            col = codes[:, names.index(a)]
-            k = sizes[a]
-            if coarsen is not None and a in coarsen:
-                col = coarsen[a][col]
-                k = int(coarsen[a].max()) + 1
-            idx = idx * k + col
-            size *= k
-        parts.append(np.bincount(idx, minlength=size))
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-
-
 def client_contribution(
     counts: np.ndarray,
     *,
