@@ -26,6 +26,20 @@ accountant at :data:`NUMERIC_SHARE` of the budget left:
 * density: a noisy histogram over :data:`SHAPE_CELLS` sub-cells of every bin (geometric
   sub-cells in a bin spanning more than a factor 4, so long tails get shape too).
 
+What is kept is sized by the budget, so that a small budget degrades to the uniform
+decoding instead of adding noisy detail. With σ_fit the noise sd the generator's count
+measurements are planned against (:func:`fit_noise_sd`: the fit's ρ spread over a 1-way
+and a 2-way marginal per column) and n̂ the step histogram's noisy row count:
+
+* bins: a column without public ``bins``/``edges`` gets :func:`resolvable_bins` bins, so
+  that an average bin holds :data:`BIN_SNR`·σ_fit rows (at most the default 32);
+* atoms: an atom gets a code of its own only if it holds :data:`ATOM_SNR`·σ_fit rows and,
+  on a column recorded on a grid, stands out from its neighbours on the grid
+  (:data:`ATOM_STAND_OUT` times either); at most half as many atoms as bins;
+* shape: each bin's sub-cell shape is kept only where its noisy counts resolve it
+  (:func:`refine_shape`, Haar splits tested at :data:`SHAPE_Z` sds); elsewhere the bin is
+  decoded uniformly.
+
 Each is one Gaussian release of L2 sensitivity 1 (add/remove one row changes one cell by
 one). Decoding (:func:`draw_in_bins`) is post-processing.
 """
