@@ -9,6 +9,8 @@ evaluation domain, TSTR against the hold-out, and fit time. Variants:
 - ``uniform``: no numeric detail (values uniform within their bin: the old decoding);
 - ``full``: atoms, step and shape;
 - ``no-atoms``, ``no-step``, ``no-shape``: each part switched off once;
+- with ``--shape-ablation``, each fit that measured a within-bin shape is also scored
+  decoded uniformly within its bins (``<variant>-shape-decoded-uniform``; the same fit);
 - with ``--couple-ablation``, each fit is also scored decoded with independent within-bin
   draws (``<variant>-independent``; decoding is post-processing, so it is the same fit).
 
@@ -43,7 +45,8 @@ VARIANTS = {
 
 
 def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str, seed: int,
-        params: dict, couple_ablation: bool = False, thresholds: tuple[float, ...] = ()) -> list[dict]:
+        params: dict, couple_ablation: bool = False, thresholds: tuple[float, ...] = (),
+        shape_ablation: bool = False) -> list[dict]:
     from dpsynth.data import PrivateData
     from dpsynth.data.discretize import COUPLE, Discretizer
     from dpsynth.data.domain import Domain
@@ -76,6 +79,14 @@ def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str
         if couple is not None and couple != COUPLE:
             name = f"{variant}-couple{couple:g}"
         rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon, name, seed, fit_s))
+    if shape_ablation and "shape" in VARIANTS[variant]:
+        # The same fit decoded uniformly within bins: what the within-bin shape buys.
+        fitted = model.domain_
+        model.domain_ = fitted.with_columns([c.replace(density=None) for c in fitted if c.density is not None])
+        synth = model.sample(n, random_state=seed)[list(eval_domain.names)]
+        model.domain_ = fitted
+        rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon,
+                           f"{variant}-shape-decoded-uniform", seed, fit_s))
     return rows
 
 
@@ -116,6 +127,8 @@ def main() -> None:
                     help="also score each fit decoded without comonotone within-bin draws")
     ap.add_argument("--couple-thresholds", type=float, nargs="*", default=[],
                     help="with --couple-ablation: the rank-correlation thresholds to score")
+    ap.add_argument("--shape-ablation", action="store_true",
+                    help="also score each fit with a within-bin shape decoded uniformly within its bins")
     args = ap.parse_args()
     params = json.loads(args.params)
     for ds in args.datasets:
@@ -123,7 +136,7 @@ def main() -> None:
             for seed in args.seeds:
                 for v in args.variants:
                     for row in one(ds, args.generator, eps, args.delta, v, seed, params, args.couple_ablation,
-                                   tuple(args.couple_thresholds)):
+                                   tuple(args.couple_thresholds), args.shape_ablation):
                         new = not args.out.exists()
                         args.out.parent.mkdir(parents=True, exist_ok=True)
                         with args.out.open("a", newline="") as fh:

@@ -1,5 +1,9 @@
 """Fit time of a generator with and without numeric detail, back to back in one process.
 
+Reports CPU seconds of this process (user + system, from ``resource.getrusage``; the
+machine is shared, so wall time is noise) and the ratio of the medians, with the load
+average. The variants alternate so that a change in load hits both.
+
 Usage:
     PYTHONPATH=src .venv/bin/python benchmarks/numeric_time.py --dataset acs_national2019 --generator mst
 """
@@ -8,10 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import os
+import resource
+import statistics
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numeric as bench
+import run as harness
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -25,14 +40,21 @@ def main() -> None:
     ap.add_argument("--generator", default="mst")
     ap.add_argument("--epsilon", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--params", default="{}")
     args = ap.parse_args()
-    meta = json.loads((ROOT / "metadata" / f"{args.dataset}.json").read_text())
-    path = ROOT / "benchmarks" / "results" / "tmp" / "splits" / f"{args.dataset}_seed0_train.csv"
-    for parts in [(), ("atoms", "step", "shape")] * args.repeats:
-        data = PrivateData(str(path), Domain.from_json(meta), numeric_detail=parts)
-        t0 = time.perf_counter()
-        create(args.generator, random_state=0).fit(data, PrivacyBudget(args.epsilon, 1e-5))
-        print(f"numeric_detail={parts!r}: fit {time.perf_counter() - t0:.1f} s", flush=True)
+    ds = harness.DATASETS[args.dataset]
+    train_p, _, _ = harness.split_paths(ds, 0)
+    meta = json.loads((harness.METADATA_DIR / f"{args.dataset}.json").read_text())
+    times: dict[str, list[float]] = {"uniform": [], "full": []}
+    for variant in ["uniform", "full"] * args.repeats:
+        data = PrivateData(str(train_p), Domain.from_json(meta), numeric_detail=bench.VARIANTS[variant])
+        t0 = _cpu()
+        create(args.generator, random_state=0, **json.loads(args.params)).fit(data, PrivacyBudget(args.epsilon, 1e-5))
+        times[variant].append(_cpu() - t0)
+        print(f"{variant}: fit {times[variant][-1]:.1f} CPU s (load {os.getloadavg()[0]:.1f})", flush=True)
+    ratio = statistics.median(times["full"]) / statistics.median(times["uniform"])
+    print(f"{args.dataset} {args.generator}: median CPU s uniform {statistics.median(times['uniform']):.1f}, "
+          f"full {statistics.median(times['full']):.1f}, ratio {ratio:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -125,8 +125,8 @@ def test_density_shapes_values_within_a_bin():
 
 # -- DP inference -----------------------------------------------------------------------------
 def _fit_detail(frame: pd.DataFrame, domain: Domain, *, seed: int, delta: float = 1e-5,
-                parts=numeric.PARTS) -> tuple[Domain, Accountant]:
-    acc = Accountant(PrivacyBudget(1.0, delta), seeded=True)
+                parts=numeric.PARTS, eps: float = 1.0) -> tuple[Domain, Accountant]:
+    acc = Accountant(PrivacyBudget(eps, delta), seeded=True)
     data = PrivateData(frame, domain, numeric_detail=parts).bind(acc, NoiseSource(seed))
     data.complete_domain(step="test.infer")
     return data.domain, acc
@@ -305,3 +305,79 @@ def test_fully_declared_numeric_column_costs_nothing():
     data.complete_domain(step="test.infer")
     assert acc.report().ledger == [] or all(e.step != "test.infer" for e in acc.report().ledger)
     assert data.domain["x"] == col
+
+
+# -- budget-aware detail ----------------------------------------------------------------------
+def test_bins_follow_the_budget_and_the_row_count():
+    sigma = numeric.fit_noise_sd(0.01, 20)
+    assert sigma == pytest.approx(math.sqrt(20 / 0.01))
+    for n in (500, 5_000, 20_000, 200_000):
+        b = numeric.resolvable_bins(n, sigma)
+        assert numeric.MIN_BINS <= b <= numeric.DEFAULT_BINS
+        # An average bin holds BIN_SNR noise sds, unless the floor or the cap binds.
+        assert b in (numeric.MIN_BINS, numeric.DEFAULT_BINS) or n / b >= numeric.BIN_SNR * sigma
+    assert numeric.resolvable_bins(5_000, sigma) < numeric.resolvable_bins(20_000, sigma)
+    assert numeric.resolvable_bins(20_000, numeric.fit_noise_sd(0.001, 20)) < numeric.resolvable_bins(20_000, sigma)
+    assert numeric.resolvable_bins(10**9, sigma) == numeric.DEFAULT_BINS
+
+
+def test_small_budgets_get_fewer_bins_large_ones_the_default():
+    frame = _frame(3000)
+    small, acc = _fit_detail(frame, DETAIL_DOMAIN, seed=0, eps=0.1)
+    assert small["price"].bins is not None and small["price"].bins < numeric.DEFAULT_BINS
+    assert any("bins of 'price' chosen" in n for n in acc.notes)
+    large, _ = _fit_detail(_frame(20_000), DETAIL_DOMAIN, seed=0, eps=10.0)
+    assert large["price"].bins is None  # the default, 32
+    # Public bins are kept.
+    public = DETAIL_DOMAIN.with_columns([DETAIL_DOMAIN["price"].replace(bins=7)])
+    assert _fit_detail(frame, public, seed=0, eps=0.1)[0]["price"].bins == 7
+
+
+def test_atoms_must_stand_out_from_their_neighbours_and_the_noise():
+    # Whole numbers 20..60 held by about 300 rows each, 40 held by 3000, 0 by 900.
+    values = np.array([0.0, *range(20, 61)])
+    counts = np.array([900.0] + [300.0] * 41)
+    counts[values == 40] = 3000.0
+    got = numeric.select_atoms(values, counts, sigma=1.0, delta0=1e-6, total=counts.sum(), grid=1.0,
+                               bounds=(0.0, 100.0))
+    assert got == (0.0, 40.0)
+    # Without the grid every value holding 1 % of the rows would be one.
+    assert len(numeric.select_atoms(values, counts, sigma=1.0, delta0=1e-6, total=counts.sum())) == 16
+    # A noisy fit (generator noise sd 400) cannot afford a code for the 900-row atom.
+    assert numeric.select_atoms(values, counts, sigma=1.0, delta0=1e-6, total=counts.sum(), grid=1.0,
+                                min_count=numeric.ATOM_SNR * 400.0) == (40.0,)
+    assert numeric.select_atoms(values, counts, sigma=1.0, delta0=1e-6, total=counts.sum(), grid=1.0,
+                                max_atoms=1) == (40.0,)
+
+
+def test_shape_falls_back_to_uniform_where_the_noise_dominates():
+    rng = np.random.default_rng(0)
+    widths = np.array([1.0, 1.0, 2.0, 4.0, 1.0, 1.0, 3.0, 3.0])
+    flat = widths / widths.sum()
+    sigma, trials = 20.0, 400
+    moved = 0
+    for _ in range(trials):
+        noisy = 400.0 * flat + rng.normal(0, sigma, widths.size)  # truly uniform, SNR ≈ 1 per cell
+        w = numeric.refine_shape(noisy, widths, sigma)
+        assert w.sum() == pytest.approx(1.0) and np.all(w >= 0)
+        moved += int(not np.allclose(w, flat))
+    # Seven splits tested at z = 2.5 (two-sided 1.2 % each): at most ≈ 8 % of bins move.
+    p_any = 1 - (1 - 2 * stats.norm.sf(numeric.SHAPE_Z)) ** 7
+    assert moved / trials <= p_any + 4 * math.sqrt(p_any * (1 - p_any) / trials)
+    # A strong shape is kept: 90 % of the mass in the first cell.
+    strong = np.array([3600.0, 50, 50, 50, 50, 50, 50, 100]) + rng.normal(0, sigma, 8)
+    w = numeric.refine_shape(strong, widths, sigma)
+    assert w[0] == pytest.approx(3600 / 4000, abs=0.03)
+
+
+def test_small_budget_shape_is_mostly_uniform_and_decodes_like_it():
+    frame = pd.DataFrame({"x": np.random.default_rng(0).uniform(0, 100, 2000)})
+    dom = Domain([Column("x", kind="numeric", lower=0, upper=100, edges=tuple(np.linspace(0, 100, 9)))])
+    got, _ = _fit_detail(frame, dom, seed=1, eps=0.05, parts=("shape",))
+    edges, weights = map(np.asarray, got["x"].density)
+    # Uniform data, tiny budget: within (nearly) every bin the density is flat, so the
+    # within-bin draw is the uniform one.
+    height = weights / np.diff(edges)
+    bin_of = np.floor(edges[:-1] / 12.5 + 1e-9).astype(int)
+    flat = [np.allclose(height[bin_of == k], height[bin_of == k][0], rtol=1e-3) for k in range(8)]
+    assert sum(flat) >= 6

@@ -10,7 +10,8 @@ Codes, per column type:
 * categorical / ordinal: the index of the category in the metadata's list;
 * numeric: the bin; bins are the metadata's ``edges`` if given (bin i is
   ``[e_i, e_{i+1})``, the last bin closed, values beyond the outer edges go to the outer
-  bins), else ``bins`` (default 32) equal-width bins over ``[lower, upper]`` (values
+  bins), else ``bins`` (default 32; numeric detail sets fewer when the budget cannot
+  resolve 32, :func:`dpsynth.data.numeric.resolvable_bins`) equal-width bins over ``[lower, upper]`` (values
   outside are clamped). An integer column whose range holds at most ``bins`` whole numbers
   gets one code per number; a wider integer column is binned over ``[lower, upper + 1)`` so
   that every bin holds whole numbers. Integer columns round values half up first.

@@ -26,6 +26,20 @@ accountant at :data:`NUMERIC_SHARE` of the budget left:
 * density: a noisy histogram over :data:`SHAPE_CELLS` sub-cells of every bin (geometric
   sub-cells in a bin spanning more than a factor 4, so long tails get shape too).
 
+What is kept is sized by the budget, so that a small budget degrades to the uniform
+decoding instead of adding noisy detail. With σ_fit the noise sd the generator's count
+measurements are planned against (:func:`fit_noise_sd`: the fit's ρ spread over a 1-way
+and a 2-way marginal per column) and n̂ the step histogram's noisy row count:
+
+* bins: a column without public ``bins``/``edges`` gets :func:`resolvable_bins` bins, so
+  that an average bin holds :data:`BIN_SNR`·σ_fit rows (at most the default 32);
+* atoms: an atom gets a code of its own only if it holds :data:`ATOM_SNR`·σ_fit rows and,
+  on a column recorded on a grid, stands out from its neighbours on the grid
+  (:data:`ATOM_STAND_OUT` times either); at most half as many atoms as bins;
+* shape: each bin's sub-cell shape is kept only where its noisy counts resolve it
+  (:func:`refine_shape`, Haar splits tested at :data:`SHAPE_Z` sds); elsewhere the bin is
+  decoded uniformly.
+
 Each is one Gaussian release of L2 sensitivity 1 (add/remove one row changes one cell by
 one). Decoding (:func:`draw_in_bins`) is post-processing.
 """
@@ -41,7 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from dpsynth.data._parse import quote_ident, sql_double, sql_missing, sql_number
+from dpsynth.data._parse import quote_ident, sql_missing, sql_number
 from dpsynth.data.domain import DEFAULT_BINS, Column, Domain
 from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
@@ -59,8 +73,18 @@ ATOM_DELTA_SHARE = 0.1
 #: Most atoms kept per column, and the share of the rows an atom must hold.
 MAX_ATOMS = 16
 ATOM_MIN_SHARE = 0.01
-#: Sub-cells per bin of the within-bin density.
+#: On a grid, an atom holds at least this many times the count of either neighbour.
+ATOM_STAND_OUT = 2.0
+#: An atom must hold this many noise sds of the generator's measurements (:func:`fit_noise_sd`).
+ATOM_SNR = 5.0
+#: An average bin must hold this many noise sds of the generator's measurements (:func:`resolvable_bins`).
+BIN_SNR = 10.0
+#: Fewest bins :func:`resolvable_bins` gives a numeric column.
+MIN_BINS = 4
+#: Sub-cells per bin of the within-bin density (measured; fewer kept where the noise dominates).
 SHAPE_CELLS = 8
+#: A split of a bin's density is kept when the noisy halves differ by this many sds (:func:`refine_shape`).
+SHAPE_Z = 2.5
 #: Relative weights of the three measurements in the numeric share.
 _WEIGHTS = {"atoms": 1.0, "step": 0.5, "shape": 2.0}
 #: The share of the noisy total a candidate grid must hold to be the column's step.
@@ -136,6 +160,58 @@ def _numbers_table(table: Table, cols: Sequence[Column]) -> str:
     return name
 
 
+def _value_counts(table: Table, nums: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct finite values of a parsed column and how many rows hold each (raw, not noisy).
+
+    The one read of private values every numeric-detail histogram starts from; the cells
+    (exact values, candidate grids, sub-cells) are formed from it in numpy.
+    """
+    rows = table.connection.execute(
+        f"SELECT x, count(*) FROM (SELECT {quote_ident(name)} AS x FROM {nums}) "
+        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
+    ).fetchall()
+    values = np.array([r[0] for r in rows], dtype=np.float64)
+    counts = np.array([r[1] for r in rows], dtype=np.float64)
+    return values, counts
+
+
+def _merge_equal(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts summed over equal values."""
+    uniq, inv = np.unique(values, return_inverse=True)
+    return uniq, np.bincount(inv, weights=counts, minlength=uniq.size).astype(np.float64)
+
+
+def grid_cells(chain: Sequence[float], values: np.ndarray) -> np.ndarray:
+    """Per value, 1 + the index of the coarsest candidate grid it lies on (0: none)."""
+    cell = np.zeros(values.size, dtype=np.int64)
+    for j, s in enumerate(chain):
+        r = values / s
+        cell[np.abs(r - np.round(r)) < 1e-6] = j + 1  # later (coarser) grids overwrite
+    return cell
+
+
+def fit_noise_sd(rho: float, n_columns: int) -> float:
+    """The noise sd a generator's count measurements are planned against.
+
+    The σ of one Gaussian count if ``rho`` were spread over ``2·n_columns`` equal
+    measurements (a 1-way and a 2-way marginal per column, the first measurements of MST
+    and AIM): σ = √(n_columns / ρ). A public function of the budget and the schema.
+    """
+    return math.sqrt(max(n_columns, 1) / rho) if rho > 0 else math.inf
+
+
+def resolvable_bins(n: float, sigma_fit: float) -> int:
+    """Bins a numeric column can afford: an average bin holds :data:`BIN_SNR` noise sds.
+
+    ``n / bins ≥ BIN_SNR·σ_fit``, between :data:`MIN_BINS` and
+    :data:`~dpsynth.data.domain.DEFAULT_BINS` (finer bins cost 2-way cells; the within-bin
+    shape gives resolution below the bins).
+    """
+    if not math.isfinite(sigma_fit) or sigma_fit <= 0:
+        return DEFAULT_BINS
+    return int(min(DEFAULT_BINS, max(MIN_BINS, math.floor(max(n, 0.0) / (BIN_SNR * sigma_fit)))))
+
+
 def measure_pre(
     table: Table,
     domain: Domain,
@@ -145,8 +221,17 @@ def measure_pre(
     noise: NoiseSource,
     step: str,
     parts: Iterable[str] = PARTS,
+    rho_fit: float | None = None,
 ) -> Domain:
     """Find atoms and steps with DP for the numeric columns whose metadata leaves them out.
+
+    What is kept depends on the budget (post-processing of the noisy counts): with σ_fit
+    the noise the generator's measurements are planned against (:func:`fit_noise_sd` of
+    ``rho_fit``, default the budget left less :data:`NUMERIC_SHARE`) and n̂ the step
+    histogram's noisy total, a column without ``bins``/``edges`` gets
+    :func:`resolvable_bins` (n̂, σ_fit) bins; an atom must hold :data:`ATOM_SNR`·σ_fit rows
+    (a cell of its own must be seen above the generator's noise), and a column gets at most
+    half as many atoms as bins.
 
     Privacy:
         Add/remove one row changes one cell of each histogram by one (L2 sensitivity 1).
@@ -154,65 +239,68 @@ def measure_pre(
         thresholded one at ρ = ``rho_unit``·w with δ₀ = :data:`ATOM_DELTA_SHARE`·δ / (number of
         atom histograms): a value held by one row reaches the threshold
         τ = 1 + t, with P(Z ≥ t) ≤ δ₀ for the discrete Gaussian noise Z, with probability
-        at most δ₀. Each is charged before its counts
-        are computed.
+        at most δ₀. Each is charged before its counts are computed.
 
     Returns:
-        The domain with ``atoms`` and ``step`` filled in where measured.
+        The domain with ``atoms``, ``step`` and ``bins`` filled in where measured.
     """
     todo = pre_todo(domain, parts)
     if not todo:
         return domain
+    if rho_fit is None:
+        rho_fit = (1.0 - NUMERIC_SHARE) * accountant.rho_remaining
+    sigma_fit = fit_noise_sd(rho_fit, len(domain))
     n_atoms = sum(1 for _, p in todo if p == "atoms")
     delta0 = ATOM_DELTA_SHARE * accountant.budget.delta / max(1, n_atoms)
-    con = table.connection
-    nums = _numbers_table(table, [domain[n] for n in dict.fromkeys(n for n, _ in todo)])
-    new: dict[str, Column] = {}
-    totals: dict[str, float] = {}  # noisy row counts from the step histograms
-    for name, part in todo:
-        col = new.get(name, domain[name])
-        source = f"(SELECT {quote_ident(name)} AS x FROM {nums}) WHERE x IS NOT NULL AND isfinite(x)"
-        sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS[part]))
-        mech = GaussianMechanism(sigma=sigma)
-        if part == "atoms":
-            accountant.charge(mech, step=step, delta=delta0,
-                              description=f"thresholded histogram of {name!r} exact values (atoms)")
-            if col.integer:
-                source = f"(SELECT floor(x + 0.5) AS x FROM {source})"
-            rows = con.execute(f"SELECT x, count(*) FROM {source} GROUP BY ALL").fetchall()
-            values = np.array([r[0] for r in rows], dtype=np.float64)
-            counts = np.array([r[1] for r in rows], dtype=np.float64)
-            noisy = mech.release(counts, noise) if values.size else counts
-            tau = 1.0 + discrete_gaussian_tail_threshold(sigma, delta0)
-            # Without a step histogram, the released values' noisy counts bound the total
-            # from below (the clipped sum of all cells would add noise once per value).
-            total = totals.get(name, float(noisy[noisy >= tau].sum()) if values.size else 0.0)
-            atoms = select_atoms(values, noisy, sigma=sigma, delta0=delta0, total=total)
-            new[name] = col.replace(atoms=atoms)
-            accountant.notes.append(f"atoms of {name!r} found with DP: {len(atoms)}")
-        else:
+    names = list(dict.fromkeys(n for n, _ in todo))
+    nums = _numbers_table(table, [domain[n] for n in names])
+    new: list[Column] = []
+    for name in names:
+        col = domain[name]
+        wanted = [p for n, p in todo if n == name]
+        values, counts = _value_counts(table, nums, name)
+        n_hat: float | None = None  # noisy row count, from the step histogram
+        if "step" in wanted:
+            sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["step"]))
+            mech = GaussianMechanism(sigma=sigma)
             accountant.charge(mech, step=step, description=f"histogram of {name!r} over candidate grids (precision)")
             chain = step_candidates(col)
-            cases = " ".join(
-                f"WHEN abs(x / {sql_double(s)} - round(x / {sql_double(s)})) < 1e-6 THEN {j}"
-                for j, s in reversed(list(enumerate(chain)))
-            )
-            rows = con.execute(
-                f"SELECT CASE {cases} ELSE -1 END AS cell, count(*) FROM {source} GROUP BY ALL"
-            ).fetchall()
-            counts = np.zeros(len(chain) + 1)
-            for cell, c in rows:
-                counts[int(cell) + 1] = c
-            noisy = mech.release(counts, noise)
-            totals[name] = float(np.clip(noisy, 0.0, None).sum())
+            cells = np.bincount(grid_cells(chain, values), weights=counts, minlength=len(chain) + 1)
+            noisy = mech.release(cells.astype(np.float64), noise)
+            n_hat = float(np.clip(noisy, 0.0, None).sum())
             found = select_step(chain, noisy, sigma=sigma)
             if found is not None and not (col.integer and found <= 1.0):
-                new[name] = col.replace(step=found)
+                col = col.replace(step=found)
                 accountant.notes.append(f"step of {name!r} inferred with DP: {found:g}")
             else:
                 accountant.notes.append(f"step of {name!r} inferred with DP: none")
-    con.execute(f"DROP TABLE {nums}")
-    return domain.with_columns(new.values())
+        bins = col.bins or DEFAULT_BINS
+        if n_hat is not None and col.bins is None and col.edges is None:
+            bins = resolvable_bins(n_hat, sigma_fit)
+            if bins != DEFAULT_BINS:
+                col = col.replace(bins=bins)
+                accountant.notes.append(f"bins of {name!r} chosen from the budget and the noisy row count: {bins}")
+        if "atoms" in wanted:
+            sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["atoms"]))
+            mech = GaussianMechanism(sigma=sigma)
+            accountant.charge(mech, step=step, delta=delta0,
+                              description=f"thresholded histogram of {name!r} exact values (atoms)")
+            vals, cnts = _merge_equal(np.floor(values + 0.5), counts) if col.integer else (values, counts)
+            noisy = mech.release(cnts, noise) if vals.size else cnts
+            tau = 1.0 + discrete_gaussian_tail_threshold(sigma, delta0)
+            # Without a step histogram, the released values' noisy counts bound the total
+            # from below (the clipped sum of all cells would add noise once per value).
+            total = n_hat if n_hat is not None else (float(noisy[noisy >= tau].sum()) if vals.size else 0.0)
+            atoms = select_atoms(vals, noisy, sigma=sigma, delta0=delta0, total=total,
+                                 min_count=ATOM_SNR * sigma_fit,
+                                 max_atoms=min(MAX_ATOMS, max(1, bins // 2)),
+                                 grid=col.step if col.step is not None else (1.0 if col.integer else None),
+                                 bounds=(col.lower, col.upper))
+            col = col.replace(atoms=atoms)
+            accountant.notes.append(f"atoms of {name!r} found with DP: {len(atoms)}")
+        new.append(col)
+    table.connection.execute(f"DROP TABLE {nums}")
+    return domain.with_columns(new)
 
 
 @functools.lru_cache(maxsize=256)
@@ -233,19 +321,42 @@ def discrete_gaussian_tail_threshold(sigma: float, delta0: float) -> float:
 
 
 def select_atoms(values: np.ndarray, noisy: np.ndarray, *, sigma: float, delta0: float,
-                 total: float) -> tuple[float, ...]:
+                 total: float, min_count: float = 0.0, max_atoms: int = MAX_ATOMS,
+                 grid: float | None = None,
+                 bounds: tuple[float | None, float | None] | None = None) -> tuple[float, ...]:
     """The atoms a thresholded noisy histogram releases (post-processing of the noisy counts).
 
     Kept: values whose noisy count reaches τ = 1 + t (t the discrete Gaussian's (1 − δ₀)
-    quantile, :func:`discrete_gaussian_tail_threshold`) and holds at least
-    :data:`ATOM_MIN_SHARE` of ``total``; at most :data:`MAX_ATOMS`, the largest first.
+    quantile, :func:`discrete_gaussian_tail_threshold`), holds at least
+    :data:`ATOM_MIN_SHARE` of ``total`` and ``min_count`` rows and, on a column recorded on
+    a ``grid`` (whole numbers, a step), stands out from its neighbours: at least
+    :data:`ATOM_STAND_OUT` times the larger count at ``v ± grid``: its released count, τ/2
+    where it was not released (only the thresholded release is used; the midpoint of the
+    [0, τ) it may hide), 0 outside the public ``bounds``. An age held by 1.3% of the rows
+    beside ages held by 1.2% is no atom; 40 hours, 0 or a round amount are. At most
+    ``max_atoms``, the largest first.
     """
     if values.size == 0:
         return ()
     tau = 1.0 + discrete_gaussian_tail_threshold(sigma, delta0)
-    keep = (noisy >= tau) & (noisy >= ATOM_MIN_SHARE * total)
+    released = noisy >= tau
+    keep = released & (noisy >= ATOM_MIN_SHARE * total) & (noisy >= min_count)
+    if grid is not None and grid > 0 and np.any(keep):
+        order = np.argsort(values)
+        sv, sn = values[order], np.where(released, noisy, tau / 2.0)[order]
+        tol = grid * 1e-6
+        lo = -np.inf if bounds is None or bounds[0] is None else bounds[0]
+        hi = np.inf if bounds is None or bounds[1] is None else bounds[1]
+
+        def near(x: np.ndarray) -> np.ndarray:
+            j = np.clip(np.searchsorted(sv, x), 0, sv.size - 1)
+            got = np.where(np.abs(sv[j] - x) <= tol, sn[j], tau / 2.0)
+            return np.where((x < lo - tol) | (x > hi + tol), 0.0, got)
+
+        neighbour = np.maximum(near(values - grid), near(values + grid))
+        keep &= noisy >= ATOM_STAND_OUT * neighbour
     idx = np.flatnonzero(keep)
-    idx = idx[np.argsort(-noisy[idx], kind="stable")][:MAX_ATOMS]
+    idx = idx[np.argsort(-noisy[idx], kind="stable")][:max(0, max_atoms)]
     return tuple(sorted(float(v) for v in values[idx]))
 
 
@@ -271,13 +382,22 @@ def shape_cells(coder: _Coder) -> np.ndarray:
     factor 4 on one side of zero, so long tails get shape; bins of lattice columns are cut
     at half-steps, one cell per value when they hold few.
     """
+    pieces = _bin_cuts(coder)
+    if not pieces:
+        return np.array([], dtype=np.float64)
+    return np.unique(np.concatenate(pieces))
+
+
+def _bin_cuts(coder: _Coder) -> list[np.ndarray]:
+    """Per bin holding values (atom codes left out), the edges of its sub-cells."""
     a, b = coder.bin_extent()
     s = lattice_step(coder)
+    skip = set(coder.atom_codes)
     out: list[np.ndarray] = []
     if s is not None:
         k0s, k1s = _lattice_ranges(coder, s)
-        for k0, k1 in zip(k0s.tolist(), k1s.tolist(), strict=True):
-            if k1 < k0:
+        for c, (k0, k1) in enumerate(zip(k0s.tolist(), k1s.tolist(), strict=True)):
+            if k1 < k0 or c in skip:
                 continue
             if k1 - k0 + 1 <= SHAPE_CELLS:
                 out.append((np.arange(k0, k1 + 2) - 0.5) * s)
@@ -285,12 +405,44 @@ def shape_cells(coder: _Coder) -> np.ndarray:
                 cuts = np.unique(np.round(_cuts(k0 - 0.5, k1 + 0.5) - 0.5) + 0.5)
                 out.append(cuts * s)
     else:
-        for lo, hi in zip(a.tolist(), b.tolist(), strict=True):
-            if hi > lo:
+        for c, (lo, hi) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+            if hi > lo and c not in skip:
                 out.append(_cuts(lo, hi))
-    if not out:
-        return np.array([], dtype=np.float64)
-    return np.unique(np.concatenate(out))
+    return out
+
+
+def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float = SHAPE_Z) -> np.ndarray:
+    """Weights of a bin's sub-cells: its noisy shape where the noise resolves it, else uniform.
+
+    Post-processing of the noisy sub-cell counts (σ each). The bin is halved recursively
+    (a Haar tree); at each split the share of the left half is the noisy one when its
+    deviation from the uniform share (mass ∝ width) exceeds ``z`` sds, the uniform one
+    otherwise. Where nothing is resolved the weights are proportional to the widths, which
+    is the uniform draw.
+    """
+    y = np.asarray(noisy, dtype=np.float64)
+    w = np.asarray(widths, dtype=np.float64)
+    out = np.empty(y.size, dtype=np.float64)
+
+    def split(i: int, j: int, mass: float) -> None:
+        if j - i == 1:
+            out[i] = mass
+            return
+        m = (i + j) // 2
+        s_l, s_r = float(y[i:m].sum()), float(y[m:j].sum())
+        w_l, w_r = float(w[i:m].sum()), float(w[m:j].sum())
+        share = w_l / (w_l + w_r) if w_l + w_r > 0 else 0.5
+        # Var(s_l − share·(s_l + s_r)) with independent cell noise.
+        sd = sigma * math.sqrt((m - i) * (1.0 - share) ** 2 + (j - m) * share**2)
+        pos_l, pos_r = max(s_l, 0.0), max(s_r, 0.0)
+        if abs(s_l - share * (s_l + s_r)) > z * sd and pos_l + pos_r > 0:
+            share = pos_l / (pos_l + pos_r)
+        split(i, m, mass * share)
+        split(m, j, mass * (1.0 - share))
+
+    if y.size:
+        split(0, y.size, 1.0)
+    return out
 
 
 def _cuts(lo: float, hi: float) -> np.ndarray:
@@ -326,33 +478,37 @@ def measure_shape(
     todo = shape_todo(domain, parts)
     if not todo:
         return domain
-    con = table.connection
     nums = _numbers_table(table, [domain[n] for n in todo])
     new = []
     for name in todo:
         col = domain[name]
-        cuts = shape_cells(_Coder.build(col))
+        pieces = _bin_cuts(_Coder.build(col))
+        cuts = np.unique(np.concatenate(pieces)) if pieces else np.array([], dtype=np.float64)
         if cuts.size < 3:
             continue
         sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["shape"]))
         mech = GaussianMechanism(sigma=sigma)
         accountant.charge(mech, step=step, description=f"histogram of {name!r} on sub-cells of its bins (shape)")
-        # Counts per distinct value, binned here: cell = number of interior cuts ≤ x.
-        rows = con.execute(
-            f"SELECT x, count(*) FROM (SELECT {quote_ident(name)} AS x FROM {nums}) "
-            "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
-        ).fetchall()
-        xs = np.array([r[0] for r in rows], dtype=np.float64)
-        cs = np.array([r[1] for r in rows], dtype=np.float64)
-        cells = np.searchsorted(cuts[1:-1], xs, side="right")
+        xs, cs = _value_counts(table, nums, name)
+        cells = np.searchsorted(cuts[1:-1], xs, side="right")  # number of interior cuts ≤ x
         counts = np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
         noisy = mech.release(counts, noise)
-        # Shrink towards uniform where the noise dominates: a floor of one σ per cell.
-        weights = np.clip(noisy, 0.0, None) + sigma
+        # Per bin, its share of the column's noisy mass spread over its sub-cells where the
+        # noise resolves them (refine_shape); decoding only uses shapes within a bin.
+        weights = np.clip(noisy, 0.0, None)
+        widths = np.diff(cuts)
+        resolved = 0
+        for p in pieces:
+            idx = np.searchsorted(cuts, p[:-1])
+            mass = max(float(noisy[idx].sum()), sigma)
+            shape = refine_shape(noisy[idx], widths[idx], sigma)
+            resolved += int(np.any(np.abs(shape - widths[idx] / widths[idx].sum()) > 1e-12))
+            weights[idx] = mass * shape
         weights = weights / weights.sum()
         new.append(col.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{w:.4g}") for w in weights))))
-        accountant.notes.append(f"within-bin shape of {name!r} measured with DP: {cuts.size - 1} sub-cells")
-    con.execute(f"DROP TABLE {nums}")
+        accountant.notes.append(f"within-bin shape of {name!r} measured with DP: {cuts.size - 1} sub-cells, "
+                                f"resolved above the noise in {resolved} of {len(pieces)} bins")
+    table.connection.execute(f"DROP TABLE {nums}")
     return domain.with_columns(new) if new else domain
 
 
@@ -569,11 +725,14 @@ __all__ = [
     "check_parts",
     "coupled_groups",
     "draw_in_bins",
+    "fit_noise_sd",
     "lattice_step",
     "measure_pre",
     "measure_shape",
     "plan_rho",
     "pre_todo",
+    "refine_shape",
+    "resolvable_bins",
     "select_atoms",
     "select_step",
     "shape_cells",
