@@ -317,3 +317,30 @@ def test_report_shows_the_positive_control(caught):
     doc = caught.to_dict()
     doc["control"] = None
     assert "not run" in section_of(doc)
+
+
+def test_resumed_audit_reports_the_time_of_every_call(population, tmp_path):
+    import time as _time
+
+    calls: list[int] = []
+    interrupt_at: list[int] = []  # the call count at which a game raises Ctrl-C (none: never)
+
+    def slow(train, domain, n_synth, seed):
+        calls.append(seed)
+        _time.sleep(0.05)
+        if len(calls) in interrupt_at:
+            raise KeyboardInterrupt
+        return train.copy()
+
+    kw = dict(epsilon=1.0, attacks=["mia"], mia_attacks=["closest_distance"], m=30, work_dir=tmp_path / "w")
+    first = run_audit(population, SMALL_META, generator=slow, games=6, random_state=5, **kw)
+    assert first.wall_seconds >= 6 * 0.05
+    # An interrupted call still adds its time; the finished audit reports every call's.
+    interrupt_at.append(len(calls) + 3)
+    with pytest.raises(KeyboardInterrupt):
+        run_audit(population, SMALL_META, generator=slow, games=12, resume=True, **kw)
+    state = json.loads((tmp_path / "w" / "state.json").read_text())
+    assert state["wall_seconds"] >= first.wall_seconds + 3 * 0.05
+    last = run_audit(population, SMALL_META, generator=slow, games=12, resume=True, **kw)
+    assert last.wall_seconds >= state["wall_seconds"] + 0.05
+    assert AuditReport.from_dict(last.to_dict()).wall_seconds == pytest.approx(last.wall_seconds)

@@ -27,6 +27,7 @@ report is for the data steward; it is not differentially private.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -84,7 +85,8 @@ class AuditReport:
             if an attack is conclusive and below it and the same attack flags the positive
             control, else ``"inconclusive"``.
         settings: The audit's settings (games, sizes, attacks, seed…).
-        wall_seconds: Wall time of this run (resumed games not counted).
+        wall_seconds: Wall time of the whole audit: this call plus every earlier call that
+            played games into the same ``work_dir`` (an interrupted call counts up to its stop).
         control: The same membership games played against the non-private baseline
             (``resample``), None when the control was not run.
     """
@@ -524,6 +526,7 @@ def run_audit(
     }
     folder = Path(work_dir) if work_dir is not None else None
     seed = random_state
+    earlier_seconds = 0.0  # wall time of earlier calls on the same folder (resume)
     if folder is not None:
         state_path = folder / "state.json"
         if resume and state_path.exists():
@@ -543,85 +546,99 @@ def run_audit(
                     "resume with that seed or none."
                 )
             seed = int(state["seed"])
+            earlier_seconds = float(state.get("wall_seconds") or 0.0)
         elif folder.exists() and not resume:
             shutil.rmtree(folder)
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31 - 1))
     settings["random_state"] = seed
+
+    def save_state() -> None:
+        if folder is not None:
+            spent = earlier_seconds + (time.perf_counter() - t0)
+            doc = {"seed": seed, "settings": _clean_nan(settings), "wall_seconds": spent}
+            write_private(folder / "state.json", json.dumps(doc, indent=2))
+
     if folder is not None:
         private_dir(folder)
-        write_private(
-            folder / "state.json", json.dumps({"seed": seed, "settings": _clean_nan(settings)}, indent=2)
-        )
+        save_state()
 
-    membership = None
-    if "mia" in kinds:
-        membership = audit_membership(
-            population,
-            dom,
-            gen,
-            epsilon_claimed=float(epsilon),
-            delta=float(delta),
-            m=m_,
-            games=games,
-            attacks=atk,
-            targets=targets,
-            n_targets=n_targets,
-            n_synth=n_synth,
-            alpha=alpha / len(atk),
-            n_jobs=n_jobs,
-            random_state=seed,
-            results_dir=folder,
-        )
-    reconstruction = None
-    if "recon" in kinds:
-        reconstruction = audit_reconstruction(
-            population,
-            dom,
-            gen,
-            secret=secret,
-            quasi_identifiers=quasi_identifiers,
-            n_rows=rows_,
-            games=recon_games,
-            sizes=sizes_,
-            alpha=alpha,
-            n_jobs=n_jobs,
-            random_state=seed,
-            results_path=None if folder is None else folder / "reconstruction_games.jsonl",
-        )
-    control_audit = None
-    if membership is not None and control:
-        if gen is resample_rows:
-            control_audit = membership  # the generator is the non-private baseline itself
-        else:
-            control_audit = audit_membership(
+    def play() -> AuditReport:
+        membership = None
+        if "mia" in kinds:
+            membership = audit_membership(
                 population,
                 dom,
-                resample_rows,
+                gen,
                 epsilon_claimed=float(epsilon),
                 delta=float(delta),
                 m=m_,
                 games=games,
-                attacks=_attacks(mia_names, n_shadows),
-                targets=list(membership.targets),
+                attacks=atk,
+                targets=targets,
+                n_targets=n_targets,
                 n_synth=n_synth,
                 alpha=alpha / len(atk),
                 n_jobs=n_jobs,
                 random_state=seed,
-                results_dir=None if folder is None else folder / "control",
+                results_dir=folder,
             )
-    verdict = _controlled_verdict(membership, control_audit)
-    return AuditReport(
-        generator=name,
-        epsilon_claimed=float(epsilon),
-        delta=float(delta),
-        membership=membership,
-        reconstruction=reconstruction,
-        verdict=verdict,
-        settings=settings,
-        wall_seconds=time.perf_counter() - t0,
-        control=control_audit,
-    )
+        reconstruction = None
+        if "recon" in kinds:
+            reconstruction = audit_reconstruction(
+                population,
+                dom,
+                gen,
+                secret=secret,
+                quasi_identifiers=quasi_identifiers,
+                n_rows=rows_,
+                games=recon_games,
+                sizes=sizes_,
+                alpha=alpha,
+                n_jobs=n_jobs,
+                random_state=seed,
+                results_path=None if folder is None else folder / "reconstruction_games.jsonl",
+            )
+        control_audit = None
+        if membership is not None and control:
+            if gen is resample_rows:
+                control_audit = membership  # the generator is the non-private baseline itself
+            else:
+                control_audit = audit_membership(
+                    population,
+                    dom,
+                    resample_rows,
+                    epsilon_claimed=float(epsilon),
+                    delta=float(delta),
+                    m=m_,
+                    games=games,
+                    attacks=_attacks(mia_names, n_shadows),
+                    targets=list(membership.targets),
+                    n_synth=n_synth,
+                    alpha=alpha / len(atk),
+                    n_jobs=n_jobs,
+                    random_state=seed,
+                    results_dir=None if folder is None else folder / "control",
+                )
+        verdict = _controlled_verdict(membership, control_audit)
+        return AuditReport(
+            generator=name,
+            epsilon_claimed=float(epsilon),
+            delta=float(delta),
+            membership=membership,
+            reconstruction=reconstruction,
+            verdict=verdict,
+            settings=settings,
+            wall_seconds=time.perf_counter() - t0,
+            control=control_audit,
+        )
+
+    try:
+        report = play()
+    finally:
+        # Also on Ctrl-C: a resumed audit reports the time of every call, not only its last.
+        save_state()
+    return dataclasses.replace(report, wall_seconds=earlier_seconds + (time.perf_counter() - t0))
 
 
 def _attacks(names: Sequence[str], n_shadows: int) -> list[Attack]:

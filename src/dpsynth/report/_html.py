@@ -657,7 +657,7 @@ def _audit_settings(settings: Mapping[str, Any], seconds: float) -> str:
             f"<td>{e(_HIDDEN_SETTINGS[str(k)]) if str(k) in _HIDDEN_SETTINGS else _setting_value(v)}</td></tr>"
             for k, v in settings.items()]
     if math.isfinite(seconds) and seconds > 0:
-        rows.append(f"<tr><th>wall time of the last run</th><td>{e(fmt(seconds, 3))} s</td></tr>")
+        rows.append(f"<tr><th>wall time (all runs of this audit)</th><td>{e(fmt(seconds, 3))} s</td></tr>")
     if not rows:
         return ""
     return ('<details class="settings"><summary>Settings of the audit</summary><div class="table-wrap">'
