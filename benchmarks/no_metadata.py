@@ -95,8 +95,14 @@ def main() -> None:
         else:
             neutral_cols.append(c)
     neutral = dom.with_columns(neutral_cols)
-    n_with = tvd.compute(real, synth_with, neutral).value
-    n_without = tvd.compute(real, cast_without, neutral).value
+    neutral_with = tvd.compute(real, synth_with, neutral)
+    neutral_without = tvd.compute(real, cast_without, neutral)
+    n_with, n_without = neutral_with.value, neutral_without.value
+    per_column_neutral = {
+        m[0]: [round(float(a), 4), round(float(b), 4)]
+        for m, a, b in zip(neutral_with.details["marginals"], neutral_with.details["tvd"],
+                           neutral_without.details["tvd"], strict=True)
+    }
     support = {}
     for c in support_cols:
         real_vals = set(raw[c].dropna().astype(str).str.strip())
@@ -123,7 +129,8 @@ def main() -> None:
         "tvd_1way_with_metadata": r_with, "tvd_1way_without_metadata": r_without,
         "ratio": r_without / r_with, "tvd_1way_per_column_with_without": per_column,
         "tvd_1way_real_quantile_bins_with": n_with, "tvd_1way_real_quantile_bins_without": n_without,
-        "ratio_real_quantile_bins": n_without / n_with, "fit_seconds_with": t_with, "fit_seconds_without": t_without,
+        "ratio_real_quantile_bins": n_without / n_with,
+        "tvd_1way_real_quantile_bins_per_column_with_without": per_column_neutral, "fit_seconds_with": t_with, "fit_seconds_without": t_without,
         "support": support, "values_outside_range_by_more_than_a_bin": outside,
         "missing_introduced_in": introduced,
         "inferred_domain": [{k: v for k, v in c.to_dict().items() if k not in ("edges", "missing_values")}
@@ -140,6 +147,7 @@ def main() -> None:
                      default=str))
     print(json.dumps(support))
     print(json.dumps(per_column))
+    print(json.dumps(per_column_neutral))
 
 
 if __name__ == "__main__":

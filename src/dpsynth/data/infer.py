@@ -49,7 +49,7 @@ import numpy as np
 from scipy import stats
 
 from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import Column, Domain, category_key
 from dpsynth.data.io import Table
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ PROFILE_SHARE = 0.25
 INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 100),)
 #: Most distinct values an inferred whole-number column may have to become ordinal.
 MAX_LEVELS = 24
+#: Whole numbers beyond each end of a discrete integer support tested at a lower threshold.
+EXTEND_STEPS = 1
 #: Share of the (noisy) numbers that must lie on the kept values for an exact support.
 SUPPORT_MASS = 0.95
 #: Largest share of non-whole numbers an inferred integer column may hold.
@@ -80,6 +82,9 @@ NONWHOLE_SHARE = 0.02
 ALPHA = 1e-3
 #: Budget share for inference when the metadata gives no types at all (it infers more).
 NO_METADATA_SHARE = 0.15
+#: Weight of a categorical column's values budget against a numeric column's (see
+#: :func:`_values_weight`).
+DISCOVERY_WEIGHT = 3.0
 _ID_SUFFIXES = ("_id", "-id", " id")
 
 
@@ -210,7 +215,8 @@ def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) 
 class _Inferred:
     column: Column
     impute: str | None = None  # text a missing value becomes when the column is not nullable
-    levels: tuple[int, ...] | None = None  # exact support of an inferred whole-number column
+    levels: tuple[float, ...] | None = None  # exact support of an inferred discrete number column
+    other_to: str | None = None  # category unkept values become when there is no "(other)"
 
 
 def infer_domain(
@@ -267,42 +273,55 @@ def infer_domain(
     total_rho = accountant.rho_budget
     new_cols: dict[str, _Inferred] = {}
     failed: list[str] = []
+    blind: list[str] = []
+    # Phase 1: the profiles (type, integrality, missingness), an equal small share each.
+    profiles: dict[str, _Profile] = {}
+    works: dict[str, Column] = {}
     for col in todo:
-        rho_values = rho_each
-        profile: _Profile | None = None
         if col.name in null_unknown:
-            rho_profile = PROFILE_SHARE * rho_each
-            rho_values = rho_each - rho_profile
             assert isinstance(table, Table)  # refused above on Spark
-            profile = _measure_profile(table, col, rho_profile, accountant, noise, step, total_rho,
-                                       typed=col.name not in untyped)
+            profiles[col.name] = _measure_profile(table, col, PROFILE_SHARE * rho_each, accountant, noise, step,
+                                                  total_rho, typed=col.name not in untyped)
         work = col
         if col.name in untyped:
-            assert profile is not None
-            work = profile.column()
-        elif profile is not None:
-            work = col.replace(nullable=profile.nullable(numeric=col.is_numeric))
-        if not (work.needs_inference or (quantile_bins and work.is_numeric and work.edges is None
-                                        and work.kind != "datetime")):
+            work = profiles[col.name].column()
+        elif col.name in profiles:
+            work = col.replace(nullable=profiles[col.name].nullable(numeric=col.is_numeric))
+        works[col.name] = work
+    # Phase 2: the rest of ρ goes to the values, split by what each column still needs
+    # (post-processing of the profiles: no data is read to split it).
+    need = {c.name: _values_weight(works[c.name], quantile_bins, typed=c.name not in untyped) for c in todo}
+    rho_left = rho - sum(PROFILE_SHARE * rho_each for n in profiles)
+    units = sum(need.values())
+    for col in todo:
+        work = works[col.name]
+        profile = profiles.get(col.name)
+        if need[col.name] == 0.0:
             # Only nullability was unknown: the profile settled it.
             new_cols[col.name] = _Inferred(work, impute=_impute_first(work))
             continue
+        rho_values = rho_left * need[col.name] / units
         try:
             if not work.is_numeric:
                 new_cols[col.name] = _infer_categories(
-                    table, col, work, rho_values, delta0, accountant, noise, step, total_rho)
+                    table, col, work, rho_values, delta0, accountant, noise, step, total_rho, profile=profile)
+                if col.name in untyped and new_cols[col.name].column.categories == (OTHER,):
+                    blind.append(col.name)  # nothing seen: every synthetic value would be "(other)"
             else:
                 new_cols[col.name] = _infer_numeric(
                     table, col, work, rho_values, accountant, noise, step, total_rho,
-                    typed=col.name not in untyped, profile=profile, charge_delta=delta0 if col.name in untyped else 0.0)
+                    typed=col.name not in untyped, profile=profile, delta0=delta0 if col.name in untyped else 0.0)
         except _BoundsNotFound:
             failed.append(col.name)
-    if failed:
+    if failed or blind:
         raise MetadataError(
             [f"the bounds of column {n!r} could not be located with DP: too few rows for the noise at "
-             "this budget" for n in failed],
-            hint="Declare 'lower' and 'upper' for these columns in the metadata (`dpsynth metadata init "
-            "DATA.csv -o meta.json` writes a skeleton), or raise epsilon.",
+             "this budget" for n in failed]
+            + [f"the values of column {n!r} (type inferred: categorical) could not be located with DP: too "
+               "few rows for the noise at this budget" for n in blind],
+            hint="Declare these columns in the metadata ('lower' and 'upper' for numbers, 'type' and "
+            "'categories' for the others; `dpsynth metadata init DATA.csv -o meta.json` writes a skeleton), "
+            "or raise epsilon.",
         )
     final = [new_cols[c.name].column if c.name in new_cols else c for c in domain]
     new_domain = Domain(final, target=domain.target, ignore=domain.ignore, name=domain.name,
@@ -482,6 +501,23 @@ def _measure_profile(table: Table, col: Column, rho: float, accountant: Accounta
     return prof
 
 
+def _values_weight(work: Column, quantile_bins: bool, *, typed: bool) -> float:
+    """Relative share of the values budget a column gets, once its type is known.
+
+    0 when the profile settled everything; :data:`DISCOVERY_WEIGHT` for a categorical column
+    whose values are discovered by a thresholded histogram (a value is kept only when its
+    noisy count clears a threshold of about 5σ, so the noise decides how rare a kept value
+    may be) when its type was inferred too (nothing at all is known of it); 1 for the rest
+    (bounds, support and bin edges of numbers, which are located from aggregated counts).
+    """
+    if not (work.needs_inference or (quantile_bins and work.is_numeric and work.edges is None
+                                     and work.kind != "datetime")):
+        return 0.0
+    if not typed and not work.is_numeric and work.categories is None:
+        return DISCOVERY_WEIGHT
+    return 1.0
+
+
 def _impute_first(col: Column) -> str | None:
     if col.nullable:
         return None
@@ -498,7 +534,8 @@ def _num_text(v: float, integer: bool) -> str:
 
 # -- categories --------------------------------------------------------------------------------
 def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho: float, delta0: float,
-                      accountant: Accountant, noise: NoiseSource, step: str, total_rho: float) -> _Inferred:
+                      accountant: Accountant, noise: NoiseSource, step: str, total_rho: float,
+                      profile: _Profile | None = None) -> _Inferred:
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
     accountant.charge(mech, step=step, delta=delta0,
@@ -513,33 +550,54 @@ def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho:
     tau = float(discrete_gaussian_threshold(sigma, delta0))
     kept_pairs = sorted(((v, c) for v, c in zip(values, noisy, strict=True) if c > tau), key=lambda p: -p[1])
     kept = [v for v, _ in sorted(kept_pairs, key=lambda p: p[0])]
-    new = work.replace(categories=(*kept, OTHER))
-    impute = None if new.nullable else (kept_pairs[0][0] if kept_pairs else OTHER)
+    mode = kept_pairs[0][0] if kept_pairs else OTHER
+    other_to = None
+    if profile is not None and kept:
+        # The rows outside the kept values: the profile's noisy count of present values less
+        # the kept noisy counts (post-processing). When that rest is not detectable, there is
+        # no "(other)" category: its cell would hold only noise in every later measurement.
+        # The few rows it may hold move to the noisy mode, as rare codes move to a neighbour.
+        present = profile.text + profile.numbers
+        rest = present - sum(c for _, c in kept_pairs)
+        sd = math.sqrt(5 * profile.sigma**2 + len(kept) * sigma**2)
+        if rest <= _z(1) * sd:
+            other_to = str(mode)
+    cats = tuple(kept) if other_to is not None else (*kept, OTHER)
+    new = work.replace(categories=cats)
+    impute = None if new.nullable else str(mode)
     low = not kept or min(c for _, c in kept_pairs) < 2 * tau
-    _note(accountant, f"categories of {col.name!r}: {len(kept)} kept, the rest as {OTHER!r}", rho, total_rho,
+    rest_text = (f"no {OTHER!r}: the rest is too small to detect" if other_to is not None
+                 else f"the rest as {OTHER!r}")
+    _note(accountant, f"categories of {col.name!r}: {len(kept)} kept, {rest_text}", rho, total_rho,
           not low, "no value cleared the threshold" if not kept else "some kept values barely cleared the threshold")
-    return _Inferred(new, impute=impute)
+    return _Inferred(new, impute=impute, other_to=other_to)
 
 
 # -- numbers -----------------------------------------------------------------------------------
 def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: float, accountant: Accountant,
                    noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
-                   profile: _Profile | None, charge_delta: float) -> _Inferred:
+                   profile: _Profile | None, delta0: float) -> _Inferred:
     lower_known, upper_known = work.lower, work.upper
     if not typed and profile is not None and profile.non_negative():
         lower_known = 0.0  # negatives too few to see: they are clamped to 0
     both_known = lower_known is not None and upper_known is not None
     # With a bound to locate, each row is counted twice: in its grid cell and in its decade
-    # (a second, coarse histogram whose cells hold enough rows to be seen): L2 sensitivity √2.
-    sens = 1.0 if both_known else math.sqrt(2.0)
-    sigma = sens * math.sqrt(1.0 / (2.0 * rho))
+    # (a second, coarse histogram whose cells hold enough rows to be seen). A column whose
+    # type was inferred is counted a third time, in a thresholded histogram of its exact
+    # values (values a numeric-looking code or a per-area figure takes). L2 sensitivity
+    # √(number of histograms).
+    parts = (1 if both_known else 2) + (0 if typed else 1)
+    # Each histogram gets ρ/parts: every count has the same noise σ, as one release of L2
+    # sensitivity √parts would give. The exact values are released separately (and after),
+    # so the grid's noise does not depend on how many distinct values there are.
+    rho_grid = rho * (parts - (0 if typed else 1)) / parts
+    sens = math.sqrt(parts - (0 if typed else 1))
+    sigma = sens * math.sqrt(1.0 / (2.0 * rho_grid))
     mech = GaussianMechanism(sigma=sigma, sensitivity=sens)
     what = "bin edges" if both_known else "bounds and bin edges"
     if not typed:
         what = "support or bounds and bin edges"
-    # A column whose type was inferred is charged the δ₀ a categorical outcome would have
-    # used, so that the charge does not depend on the inferred type.
-    accountant.charge(mech, step=step, delta=charge_delta,
+    accountant.charge(mech, step=step,
                       description=f"histogram of {col.name!r} on a public grid"
                       + ("" if both_known else " and by decade") + f" ({what})")
     grid = public_grid() if typed else typed_grid()
@@ -554,16 +612,34 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     if not typed and work.integer:
         num = f"round({num})"
     present = f"NOT {sql_missing(col, q)}"
-    counts = _grid_counts(table, work, grid, num, present)
+    exact_vals = np.zeros(0)
+    if typed:
+        counts = _grid_counts(table, work, grid, num, present)
+        exact_counts = np.zeros(0)
+    else:
+        assert isinstance(table, Table)  # type inference runs on DuckDB only
+        vals, cnts = _value_counts(table, num, present)
+        counts = np.zeros(len(grid) + 1)
+        np.add.at(counts, np.searchsorted(grid, vals, side="right"), cnts)
+        # Whole numbers of an integer column inside the public windows have exact cells of
+        # their own in the grid already; every other value is counted by its exact value.
+        own = ~(work.integer & _in_windows(vals))
+        exact_vals, exact_counts = vals[own], cnts[own]
     decade_of = _blocks(grid)
     decades = np.unique(decade_of)
     decade_idx = np.searchsorted(decades, decade_of)
-    if both_known:
-        noisy = mech.release(counts, noise)
-        noisy_dec = np.zeros(len(decades))
-    else:
-        both = mech.release(np.concatenate([counts, np.bincount(decade_idx, counts, len(decades))]), noise)
-        noisy, noisy_dec = both[: len(counts)], both[len(counts):]
+    dec_counts = np.zeros(0) if both_known else np.bincount(decade_idx, counts, len(decades))
+    released = mech.release(np.concatenate([counts, dec_counts]), noise)
+    noisy = released[: len(counts)]
+    noisy_dec = released[len(counts):] if not both_known else np.zeros(len(decades))
+    noisy_exact = np.zeros(0)
+    if not typed:
+        # A column whose type was inferred is charged the δ₀ of this thresholded histogram
+        # (the same δ₀ a categorical outcome uses: the charges do not depend on the type).
+        mech_exact = GaussianMechanism(sigma=sigma)
+        accountant.charge(mech_exact, step=step, delta=delta0,
+                          description=f"thresholded histogram of {col.name!r}'s exact values (discrete support)")
+        noisy_exact = mech_exact.release(exact_counts, noise) if len(exact_counts) else exact_counts
     live = np.ones(len(noisy), dtype=bool)  # cells a row may lie in
     if lower_known is not None:  # no row lies below a public bound: those cells are noise only
         live[: int(np.searchsorted(grid, lower_known, side="right"))] = False
@@ -573,18 +649,22 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     live_dec = np.bincount(decade_idx, live, len(decades)) > 0
     noisy_dec[~live_dec] = 0.0
 
-    if not typed and work.integer and profile is not None:
-        support = _exact_support(grid, noisy, sigma, profile)
+    if not typed and profile is not None:
+        support = _exact_support(grid, noisy, exact_vals, noisy_exact, sigma, delta0, profile,
+                                 integer=work.integer)
         if support is not None:
-            levels, weights = support
-            new = Column(name=col.name, kind="ordinal", categories=tuple(int(v) for v in levels),
+            levels, weights, extended = support
+            cats = tuple(_level(v) for v in levels)
+            new = Column(name=col.name, kind="ordinal", categories=cats,
                          nullable=work.nullable, missing_values=work.missing_values, description=work.description)
-            impute = None if work.nullable else str(int(levels[int(np.argmax(weights))]))
+            impute = None if work.nullable else category_key(cats[int(np.argmax(weights))])
             low = float(np.min(weights)) < 2 * _z(len(grid)) * sigma
-            _note(accountant, f"support of {col.name!r}: exactly {list(new.categories or ())} "
-                  "(ordinal; other values move to the nearest)", rho, total_rho, not low,
+            _note(accountant, f"support of {col.name!r}: exactly {list(cats)} "
+                  "(ordinal; other values move to the nearest)"
+                  + (f"; {extended} neighbouring whole number(s) kept by a test at a lower threshold"
+                     if extended else ""), rho, total_rho, not low,
                   "some values barely cleared the threshold")
-            return _Inferred(new, impute=impute, levels=tuple(int(v) for v in levels))
+            return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels))
 
     if both_known:
         assert lower_known is not None and upper_known is not None
@@ -645,33 +725,90 @@ def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
     return k[(grid[k - 1] >= lower) & (grid[k] <= upper)]
 
 
-def _exact_support(grid: np.ndarray, noisy: np.ndarray, sigma: float,
-                   profile: _Profile) -> tuple[np.ndarray, np.ndarray] | None:
-    """The few whole numbers an integer column lives on, if its noisy histogram says so.
+def _value_counts(table: Table, num: str, present: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw counts of each distinct present finite number (DuckDB)."""
+    res = table.connection.execute(
+        f"SELECT x, count(*) AS c FROM (SELECT {num} AS x FROM {table.relation_name} WHERE {present}) "
+        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL ORDER BY x"
+    ).fetchnumpy()
+    return np.asarray(res["x"], dtype=np.float64), np.asarray(res["c"], dtype=np.float64)
 
-    Cell k = [grid[k-1], grid[k]) holds exactly the whole number grid[k-1] when that is in a
-    window of :data:`INT_WINDOWS` and the next edge is at most one above. The support is the
-    set of such cells whose noisy count clears the threshold, if no other cell does, there
-    are at most :data:`MAX_LEVELS` of them and they hold :data:`SUPPORT_MASS` of the numbers.
+
+def _in_windows(x: np.ndarray) -> np.ndarray:
+    """Whether each value is a whole number with a cell of its own in :data:`INT_WINDOWS`."""
+    out = np.zeros(len(x), dtype=bool)
+    for lo, hi in INT_WINDOWS:
+        out |= (x >= lo) & (x <= hi)
+    return out & (x == np.floor(x))
+
+
+def _level(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, noisy_exact: np.ndarray,
+                   sigma: float, delta0: float, profile: _Profile, *,
+                   integer: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The few exact values a number column lives on, if its noisy histograms say so.
+
+    Two sources of exact values: for an integer column, the whole-number cells of the
+    public windows (cell k = [grid[k-1], grid[k]) holds exactly grid[k-1] when that is in a
+    window of :data:`INT_WINDOWS` and the next edge is one above), detected when the noisy
+    count clears z·σ (Bonferroni over the grid); and the thresholded histogram of the other
+    exact values, whose noisy count must clear the δ₀ threshold (a value held by one row is
+    released with probability at most δ₀). The column is discrete when at most
+    :data:`MAX_LEVELS` values are kept and they hold :data:`SUPPORT_MASS` of the numbers.
+
+    Codes are contiguous more often than not: whole numbers of the windows next to (or in
+    a gap of) a discrete integer support are then tested at a lower threshold, z for the few
+    tests made (:data:`EXTEND_STEPS` on each side plus the gaps), since the support is already
+    known to be a small set of codes. These cells are public, so the test costs nothing more.
+
+    Returns:
+        (sorted values, their noisy counts, how many were added by the lower-threshold test),
+        or None when the column is not discrete.
     """
-    tau = _z(len(noisy)) * sigma
     k = np.arange(1, len(grid))
     a, b = grid[k - 1], grid[k]
-    in_window = np.zeros(len(k), dtype=bool)
-    for lo, hi in INT_WINDOWS:
-        in_window |= (a >= lo) & (a <= hi)
-    exact = in_window & (a == np.floor(a)) & (b <= a + 1)
-    hit = noisy > tau
-    cells_exact = np.zeros(len(noisy), dtype=bool)
-    cells_exact[k[exact]] = True
-    if np.any(hit & ~cells_exact):
+    cell_exact = np.zeros(len(noisy), dtype=bool)
+    if integer:
+        cell_exact[k[_in_windows(a) & (b <= a + 1)]] = True
+    kept_cells = np.flatnonzero(cell_exact & (noisy > _z(len(noisy)) * sigma))
+    tau = float(discrete_gaussian_threshold(sigma, delta0)) if delta0 > 0 else math.inf
+    kept_exact = noisy_exact > tau
+    values = np.concatenate([grid[kept_cells - 1], exact_vals[kept_exact]])
+    weights = np.concatenate([noisy[kept_cells], noisy_exact[kept_exact]])
+    if values.size == 0 or values.size > MAX_LEVELS:
         return None
-    kept = np.flatnonzero(hit & cells_exact)
-    if kept.size == 0 or kept.size > MAX_LEVELS:
+    if weights.sum() < SUPPORT_MASS * profile.numbers:
         return None
-    if noisy[kept].sum() < SUPPORT_MASS * profile.numbers:
-        return None
-    return grid[kept - 1], noisy[kept]
+    added = 0
+    if integer and kept_exact.sum() == 0:
+        # Contiguous codes: the window cells in the gaps and EXTEND_STEPS beyond each end.
+        cell_of = {float(grid[c - 1]): int(c) for c in k[cell_exact[k]]}
+        lo, hi = float(values.min()), float(values.max())
+        cand = [v for v in np.arange(lo - EXTEND_STEPS, hi + EXTEND_STEPS + 1)
+                if float(v) in cell_of and float(v) not in set(values.tolist())]
+        if cand:
+            z = _z(len(cand))
+            passed = {float(v) for v in cand if noisy[cell_of[float(v)]] > z * sigma}
+            support = set(values.tolist())
+            grown = True
+            while grown:  # keep only what connects to the support, step by step
+                grown = False
+                for v in sorted(passed - support):
+                    if v - 1 in support or v + 1 in support:
+                        support.add(v)
+                        grown = True
+            new_vals = sorted(support - set(values.tolist()))
+            added = len(new_vals)
+            if added and values.size + added <= MAX_LEVELS:
+                values = np.concatenate([values, new_vals])
+                weights = np.concatenate([weights, [noisy[cell_of[v]] for v in new_vals]])
+            else:
+                added = 0
+    order = np.argsort(values)
+    return values[order], weights[order], added
 
 
 def _blocks(grid: np.ndarray) -> np.ndarray:
@@ -803,15 +940,16 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
             x = _sql_typed_number(q)
             lv = list(inf.levels)
             mids = [(a + b) / 2 for a, b in itertools.pairwise(lv)]
-            case = " ".join(f"WHEN {x} < {m!r} THEN {_sql_literal(v)}" for m, v in zip(mids, lv[:-1], strict=True))
+            lit = [_sql_literal(category_key(_level(v))) for v in lv]
+            case = " ".join(f"WHEN {x} < {m!r} THEN {t}" for m, t in zip(mids, lit[:-1], strict=True))
             parts.append(f"CASE WHEN {missing} OR {x} IS NULL THEN {on_missing} "
-                         f"{case} ELSE {_sql_literal(lv[-1])} END AS {q}")
+                         f"{case} ELSE {lit[-1]} END AS {q}")
             continue
         if not new.is_numeric:
             cats = ", ".join(_sql_literal(str(c)) for c in new.categories or ())
             parts.append(
                 f"CASE WHEN {missing} THEN {on_missing} WHEN {text} IN ({cats}) THEN {text} "
-                f"ELSE {_sql_literal(OTHER)} END AS {q}"
+                f"ELSE {_sql_literal(inf.other_to or OTHER)} END AS {q}"
             )
             continue
         x = _sql_typed_number(q) if col.name in untyped else sql_number(col, q)

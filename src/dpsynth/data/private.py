@@ -159,15 +159,20 @@ class PrivateData:
         ``quantile_bins`` is set. Returns self when there is nothing to infer (nothing is
         charged).
         """
-        from dpsynth.data.infer import infer_domain, inference_todo
+        from dpsynth.data.infer import infer_domain, inference_todo, pending_of
 
-        numeric = self._numeric_detail_pre(step)
+        # Columns whose type is inferred are numeric only once inference is done: their
+        # numeric detail (atoms, precision, shape) is measured after it, not before.
+        untyped = bool(pending_of(self.domain)[0])
+        numeric = 0.0 if untyped else self._numeric_detail_pre(step)
         if inference_todo(self.domain, quantile_bins=self.quantile_bins):
             rho = self.inference_share * self.rho_left(step)
             self.domain, self._table = infer_domain(
                 self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
                 quantile_bins=self.quantile_bins,
             )
+        if untyped:
+            numeric = self._numeric_detail_pre(step)
         self._numeric_detail_shape(step, numeric)
         self._discretizer = None
         self._cache.clear()
