@@ -72,8 +72,6 @@ PROFILE_SHARE = 0.25
 INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 100),)
 #: Most distinct values an inferred whole-number column may have to become ordinal.
 MAX_LEVELS = 24
-#: Whole numbers beyond each end of a discrete integer support tested at a lower threshold.
-EXTEND_STEPS = 1
 #: Share of the (noisy) numbers that must lie on the kept values for an exact support.
 SUPPORT_MASS = 0.95
 #: Largest share of non-whole numbers an inferred integer column may hold.
@@ -84,7 +82,7 @@ ALPHA = 1e-3
 NO_METADATA_SHARE = 0.15
 #: Weight of a categorical column's values budget against a numeric column's (see
 #: :func:`_values_weight`).
-DISCOVERY_WEIGHT = 3.0
+DISCOVERY_WEIGHT = 1.5
 _ID_SUFFIXES = ("_id", "-id", " id")
 
 
@@ -554,13 +552,15 @@ def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho:
     other_to = None
     if profile is not None and kept:
         # The rows outside the kept values: the profile's noisy count of present values less
-        # the kept noisy counts (post-processing). When that rest is not detectable, there is
-        # no "(other)" category: its cell would hold only noise in every later measurement.
-        # The few rows it may hold move to the noisy mode, as rare codes move to a neighbour.
+        # the kept noisy counts (post-processing). When that rest is not even one standard
+        # deviation above zero, there is no "(other)" category: its cell would hold mostly
+        # noise in every later measurement. The few rows it may hold move to the noisy mode,
+        # as rare codes move to a neighbour. (A stricter test would fold a real rest of a few
+        # hundred rows into the mode as often as not.)
         present = profile.text + profile.numbers
         rest = present - sum(c for _, c in kept_pairs)
         sd = math.sqrt(5 * profile.sigma**2 + len(kept) * sigma**2)
-        if rest <= _z(1) * sd:
+        if rest <= sd:
             other_to = str(mode)
     cats = tuple(kept) if other_to is not None else (*kept, OTHER)
     new = work.replace(categories=cats)
@@ -661,7 +661,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             low = float(np.min(weights)) < 2 * _z(len(grid)) * sigma
             _note(accountant, f"support of {col.name!r}: exactly {list(cats)} "
                   "(ordinal; other values move to the nearest)"
-                  + (f"; {extended} neighbouring whole number(s) kept by a test at a lower threshold"
+                  + (f"; {extended} whole number(s) kept inside or next to the detected codes"
                      if extended else ""), rho, total_rho, not low,
                   "some values barely cleared the threshold")
             return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels))
@@ -751,64 +751,60 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
                    integer: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
     """The few exact values a number column lives on, if its noisy histograms say so.
 
-    Two sources of exact values: for an integer column, the whole-number cells of the
-    public windows (cell k = [grid[k-1], grid[k]) holds exactly grid[k-1] when that is in a
-    window of :data:`INT_WINDOWS` and the next edge is one above), detected when the noisy
-    count clears z·σ (Bonferroni over the grid); and the thresholded histogram of the other
-    exact values, whose noisy count must clear the δ₀ threshold (a value held by one row is
-    released with probability at most δ₀). The column is discrete when at most
-    :data:`MAX_LEVELS` values are kept and they hold :data:`SUPPORT_MASS` of the numbers.
+    Two sources of exact values. For an integer column, the whole-number cells of the public
+    windows (cell k = [grid[k-1], grid[k]) holds exactly grid[k-1] when that is in a window
+    of :data:`INT_WINDOWS` and the next edge is one above), detected when the noisy count
+    clears z·σ (Bonferroni over the grid). Codes are contiguous more often than not: when the
+    detected whole numbers fill at least half of the range between the smallest and the
+    largest, the whole range is the support (a code inside it too rare to detect is kept),
+    and the next whole number beyond each end is kept when its noisy count clears z·σ for
+    those two tests only (a lower threshold: the cells are public, the test costs nothing).
+    Then the thresholded histogram of every other exact value: a value is kept when its noisy
+    count clears the δ₀ threshold (a value held by one row is released with probability at
+    most δ₀).
 
-    Codes are contiguous more often than not: whole numbers of the windows next to (or in
-    a gap of) a discrete integer support are then tested at a lower threshold, z for the few
-    tests made (:data:`EXTEND_STEPS` on each side plus the gaps), since the support is already
-    known to be a small set of codes. These cells are public, so the test costs nothing more.
+    The column is discrete when at most :data:`MAX_LEVELS` values are kept, no grid cell
+    without a kept value is detected, and the kept values' noisy counts hold
+    :data:`SUPPORT_MASS` of the (noisy) numbers.
 
     Returns:
-        (sorted values, their noisy counts, how many were added by the lower-threshold test),
-        or None when the column is not discrete.
+        (sorted values, their noisy counts, how many whole numbers were kept that were not
+        detected on their own), or None when the column is not discrete.
     """
     k = np.arange(1, len(grid))
     a, b = grid[k - 1], grid[k]
     cell_exact = np.zeros(len(noisy), dtype=bool)
     if integer:
         cell_exact[k[_in_windows(a) & (b <= a + 1)]] = True
-    kept_cells = np.flatnonzero(cell_exact & (noisy > _z(len(noisy)) * sigma))
+    z_grid = _z(len(noisy))
+    hit = noisy > z_grid * sigma
+    seeds = np.flatnonzero(cell_exact & hit)
+    cells = seeds
+    if seeds.size:
+        lo, hi = float(grid[seeds.min() - 1]), float(grid[seeds.max() - 1])
+        if hi - lo + 1 <= MAX_LEVELS and 2 * seeds.size >= hi - lo + 1:
+            cell_of = {float(grid[c - 1]): int(c) for c in np.flatnonzero(cell_exact)}
+            z_end = _z(2)
+            for step_out in (-1.0, 1.0):  # one more whole number beyond each end, if seen
+                v = (lo if step_out < 0 else hi) + step_out
+                if v in cell_of and noisy[cell_of[v]] > z_end * sigma:
+                    lo, hi = min(lo, v), max(hi, v)
+            cells = np.array([cell_of[float(v)] for v in np.arange(lo, hi + 1) if float(v) in cell_of])
     tau = float(discrete_gaussian_threshold(sigma, delta0)) if delta0 > 0 else math.inf
     kept_exact = noisy_exact > tau
-    values = np.concatenate([grid[kept_cells - 1], exact_vals[kept_exact]])
-    weights = np.concatenate([noisy[kept_cells], noisy_exact[kept_exact]])
+    values = np.concatenate([grid[cells - 1], exact_vals[kept_exact]]) if cells.size else exact_vals[kept_exact]
+    weights = np.concatenate([noisy[cells], noisy_exact[kept_exact]]) if cells.size else noisy_exact[kept_exact]
     if values.size == 0 or values.size > MAX_LEVELS:
         return None
+    covered = np.zeros(len(noisy), dtype=bool)
+    covered[cells] = True
+    covered[np.searchsorted(grid, exact_vals[kept_exact], side="right")] = True
+    if np.any(hit & ~covered):
+        return None  # mass the kept values do not hold is detected elsewhere
     if weights.sum() < SUPPORT_MASS * profile.numbers:
         return None
-    added = 0
-    if integer and kept_exact.sum() == 0:
-        # Contiguous codes: the window cells in the gaps and EXTEND_STEPS beyond each end.
-        cell_of = {float(grid[c - 1]): int(c) for c in k[cell_exact[k]]}
-        lo, hi = float(values.min()), float(values.max())
-        cand = [v for v in np.arange(lo - EXTEND_STEPS, hi + EXTEND_STEPS + 1)
-                if float(v) in cell_of and float(v) not in set(values.tolist())]
-        if cand:
-            z = _z(len(cand))
-            passed = {float(v) for v in cand if noisy[cell_of[float(v)]] > z * sigma}
-            support = set(values.tolist())
-            grown = True
-            while grown:  # keep only what connects to the support, step by step
-                grown = False
-                for v in sorted(passed - support):
-                    if v - 1 in support or v + 1 in support:
-                        support.add(v)
-                        grown = True
-            new_vals = sorted(support - set(values.tolist()))
-            added = len(new_vals)
-            if added and values.size + added <= MAX_LEVELS:
-                values = np.concatenate([values, new_vals])
-                weights = np.concatenate([weights, [noisy[cell_of[v]] for v in new_vals]])
-            else:
-                added = 0
     order = np.argsort(values)
-    return values[order], weights[order], added
+    return values[order], weights[order], int(cells.size - seeds.size)
 
 
 def _blocks(grid: np.ndarray) -> np.ndarray:
