@@ -92,6 +92,37 @@ def public_grid() -> np.ndarray:
     return np.array(sorted({0.0, *pos, *(-p for p in pos)}))
 
 
+def datetime_grid() -> np.ndarray:
+    """The fixed grid dates are searched on when a column's type is inferred.
+
+    Month starts from 1900 to 2100, in epoch seconds (dates outside lie in the two outer cells).
+    """
+    months = np.arange(np.datetime64("1900-01"), np.datetime64("2100-02"), dtype="datetime64[M]")
+    return months.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+
+
+def _year_blocks(grid: np.ndarray) -> np.ndarray:
+    """Year of each cell of :func:`datetime_grid` (its lower edge's; the outer cells alone)."""
+    years = grid.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return np.concatenate([[years[0] - 1], years])
+
+
+def _iso(seconds: float) -> str:
+    """ISO text of epoch seconds: a date when it is midnight, else a timestamp."""
+    ts = np.datetime64(round(seconds * 1e6), "us")
+    if seconds % 86400 == 0:
+        return str(ts.astype("datetime64[D]"))
+    return str(ts.astype("datetime64[s]")).replace("T", " ")
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def typed_grid() -> np.ndarray:
     """The public grid plus one cell per whole number of :data:`INT_WINDOWS` (fixed, public)."""
     ints = [np.arange(a, b + 2, dtype=np.float64) for a, b in INT_WINDOWS]
@@ -214,6 +245,7 @@ class _Inferred:
     column: Column
     impute: str | None = None  # text a missing value becomes when the column is not nullable
     levels: tuple[float, ...] | None = None  # exact support of an inferred discrete number column
+    level_text: tuple[str, ...] | None = None  # the text each level is written as
     other_to: str | None = None  # category unkept values become when there is no "(other)"
 
 
@@ -413,6 +445,7 @@ class _Profile:
     whole: float
     sigma: float
     negative: float = 0.0  # noisy count of negative numbers (whole or not)
+    dates: float = 0.0  # noisy count of ISO dates/timestamps (not numbers)
 
     @property
     def numbers(self) -> float:
@@ -422,22 +455,38 @@ class _Profile:
         """Whether negative numbers are too few to see (then the lower bound is 0)."""
         return self.negative <= _z(1) * self.sigma * math.sqrt(2)
 
+    def kind(self) -> str:
+        """numeric, datetime or categorical: whichever of numbers, dates and text is most frequent."""
+        if self.numbers > max(self.text, self.dates, 0.0):
+            return "numeric"
+        if self.dates > max(self.text, self.numbers, 0.0):
+            return "datetime"
+        return "categorical"
+
     def is_numeric(self) -> bool:
-        return self.numbers > max(self.text, 0.0)
+        return self.kind() == "numeric"
 
     def is_integer(self) -> bool:
         return self.nonwhole <= NONWHOLE_SHARE * max(self.numbers, 0.0) + _z(1) * self.sigma
 
-    def nullable(self, *, numeric: bool) -> bool:
-        bad = self.missing + (self.text if numeric else 0.0)
-        cells = 2 if numeric else 1
+    def nullable(self, *, numeric: bool, datetime: bool = False) -> bool:
+        """Whether values that do not fit the type (missing, or another kind) are detectable."""
+        if datetime:
+            bad, cells = self.missing + self.text + self.numbers, 6
+        elif numeric:
+            bad, cells = self.missing + self.text + self.dates, 3
+        else:
+            bad, cells = self.missing, 1
         return bad > _z(1) * self.sigma * math.sqrt(cells)
 
     def column(self) -> Column:
-        numeric = self.is_numeric()
+        kind = self.kind()
         base = self.source
-        if numeric:
+        if kind == "numeric":
             return Column(name=self.name, kind="numeric", integer=self.is_integer(), nullable=self.nullable(numeric=True),
+                          missing_values=base.missing_values, description=base.description)
+        if kind == "datetime":
+            return Column(name=self.name, kind="datetime", nullable=self.nullable(numeric=False, datetime=True),
                           missing_values=base.missing_values, description=base.description)
         return Column(name=self.name, kind="categorical", nullable=self.nullable(numeric=False),
                       missing_values=base.missing_values, description=base.description)
@@ -452,49 +501,63 @@ def _sql_typed_number(q: str) -> str:
             f"WHEN isfinite({num}) THEN {num} END)")
 
 
+def _sql_typed_datetime(q: str) -> str:
+    """Epoch seconds of an ISO date/timestamp field, NULL for anything else (as a datetime column reads it)."""
+    return sql_number(Column(name="probe", kind="datetime"), q)
+
+
 def _measure_profile(table: Table, col: Column, rho: float, accountant: Accountant, noise: NoiseSource,
                      step: str, total_rho: float, *, typed: bool) -> _Profile:
-    """Four noisy counts (missing, text, non-whole, whole): sensitivity 1, one release."""
+    """Seven disjoint noisy counts (missing, text, dates, numbers by sign × non-whole/whole).
+
+    Sensitivity 1 (a row lies in one cell), one release.
+    """
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
-    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, and "
-                      "negative/non-negative × non-whole/whole numbers (type, sign, missingness)")
+    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, dates, "
+                      "and negative/non-negative × non-whole/whole numbers (type, sign, missingness)")
     q = _quote(col.name)
     miss = sql_missing(col, q)
     if typed and col.is_numeric:
         x = f"(CASE WHEN isfinite({sql_number(col, q)}) THEN {sql_number(col, q)} END)"
     else:
         x = _sql_typed_number(q)
-    # Six disjoint cells: missing, text, and numbers by sign × (non-whole, whole).
+    # A column typed in the metadata reads its own values (dates of a datetime column are its
+    # numbers); otherwise an ISO date or timestamp that is not a number counts as a date.
+    dt = "NULL" if typed else _sql_typed_datetime(q)
+    # Seven disjoint cells: missing, text, dates, and numbers by sign × (non-whole, whole).
     row = table.connection.execute(
-        f"SELECT count(*) FILTER (WHERE m), count(*) FILTER (WHERE NOT m AND x IS NULL), "
+        f"SELECT count(*) FILTER (WHERE m), count(*) FILTER (WHERE NOT m AND x IS NULL AND d IS NULL), "
         f"count(*) FILTER (WHERE NOT m AND x < 0 AND x <> floor(x)), "
         f"count(*) FILTER (WHERE NOT m AND x < 0 AND x = floor(x)), "
         f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x <> floor(x)), "
-        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x = floor(x)) "
-        f"FROM (SELECT {miss} AS m, {x} AS x FROM {table.relation_name})"
+        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x = floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x IS NULL AND d IS NOT NULL) "
+        f"FROM (SELECT {miss} AS m, {x} AS x, {dt} AS d FROM {table.relation_name})"
     ).fetchone()
     assert row is not None
     noisy = mech.release(np.array(row, dtype=np.float64), noise)
     v = [float(c) for c in noisy]
     prof = _Profile(col.name, col, missing=v[0], text=v[1], nonwhole=v[2] + v[4], whole=v[3] + v[5],
-                    sigma=sigma, negative=v[2] + v[3])
+                    sigma=sigma, negative=v[2] + v[3], dates=v[6])
     if typed:
         nullable = prof.nullable(numeric=col.is_numeric)
         margin = abs(prof.missing - _z(1) * sigma) / sigma
         _note(accountant, f"{col.name!r} is {'nullable' if nullable else 'never missing'}", rho, total_rho,
               margin > 2.0, "the missing count is close to its threshold")
         return prof
-    numeric = prof.is_numeric()
-    kind = ("integer" if prof.is_integer() else "decimal") if numeric else "categorical"
-    margin = abs(prof.numbers - prof.text) / (sigma * math.sqrt(3))
+    found = prof.kind()
+    numeric = found == "numeric"
+    kind = ("integer" if prof.is_integer() else "decimal") if numeric else found
+    counts = sorted([prof.numbers, prof.text, prof.dates])
+    margin = (counts[2] - counts[1]) / (sigma * math.sqrt(5))
     if numeric:
         margin = min(margin, abs(prof.nonwhole - NONWHOLE_SHARE * prof.numbers - _z(1) * sigma) / sigma)
-    nullable = prof.nullable(numeric=numeric)
+    nullable = prof.nullable(numeric=numeric, datetime=found == "datetime")
     if numeric and prof.non_negative():
         kind += " ≥ 0"
     _note(accountant, f"type of {col.name!r}: {kind}, {'nullable' if nullable else 'never missing'}"
-          + (" (text values become missing)" if numeric and nullable else ""),
+          + (" (values of another kind become missing)" if found != "categorical" and nullable else ""),
           rho, total_rho, margin > 3.0, "its noisy counts are close to the decision threshold")
     return prof
 
@@ -578,7 +641,8 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                    noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
                    profile: _Profile | None, delta0: float) -> _Inferred:
     lower_known, upper_known = work.lower, work.upper
-    if not typed and profile is not None and profile.non_negative():
+    dated = work.kind == "datetime"
+    if not typed and not dated and profile is not None and profile.non_negative():
         lower_known = 0.0  # negatives too few to see: they are clamped to 0
     both_known = lower_known is not None and upper_known is not None
     # With a bound to locate, each row is counted twice: in its grid cell and in its decade
@@ -600,7 +664,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     accountant.charge(mech, step=step,
                       description=f"histogram of {col.name!r} on a public grid"
                       + ("" if both_known else " and by decade") + f" ({what})")
-    grid = public_grid() if typed else typed_grid()
+    grid = datetime_grid() if dated and not typed else public_grid() if typed else typed_grid()
     if both_known:
         assert lower_known is not None and upper_known is not None
         # Public range: the log grid inside it plus 64 equal cells, so quantiles of
@@ -608,7 +672,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         inside = grid[(grid > lower_known) & (grid < upper_known)]
         grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
     q = _quote(col.name)
-    num = sql_number(work, q) if typed else _sql_typed_number(q)
+    num = sql_number(work, q) if typed else _sql_typed_datetime(q) if dated else _sql_typed_number(q)
     if not typed and work.integer:
         num = f"round({num})"
     present = f"NOT {sql_missing(col, q)}"
@@ -625,7 +689,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         # their own in the grid already; every other value is counted by its exact value.
         own = ~(work.integer & _in_windows(vals))
         exact_vals, exact_counts = vals[own], cnts[own]
-    decade_of = _blocks(grid)
+    decade_of = _year_blocks(grid) if dated and not typed else _blocks(grid)
     decades = np.unique(decade_of)
     decade_idx = np.searchsorted(decades, decade_of)
     dec_counts = np.zeros(0) if both_known else np.bincount(decade_idx, counts, len(decades))
@@ -654,7 +718,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                                  integer=work.integer)
         if support is not None:
             levels, weights, extended = support
-            cats = tuple(_level(v) for v in levels)
+            cats = tuple(_iso(v) for v in levels) if dated else tuple(_level(v) for v in levels)
             new = Column(name=col.name, kind="ordinal", categories=cats,
                          nullable=work.nullable, missing_values=work.missing_values, description=work.description)
             impute = None if work.nullable else category_key(cats[int(np.argmax(weights))])
@@ -664,7 +728,8 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                   + (f"; {extended} whole number(s) kept inside or next to the detected codes"
                      if extended else ""), rho, total_rho, not low,
                   "some values barely cleared the threshold")
-            return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels))
+            return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels),
+                             level_text=tuple(category_key(c) for c in cats))
 
     if both_known:
         assert lower_known is not None and upper_known is not None
@@ -672,14 +737,16 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         why = ""
     else:
         # Bounds are located on the public log grid (the whole-number cells of a typed grid
-        # summed into it): fine cells would each hold too few rows to be seen.
-        coarse_grid = public_grid()
+        # summed into it): fine cells would each hold too few rows to be seen. Dates are
+        # located on their own grid of months, by year.
+        coarse_grid = grid if dated and not typed else public_grid()
         owner = np.searchsorted(coarse_grid, np.concatenate([[-np.inf], grid]), side="right")
         coarse = np.zeros(len(coarse_grid) + 1)
         var = np.zeros(len(coarse_grid) + 1)
         np.add.at(coarse, owner, noisy)
         np.add.at(var, owner, np.where(live, sigma**2, 0.0))
-        located = _locate_bounds(coarse_grid, coarse, np.sqrt(var), decades, noisy_dec, live_dec, sigma)
+        located = _locate_bounds(coarse_grid, coarse, np.sqrt(var), decades, noisy_dec, live_dec, sigma,
+                                 blocks=decade_of if dated and not typed else None)
         if located is None:
             raise _BoundsNotFound(col.name)
         lower, upper, reliable, why = located
@@ -689,7 +756,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
     if upper <= lower:
         upper = lower + 1.0
-    if typed or both_known:
+    if typed or both_known or dated:
         edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, work.bins or 32, work.integer,
                                 atom_min=_z(len(noisy)) * sigma)
     else:
@@ -714,8 +781,10 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         inside = _cells_inside(grid, lower, upper)
         k = inside[int(np.argmax(noisy[inside]))] if inside.size else 0
         a = grid[k - 1] if k > 0 else lower
-        impute = _num_text(min(max(float(a), lower), upper), work.integer)
-    _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: [{lower:g}, {upper:g}], "
+        v = min(max(float(a), lower), upper)
+        impute = _iso(v) if dated else _num_text(v, work.integer)
+    shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
+    _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
           f"{len(edges) - 1} bins", rho, total_rho, reliable, why)
     return _Inferred(new, impute=impute)
 
@@ -826,7 +895,8 @@ def _blocks(grid: np.ndarray) -> np.ndarray:
 
 
 def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades: np.ndarray,
-                   noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float) -> tuple[float, float, bool, str] | None:
+                   noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float,
+                   blocks: np.ndarray | None = None) -> tuple[float, float, bool, str] | None:
     """Bounds from noisy decade and grid histograms; None when no decade is detected.
 
     Coarse to fine. From each unknown side inwards, the first decade (:func:`_blocks`) that
@@ -838,7 +908,8 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
     lie); thresholds are z·sd with z Bonferroni-corrected for the tests made. Mass beyond
     the bound is clamped: a high DP quantile, stable from fit to fit, not the noisy extreme.
     """
-    blocks = _blocks(grid)
+    if blocks is None:
+        blocks = _blocks(grid)
     z_dec = _z(2 * int(live_dec.sum()))
     live_cells = sd > 0
 
@@ -931,12 +1002,14 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
         text = sql_text(q)
         missing = sql_missing(col, q)
         on_missing = "NULL" if inf.impute is None else _sql_literal(inf.impute)
+        dated = new.kind == "datetime" or (new.kind == "ordinal" and inf.level_text is not None
+                                            and not _is_number_text(inf.level_text[0]))
         if inf.levels is not None:
             # Exact support: every number moves to the nearest kept value.
-            x = _sql_typed_number(q)
+            x = _sql_typed_datetime(q) if dated else _sql_typed_number(q)
             lv = list(inf.levels)
             mids = [(a + b) / 2 for a, b in itertools.pairwise(lv)]
-            lit = [_sql_literal(category_key(_level(v))) for v in lv]
+            lit = [_sql_literal(t) for t in inf.level_text or [category_key(_level(v)) for v in lv]]
             case = " ".join(f"WHEN {x} < {m!r} THEN {t}" for m, t in zip(mids, lit[:-1], strict=True))
             parts.append(f"CASE WHEN {missing} OR {x} IS NULL THEN {on_missing} "
                          f"{case} ELSE {lit[-1]} END AS {q}")
@@ -948,11 +1021,14 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
                 f"ELSE {_sql_literal(inf.other_to or OTHER)} END AS {q}"
             )
             continue
-        x = _sql_typed_number(q) if col.name in untyped else sql_number(col, q)
+        if col.name in untyped:
+            x = _sql_typed_datetime(q) if dated else _sql_typed_number(q)
+        else:
+            x = sql_number(col, q)
         lo = new.lower if new.lower is not None else (new.edges or (0.0,))[0]
         hi = new.upper if new.upper is not None else (new.edges or (0.0,))[-1]
         clamped = f"least(greatest({x}, {float(lo)!r}), {float(hi)!r})"
-        if col.kind == "datetime":
+        if col.kind == "datetime" or dated:
             as_text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"
         elif col.name in untyped and new.integer:
             as_text = f"CAST(CAST(round({clamped}) AS BIGINT) AS VARCHAR)"
