@@ -163,12 +163,15 @@ def test_upper_bound_is_stable_on_zero_heavy_long_tails():
         uppers.append(dom["dur"].upper)
     uppers = np.array(uppers)
     assert uppers.max() <= 10 * x.max()  # never a spurious far-away cell
-    # In nine fits of ten the bulk of the tail is kept and the bound stays within one decade of
-    # the median fit. The decade search can still miss a thin tail and stop a decade or more
-    # too low (here 2 of 20 fits: 100 and 0.001, the atom's decade): a known weakness.
+    # The bulk of the tail is kept and the bound stays within one decade of the median fit
+    # (here 1,000 or 10,000 in all 20 fits). A tail spread over a few decades is seen by the
+    # window of decades even when no decade alone, nor the running total from far out (whose
+    # noise grows with every empty decade), clears its threshold. It can still be missed when
+    # the noise pulls every count down at once: over 40 seeds, one fit stopped at the atom's
+    # decade (0.001, with the tail's noisy counts 1.5σ under their values).
     kept = uppers >= np.quantile(x, 0.9)
     near = np.abs(np.log10(uppers / np.median(uppers))) <= 1
-    assert kept.sum() >= 18 and near.sum() >= 18, uppers
+    assert kept.all() and near.all(), uppers
 
 
 def test_semicolon_and_single_quoted_headers_are_sniffed(tmp_path):

@@ -80,6 +80,8 @@ NONWHOLE_SHARE = 0.02
 ALPHA = 1e-3
 #: Budget share for inference when the metadata gives no types at all (it infers more).
 NO_METADATA_SHARE = 0.15
+#: Decades a tail may spread over and still be seen together when bounds are located.
+DECADE_WINDOW = 3
 #: Weight of a categorical column's values budget against a numeric column's (see
 #: :func:`_values_weight`).
 DISCOVERY_WEIGHT = 1.5
@@ -910,17 +912,23 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
     """
     if blocks is None:
         blocks = _blocks(grid)
-    z_dec = _z(2 * int(live_dec.sum()))
+    z_dec = _z(3 * int(live_dec.sum()))
     live_cells = sd > 0
 
     def outer_decade(order: np.ndarray) -> int | None:
-        run, k = 0.0, 0
+        # Three tests per decade: alone, with the DECADE_WINDOW - 1 decades before it, and
+        # the running total of all decades scanned. The window sees a tail spread over a few
+        # decades without the noise of the many empty decades far out that the running total
+        # adds (each adds σ² to its variance).
+        run, k, window = 0.0, 0, []
         for d in order:
             if not live_dec[d]:
                 continue
             run += noisy_dec[d]
             k += 1
-            if noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k):
+            window = [*window[-(DECADE_WINDOW - 1):], float(noisy_dec[d])]
+            if (noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k)
+                    or sum(window) > z_dec * sigma * math.sqrt(len(window))):
                 return int(d)
         return None
 
