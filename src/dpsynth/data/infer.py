@@ -6,32 +6,47 @@ to the fit's accountant before it is computed, and each listed in the privacy re
 its cost and a reliability flag.
 
 * **Type, integrality and missingness** of a column whose metadata gives no type (or whose
-  ``nullable`` is ``null``): a *profile*, four noisy counts (missing, not a number,
-  non-whole number, whole number). Add/remove one row changes one count by one (L2
-  sensitivity 1). The column is numeric when the noisy number count beats the noisy text
-  count, integer when the noisy non-whole count is a small share of the numbers, nullable
-  when the noisy count of values that do not fit (missing, or text in a numeric column)
-  clears a threshold. One odd row therefore cannot flip a type: it moves a noisy count by
-  one. Values that do not fit the chosen type become missing (or, if the column is not
-  nullable, the noisy mode); they never change the schema.
+  ``nullable`` is ``null``): a *profile*, seven disjoint noisy counts (missing, text, ISO
+  dates/timestamps, and numbers by sign × non-whole/whole). Add/remove one row changes one
+  count by one (L2 sensitivity 1). The column is numeric, datetime or categorical as the
+  noisy number, date or text count is largest; integer when the noisy non-whole count is a
+  small share of the numbers; nullable when the noisy count of values that do not fit
+  (missing, or another kind) clears a threshold. One odd row therefore cannot flip a type:
+  it moves a noisy count by one. Values that do not fit the chosen type become missing (or,
+  if the column is not nullable, the noisy mode); they never change the schema.
+* **The split of the budget.** Every column's profile is measured first, at
+  :data:`PROFILE_SHARE` of an equal split; the rest of ρ then goes to the values, split by
+  what the profiles found (post-processing of released counts): a categorical column of
+  inferred type gets :data:`DISCOVERY_WEIGHT` times a number column's share, since its
+  values are discovered by a threshold of about 5σ. The charges' ρ therefore depend on
+  earlier noisy answers, never their total (the budget's share): adaptive composition of
+  zCDP under a fixed total (a privacy filter, Feldman & Zrnic 2021; Whitehouse et al.
+  2023). Each value histogram of a column of inferred type carries the same δ₀, whatever
+  the type.
 * **Categories** of a categorical column: a thresholded noisy histogram over the values that
   occur (the "stability-based" histogram). Values whose noisy count clears a threshold are
-  kept; the rest are folded into a catch-all category ``"(other)"``, which is always added
-  so that its presence says nothing. A value held by a single row is released only with
-  probability δ₀, so this is (ρ, δ₀)-approximate zCDP, charged as such.
+  kept; the rest are folded into a catch-all category ``"(other)"``. A value held by a
+  single row is released only with probability δ₀, so this is (ρ, δ₀)-approximate zCDP,
+  charged as such. When the column's type was inferred, the profile's noisy count of present
+  values less the kept noisy counts estimates the rest; when that is within one standard
+  deviation of zero there is no ``"(other)"`` (its cell would hold mostly noise) and the
+  few rows it may hold move to the noisy mode.
 * **Bounds, support and bin edges** of a numeric column: a noisy histogram over a fixed,
   public grid (log-spaced, plus one cell per whole number in public windows for columns
-  whose type is inferred; no δ₀ needed: the grid does not depend on the data). A whole
-  number column whose mass sits on a few exact values (0/1 flags, codes 1–4) becomes an
-  ordinal column with exactly those values (rows elsewhere are moved to the nearest one),
-  so no value outside the support is ever produced. Otherwise bounds are located
-  coarse-to-fine on a second noisy histogram, by decade, measured in the same release:
-  the outermost decade detected (alone, or by the noisy total of the decades beyond it),
-  then, inside it, the outermost grid cell detected on its own; mass beyond is clamped
-  (a high DP quantile, not the noisy extreme). When nothing can be
-  located the fit stops with an error naming the columns that need bounds in the metadata;
-  it never falls back to the whole grid. Bin edges are quantiles of the noisy cumulative
-  histogram.
+  whose type is inferred; months from 1900 to 2100 for inferred datetimes; no δ₀ needed:
+  the grid does not depend on the data) and, for a column of inferred type, a thresholded
+  histogram of its exact values (with δ₀). A column whose mass sits on a few exact values
+  (0/1 flags, codes 1–4, a per-area figure with 20 values) becomes an ordinal column with
+  exactly those values (rows elsewhere are moved to the nearest one), so no value outside
+  the support is ever produced; whole-number codes that fill most of a small range keep the
+  whole range, and one more code beyond each end when a test at a lower threshold sees it.
+  Otherwise bounds are located coarse-to-fine on a second noisy histogram, by decade
+  (by year for dates), measured in the same release: the outermost decade detected (alone,
+  with the two decades beyond it, or by the noisy total of all decades beyond it), then,
+  inside it, the outermost grid cell detected on its own; mass beyond is clamped (a high DP
+  quantile, not the noisy extreme). When nothing can be located the fit stops with an error
+  naming the columns that need bounds in the metadata; it never falls back to the whole
+  grid. Bin edges are quantiles of the noisy cumulative histogram.
 """
 
 from __future__ import annotations
@@ -222,14 +237,17 @@ def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column
 def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) -> list[PlanItem]:
     """What :func:`infer_domain` will learn about each column, and at what share of ρ.
 
-    The share is split equally between the columns inferred; nothing is read from the data.
+    The share is split equally between the columns inferred, nothing being read from the
+    data; for a column whose type is inferred this is an average: after the profiles, a
+    categorical column's values get :data:`DISCOVERY_WEIGHT` times a number column's share.
     """
     todo = inference_todo(domain, quantile_bins=quantile_bins)
     untyped, null_unknown = pending_of(domain)
     out = []
     for c in todo:
         if c.name in untyped:
-            what = "type, missing values, then categories or bounds/support and bin edges"
+            what = ("type, missing values, then categories or support/bounds and bin edges (an average: "
+                    "categories get more)")
         else:
             parts = ["missing values"] if c.name in null_unknown else []
             if c.is_numeric:
