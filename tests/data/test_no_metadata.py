@@ -240,7 +240,7 @@ def test_cli_metadata_init_and_fit_without_metadata_print_the_plan_first(tmp_pat
     r = runner.invoke(app, ["fit", str(p), "-g", "independent", "-e", "1", "-d", "1e-6", "-o",
                             str(tmp_path / "m.dps"), "--random-state", "0"])
     assert r.exit_code == 0, r.output
-    assert "DP inference" in r.output and "15% of the budget" in r.output
+    assert "DP inference" in r.output and "25% of the budget" in r.output
     assert r.output.index("DP inference") < r.output.index("Privacy:")
 
 

@@ -80,7 +80,7 @@ DELTA_SHARE = 0.1
 #: Tokens read as missing in a column whose metadata is absent (public, as in pandas).
 MISSING_TOKENS: tuple[str, ...] = ("NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "None", "?")
 #: Share of a type-inferred column's ρ spent on its profile (the rest on its values).
-PROFILE_SHARE = 0.25
+PROFILE_SHARE = 0.15
 #: Public windows of whole numbers that get one grid cell each when a column's type is
 #: inferred: small codes and counts. Kept narrow: summed back into the log grid (for bounds
 #: and edges) each whole-number cell adds its noise.
@@ -94,7 +94,7 @@ NONWHOLE_SHARE = 0.02
 #: False-positive rate of each threshold test (per column, Bonferroni over its cells).
 ALPHA = 1e-3
 #: Budget share for inference when the metadata gives no types at all (it infers more).
-NO_METADATA_SHARE = 0.15
+NO_METADATA_SHARE = 0.25
 #: Decades a tail may spread over and still be seen together when bounds are located.
 DECADE_WINDOW = 3
 #: Weight of a categorical column's values budget against a numeric column's (see
