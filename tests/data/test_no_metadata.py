@@ -124,9 +124,13 @@ def test_missing_values_are_inferred_not_assumed():
 def test_bounds_that_cannot_be_located_stop_with_a_clear_error():
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"age": rng.integers(18, 90, 40), "city": rng.choice(["a", "b"], 40)})
+    # A skeleton with the types filled in and everything else left to DP (at ε = 0.01 and
+    # 40 rows even the type would be noise).
+    meta = {"columns": [{"name": "age", "type": "numeric", "integer": True, "nullable": None, "lower": None,
+                         "upper": None}, {"name": "city", "type": None}]}
     with pytest.raises(MetadataError, match=r"could not be located") as err:
         # 40 rows at ε = 0.01: the noise dwarfs every count, so no bound can be located.
-        create("independent", random_state=0).fit(api.load_private(df), PrivacyBudget(0.01, 1e-5))
+        create("independent", random_state=0).fit(api.load_private(df, meta), PrivacyBudget(0.01, 1e-5))
     assert "lower" in str(err.value) and "metadata init" in str(err.value)
 
 

@@ -323,7 +323,6 @@ def infer_domain(
     total_rho = accountant.rho_budget
     new_cols: dict[str, _Inferred] = {}
     failed: list[str] = []
-    blind: list[str] = []
     # Phase 1: the profiles (type, integrality, missingness), an equal small share each.
     profiles: dict[str, _Profile] = {}
     works: dict[str, Column] = {}
@@ -355,23 +354,18 @@ def infer_domain(
             if not work.is_numeric:
                 new_cols[col.name] = _infer_categories(
                     table, col, work, rho_values, delta0, accountant, noise, step, total_rho, profile=profile)
-                if col.name in untyped and new_cols[col.name].column.categories == (OTHER,):
-                    blind.append(col.name)  # nothing seen: every synthetic value would be "(other)"
             else:
                 new_cols[col.name] = _infer_numeric(
                     table, col, work, rho_values, accountant, noise, step, total_rho,
                     typed=col.name not in untyped, profile=profile, delta0=delta0 if col.name in untyped else 0.0)
         except _BoundsNotFound:
             failed.append(col.name)
-    if failed or blind:
+    if failed:
         raise MetadataError(
             [f"the bounds of column {n!r} could not be located with DP: too few rows for the noise at "
-             "this budget" for n in failed]
-            + [f"the values of column {n!r} (type inferred: categorical) could not be located with DP: too "
-               "few rows for the noise at this budget" for n in blind],
-            hint="Declare these columns in the metadata ('lower' and 'upper' for numbers, 'type' and "
-            "'categories' for the others; `dpsynth metadata init DATA.csv -o meta.json` writes a skeleton), "
-            "or raise epsilon.",
+             "this budget" for n in failed],
+            hint="Declare 'lower' and 'upper' for these columns in the metadata (`dpsynth metadata init "
+            "DATA.csv -o meta.json` writes a skeleton), or raise epsilon.",
         )
     final = [new_cols[c.name].column if c.name in new_cols else c for c in domain]
     new_domain = Domain(final, target=domain.target, ignore=domain.ignore, name=domain.name,
