@@ -634,9 +634,9 @@ def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho:
         # noise in every later measurement. The few rows it may hold move to the noisy mode,
         # as rare codes move to a neighbour. (A stricter test would fold a real rest of a few
         # hundred rows into the mode as often as not.)
-        present = profile.text + profile.numbers
-        rest = present - sum(c for _, c in kept_pairs)
-        sd = math.sqrt(5 * profile.sigma**2 + len(kept) * sigma**2)
+        n_present = profile.text + profile.dates + profile.numbers  # six profile cells
+        rest = n_present - sum(c for _, c in kept_pairs)
+        sd = math.sqrt(6 * profile.sigma**2 + len(kept) * sigma**2)
         if rest <= sd:
             other_to = str(mode)
     cats = tuple(kept) if other_to is not None else (*kept, OTHER)
@@ -932,7 +932,8 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
         # the running total of all decades scanned. The window sees a tail spread over a few
         # decades without the noise of the many empty decades far out that the running total
         # adds (each adds σ² to its variance).
-        run, k, window = 0.0, 0, []
+        run, k = 0.0, 0
+        window: list[float] = []
         for d in order:
             if not live_dec[d]:
                 continue
