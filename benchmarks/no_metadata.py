@@ -160,7 +160,7 @@ def run(a: argparse.Namespace, seed: int) -> dict:
         "tvd_1way_real_quantile_bins_per_column_with_without": per_column_neutral, "fit_cpu_seconds_with": t_with, "fit_cpu_seconds_without": t_without,
         "support": support, "values_outside_range_by_more_than_a_bin": outside,
         "missing_introduced_in": introduced,
-        "inferred_domain": [{k: v for k, v in c.to_dict().items() if k not in ("edges", "missing_values")}
+        "inferred_domain": [{k: v for k, v in c.to_dict().items() if k not in ("edges", "missing_values", "density")}
                             for c in inferred],
         "ignored": list(inferred.ignore),
     }
