@@ -39,7 +39,7 @@ def load_private(
             (``id``, ``ID``, ``*_id``) are dropped when ``drop_ids`` is set. The Spark
             engine needs every column's type and nullability in the metadata.
         inference_share: Budget share for DP domain inference, where needed (default 5%,
-            or 15% when column types are inferred too).
+            or 25% when column types are inferred too).
         drop_ids: Drop columns named like row ids when there is no metadata.
         engine: ``"duckdb"`` (one machine, out of core) or ``"spark"`` (every private
             query runs as Spark aggregations; only counts come back). None: Spark for Spark

@@ -71,11 +71,16 @@ def test_one_odd_row_does_not_change_the_schema_distribution(odd):
 def test_type_inference_is_charged_with_its_delta_and_listed():
     _, acc = schema_of(adult_like(), 0)
     ledger = acc.ledger
-    # One profile and one value histogram per column; each value histogram carries the δ₀
-    # a categorical outcome would use, so the charges do not depend on the inferred types.
-    assert len(ledger) == 6
+    # One profile per column first, then one value histogram per column; each value
+    # histogram carries the same δ₀ whatever the inferred type, and the values' ρ is split
+    # by the profiles' (noisy) outcome, so the total is the same for every dataset.
+    # (a numeric column's values are two releases: its grid/decade histogram, then the
+    # thresholded histogram of its exact values, which carries the δ₀).
+    kinds = [c.kind for c in infer(adult_like(), 0)[0]]
+    assert len(ledger) == 6 + sum(k != "categorical" for k in kinds)
     assert sum(e.rho for e in ledger) == pytest.approx(0.15 * BUDGET.rho, rel=1e-9)
-    assert [e.delta > 0 for e in ledger] == [False, True] * 3
+    assert [e.delta > 0 for e in ledger[:3]] == [False] * 3
+    assert sum(e.delta > 0 for e in ledger) == 3 and len({e.delta for e in ledger if e.delta > 0}) == 1
     inferred = [n for n in acc.notes if n.startswith("inferred with DP:")]
     assert len(inferred) == 6
     assert all("of the budget" in n and "confidence" in n for n in inferred)
@@ -119,9 +124,13 @@ def test_missing_values_are_inferred_not_assumed():
 def test_bounds_that_cannot_be_located_stop_with_a_clear_error():
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"age": rng.integers(18, 90, 40), "city": rng.choice(["a", "b"], 40)})
+    # A skeleton with the types filled in and everything else left to DP (at ε = 0.01 and
+    # 40 rows even the type would be noise).
+    meta = {"columns": [{"name": "age", "type": "numeric", "integer": True, "nullable": None, "lower": None,
+                         "upper": None}, {"name": "city", "type": None}]}
     with pytest.raises(MetadataError, match=r"could not be located") as err:
         # 40 rows at ε = 0.01: the noise dwarfs every count, so no bound can be located.
-        create("independent", random_state=0).fit(api.load_private(df), PrivacyBudget(0.01, 1e-5))
+        create("independent", random_state=0).fit(api.load_private(df, meta), PrivacyBudget(0.01, 1e-5))
     assert "lower" in str(err.value) and "metadata init" in str(err.value)
 
 
@@ -158,12 +167,15 @@ def test_upper_bound_is_stable_on_zero_heavy_long_tails():
         uppers.append(dom["dur"].upper)
     uppers = np.array(uppers)
     assert uppers.max() <= 10 * x.max()  # never a spurious far-away cell
-    # In nine fits of ten the bulk of the tail is kept and the bound stays within one decade of
-    # the median fit. The decade search can still miss a thin tail and stop a decade or more
-    # too low (here 2 of 20 fits: 100 and 0.001, the atom's decade): a known weakness.
+    # The bulk of the tail is kept and the bound stays within one decade of the median fit
+    # (here 1,000 or 10,000 in all 20 fits). A tail spread over a few decades is seen by the
+    # window of decades even when no decade alone, nor the running total from far out (whose
+    # noise grows with every empty decade), clears its threshold. It can still be missed when
+    # the noise pulls every count down at once: over 40 seeds, one fit stopped at the atom's
+    # decade (0.001, with the tail's noisy counts 1.5σ under their values).
     kept = uppers >= np.quantile(x, 0.9)
     near = np.abs(np.log10(uppers / np.median(uppers))) <= 1
-    assert kept.sum() >= 18 and near.sum() >= 18, uppers
+    assert kept.all() and near.all(), uppers
 
 
 def test_semicolon_and_single_quoted_headers_are_sniffed(tmp_path):
@@ -232,7 +244,7 @@ def test_cli_metadata_init_and_fit_without_metadata_print_the_plan_first(tmp_pat
     r = runner.invoke(app, ["fit", str(p), "-g", "independent", "-e", "1", "-d", "1e-6", "-o",
                             str(tmp_path / "m.dps"), "--random-state", "0"])
     assert r.exit_code == 0, r.output
-    assert "DP inference" in r.output and "15% of the budget" in r.output
+    assert "DP inference" in r.output and "25% of the budget" in r.output
     assert r.output.index("DP inference") < r.output.index("Privacy:")
 
 
@@ -281,3 +293,117 @@ def test_profile_noise_is_at_the_claimed_scale():
     lo, hi = stats.chi2.ppf([0.0005, 0.9995], k) / k
     assert lo < draws.var(ddof=1) / sigma2 < hi
     assert abs(draws.mean()) < 4 * np.sqrt(sigma2 / draws.size)
+
+
+def dated_frame(n=20000, seed=8):
+    rng = np.random.default_rng(seed)
+    day = np.datetime64("2015-01-01") + rng.integers(0, 365 * 6, n).astype("timedelta64[D]")
+    ts = np.datetime64("2020-03-01T00:00:00") + rng.integers(0, 86400 * 30, n).astype("timedelta64[s]")
+    return pd.DataFrame({
+        "day": day.astype(str).astype(object),
+        "ts": np.array([str(t).replace("T", " ") for t in ts], dtype=object),
+        "n": rng.integers(0, 60, n).astype(str).astype(object),
+    })
+
+
+def test_dates_without_metadata_are_datetimes_written_back_as_dates(tmp_path):
+    df = dated_frame()
+    model = create("mst", random_state=0).fit(api.load_private(df), BUDGET)
+    dom = model.domain_
+    assert dom["day"].kind == "datetime" and dom["ts"].kind == "datetime" and dom["n"].kind == "numeric"
+    assert not dom["day"].nullable and not dom["ts"].nullable
+    # Bounds: whole months around the data (2015-01-01 .. 2020-12-31; 2020-03-01 .. 2020-03-31).
+    assert pd.Timestamp("2014-12-01").timestamp() <= dom["day"].lower <= pd.Timestamp("2015-02-01").timestamp()
+    assert pd.Timestamp("2020-12-01").timestamp() <= dom["day"].upper <= pd.Timestamp("2021-02-01").timestamp()
+    assert pd.Timestamp("2020-02-01").timestamp() <= dom["ts"].lower <= pd.Timestamp("2020-03-01").timestamp()
+    assert pd.Timestamp("2020-03-31").timestamp() <= dom["ts"].upper <= pd.Timestamp("2020-05-01").timestamp()
+    notes = model.privacy_report.notes
+    assert any("type of 'day': datetime" in n for n in notes)
+    assert any("of 'day': [2015-01-01" in n or "of 'day': [2014-12-01" in n for n in notes)
+    out = model.sample(2000, random_state=0)
+    assert pd.api.types.is_datetime64_any_dtype(out["day"])
+    assert out["day"].between(pd.Timestamp(dom["day"].lower, unit="s"), pd.Timestamp(dom["day"].upper, unit="s")).all()
+    # Whole days are found with DP (the step), so the file says dates, as the input did.
+    assert dom["day"].step == 86400
+    path = tmp_path / "out.csv"
+    out.to_csv(path, index=False)
+    first = path.read_text().splitlines()[1].split(",")[0]
+    assert len(first) == 10 and pd.Timestamp(first) == pd.Timestamp(first).normalize()
+    years = out["day"].dt.year.value_counts(normalize=True)
+    assert set(years.index) <= set(range(2014, 2022)) and years.max() < 0.3  # spread over the six years
+
+
+@pytest.mark.parametrize("odd", [{"day": "not a date"}, {"day": "17"}, {"n": "2021-01-01"}])
+def test_one_odd_row_does_not_change_a_datetime_schema(odd):
+    # Neighbouring datasets: an added row whose value does not fit the column's kind moves
+    # one noisy profile count by one; with the same noise the schemas are equal.
+    base = dated_frame(3000)
+    row = {**base.iloc[0].to_dict(), **odd}
+    neighbour = pd.concat([base, pd.DataFrame([row])], ignore_index=True)
+    for seed in range(3):
+        a, _ = schema_of(base, seed)
+        b, _ = schema_of(neighbour, seed)
+        assert a == b
+        kinds = {name: kind for name, kind, *_ in b}
+        assert kinds == {"day": "datetime", "ts": "datetime", "n": "numeric"}
+
+
+def test_a_date_column_with_a_few_distinct_days_keeps_exactly_those():
+    rng = np.random.default_rng(9)
+    days = ["2021-03-31", "2021-06-30", "2021-09-30", "2021-12-31"]
+    df = pd.DataFrame({"as_of": rng.choice(days, 8000).astype(object), "x": rng.integers(0, 50, 8000)})
+    dom, _ = infer(df, 0)
+    assert dom["as_of"].kind == "ordinal" and list(dom["as_of"].categories) == days
+    model = create("independent", random_state=0).fit(api.load_private(df), BUDGET)
+    assert set(model.sample(1000, random_state=0)["as_of"].astype(str)) <= set(days)
+
+
+def test_discrete_numbers_off_the_whole_number_windows_keep_their_values():
+    # A per-area figure: 10 distinct decimals (each on ≥ 5% of the rows) is a discrete column,
+    # found by the thresholded histogram of exact values; a continuous column is not.
+    rng = np.random.default_rng(10)
+    n = 20000
+    levels = np.round(rng.lognormal(7, 2, 10), 1)
+    df = pd.DataFrame({"density": rng.choice(levels, n), "amount": rng.lognormal(8, 1, n).round(2)})
+    dom, acc = infer(df, 0)
+    assert dom["density"].kind == "ordinal"
+    assert sorted(float(c) for c in dom["density"].categories) == sorted(levels.tolist())
+    assert dom["amount"].kind == "numeric"
+    model = create("independent", random_state=0).fit(api.load_private(df), BUDGET)
+    out = model.sample(3000, random_state=0)
+    assert set(out["density"].astype(float)) <= set(levels.tolist())
+    assert any("support of 'density'" in n for n in acc.notes)
+
+
+def test_contiguous_codes_keep_a_rare_end_code_but_never_an_absent_one():
+    # Codes 1..3 with 3 on 2% of 20,000 rows (≈ 5σ at this budget, about what a 24-column
+    # table's inference gives each column at ε = 1): kept, alone or by the lower-threshold
+    # test next to the detected codes. Code 0 (30 rows) is below what DP sees. No value
+    # outside the real codes is ever kept, even with an outlier row added.
+    rng = np.random.default_rng(11)
+    n = 20000
+    codes = rng.choice([0, 1, 2, 3], n, p=[0.0015, 0.55, 0.4285, 0.02])
+    base = pd.DataFrame({"code": codes, "y": rng.choice([0, 1], n)})
+    neighbour = pd.concat([base, pd.DataFrame([{"code": 9, "y": 1}])], ignore_index=True)
+    kept3 = 0
+    for seed in range(6):
+        for df in (base, neighbour):
+            dom, _ = infer(df, seed, share=0.02)
+            support = set(dom["code"].categories)
+            assert {1, 2} <= support <= {0, 1, 2, 3}
+        kept3 += 3 in support
+    assert kept3 >= 5
+
+
+def test_no_other_category_when_nothing_else_is_seen():
+    rng = np.random.default_rng(12)
+    n = 20000
+    rare = np.array([f"r{i}" for i in range(300)], dtype=object)
+    df = pd.DataFrame({
+        "sex": rng.choice(["F", "M"], n).astype(object),
+        "country": np.where(rng.random(n) < 0.9, "US", rng.choice(rare, n)).astype(object),
+    })
+    dom, acc = infer(df, 0)
+    assert list(dom["sex"].categories) == ["F", "M"]  # no "(other)" cell to fill with noise
+    assert list(dom["country"].categories) == ["US", "(other)"]  # 10% of rare values: a detected rest
+    assert any("categories of 'sex': 2 kept, no '(other)'" in n for n in acc.notes)

@@ -6,32 +6,47 @@ to the fit's accountant before it is computed, and each listed in the privacy re
 its cost and a reliability flag.
 
 * **Type, integrality and missingness** of a column whose metadata gives no type (or whose
-  ``nullable`` is ``null``): a *profile*, four noisy counts (missing, not a number,
-  non-whole number, whole number). Add/remove one row changes one count by one (L2
-  sensitivity 1). The column is numeric when the noisy number count beats the noisy text
-  count, integer when the noisy non-whole count is a small share of the numbers, nullable
-  when the noisy count of values that do not fit (missing, or text in a numeric column)
-  clears a threshold. One odd row therefore cannot flip a type: it moves a noisy count by
-  one. Values that do not fit the chosen type become missing (or, if the column is not
-  nullable, the noisy mode); they never change the schema.
+  ``nullable`` is ``null``): a *profile*, seven disjoint noisy counts (missing, text, ISO
+  dates/timestamps, and numbers by sign × non-whole/whole). Add/remove one row changes one
+  count by one (L2 sensitivity 1). The column is numeric, datetime or categorical as the
+  noisy number, date or text count is largest; integer when the noisy non-whole count is a
+  small share of the numbers; nullable when the noisy count of values that do not fit
+  (missing, or another kind) clears a threshold. One odd row therefore cannot flip a type:
+  it moves a noisy count by one. Values that do not fit the chosen type become missing (or,
+  if the column is not nullable, the noisy mode); they never change the schema.
+* **The split of the budget.** Every column's profile is measured first, at
+  :data:`PROFILE_SHARE` of an equal split; the rest of ρ then goes to the values, split by
+  what the profiles found (post-processing of released counts): a categorical column of
+  inferred type gets :data:`DISCOVERY_WEIGHT` times a number column's share, since its
+  values are discovered by a threshold of about 5σ. The charges' ρ therefore depend on
+  earlier noisy answers, never their total (the budget's share): adaptive composition of
+  zCDP under a fixed total (a privacy filter, Feldman & Zrnic 2021; Whitehouse et al.
+  2023). Each value histogram of a column of inferred type carries the same δ₀, whatever
+  the type.
 * **Categories** of a categorical column: a thresholded noisy histogram over the values that
   occur (the "stability-based" histogram). Values whose noisy count clears a threshold are
-  kept; the rest are folded into a catch-all category ``"(other)"``, which is always added
-  so that its presence says nothing. A value held by a single row is released only with
-  probability δ₀, so this is (ρ, δ₀)-approximate zCDP, charged as such.
+  kept; the rest are folded into a catch-all category ``"(other)"``. A value held by a
+  single row is released only with probability δ₀, so this is (ρ, δ₀)-approximate zCDP,
+  charged as such. When the column's type was inferred, the profile's noisy count of present
+  values less the kept noisy counts estimates the rest; when that is within one standard
+  deviation of zero there is no ``"(other)"`` (its cell would hold mostly noise) and the
+  few rows it may hold move to the noisy mode.
 * **Bounds, support and bin edges** of a numeric column: a noisy histogram over a fixed,
   public grid (log-spaced, plus one cell per whole number in public windows for columns
-  whose type is inferred; no δ₀ needed: the grid does not depend on the data). A whole
-  number column whose mass sits on a few exact values (0/1 flags, codes 1–4) becomes an
-  ordinal column with exactly those values (rows elsewhere are moved to the nearest one),
-  so no value outside the support is ever produced. Otherwise bounds are located
-  coarse-to-fine on a second noisy histogram, by decade, measured in the same release:
-  the outermost decade detected (alone, or by the noisy total of the decades beyond it),
-  then, inside it, the outermost grid cell detected on its own; mass beyond is clamped
-  (a high DP quantile, not the noisy extreme). When nothing can be
-  located the fit stops with an error naming the columns that need bounds in the metadata;
-  it never falls back to the whole grid. Bin edges are quantiles of the noisy cumulative
-  histogram.
+  whose type is inferred; months from 1900 to 2100 for inferred datetimes; no δ₀ needed:
+  the grid does not depend on the data) and, for a column of inferred type, a thresholded
+  histogram of its exact values (with δ₀). A column whose mass sits on a few exact values
+  (0/1 flags, codes 1–4, a per-area figure with 20 values) becomes an ordinal column with
+  exactly those values (rows elsewhere are moved to the nearest one), so no value outside
+  the support is ever produced; whole-number codes that fill most of a small range keep the
+  whole range, and one more code beyond each end when a test at a lower threshold sees it.
+  Otherwise bounds are located coarse-to-fine on a second noisy histogram, by decade
+  (by year for dates), measured in the same release: the outermost decade detected (alone,
+  with the two decades beyond it, or by the noisy total of all decades beyond it), then,
+  inside it, the outermost grid cell detected on its own; mass beyond is clamped (a high DP
+  quantile, not the noisy extreme). When nothing can be located the fit stops with an error
+  naming the columns that need bounds in the metadata; it never falls back to the whole
+  grid. Bin edges are quantiles of the noisy cumulative histogram.
 """
 
 from __future__ import annotations
@@ -49,7 +64,7 @@ import numpy as np
 from scipy import stats
 
 from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import Column, Domain, category_key
 from dpsynth.data.io import Table
 
 if TYPE_CHECKING:
@@ -65,7 +80,7 @@ DELTA_SHARE = 0.1
 #: Tokens read as missing in a column whose metadata is absent (public, as in pandas).
 MISSING_TOKENS: tuple[str, ...] = ("NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "None", "?")
 #: Share of a type-inferred column's ρ spent on its profile (the rest on its values).
-PROFILE_SHARE = 0.25
+PROFILE_SHARE = 0.15
 #: Public windows of whole numbers that get one grid cell each when a column's type is
 #: inferred: small codes and counts. Kept narrow: summed back into the log grid (for bounds
 #: and edges) each whole-number cell adds its noise.
@@ -79,7 +94,12 @@ NONWHOLE_SHARE = 0.02
 #: False-positive rate of each threshold test (per column, Bonferroni over its cells).
 ALPHA = 1e-3
 #: Budget share for inference when the metadata gives no types at all (it infers more).
-NO_METADATA_SHARE = 0.15
+NO_METADATA_SHARE = 0.25
+#: Decades a tail may spread over and still be seen together when bounds are located.
+DECADE_WINDOW = 3
+#: Weight of a categorical column's values budget against a numeric column's (see
+#: :func:`_values_weight`).
+DISCOVERY_WEIGHT = 1.5
 _ID_SUFFIXES = ("_id", "-id", " id")
 
 
@@ -87,6 +107,37 @@ def public_grid() -> np.ndarray:
     """The fixed grid numeric bounds are searched on: 0 and ±m·10^e, e in [-3, 12]."""
     pos = [m * 10.0**e for e in range(-3, 13) for m in _MANTISSAS]
     return np.array(sorted({0.0, *pos, *(-p for p in pos)}))
+
+
+def datetime_grid() -> np.ndarray:
+    """The fixed grid dates are searched on when a column's type is inferred.
+
+    Month starts from 1900 to 2100, in epoch seconds (dates outside lie in the two outer cells).
+    """
+    months = np.arange(np.datetime64("1900-01"), np.datetime64("2100-02"), dtype="datetime64[M]")
+    return months.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+
+
+def _year_blocks(grid: np.ndarray) -> np.ndarray:
+    """Year of each cell of :func:`datetime_grid` (its lower edge's; the outer cells alone)."""
+    years = grid.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return np.concatenate([[years[0] - 1], years])
+
+
+def _iso(seconds: float) -> str:
+    """ISO text of epoch seconds: a date when it is midnight, else a timestamp."""
+    ts = np.datetime64(round(seconds * 1e6), "us")
+    if seconds % 86400 == 0:
+        return str(ts.astype("datetime64[D]"))
+    return str(ts.astype("datetime64[s]")).replace("T", " ")
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def typed_grid() -> np.ndarray:
@@ -186,14 +237,17 @@ def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column
 def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) -> list[PlanItem]:
     """What :func:`infer_domain` will learn about each column, and at what share of ρ.
 
-    The share is split equally between the columns inferred; nothing is read from the data.
+    The share is split equally between the columns inferred, nothing being read from the
+    data; for a column whose type is inferred this is an average: after the profiles, a
+    categorical column's values get :data:`DISCOVERY_WEIGHT` times a number column's share.
     """
     todo = inference_todo(domain, quantile_bins=quantile_bins)
     untyped, null_unknown = pending_of(domain)
     out = []
     for c in todo:
         if c.name in untyped:
-            what = "type, missing values, then categories or bounds/support and bin edges"
+            what = ("type, missing values, then categories or support/bounds and bin edges (an average: "
+                    "categories get more)")
         else:
             parts = ["missing values"] if c.name in null_unknown else []
             if c.is_numeric:
@@ -210,7 +264,9 @@ def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) 
 class _Inferred:
     column: Column
     impute: str | None = None  # text a missing value becomes when the column is not nullable
-    levels: tuple[int, ...] | None = None  # exact support of an inferred whole-number column
+    levels: tuple[float, ...] | None = None  # exact support of an inferred discrete number column
+    level_text: tuple[str, ...] | None = None  # the text each level is written as
+    other_to: str | None = None  # category unkept values become when there is no "(other)"
 
 
 def infer_domain(
@@ -267,34 +323,41 @@ def infer_domain(
     total_rho = accountant.rho_budget
     new_cols: dict[str, _Inferred] = {}
     failed: list[str] = []
+    # Phase 1: the profiles (type, integrality, missingness), an equal small share each.
+    profiles: dict[str, _Profile] = {}
+    works: dict[str, Column] = {}
     for col in todo:
-        rho_values = rho_each
-        profile: _Profile | None = None
         if col.name in null_unknown:
-            rho_profile = PROFILE_SHARE * rho_each
-            rho_values = rho_each - rho_profile
             assert isinstance(table, Table)  # refused above on Spark
-            profile = _measure_profile(table, col, rho_profile, accountant, noise, step, total_rho,
-                                       typed=col.name not in untyped)
+            profiles[col.name] = _measure_profile(table, col, PROFILE_SHARE * rho_each, accountant, noise, step,
+                                                  total_rho, typed=col.name not in untyped)
         work = col
         if col.name in untyped:
-            assert profile is not None
-            work = profile.column()
-        elif profile is not None:
-            work = col.replace(nullable=profile.nullable(numeric=col.is_numeric))
-        if not (work.needs_inference or (quantile_bins and work.is_numeric and work.edges is None
-                                        and work.kind != "datetime")):
+            work = profiles[col.name].column()
+        elif col.name in profiles:
+            work = col.replace(nullable=profiles[col.name].nullable(numeric=col.is_numeric))
+        works[col.name] = work
+    # Phase 2: the rest of ρ goes to the values, split by what each column still needs
+    # (post-processing of the profiles: no data is read to split it).
+    need = {c.name: _values_weight(works[c.name], quantile_bins, typed=c.name not in untyped) for c in todo}
+    rho_left = rho - sum(PROFILE_SHARE * rho_each for n in profiles)
+    units = sum(need.values())
+    for col in todo:
+        work = works[col.name]
+        profile = profiles.get(col.name)
+        if need[col.name] == 0.0:
             # Only nullability was unknown: the profile settled it.
             new_cols[col.name] = _Inferred(work, impute=_impute_first(work))
             continue
+        rho_values = rho_left * need[col.name] / units
         try:
             if not work.is_numeric:
                 new_cols[col.name] = _infer_categories(
-                    table, col, work, rho_values, delta0, accountant, noise, step, total_rho)
+                    table, col, work, rho_values, delta0, accountant, noise, step, total_rho, profile=profile)
             else:
                 new_cols[col.name] = _infer_numeric(
                     table, col, work, rho_values, accountant, noise, step, total_rho,
-                    typed=col.name not in untyped, profile=profile, charge_delta=delta0 if col.name in untyped else 0.0)
+                    typed=col.name not in untyped, profile=profile, delta0=delta0 if col.name in untyped else 0.0)
         except _BoundsNotFound:
             failed.append(col.name)
     if failed:
@@ -396,6 +459,7 @@ class _Profile:
     whole: float
     sigma: float
     negative: float = 0.0  # noisy count of negative numbers (whole or not)
+    dates: float = 0.0  # noisy count of ISO dates/timestamps (not numbers)
 
     @property
     def numbers(self) -> float:
@@ -405,22 +469,38 @@ class _Profile:
         """Whether negative numbers are too few to see (then the lower bound is 0)."""
         return self.negative <= _z(1) * self.sigma * math.sqrt(2)
 
+    def kind(self) -> str:
+        """numeric, datetime or categorical: whichever of numbers, dates and text is most frequent."""
+        if self.numbers > max(self.text, self.dates, 0.0):
+            return "numeric"
+        if self.dates > max(self.text, self.numbers, 0.0):
+            return "datetime"
+        return "categorical"
+
     def is_numeric(self) -> bool:
-        return self.numbers > max(self.text, 0.0)
+        return self.kind() == "numeric"
 
     def is_integer(self) -> bool:
         return self.nonwhole <= NONWHOLE_SHARE * max(self.numbers, 0.0) + _z(1) * self.sigma
 
-    def nullable(self, *, numeric: bool) -> bool:
-        bad = self.missing + (self.text if numeric else 0.0)
-        cells = 2 if numeric else 1
+    def nullable(self, *, numeric: bool, datetime: bool = False) -> bool:
+        """Whether values that do not fit the type (missing, or another kind) are detectable."""
+        if datetime:
+            bad, cells = self.missing + self.text + self.numbers, 6
+        elif numeric:
+            bad, cells = self.missing + self.text + self.dates, 3
+        else:
+            bad, cells = self.missing, 1
         return bad > _z(1) * self.sigma * math.sqrt(cells)
 
     def column(self) -> Column:
-        numeric = self.is_numeric()
+        kind = self.kind()
         base = self.source
-        if numeric:
+        if kind == "numeric":
             return Column(name=self.name, kind="numeric", integer=self.is_integer(), nullable=self.nullable(numeric=True),
+                          missing_values=base.missing_values, description=base.description)
+        if kind == "datetime":
+            return Column(name=self.name, kind="datetime", nullable=self.nullable(numeric=False, datetime=True),
                           missing_values=base.missing_values, description=base.description)
         return Column(name=self.name, kind="categorical", nullable=self.nullable(numeric=False),
                       missing_values=base.missing_values, description=base.description)
@@ -435,51 +515,82 @@ def _sql_typed_number(q: str) -> str:
             f"WHEN isfinite({num}) THEN {num} END)")
 
 
+def _sql_typed_datetime(q: str) -> str:
+    """Epoch seconds of an ISO date/timestamp field, NULL for anything else (as a datetime column reads it)."""
+    return sql_number(Column(name="probe", kind="datetime"), q)
+
+
 def _measure_profile(table: Table, col: Column, rho: float, accountant: Accountant, noise: NoiseSource,
                      step: str, total_rho: float, *, typed: bool) -> _Profile:
-    """Four noisy counts (missing, text, non-whole, whole): sensitivity 1, one release."""
+    """Seven disjoint noisy counts (missing, text, dates, numbers by sign × non-whole/whole).
+
+    Sensitivity 1 (a row lies in one cell), one release.
+    """
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
-    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, and "
-                      "negative/non-negative × non-whole/whole numbers (type, sign, missingness)")
+    accountant.charge(mech, step=step, description=f"profile of {col.name!r}: counts of missing, text, dates, "
+                      "and negative/non-negative × non-whole/whole numbers (type, sign, missingness)")
     q = _quote(col.name)
     miss = sql_missing(col, q)
     if typed and col.is_numeric:
         x = f"(CASE WHEN isfinite({sql_number(col, q)}) THEN {sql_number(col, q)} END)"
     else:
         x = _sql_typed_number(q)
-    # Six disjoint cells: missing, text, and numbers by sign × (non-whole, whole).
+    # A column typed in the metadata reads its own values (dates of a datetime column are its
+    # numbers); otherwise an ISO date or timestamp that is not a number counts as a date.
+    dt = "NULL" if typed else _sql_typed_datetime(q)
+    # Seven disjoint cells: missing, text, dates, and numbers by sign × (non-whole, whole).
     row = table.connection.execute(
-        f"SELECT count(*) FILTER (WHERE m), count(*) FILTER (WHERE NOT m AND x IS NULL), "
+        f"SELECT count(*) FILTER (WHERE m), count(*) FILTER (WHERE NOT m AND x IS NULL AND d IS NULL), "
         f"count(*) FILTER (WHERE NOT m AND x < 0 AND x <> floor(x)), "
         f"count(*) FILTER (WHERE NOT m AND x < 0 AND x = floor(x)), "
         f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x <> floor(x)), "
-        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x = floor(x)) "
-        f"FROM (SELECT {miss} AS m, {x} AS x FROM {table.relation_name})"
+        f"count(*) FILTER (WHERE NOT m AND x >= 0 AND x = floor(x)), "
+        f"count(*) FILTER (WHERE NOT m AND x IS NULL AND d IS NOT NULL) "
+        f"FROM (SELECT {miss} AS m, {x} AS x, {dt} AS d FROM {table.relation_name})"
     ).fetchone()
     assert row is not None
     noisy = mech.release(np.array(row, dtype=np.float64), noise)
     v = [float(c) for c in noisy]
     prof = _Profile(col.name, col, missing=v[0], text=v[1], nonwhole=v[2] + v[4], whole=v[3] + v[5],
-                    sigma=sigma, negative=v[2] + v[3])
+                    sigma=sigma, negative=v[2] + v[3], dates=v[6])
     if typed:
         nullable = prof.nullable(numeric=col.is_numeric)
         margin = abs(prof.missing - _z(1) * sigma) / sigma
         _note(accountant, f"{col.name!r} is {'nullable' if nullable else 'never missing'}", rho, total_rho,
               margin > 2.0, "the missing count is close to its threshold")
         return prof
-    numeric = prof.is_numeric()
-    kind = ("integer" if prof.is_integer() else "decimal") if numeric else "categorical"
-    margin = abs(prof.numbers - prof.text) / (sigma * math.sqrt(3))
+    found = prof.kind()
+    numeric = found == "numeric"
+    kind = ("integer" if prof.is_integer() else "decimal") if numeric else found
+    counts = sorted([prof.numbers, prof.text, prof.dates])
+    margin = (counts[2] - counts[1]) / (sigma * math.sqrt(5))
     if numeric:
         margin = min(margin, abs(prof.nonwhole - NONWHOLE_SHARE * prof.numbers - _z(1) * sigma) / sigma)
-    nullable = prof.nullable(numeric=numeric)
+    nullable = prof.nullable(numeric=numeric, datetime=found == "datetime")
     if numeric and prof.non_negative():
         kind += " ≥ 0"
     _note(accountant, f"type of {col.name!r}: {kind}, {'nullable' if nullable else 'never missing'}"
-          + (" (text values become missing)" if numeric and nullable else ""),
+          + (" (values of another kind become missing)" if found != "categorical" and nullable else ""),
           rho, total_rho, margin > 3.0, "its noisy counts are close to the decision threshold")
     return prof
+
+
+def _values_weight(work: Column, quantile_bins: bool, *, typed: bool) -> float:
+    """Relative share of the values budget a column gets, once its type is known.
+
+    0 when the profile settled everything; :data:`DISCOVERY_WEIGHT` for a categorical column
+    whose values are discovered by a thresholded histogram (a value is kept only when its
+    noisy count clears a threshold of about 5σ, so the noise decides how rare a kept value
+    may be) when its type was inferred too (nothing at all is known of it); 1 for the rest
+    (bounds, support and bin edges of numbers, which are located from aggregated counts).
+    """
+    if not (work.needs_inference or (quantile_bins and work.is_numeric and work.edges is None
+                                     and work.kind != "datetime")):
+        return 0.0
+    if not typed and not work.is_numeric and work.categories is None:
+        return DISCOVERY_WEIGHT
+    return 1.0
 
 
 def _impute_first(col: Column) -> str | None:
@@ -498,7 +609,8 @@ def _num_text(v: float, integer: bool) -> str:
 
 # -- categories --------------------------------------------------------------------------------
 def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho: float, delta0: float,
-                      accountant: Accountant, noise: NoiseSource, step: str, total_rho: float) -> _Inferred:
+                      accountant: Accountant, noise: NoiseSource, step: str, total_rho: float,
+                      profile: _Profile | None = None) -> _Inferred:
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
     accountant.charge(mech, step=step, delta=delta0,
@@ -513,36 +625,60 @@ def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho:
     tau = float(discrete_gaussian_threshold(sigma, delta0))
     kept_pairs = sorted(((v, c) for v, c in zip(values, noisy, strict=True) if c > tau), key=lambda p: -p[1])
     kept = [v for v, _ in sorted(kept_pairs, key=lambda p: p[0])]
-    new = work.replace(categories=(*kept, OTHER))
-    impute = None if new.nullable else (kept_pairs[0][0] if kept_pairs else OTHER)
+    mode = kept_pairs[0][0] if kept_pairs else OTHER
+    other_to = None
+    if profile is not None and kept:
+        # The rows outside the kept values: the profile's noisy count of present values less
+        # the kept noisy counts (post-processing). When that rest is not even one standard
+        # deviation above zero, there is no "(other)" category: its cell would hold mostly
+        # noise in every later measurement. The few rows it may hold move to the noisy mode,
+        # as rare codes move to a neighbour. (A stricter test would fold a real rest of a few
+        # hundred rows into the mode as often as not.)
+        n_present = profile.text + profile.dates + profile.numbers  # six profile cells
+        rest = n_present - sum(c for _, c in kept_pairs)
+        sd = math.sqrt(6 * profile.sigma**2 + len(kept) * sigma**2)
+        if rest <= sd:
+            other_to = str(mode)
+    cats = tuple(kept) if other_to is not None else (*kept, OTHER)
+    new = work.replace(categories=cats)
+    impute = None if new.nullable else str(mode)
     low = not kept or min(c for _, c in kept_pairs) < 2 * tau
-    _note(accountant, f"categories of {col.name!r}: {len(kept)} kept, the rest as {OTHER!r}", rho, total_rho,
+    rest_text = (f"no {OTHER!r}: the rest is too small to detect" if other_to is not None
+                 else f"the rest as {OTHER!r}")
+    _note(accountant, f"categories of {col.name!r}: {len(kept)} kept, {rest_text}", rho, total_rho,
           not low, "no value cleared the threshold" if not kept else "some kept values barely cleared the threshold")
-    return _Inferred(new, impute=impute)
+    return _Inferred(new, impute=impute, other_to=other_to)
 
 
 # -- numbers -----------------------------------------------------------------------------------
 def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: float, accountant: Accountant,
                    noise: NoiseSource, step: str, total_rho: float, *, typed: bool,
-                   profile: _Profile | None, charge_delta: float) -> _Inferred:
+                   profile: _Profile | None, delta0: float) -> _Inferred:
     lower_known, upper_known = work.lower, work.upper
-    if not typed and profile is not None and profile.non_negative():
+    dated = work.kind == "datetime"
+    if not typed and not dated and profile is not None and profile.non_negative():
         lower_known = 0.0  # negatives too few to see: they are clamped to 0
     both_known = lower_known is not None and upper_known is not None
     # With a bound to locate, each row is counted twice: in its grid cell and in its decade
-    # (a second, coarse histogram whose cells hold enough rows to be seen): L2 sensitivity √2.
-    sens = 1.0 if both_known else math.sqrt(2.0)
-    sigma = sens * math.sqrt(1.0 / (2.0 * rho))
+    # (a second, coarse histogram whose cells hold enough rows to be seen). A column whose
+    # type was inferred is counted a third time, in a thresholded histogram of its exact
+    # values (values a numeric-looking code or a per-area figure takes). L2 sensitivity
+    # √(number of histograms).
+    parts = (1 if both_known else 2) + (0 if typed else 1)
+    # Each histogram gets ρ/parts: every count has the same noise σ, as one release of L2
+    # sensitivity √parts would give. The exact values are released separately (and after),
+    # so the grid's noise does not depend on how many distinct values there are.
+    rho_grid = rho * (parts - (0 if typed else 1)) / parts
+    sens = math.sqrt(parts - (0 if typed else 1))
+    sigma = sens * math.sqrt(1.0 / (2.0 * rho_grid))
     mech = GaussianMechanism(sigma=sigma, sensitivity=sens)
     what = "bin edges" if both_known else "bounds and bin edges"
     if not typed:
         what = "support or bounds and bin edges"
-    # A column whose type was inferred is charged the δ₀ a categorical outcome would have
-    # used, so that the charge does not depend on the inferred type.
-    accountant.charge(mech, step=step, delta=charge_delta,
+    accountant.charge(mech, step=step,
                       description=f"histogram of {col.name!r} on a public grid"
                       + ("" if both_known else " and by decade") + f" ({what})")
-    grid = public_grid() if typed else typed_grid()
+    grid = datetime_grid() if dated and not typed else public_grid() if typed else typed_grid()
     if both_known:
         assert lower_known is not None and upper_known is not None
         # Public range: the log grid inside it plus 64 equal cells, so quantiles of
@@ -550,20 +686,38 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         inside = grid[(grid > lower_known) & (grid < upper_known)]
         grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
     q = _quote(col.name)
-    num = sql_number(work, q) if typed else _sql_typed_number(q)
+    num = sql_number(work, q) if typed else _sql_typed_datetime(q) if dated else _sql_typed_number(q)
     if not typed and work.integer:
         num = f"round({num})"
     present = f"NOT {sql_missing(col, q)}"
-    counts = _grid_counts(table, work, grid, num, present)
-    decade_of = _blocks(grid)
+    exact_vals = np.zeros(0)
+    if typed:
+        counts = _grid_counts(table, work, grid, num, present)
+        exact_counts = np.zeros(0)
+    else:
+        assert isinstance(table, Table)  # type inference runs on DuckDB only
+        vals, cnts = _value_counts(table, num, present)
+        counts = np.zeros(len(grid) + 1)
+        np.add.at(counts, np.searchsorted(grid, vals, side="right"), cnts)
+        # Whole numbers of an integer column inside the public windows have exact cells of
+        # their own in the grid already; every other value is counted by its exact value.
+        own = ~(work.integer & _in_windows(vals))
+        exact_vals, exact_counts = vals[own], cnts[own]
+    decade_of = _year_blocks(grid) if dated and not typed else _blocks(grid)
     decades = np.unique(decade_of)
     decade_idx = np.searchsorted(decades, decade_of)
-    if both_known:
-        noisy = mech.release(counts, noise)
-        noisy_dec = np.zeros(len(decades))
-    else:
-        both = mech.release(np.concatenate([counts, np.bincount(decade_idx, counts, len(decades))]), noise)
-        noisy, noisy_dec = both[: len(counts)], both[len(counts):]
+    dec_counts = np.zeros(0) if both_known else np.bincount(decade_idx, counts, len(decades))
+    released = mech.release(np.concatenate([counts, dec_counts]), noise)
+    noisy = released[: len(counts)]
+    noisy_dec = released[len(counts):] if not both_known else np.zeros(len(decades))
+    noisy_exact = np.zeros(0)
+    if not typed:
+        # A column whose type was inferred is charged the δ₀ of this thresholded histogram
+        # (the same δ₀ a categorical outcome uses: the charges do not depend on the type).
+        mech_exact = GaussianMechanism(sigma=sigma)
+        accountant.charge(mech_exact, step=step, delta=delta0,
+                          description=f"thresholded histogram of {col.name!r}'s exact values (discrete support)")
+        noisy_exact = mech_exact.release(exact_counts, noise) if len(exact_counts) else exact_counts
     live = np.ones(len(noisy), dtype=bool)  # cells a row may lie in
     if lower_known is not None:  # no row lies below a public bound: those cells are noise only
         live[: int(np.searchsorted(grid, lower_known, side="right"))] = False
@@ -573,18 +727,23 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     live_dec = np.bincount(decade_idx, live, len(decades)) > 0
     noisy_dec[~live_dec] = 0.0
 
-    if not typed and work.integer and profile is not None:
-        support = _exact_support(grid, noisy, sigma, profile)
+    if not typed and profile is not None:
+        support = _exact_support(grid, noisy, exact_vals, noisy_exact, sigma, delta0, profile,
+                                 integer=work.integer)
         if support is not None:
-            levels, weights = support
-            new = Column(name=col.name, kind="ordinal", categories=tuple(int(v) for v in levels),
+            levels, weights, extended = support
+            cats = tuple(_iso(v) for v in levels) if dated else tuple(_level(v) for v in levels)
+            new = Column(name=col.name, kind="ordinal", categories=cats,
                          nullable=work.nullable, missing_values=work.missing_values, description=work.description)
-            impute = None if work.nullable else str(int(levels[int(np.argmax(weights))]))
+            impute = None if work.nullable else category_key(cats[int(np.argmax(weights))])
             low = float(np.min(weights)) < 2 * _z(len(grid)) * sigma
-            _note(accountant, f"support of {col.name!r}: exactly {list(new.categories or ())} "
-                  "(ordinal; other values move to the nearest)", rho, total_rho, not low,
+            _note(accountant, f"support of {col.name!r}: exactly {list(cats)} "
+                  "(ordinal; other values move to the nearest)"
+                  + (f"; {extended} whole number(s) kept inside or next to the detected codes"
+                     if extended else ""), rho, total_rho, not low,
                   "some values barely cleared the threshold")
-            return _Inferred(new, impute=impute, levels=tuple(int(v) for v in levels))
+            return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels),
+                             level_text=tuple(category_key(c) for c in cats))
 
     if both_known:
         assert lower_known is not None and upper_known is not None
@@ -592,14 +751,16 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         why = ""
     else:
         # Bounds are located on the public log grid (the whole-number cells of a typed grid
-        # summed into it): fine cells would each hold too few rows to be seen.
-        coarse_grid = public_grid()
+        # summed into it): fine cells would each hold too few rows to be seen. Dates are
+        # located on their own grid of months, by year.
+        coarse_grid = grid if dated and not typed else public_grid()
         owner = np.searchsorted(coarse_grid, np.concatenate([[-np.inf], grid]), side="right")
         coarse = np.zeros(len(coarse_grid) + 1)
         var = np.zeros(len(coarse_grid) + 1)
         np.add.at(coarse, owner, noisy)
         np.add.at(var, owner, np.where(live, sigma**2, 0.0))
-        located = _locate_bounds(coarse_grid, coarse, np.sqrt(var), decades, noisy_dec, live_dec, sigma)
+        located = _locate_bounds(coarse_grid, coarse, np.sqrt(var), decades, noisy_dec, live_dec, sigma,
+                                 blocks=decade_of if dated and not typed else None)
         if located is None:
             raise _BoundsNotFound(col.name)
         lower, upper, reliable, why = located
@@ -609,7 +770,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
     if upper <= lower:
         upper = lower + 1.0
-    if typed or both_known:
+    if typed or both_known or dated:
         edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, work.bins or 32, work.integer,
                                 atom_min=_z(len(noisy)) * sigma)
     else:
@@ -634,8 +795,10 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         inside = _cells_inside(grid, lower, upper)
         k = inside[int(np.argmax(noisy[inside]))] if inside.size else 0
         a = grid[k - 1] if k > 0 else lower
-        impute = _num_text(min(max(float(a), lower), upper), work.integer)
-    _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: [{lower:g}, {upper:g}], "
+        v = min(max(float(a), lower), upper)
+        impute = _iso(v) if dated else _num_text(v, work.integer)
+    shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
+    _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
           f"{len(edges) - 1} bins", rho, total_rho, reliable, why)
     return _Inferred(new, impute=impute)
 
@@ -645,33 +808,86 @@ def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
     return k[(grid[k - 1] >= lower) & (grid[k] <= upper)]
 
 
-def _exact_support(grid: np.ndarray, noisy: np.ndarray, sigma: float,
-                   profile: _Profile) -> tuple[np.ndarray, np.ndarray] | None:
-    """The few whole numbers an integer column lives on, if its noisy histogram says so.
+def _value_counts(table: Table, num: str, present: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw counts of each distinct present finite number (DuckDB)."""
+    res = table.connection.execute(
+        f"SELECT x, count(*) AS c FROM (SELECT {num} AS x FROM {table.relation_name} WHERE {present}) "
+        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL ORDER BY x"
+    ).fetchnumpy()
+    return np.asarray(res["x"], dtype=np.float64), np.asarray(res["c"], dtype=np.float64)
 
-    Cell k = [grid[k-1], grid[k]) holds exactly the whole number grid[k-1] when that is in a
-    window of :data:`INT_WINDOWS` and the next edge is at most one above. The support is the
-    set of such cells whose noisy count clears the threshold, if no other cell does, there
-    are at most :data:`MAX_LEVELS` of them and they hold :data:`SUPPORT_MASS` of the numbers.
+
+def _in_windows(x: np.ndarray) -> np.ndarray:
+    """Whether each value is a whole number with a cell of its own in :data:`INT_WINDOWS`."""
+    out = np.zeros(len(x), dtype=bool)
+    for lo, hi in INT_WINDOWS:
+        out |= (x >= lo) & (x <= hi)
+    return out & (x == np.floor(x))
+
+
+def _level(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, noisy_exact: np.ndarray,
+                   sigma: float, delta0: float, profile: _Profile, *,
+                   integer: bool) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The few exact values a number column lives on, if its noisy histograms say so.
+
+    Two sources of exact values. For an integer column, the whole-number cells of the public
+    windows (cell k = [grid[k-1], grid[k]) holds exactly grid[k-1] when that is in a window
+    of :data:`INT_WINDOWS` and the next edge is one above), detected when the noisy count
+    clears z·σ (Bonferroni over the grid). Codes are contiguous more often than not: when the
+    detected whole numbers fill at least half of the range between the smallest and the
+    largest, the whole range is the support (a code inside it too rare to detect is kept),
+    and the next whole number beyond each end is kept when its noisy count clears z·σ for
+    those two tests only (a lower threshold: the cells are public, the test costs nothing).
+    Then the thresholded histogram of every other exact value: a value is kept when its noisy
+    count clears the δ₀ threshold (a value held by one row is released with probability at
+    most δ₀).
+
+    The column is discrete when at most :data:`MAX_LEVELS` values are kept, no grid cell
+    without a kept value is detected, and the kept values' noisy counts hold
+    :data:`SUPPORT_MASS` of the (noisy) numbers.
+
+    Returns:
+        (sorted values, their noisy counts, how many whole numbers were kept that were not
+        detected on their own), or None when the column is not discrete.
     """
-    tau = _z(len(noisy)) * sigma
     k = np.arange(1, len(grid))
     a, b = grid[k - 1], grid[k]
-    in_window = np.zeros(len(k), dtype=bool)
-    for lo, hi in INT_WINDOWS:
-        in_window |= (a >= lo) & (a <= hi)
-    exact = in_window & (a == np.floor(a)) & (b <= a + 1)
-    hit = noisy > tau
-    cells_exact = np.zeros(len(noisy), dtype=bool)
-    cells_exact[k[exact]] = True
-    if np.any(hit & ~cells_exact):
+    cell_exact = np.zeros(len(noisy), dtype=bool)
+    if integer:
+        cell_exact[k[_in_windows(a) & (b <= a + 1)]] = True
+    z_grid = _z(len(noisy))
+    hit = noisy > z_grid * sigma
+    seeds = np.flatnonzero(cell_exact & hit)
+    cells = seeds
+    if seeds.size:
+        lo, hi = float(grid[seeds.min() - 1]), float(grid[seeds.max() - 1])
+        if hi - lo + 1 <= MAX_LEVELS and 2 * seeds.size >= hi - lo + 1:
+            cell_of = {float(grid[c - 1]): int(c) for c in np.flatnonzero(cell_exact)}
+            z_end = _z(2)
+            for step_out in (-1.0, 1.0):  # one more whole number beyond each end, if seen
+                v = (lo if step_out < 0 else hi) + step_out
+                if v in cell_of and noisy[cell_of[v]] > z_end * sigma:
+                    lo, hi = min(lo, v), max(hi, v)
+            cells = np.array([cell_of[float(v)] for v in np.arange(lo, hi + 1) if float(v) in cell_of])
+    tau = float(discrete_gaussian_threshold(sigma, delta0)) if delta0 > 0 else math.inf
+    kept_exact = noisy_exact > tau
+    values = np.concatenate([grid[cells - 1], exact_vals[kept_exact]]) if cells.size else exact_vals[kept_exact]
+    weights = np.concatenate([noisy[cells], noisy_exact[kept_exact]]) if cells.size else noisy_exact[kept_exact]
+    if values.size == 0 or values.size > MAX_LEVELS:
         return None
-    kept = np.flatnonzero(hit & cells_exact)
-    if kept.size == 0 or kept.size > MAX_LEVELS:
+    covered = np.zeros(len(noisy), dtype=bool)
+    covered[cells] = True
+    covered[np.searchsorted(grid, exact_vals[kept_exact], side="right")] = True
+    if np.any(hit & ~covered):
+        return None  # mass the kept values do not hold is detected elsewhere
+    if weights.sum() < SUPPORT_MASS * profile.numbers:
         return None
-    if noisy[kept].sum() < SUPPORT_MASS * profile.numbers:
-        return None
-    return grid[kept - 1], noisy[kept]
+    order = np.argsort(values)
+    return values[order], weights[order], int(cells.size - seeds.size)
 
 
 def _blocks(grid: np.ndarray) -> np.ndarray:
@@ -693,7 +909,8 @@ def _blocks(grid: np.ndarray) -> np.ndarray:
 
 
 def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades: np.ndarray,
-                   noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float) -> tuple[float, float, bool, str] | None:
+                   noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float,
+                   blocks: np.ndarray | None = None) -> tuple[float, float, bool, str] | None:
     """Bounds from noisy decade and grid histograms; None when no decade is detected.
 
     Coarse to fine. From each unknown side inwards, the first decade (:func:`_blocks`) that
@@ -705,18 +922,26 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
     lie); thresholds are z·sd with z Bonferroni-corrected for the tests made. Mass beyond
     the bound is clamped: a high DP quantile, stable from fit to fit, not the noisy extreme.
     """
-    blocks = _blocks(grid)
-    z_dec = _z(2 * int(live_dec.sum()))
+    if blocks is None:
+        blocks = _blocks(grid)
+    z_dec = _z(3 * int(live_dec.sum()))
     live_cells = sd > 0
 
     def outer_decade(order: np.ndarray) -> int | None:
+        # Three tests per decade: alone, with the DECADE_WINDOW - 1 decades before it, and
+        # the running total of all decades scanned. The window sees a tail spread over a few
+        # decades without the noise of the many empty decades far out that the running total
+        # adds (each adds σ² to its variance).
         run, k = 0.0, 0
+        window: list[float] = []
         for d in order:
             if not live_dec[d]:
                 continue
             run += noisy_dec[d]
             k += 1
-            if noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k):
+            window = [*window[-(DECADE_WINDOW - 1):], float(noisy_dec[d])]
+            if (noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k)
+                    or sum(window) > z_dec * sigma * math.sqrt(len(window))):
                 return int(d)
         return None
 
@@ -798,27 +1023,33 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
         text = sql_text(q)
         missing = sql_missing(col, q)
         on_missing = "NULL" if inf.impute is None else _sql_literal(inf.impute)
+        dated = new.kind == "datetime" or (new.kind == "ordinal" and inf.level_text is not None
+                                            and not _is_number_text(inf.level_text[0]))
         if inf.levels is not None:
             # Exact support: every number moves to the nearest kept value.
-            x = _sql_typed_number(q)
+            x = _sql_typed_datetime(q) if dated else _sql_typed_number(q)
             lv = list(inf.levels)
             mids = [(a + b) / 2 for a, b in itertools.pairwise(lv)]
-            case = " ".join(f"WHEN {x} < {m!r} THEN {_sql_literal(v)}" for m, v in zip(mids, lv[:-1], strict=True))
+            lit = [_sql_literal(t) for t in inf.level_text or [category_key(_level(v)) for v in lv]]
+            case = " ".join(f"WHEN {x} < {m!r} THEN {t}" for m, t in zip(mids, lit[:-1], strict=True))
             parts.append(f"CASE WHEN {missing} OR {x} IS NULL THEN {on_missing} "
-                         f"{case} ELSE {_sql_literal(lv[-1])} END AS {q}")
+                         f"{case} ELSE {lit[-1]} END AS {q}")
             continue
         if not new.is_numeric:
             cats = ", ".join(_sql_literal(str(c)) for c in new.categories or ())
             parts.append(
                 f"CASE WHEN {missing} THEN {on_missing} WHEN {text} IN ({cats}) THEN {text} "
-                f"ELSE {_sql_literal(OTHER)} END AS {q}"
+                f"ELSE {_sql_literal(inf.other_to or OTHER)} END AS {q}"
             )
             continue
-        x = _sql_typed_number(q) if col.name in untyped else sql_number(col, q)
+        if col.name in untyped:
+            x = _sql_typed_datetime(q) if dated else _sql_typed_number(q)
+        else:
+            x = sql_number(col, q)
         lo = new.lower if new.lower is not None else (new.edges or (0.0,))[0]
         hi = new.upper if new.upper is not None else (new.edges or (0.0,))[-1]
         clamped = f"least(greatest({x}, {float(lo)!r}), {float(hi)!r})"
-        if col.kind == "datetime":
+        if col.kind == "datetime" or dated:
             as_text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"
         elif col.name in untyped and new.integer:
             as_text = f"CAST(CAST(round({clamped}) AS BIGINT) AS VARCHAR)"

@@ -159,23 +159,34 @@ class PrivateData:
         ``quantile_bins`` is set. Returns self when there is nothing to infer (nothing is
         charged).
         """
-        from dpsynth.data.infer import infer_domain, inference_todo
+        from dpsynth.data.infer import infer_domain, inference_todo, pending_of
 
-        numeric = self._numeric_detail_pre(step)
+        # Columns whose type is inferred are numeric only once inference is done: their
+        # numeric detail (atoms, precision, shape) is measured after it, not before.
+        untyped = bool(pending_of(self.domain)[0])
+        rho_start = self.rho_left(step)
+        numeric = 0.0 if untyped else self._numeric_detail_pre(step)
         if inference_todo(self.domain, quantile_bins=self.quantile_bins):
             rho = self.inference_share * self.rho_left(step)
             self.domain, self._table = infer_domain(
                 self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
                 quantile_bins=self.quantile_bins,
             )
+        if untyped:
+            # The same share of the budget as when types are declared (of what was left
+            # before inference), so the detail is measured at the same noise.
+            numeric = self._numeric_detail_pre(step, rho_left=rho_start)
         self._numeric_detail_shape(step, numeric)
         self._discretizer = None
         self._cache.clear()
         return self
 
     # -- numeric detail (atoms, precision, within-bin shape; dpsynth.data.numeric) ------------
-    def _numeric_detail_pre(self, step: str) -> float:
-        """Measure atoms and steps before bounds are inferred; return ρ per unit for the shape."""
+    def _numeric_detail_pre(self, step: str, rho_left: float | None = None) -> float:
+        """Measure atoms and steps before bounds are inferred; return ρ per unit for the shape.
+
+        ``rho_left``: the budget left that the numeric share is taken of (default: now).
+        """
         from dpsynth.data import numeric
 
         if not self.numeric_detail or not (
@@ -189,7 +200,8 @@ class PrivateData:
             )
             return 0.0
         assert isinstance(self._table, Table)
-        rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * self.rho_left(step), self.numeric_detail)
+        left = self.rho_left(step) if rho_left is None else rho_left
+        rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * left, self.numeric_detail)
         self.domain = numeric.measure_pre(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
                                           noise=self.noise, step=step, parts=self.numeric_detail)
         return rho_unit
