@@ -18,7 +18,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -468,20 +468,8 @@ def validate(table: Table, domain: Domain) -> None:
     Raises:
         InvalidDataError: Listing every problem, each naming its column.
     """
-    problems: list[str] = []
+    problems = column_problems(table.columns, domain)
     cols = set(table.columns)
-    ignored = set(domain.ignore)
-    for name in table.columns:
-        if name not in domain and name not in ignored:
-            problems.append(
-                f"column {name!r} is in the data but not in the metadata (unknown column){_did_you_mean(name, domain.names)}"
-                "; describe it, or list it under \"ignore\""
-            )
-    for name in domain.names:
-        if name not in cols:
-            problems.append(
-                f"column {name!r} is in the metadata but missing from the data{_did_you_mean(name, table.columns)}"
-            )
     present = [c for c in domain if c.name in cols]
     # Each column's missing flag and parsed value are computed once, in a subquery; the
     # checks count over them. Each check keeps its condition on the raw text too, used only
@@ -518,19 +506,46 @@ def validate(table: Table, domain: Domain) -> None:
     row = table.connection.execute(f"SELECT {select} FROM (SELECT {inner} FROM {table.relation_name})").fetchone()
     assert row is not None
     n_rows, counts = int(row[0]), [int(v) for v in row[1:]]
-    if n_rows == 0:
-        problems.insert(0, f"the table ({table.source}) has no rows")
-    elif n_rows == 1:
-        problems.insert(0, f"the table ({table.source}) has a single row: DP synthesis from one row is meaningless")
+    problems[:0] = rows_problems(table.source, n_rows)
     if n_rows > 0:
         for (c, check, cond, _), k in zip(checks, counts, strict=True):
-            msg = _problem(table, c, check, cond, k, n_rows)
+            msg = check_problem(c, check, k, n_rows, lambda c=c, cond=cond: _examples(table, c, cond))
             if msg:
                 problems.append(msg)
     if problems:
-        raise InvalidDataError(
-            problems, hint="Fix the data or the metadata (the metadata must come from public documentation)."
-        )
+        raise InvalidDataError(problems, hint=VALIDATE_HINT)
+
+
+#: The hint every validation error ends with (whatever the engine).
+VALIDATE_HINT = "Fix the data or the metadata (the metadata must come from public documentation)."
+
+
+def column_problems(columns: Sequence[str], domain: Domain) -> list[str]:
+    """Data columns the metadata does not describe (or ignore), and described columns the data lacks."""
+    problems: list[str] = []
+    present = set(columns)
+    ignored = set(domain.ignore)
+    for name in columns:
+        if name not in domain and name not in ignored:
+            problems.append(
+                f"column {name!r} is in the data but not in the metadata (unknown column){_did_you_mean(name, domain.names)}"
+                "; describe it, or list it under \"ignore\""
+            )
+    for name in domain.names:
+        if name not in present:
+            problems.append(
+                f"column {name!r} is in the metadata but missing from the data{_did_you_mean(name, columns)}"
+            )
+    return problems
+
+
+def rows_problems(source: str, n_rows: int) -> list[str]:
+    """The problem with a table of fewer than two rows, if any."""
+    if n_rows == 0:
+        return [f"the table ({source}) has no rows"]
+    if n_rows == 1:
+        return [f"the table ({source}) has a single row: DP synthesis from one row is meaningless"]
+    return []
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -550,7 +565,11 @@ def _examples(table: Table, c: Column, cond: str) -> str:
     return f"e.g. {shown}{', …' if len(rows) > MAX_EXAMPLES else ''}"
 
 
-def _problem(table: Table, c: Column, check: str, cond: str, k: int, n_rows: int) -> str | None:
+def check_problem(c: Column, check: str, k: int, n_rows: int, examples: Callable[[], str]) -> str | None:
+    """The message of one failed validation check (``k`` rows of ``n_rows``), or None if it passed.
+
+    ``examples`` fetches the most frequent offending values (called only for a failed check).
+    """
     name = repr(c.name)
     if check == "missing":
         if k == n_rows:
@@ -562,7 +581,7 @@ def _problem(table: Table, c: Column, check: str, cond: str, k: int, n_rows: int
         return None
     if not k:
         return None
-    ex = _examples(table, c, cond)
+    ex = examples()
     if check == "category":
         return (f"column {name} has {k} value(s) outside the declared categories ({ex}); "
                 "add them to \"categories\" (or \"missing_values\"), or clean the data")
