@@ -17,7 +17,10 @@ import csv
 import math
 import os
 import re
+import shutil
+import tempfile
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +55,10 @@ CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Offending values shown per problem in validation messages.
 MAX_EXAMPLES = 5
+#: CSV files larger than this are not loaded into memory: they are parsed once, streamed,
+#: into a temporary Parquet file (columnar, compressed) that every query then reads in
+#: place, as a Parquet input is. Smaller ones are parsed into an in-memory table.
+CSV_IN_MEMORY_BYTES = 256 * 2**20
 
 
 def _new_name(prefix: str) -> str:
@@ -114,8 +121,12 @@ class Table:
         if p.stat().st_size == 0:
             raise InvalidDataError(f"file {p} is empty", hint="A CSV file needs a header line and rows.")
         con = duckdb.connect(":memory:")
+        spill: str | None = None
         try:
-            if suffix in CSV_SUFFIXES:
+            if suffix in CSV_SUFFIXES and p.stat().st_size > CSV_IN_MEMORY_BYTES:
+                spill = tempfile.mkdtemp(prefix="dpsynth-csv-")
+                name = _stream_csv(con, p, CSV_SUFFIXES[suffix], Path(spill))
+            elif suffix in CSV_SUFFIXES:
                 name = _read_csv(con, p, CSV_SUFFIXES[suffix])
             elif suffix in PARQUET_SUFFIXES:
                 name = _read_parquet(con, p)
@@ -126,8 +137,14 @@ class Table:
                 )
         except BaseException:
             con.close()
+            if spill is not None:
+                shutil.rmtree(spill, ignore_errors=True)
             raise
-        return cls(con, name, source=str(p), owns_connection=True)
+        table = cls(con, name, source=str(p), owns_connection=True)
+        if spill is not None:
+            # The temporary copy goes with the table (closed, or garbage-collected).
+            table._spill = weakref.finalize(table, shutil.rmtree, spill, True)
+        return table
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Table:
@@ -251,9 +268,12 @@ class Table:
         return pd.DataFrame({c.name: _cast_column(c, raw[c.name]) for c in domain}, columns=list(domain.names))
 
     def close(self) -> None:
-        """Close the connection if this table owns it."""
+        """Close the connection if this table owns it (and remove a large CSV's temporary copy)."""
         if self._owns:
             self.connection.close()
+            spill = self.__dict__.get("_spill")
+            if spill is not None:
+                spill()
 
     def __enter__(self) -> Table:
         return self
@@ -390,20 +410,48 @@ def _csv_error(path: Path, err: duckdb.Error) -> InvalidDataError:
                             hint="Check that it is a comma-separated file with a header line.")
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> str:
+def _csv_source(path: Path, delim: str) -> str:
+    """The ``read_csv(...)`` call that parses ``path``: every field text, no ragged rows."""
     names, delim, quote = sniff_header(path, delim)
     cols = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
-    name = _new_name("dpsynth_t")
     # Only the header line is sniffed (delimiter, quote): every field is text, rows must not be ragged.
     options = (
         f"header = true, auto_detect = false, columns = {cols}, delim = {sql_str(delim)}, "
         f"quote = {sql_str(quote)}, escape = {sql_str(quote)}, strict_mode = true, null_padding = false, "
         "encoding = 'utf-8'"
     )
+    return f"read_csv({sql_str(str(path))}, {options})"
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> str:
+    source = _csv_source(path, delim)
+    name = _new_name("dpsynth_t")
     try:
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv({sql_str(str(path))}, {options})")
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
     except duckdb.Error as err:
         raise _csv_error(path, err) from None
+    return name
+
+
+def _stream_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str, folder: Path) -> str:
+    """Parse a large CSV once into ``folder``/data.parquet, streamed; return a view over it.
+
+    Same parsing (and same one-line errors) as :func:`_read_csv`; DuckDB writes the Parquet
+    file row group by row group, so memory stays bounded whatever the file's size, and the
+    queries that follow read the columnar copy in place instead of parsing the text again.
+    """
+    source = _csv_source(path, delim)
+    out = folder / "data.parquet"
+    con.execute(f"SET temp_directory = {sql_str(str(folder))}")
+    try:
+        con.execute(
+            f"COPY (SELECT * FROM {source}) TO {sql_str(str(out))} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+    except duckdb.Error as err:
+        raise _csv_error(path, err) from None
+    name = _new_name("dpsynth_t")
+    con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_str(str(out))})")
     return name
 
 
