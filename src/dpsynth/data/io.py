@@ -14,6 +14,7 @@ data steward does on their own data; a synthesizer reaches these functions only 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 import re
@@ -97,6 +98,7 @@ class Table:
         self._owns = owns_connection
         self._parent = parent  # keeps an owning table (and its connection) alive
         self._encoded: dict[str, str] = {}
+        self._spill: weakref.finalize | None = None  # removes a large CSV's temporary copy
         rows = connection.execute(f"DESCRIBE SELECT * FROM {relation_name}").fetchall()
         self.columns: tuple[str, ...] = tuple(r[0] for r in rows)
 
@@ -271,9 +273,8 @@ class Table:
         """Close the connection if this table owns it (and remove a large CSV's temporary copy)."""
         if self._owns:
             self.connection.close()
-            spill = self.__dict__.get("_spill")
-            if spill is not None:
-                spill()
+            if self._spill is not None:
+                self._spill()
 
     def __enter__(self) -> Table:
         return self
@@ -557,7 +558,7 @@ def validate(table: Table, domain: Domain) -> None:
     problems[:0] = rows_problems(table.source, n_rows)
     if n_rows > 0:
         for (c, check, cond, _), k in zip(checks, counts, strict=True):
-            msg = check_problem(c, check, k, n_rows, lambda c=c, cond=cond: _examples(table, c, cond))
+            msg = check_problem(c, check, k, n_rows, functools.partial(_examples, table, c, cond))
             if msg:
                 problems.append(msg)
     if problems:

@@ -20,6 +20,7 @@ from the privacy boundary (``PrivateData``), as with the DuckDB engine.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -555,7 +556,7 @@ def validate(table: SparkTable, domain: Domain) -> None:
     problems[:0] = rows_problems(table.source, n_rows)
     if n_rows > 0:
         for (c, check, cond), k in zip(checks, counts, strict=True):
-            msg = check_problem(c, check, k, n_rows, lambda c=c, cond=cond: _examples(table, c, cond))
+            msg = check_problem(c, check, k, n_rows, functools.partial(_examples, table, c, cond))
             if msg:
                 problems.append(msg)
     if problems:

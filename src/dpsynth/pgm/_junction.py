@@ -254,8 +254,9 @@ def candidate_sizes_mb(
     edges = frozenset(p for cl in base for p in itertools.combinations(cl, 2))
     cand_idx = tuple(_index_cliques(domain, candidates))
     key = (domain, edges, cand_idx)
-    if _LAST_SIZES.get("key") == key:
-        return list(_LAST_SIZES["sizes"])
+    last = _LAST_SIZES.get(domain)
+    if last is not None and last[0] == key:
+        return list(last[1])
     parent = list(range(len(shape)))
 
     def find(x: int) -> int:
@@ -290,14 +291,14 @@ def candidate_sizes_mb(
         merged = frozenset(itertools.combinations(c, 2)).union(*(comp_edges.get(r, ()) for r in roots))
         cells = total - sum(comp_cells[r] for r in roots) + _cells_edges(shape, vertices, merged)
         out.append(8.0 * cells / 2**20)
-    _LAST_SIZES["key"] = key
-    _LAST_SIZES["sizes"] = tuple(out)
+    _LAST_SIZES.clear()
+    _LAST_SIZES[domain] = (key, tuple(out))
     return out
 
 
 # The last call of candidate_sizes_mb (AIM asks again with the same graph and candidates
 # whenever a round measured a clique that adds no edge).
-_LAST_SIZES: dict[str, object] = {}
+_LAST_SIZES: dict[Domain, tuple[object, tuple[float, ...]]] = {}
 
 
 @functools.lru_cache(maxsize=1 << 16)
