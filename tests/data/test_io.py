@@ -222,3 +222,24 @@ def test_write_csv_atomic(tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["s.csv"]
     write_csv_atomic(df.head(1), out)
     assert out.read_text() == "a,b\n1,x\n"
+
+
+def test_large_csv_is_streamed_to_a_temporary_parquet_copy(tmp_path, monkeypatch):
+    import os
+
+    import dpsynth.data.io as io
+
+    path = tmp_path / "t.csv"
+    write(path, "x,y\n1,a\n,b\n3,\"c,d\"\n" * 20)
+    in_memory = Table.from_path(path).to_frame()
+    monkeypatch.setattr(io, "CSV_IN_MEMORY_BYTES", 0)
+    table = Table.from_path(path)
+    folder = table._spill.peek()[2][0]
+    assert os.path.exists(os.path.join(folder, "data.parquet"))
+    pd.testing.assert_frame_equal(table.to_frame(), in_memory)
+    table.close()
+    assert not os.path.exists(folder)
+    # The same one-line error as the in-memory path, and no temporary copy left behind.
+    write(tmp_path / "bad.csv", "x,y\n1,2\n3,4,5\n")
+    with pytest.raises(InvalidDataError, match="line 3: 3 fields"):
+        Table.from_path(tmp_path / "bad.csv")

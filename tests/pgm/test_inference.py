@@ -110,3 +110,38 @@ def test_out_of_clique_marginals_of_a_forest_and_a_long_chain(direct_cells, monk
         got = model.project(q)
         assert got.shape == tuple(dom[a] for a in q)
         assert np.allclose(got, marginal(dom, joint, q), rtol=1e-9, atol=1e-9)
+
+
+def test_out_of_clique_marginal_from_the_potentials_when_the_calibrated_tree_is_bigger(monkeypatch):
+    import dpsynth.pgm._model as model_module
+
+    # A cycle a-b-c-d-e-a (its junction tree carries fill-in) and g-f hanging on a. The
+    # marginal computed from the model's own potentials with the query added must equal
+    # the brute-force one, and project() takes that route when it is the smaller tree.
+    dom = Domain(tuple("abcdefg"), (3, 4, 2, 5, 3, 2, 4))
+    rng = np.random.default_rng(0)
+    cliques = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("a", "e"), ("f", "g"), ("a", "f")]
+    pots = {c: rng.normal(size=tuple(dom[a] for a in c)) for c in cliques}
+    model = GraphicalModel(dom, pots, 100.0)
+    joint = joint_from_potentials(dom, pots, 100.0)
+    for q in [("a", "c", "g"), ("b", "e", "f"), ("c", "g"), ("b", "d", "g")]:
+        jt, own = model._potential_tree(q)
+        assert np.allclose(model._project_potentials(q, jt, own), marginal(dom, joint, q), rtol=1e-9, atol=1e-9)
+    monkeypatch.setattr(model_module, "_DIRECT_CELLS", 1)
+    own_tree = model_module.GraphicalModel._potential_tree
+    small = set()
+
+    def tracked(self, canon):
+        jt, own = own_tree(self, canon)
+        small.add(id(jt))
+        return jt, own
+
+    monkeypatch.setattr(model_module.GraphicalModel, "_potential_tree", tracked)
+    monkeypatch.setattr(model_module.JunctionTree, "cells", lambda self: 1 if id(self) in small else 10**6)
+    used = []
+    project = model_module.GraphicalModel._project_potentials
+    monkeypatch.setattr(model_module.GraphicalModel, "_project_potentials",
+                        lambda self, *a: used.append(a[0]) or project(self, *a))
+    got = model.project(("b", "d", "g"))
+    assert used == [("b", "d", "g")]
+    assert np.allclose(got, marginal(dom, joint, ("b", "d", "g")), rtol=1e-9, atol=1e-9)

@@ -14,11 +14,15 @@ data steward does on their own data; a synthesizer reaches these functions only 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 import re
+import shutil
+import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +56,10 @@ CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Offending values shown per problem in validation messages.
 MAX_EXAMPLES = 5
+#: CSV files larger than this are not loaded into memory: they are parsed once, streamed,
+#: into a temporary Parquet file (columnar, compressed) that every query then reads in
+#: place, as a Parquet input is. Smaller ones are parsed into an in-memory table.
+CSV_IN_MEMORY_BYTES = 256 * 2**20
 
 
 def _new_name(prefix: str) -> str:
@@ -90,6 +98,7 @@ class Table:
         self._owns = owns_connection
         self._parent = parent  # keeps an owning table (and its connection) alive
         self._encoded: dict[str, str] = {}
+        self._spill: weakref.finalize | None = None  # removes a large CSV's temporary copy
         rows = connection.execute(f"DESCRIBE SELECT * FROM {relation_name}").fetchall()
         self.columns: tuple[str, ...] = tuple(r[0] for r in rows)
 
@@ -114,8 +123,12 @@ class Table:
         if p.stat().st_size == 0:
             raise InvalidDataError(f"file {p} is empty", hint="A CSV file needs a header line and rows.")
         con = duckdb.connect(":memory:")
+        spill: str | None = None
         try:
-            if suffix in CSV_SUFFIXES:
+            if suffix in CSV_SUFFIXES and p.stat().st_size > CSV_IN_MEMORY_BYTES:
+                spill = tempfile.mkdtemp(prefix="dpsynth-csv-")
+                name = _stream_csv(con, p, CSV_SUFFIXES[suffix], Path(spill))
+            elif suffix in CSV_SUFFIXES:
                 name = _read_csv(con, p, CSV_SUFFIXES[suffix])
             elif suffix in PARQUET_SUFFIXES:
                 name = _read_parquet(con, p)
@@ -126,8 +139,14 @@ class Table:
                 )
         except BaseException:
             con.close()
+            if spill is not None:
+                shutil.rmtree(spill, ignore_errors=True)
             raise
-        return cls(con, name, source=str(p), owns_connection=True)
+        table = cls(con, name, source=str(p), owns_connection=True)
+        if spill is not None:
+            # The temporary copy goes with the table (closed, or garbage-collected).
+            table._spill = weakref.finalize(table, shutil.rmtree, spill, True)
+        return table
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Table:
@@ -251,9 +270,11 @@ class Table:
         return pd.DataFrame({c.name: _cast_column(c, raw[c.name]) for c in domain}, columns=list(domain.names))
 
     def close(self) -> None:
-        """Close the connection if this table owns it."""
+        """Close the connection if this table owns it (and remove a large CSV's temporary copy)."""
         if self._owns:
             self.connection.close()
+            if self._spill is not None:
+                self._spill()
 
     def __enter__(self) -> Table:
         return self
@@ -390,20 +411,48 @@ def _csv_error(path: Path, err: duckdb.Error) -> InvalidDataError:
                             hint="Check that it is a comma-separated file with a header line.")
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> str:
+def _csv_source(path: Path, delim: str) -> str:
+    """The ``read_csv(...)`` call that parses ``path``: every field text, no ragged rows."""
     names, delim, quote = sniff_header(path, delim)
     cols = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
-    name = _new_name("dpsynth_t")
     # Only the header line is sniffed (delimiter, quote): every field is text, rows must not be ragged.
     options = (
         f"header = true, auto_detect = false, columns = {cols}, delim = {sql_str(delim)}, "
         f"quote = {sql_str(quote)}, escape = {sql_str(quote)}, strict_mode = true, null_padding = false, "
         "encoding = 'utf-8'"
     )
+    return f"read_csv({sql_str(str(path))}, {options})"
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> str:
+    source = _csv_source(path, delim)
+    name = _new_name("dpsynth_t")
     try:
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv({sql_str(str(path))}, {options})")
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
     except duckdb.Error as err:
         raise _csv_error(path, err) from None
+    return name
+
+
+def _stream_csv(con: duckdb.DuckDBPyConnection, path: Path, delim: str, folder: Path) -> str:
+    """Parse a large CSV once into ``folder``/data.parquet, streamed; return a view over it.
+
+    Same parsing (and same one-line errors) as :func:`_read_csv`; DuckDB writes the Parquet
+    file row group by row group, so memory stays bounded whatever the file's size, and the
+    queries that follow read the columnar copy in place instead of parsing the text again.
+    """
+    source = _csv_source(path, delim)
+    out = folder / "data.parquet"
+    con.execute(f"SET temp_directory = {sql_str(str(folder))}")
+    try:
+        con.execute(
+            f"COPY (SELECT * FROM {source}) TO {sql_str(str(out))} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+    except duckdb.Error as err:
+        raise _csv_error(path, err) from None
+    name = _new_name("dpsynth_t")
+    con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_str(str(out))})")
     return name
 
 
@@ -468,20 +517,8 @@ def validate(table: Table, domain: Domain) -> None:
     Raises:
         InvalidDataError: Listing every problem, each naming its column.
     """
-    problems: list[str] = []
+    problems = column_problems(table.columns, domain)
     cols = set(table.columns)
-    ignored = set(domain.ignore)
-    for name in table.columns:
-        if name not in domain and name not in ignored:
-            problems.append(
-                f"column {name!r} is in the data but not in the metadata (unknown column){_did_you_mean(name, domain.names)}"
-                "; describe it, or list it under \"ignore\""
-            )
-    for name in domain.names:
-        if name not in cols:
-            problems.append(
-                f"column {name!r} is in the metadata but missing from the data{_did_you_mean(name, table.columns)}"
-            )
     present = [c for c in domain if c.name in cols]
     # Each column's missing flag and parsed value are computed once, in a subquery; the
     # checks count over them. Each check keeps its condition on the raw text too, used only
@@ -518,19 +555,46 @@ def validate(table: Table, domain: Domain) -> None:
     row = table.connection.execute(f"SELECT {select} FROM (SELECT {inner} FROM {table.relation_name})").fetchone()
     assert row is not None
     n_rows, counts = int(row[0]), [int(v) for v in row[1:]]
-    if n_rows == 0:
-        problems.insert(0, f"the table ({table.source}) has no rows")
-    elif n_rows == 1:
-        problems.insert(0, f"the table ({table.source}) has a single row: DP synthesis from one row is meaningless")
+    problems[:0] = rows_problems(table.source, n_rows)
     if n_rows > 0:
         for (c, check, cond, _), k in zip(checks, counts, strict=True):
-            msg = _problem(table, c, check, cond, k, n_rows)
+            msg = check_problem(c, check, k, n_rows, functools.partial(_examples, table, c, cond))
             if msg:
                 problems.append(msg)
     if problems:
-        raise InvalidDataError(
-            problems, hint="Fix the data or the metadata (the metadata must come from public documentation)."
-        )
+        raise InvalidDataError(problems, hint=VALIDATE_HINT)
+
+
+#: The hint every validation error ends with (whatever the engine).
+VALIDATE_HINT = "Fix the data or the metadata (the metadata must come from public documentation)."
+
+
+def column_problems(columns: Sequence[str], domain: Domain) -> list[str]:
+    """Data columns the metadata does not describe (or ignore), and described columns the data lacks."""
+    problems: list[str] = []
+    present = set(columns)
+    ignored = set(domain.ignore)
+    for name in columns:
+        if name not in domain and name not in ignored:
+            problems.append(
+                f"column {name!r} is in the data but not in the metadata (unknown column){_did_you_mean(name, domain.names)}"
+                "; describe it, or list it under \"ignore\""
+            )
+    for name in domain.names:
+        if name not in present:
+            problems.append(
+                f"column {name!r} is in the metadata but missing from the data{_did_you_mean(name, columns)}"
+            )
+    return problems
+
+
+def rows_problems(source: str, n_rows: int) -> list[str]:
+    """The problem with a table of fewer than two rows, if any."""
+    if n_rows == 0:
+        return [f"the table ({source}) has no rows"]
+    if n_rows == 1:
+        return [f"the table ({source}) has a single row: DP synthesis from one row is meaningless"]
+    return []
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -550,7 +614,11 @@ def _examples(table: Table, c: Column, cond: str) -> str:
     return f"e.g. {shown}{', …' if len(rows) > MAX_EXAMPLES else ''}"
 
 
-def _problem(table: Table, c: Column, check: str, cond: str, k: int, n_rows: int) -> str | None:
+def check_problem(c: Column, check: str, k: int, n_rows: int, examples: Callable[[], str]) -> str | None:
+    """The message of one failed validation check (``k`` rows of ``n_rows``), or None if it passed.
+
+    ``examples`` fetches the most frequent offending values (called only for a failed check).
+    """
     name = repr(c.name)
     if check == "missing":
         if k == n_rows:
@@ -562,7 +630,7 @@ def _problem(table: Table, c: Column, check: str, cond: str, k: int, n_rows: int
         return None
     if not k:
         return None
-    ex = _examples(table, c, cond)
+    ex = examples()
     if check == "category":
         return (f"column {name} has {k} value(s) outside the declared categories ({ex}); "
                 "add them to \"categories\" (or \"missing_values\"), or clean the data")

@@ -20,6 +20,7 @@ from the privacy boundary (``PrivateData``), as with the DuckDB engine.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -460,27 +461,10 @@ def clipped_view(table: SparkTable, domain: Domain, new_cols: Mapping[str, Colum
     return table.derive(table.frame.select(*parts, *others))
 
 
-def value_range(col: Column) -> tuple[float, float] | None:
-    """The closed range a numeric column's values are held to (None if unknown or categorical).
-
-    The declared bounds where given, else the outer bin edges; whole numbers inside for
-    integer columns. Mirrors the range the DuckDB engine clamps private rows to.
-    """
-    if not col.is_numeric:
-        return None
-    edges = col.edges
-    lo = col.lower if col.lower is not None else (edges[0] if edges else None)
-    hi = col.upper if col.upper is not None else (edges[-1] if edges else None)
-    if lo is None or hi is None:
-        return None
-    lo, hi = float(lo), float(hi)
-    if col.integer:
-        lo, hi = float(math.ceil(lo)), float(math.floor(hi))
-    return lo, hi
-
-
 def clamped_view(table: SparkTable, domain: Domain, *, validated: bool = False) -> SparkTable:
-    """The table with every number held to its column's :func:`value_range`.
+    """The table with every number held to its column's range (``discretize.value_range``).
+
+    The Spark twin of :func:`dpsynth.data.discretize.clamped_view` (same columns, same range).
 
     A value outside the range is replaced by the text of the range's end, so every query
     reads it as a row at that end and the sensitivity computed for the range holds. With
@@ -488,6 +472,8 @@ def clamped_view(table: SparkTable, domain: Domain, *, validated: bool = False) 
     bounds declared are left as they are; missing and unparseable values pass through.
     Returns ``table`` itself when nothing needs clamping.
     """
+    from dpsynth.data.discretize import value_range
+
     F = _pyspark()
     parts, changed = [], False
     for name in table.columns:
@@ -540,16 +526,11 @@ def validate(table: SparkTable, domain: Domain) -> None:
     Raises:
         InvalidDataError: Listing every problem, each naming its column.
     """
+    from dpsynth.data.io import VALIDATE_HINT, check_problem, column_problems, rows_problems
+
     F = _pyspark()
-    problems: list[str] = []
+    problems = column_problems(table.columns, domain)
     cols = set(table.columns)
-    for name in table.columns:
-        if name not in domain and name not in set(domain.ignore):
-            problems.append(f"column {name!r} is in the data but not in the metadata (unknown column)"
-                            "; describe it, or list it under \"ignore\"")
-    for name in domain.names:
-        if name not in cols:
-            problems.append(f"column {name!r} is in the metadata but missing from the data")
     checks: list[tuple[Column, str, SparkColumn]] = []
     for c in domain:
         if c.name not in cols:
@@ -572,47 +553,22 @@ def validate(table: SparkTable, domain: Domain) -> None:
             checks.append((c, "fraction", ok & (x != F.floor(_clamp(F, x, -1e18, 1e18)).cast("double"))))
     row = table.frame.agg(F.count(F.lit(1)), *[F.count_if(cond) for *_, cond in checks]).collect()[0]
     n_rows, counts = int(row[0]), [int(v) for v in row[1:]]
-    if n_rows == 0:
-        problems.insert(0, f"the table ({table.source}) has no rows")
-    elif n_rows == 1:
-        problems.insert(0, f"the table ({table.source}) has a single row: DP synthesis from one row is meaningless")
+    problems[:0] = rows_problems(table.source, n_rows)
     if n_rows > 0:
         for (c, check, cond), k in zip(checks, counts, strict=True):
-            msg = _problem(table, c, check, cond, k, n_rows)
+            msg = check_problem(c, check, k, n_rows, functools.partial(_examples, table, c, cond))
             if msg:
                 problems.append(msg)
     if problems:
-        raise InvalidDataError(
-            problems, hint="Fix the data or the metadata (the metadata must come from public documentation)."
-        )
+        raise InvalidDataError(problems, hint=VALIDATE_HINT)
 
 
-def _problem(table: SparkTable, c: Column, check: str, cond: SparkColumn, k: int, n_rows: int) -> str | None:
-    name = repr(c.name)
-    if check == "missing":
-        if k == n_rows:
-            return f"column {name} is entirely missing; drop it or list it under \"ignore\""
-        if k and not c.nullable:
-            return (f"column {name} has {k} missing value(s) but is not nullable; "
-                    "set \"nullable\": true in the metadata, or fill them in")
-        return None
-    if not k:
-        return None
+def _examples(table: SparkTable, c: Column, cond: SparkColumn) -> str:
+    """The most frequent values of ``c`` on the rows where ``cond`` holds (for an error message)."""
     F = _pyspark()
     rows = (table.frame.where(cond).groupBy(text(F, table.frame[_q(c.name)]).alias("v")).count()
             .orderBy(F.desc("count"), "v").limit(MAX_EXAMPLES + 1).collect())
-    ex = "e.g. " + ", ".join(repr(r[0]) for r in rows[:MAX_EXAMPLES]) + (", …" if len(rows) > MAX_EXAMPLES else "")
-    if check == "category":
-        return (f"column {name} has {k} value(s) outside the declared categories ({ex}); "
-                "add them to \"categories\" (or \"missing_values\"), or clean the data")
-    if check == "parse":
-        what = "an ISO date-time (YYYY-MM-DD[ HH:MM[:SS]])" if c.kind == "datetime" else "a finite number"
-        return f"column {name} has {k} value(s) that are not {what} ({ex}); clean them, or list the token under \"missing_values\""
-    if check == "below":
-        return f"column {name} has {k} value(s) below the lower bound {c.lower:g} ({ex})"
-    if check == "above":
-        return f"column {name} has {k} value(s) above the upper bound {c.upper:g} ({ex})"
-    return f"column {name} is declared integer but has {k} non-whole value(s) ({ex})"
+    return "e.g. " + ", ".join(repr(r[0]) for r in rows[:MAX_EXAMPLES]) + (", …" if len(rows) > MAX_EXAMPLES else "")
 
 
 # -- counting queries (Private-GSD workloads) --------------------------------------------------

@@ -374,13 +374,43 @@ class GraphicalModel:
         names = {a for c in pots for a in c}
         local = self.domain.project([a for a in self.domain.attrs if a in names])
         ljt = junction_tree(local, [*pots, canon])
+        # The calibrated cliques already carry the model's fill-in, and adding the query
+        # may triangulate badly on top of it. The model's own log-potentials (on its
+        # structure's cliques) describe the same distribution with no fill-in: with the
+        # query added they give the junction tree AIM's size filter measures.
+        ojt, opots = self._potential_tree(canon)
+        if ojt.cells() < ljt.cells():
+            return self._project_potentials(canon, ojt, opots)
         if ljt.cells() > _MAX_CELLS:
-            raise InvalidParameterError(
-                f"The marginal over {canon} needs a {ljt.size_mb():.0f} MB junction tree; "
-                "that is too big to compute exactly."
-            )
+            self._too_big(canon, ljt)
         bp = BeliefPropagation(ljt, list(pots), [canon])
         return bp.run(list(pots.values()), self.total)[0]
+
+    def _potential_tree(self, canon: Clique) -> tuple[JunctionTree, dict[Clique, np.ndarray]]:
+        """The junction tree of ``canon``'s component of the model with ``canon`` added, and its potentials."""
+        attr_comp = self._tree_info()[3]
+        tree = attr_comp[canon[0]]
+        own = maximal_cliques([c for c in [*self.cliques, *self.potentials] if attr_comp[c[0]] == tree])
+        names = {a for c in own for a in c}
+        dom = self.domain.project([a for a in self.domain.attrs if a in names])
+        pots = {c: t for c, t in self.potentials.items() if set(c) <= names}
+        return junction_tree(dom, [*own, canon]), pots
+
+    def _project_potentials(
+        self, canon: Clique, jt: JunctionTree, pots: dict[Clique, np.ndarray]
+    ) -> np.ndarray:
+        """``canon``'s marginal by belief propagation on the model's potentials (``_potential_tree``)."""
+        if jt.cells() > _MAX_CELLS:
+            self._too_big(canon, jt)
+        bp = BeliefPropagation(jt, list(pots), [canon])
+        return bp.run(list(pots.values()), self.total)[0]
+
+    @staticmethod
+    def _too_big(canon: Clique, jt: JunctionTree) -> None:
+        raise InvalidParameterError(
+            f"The marginal over {canon} needs a {jt.size_mb():.0f} MB junction tree; "
+            "that is too big to compute exactly."
+        )
 
     def _vars(self, clique: Clique) -> tuple[int, ...]:
         return tuple(self.domain.index(a) for a in clique)

@@ -66,6 +66,32 @@ def sample_workload(workload: Sequence[Clique], limit: int | None) -> list[Cliqu
     return [workload[i] for i in sorted(keep)]
 
 
+def _project_all(model: GraphicalModel, cliques: Sequence[Clique]) -> dict[Clique, np.ndarray]:
+    """The model's marginal on every clique; one contained in a bigger one already computed is summed from it.
+
+    Exact (a marginal of a marginal); out-of-model marginals cost a variable elimination
+    each, a sum over a computed superset is far cheaper (AIM's candidates are the workload's
+    downward closure, so most 2-way candidates lie inside a 3-way one).
+    """
+    out: dict[Clique, np.ndarray] = {}
+    holder: dict[frozenset[str], Clique] = {}
+    for c in sorted(cliques, key=len, reverse=True):
+        s = frozenset(c)
+        sup = holder.get(s)
+        if sup is None:
+            out[c] = model.project(c)
+            if len(c) > 1:
+                for k in range(1, len(c)):
+                    for sub in itertools.combinations(c, k):
+                        holder.setdefault(frozenset(sub), c)
+            continue
+        table = out[sup]
+        summed = table.sum(axis=tuple(i for i, a in enumerate(sup) if a not in s))
+        kept = [a for a in sup if a in s]
+        out[c] = np.ascontiguousarray(summed.transpose([kept.index(a) for a in c]))
+    return {c: out[c] for c in cliques}
+
+
 @register("aim")
 class AIM(MarginalSynthesizer):
     """AIM (McKenna, Mullins, Sheldon, Miklau 2022).
@@ -95,6 +121,10 @@ class AIM(MarginalSynthesizer):
             number of rounds then depends on the machine's speed, so two fits with one
             seed may differ.
         iters: Estimation iterations per round (warm-started, so few are needed).
+        round_tol: Tolerance of each round's estimation (see :func:`dpsynth.pgm.estimate`'s
+            ``tol``): a round's model only steers the next selection and warm-starts the
+            next estimation, so it stops once the loss barely moves; the final
+            estimation keeps the estimator's default tolerance.
         final_iters: Iterations of the last estimation.
         random_state: Seed for tests and research only (the report then says not for release).
     """
@@ -112,6 +142,7 @@ class AIM(MarginalSynthesizer):
         max_rounds: int | None = None,
         time_limit: float | None = None,
         iters: int = 100,
+        round_tol: float = 1e-7,
         final_iters: int = 1000,
         random_state: RandomState = None,
     ) -> None:
@@ -126,6 +157,7 @@ class AIM(MarginalSynthesizer):
         self.max_rounds = max_rounds
         self.time_limit = time_limit
         self.iters = iters
+        self.round_tol = round_tol
         self.final_iters = final_iters
 
     def _validate_params(self) -> None:
@@ -142,6 +174,7 @@ class AIM(MarginalSynthesizer):
         if self.time_limit is not None:
             check_positive(self.time_limit, "time_limit", "AIM")
         check_int(self.iters, "iters", "AIM")
+        check_positive(self.round_tol, "round_tol", "AIM")
         check_int(self.final_iters, "final_iters", "AIM")
         if self.workload is not None and (
             isinstance(self.workload, str) or not all(len(c) > 0 for c in self.workload)
@@ -182,7 +215,7 @@ class AIM(MarginalSynthesizer):
             # Domain compression as in MST (post-processing of the one-way answers): every
             # later marginal is measured on fewer, better-populated cells.
             coarsen, dom, log = compress_domain(dom, log, sigma)
-        model = estimate(dom, log, iters=self.iters)
+        model = estimate(dom, log, iters=self.iters, tol=self.round_tol)
         with track("AIM: budget spent", total=1.0) as progress:
             model = self._rounds(
                 data, dom, log, model, cands, coarsen, rho, sigma, epsilon, alpha, progress, start
@@ -250,7 +283,7 @@ class AIM(MarginalSynthesizer):
             idx = np.flatnonzero(fits)
             small = [names[i] for i in idx]
             penalties = math.sqrt(2.0 / math.pi) * sigma * cells[idx]
-            estimates = {c: model.project(c) for c in small}
+            estimates = _project_all(model, small)
             pick = small[
                 data.select_marginal(
                     small,
@@ -264,7 +297,7 @@ class AIM(MarginalSynthesizer):
             ]
             log += data.measure_marginals([pick], sigma=sigma, step="aim.measure", coarsen=coarsen)
             before = estimates[pick]
-            model = estimate(dom, log, iters=self.iters, warm_start=model)
+            model = estimate(dom, log, iters=self.iters, warm_start=model, tol=self.round_tol)
             after = model.project(pick)
             # Anneal: if the new measurement barely moved the estimate, halve σ (lines 14–15).
             if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * sigma * dom.size(pick):
