@@ -9,6 +9,7 @@ from scipy.stats import norm
 from dpsynth.audit.worst_case import (
     TranscriptData,
     audit_worst_case,
+    measurement_rho,
     mu_from_rates,
     mu_lower_bounds,
     worst_case_pair,
@@ -93,6 +94,25 @@ def test_honest_generator_is_consistent_and_tight(tmp_path):
     assert len(doc["white_box"]["curve_fpr"]) == len(doc["white_box"]["curve_fnr"]) > 10
 
 
+def test_measurement_claim_is_the_gaussian_part_of_the_ledger():
+    # MST spends ρ/3 on one-way marginals, ρ/3 on the tree (exponential mechanism) and ρ/3 on
+    # two-way marginals: the measurements the white-box attack reads claim √(2/3) of √(2ρ).
+    mst = audit_worst_case("mst", epsilon=1.0, delta=1e-2, runs=20, n_jobs=1, random_state=0)
+    assert mst.mu_claim == "zcdp"
+    assert mst.mu_claimed_measurements == pytest.approx(mst.mu_claimed * np.sqrt(2 / 3), rel=1e-6)
+    # Δ = sensitivity for every marginal on the pair: the transcript carries the whole claim.
+    assert mst.mu_measurements == pytest.approx(mst.mu_claimed_measurements, rel=1e-9)
+    assert mst.tightness_measurements == pytest.approx(mst.white_box.mu_lb_bayes / mst.mu_claimed_measurements)
+    assert "claim μ = 0.371" in mst.summary() and mst.to_dict()["mu_claimed_measurements"] > 0
+    pair = worst_case_pair()
+    report = create("mst", random_state=0).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2)).privacy_report
+    selections = sum(e.rho for e in report.ledger if e.mechanism.startswith("exponential"))
+    assert selections > 0 and measurement_rho(report) == pytest.approx(report.rho - selections, rel=1e-9)
+    # All of independent's budget is Gaussian measurements: the two claims coincide.
+    ind = create("independent", random_state=0, **FAST).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2))
+    assert measurement_rho(ind.privacy_report) == pytest.approx(ind.privacy_report.rho, rel=1e-9)
+
+
 def test_category_read_from_data_reads_violation():
     res = audit_worst_case(
         Make(CategoryFromData, "category_from_data", iters=1), epsilon=1.0, delta=1e-5, runs=150,
@@ -173,3 +193,7 @@ def test_report_draws_the_worst_case_audit():
     section = section[: section.index("</section>")]
     assert "Tightness" in section and "white-box" in section and "black-box" in section
     assert res.verdict in section and section.count("<svg") == 1
+    assert "Tightness (measurements)" not in section  # independent: nothing but measurements
+    mst = audit_worst_case("mst", epsilon=1.0, delta=1e-2, runs=20, n_jobs=1, random_state=0)
+    page = build_report(privacy=privacy, audit=mst, generated_at="now")
+    assert "Tightness (measurements)" in page and "0.371" in page
