@@ -21,7 +21,8 @@ Kulynych ("Tight Auditing of Differential Privacy in MST and AIM", 2026) do:
    answers, vote histograms: the transcript the fitted model is computed from), scored by the
    Neyman–Pearson log-likelihood ratio of D⁺ against D⁻ for Gaussian noise at the stated σ,
    Σ Δ·(y − m⁻)/σ² − ‖Δ‖²/(2σ²) with m⁻ the true answers on D⁻ and Δ = m⁺ − m⁻. Its threshold
-   (0) is fixed before any run, so no threshold is chosen on the data.
+   (0) is fixed before any run, so no threshold is chosen on the data; a score exactly at the
+   threshold (discrete noise makes ties) is called with probability ½ (a randomised test).
 4. **Bounds.** At the threshold, the false-positive and false-negative rates give a point of
    the empirical trade-off curve. A μ-GDP mechanism has FNR ≥ Φ(Φ⁻¹(1 − FPR) − μ), so
    μ ≥ Φ⁻¹(1 − FPR) − Φ⁻¹(FNR). The Clopper–Pearson bound plugs in the exact binomial upper
@@ -128,10 +129,12 @@ class TranscriptData(PrivateData):
         self._twins = twins
         self._scores: dict[str, float] = {"llr": 0.0, "info": 0.0, "releases": 0.0}
         # The true (noiseless) marginals of this fixed table, shared by every fit's view: a
-        # fit binds a fresh view whose cache starts empty, and recounting the same 10 rows
-        # for each of thousands of fits is most of a small fit's time. Same counts, same
-        # noise: the transcript is unchanged.
+        # fit binds a fresh view whose cache starts empty, and recounting the same rows for
+        # each of thousands of fits is a large part of a small fit's time. Same counts, same
+        # noise: the transcript is unchanged. Used only while the view still holds this very
+        # table (domain inference would replace it).
         self._shared_cache: dict[Any, np.ndarray] = {}
+        self._shared_table = self._table
 
     def bind(self, accountant: Any, noise: Any) -> PrivateData:  # noqa: D102 - as PrivateData
         view = super().bind(accountant, noise)
@@ -139,8 +142,19 @@ class TranscriptData(PrivateData):
         view._twins = self._twins  # type: ignore[attr-defined]
         view._scores = self._scores  # type: ignore[attr-defined]
         view._shared_cache = self._shared_cache  # type: ignore[attr-defined]
-        view._cache = self._shared_cache  # type: ignore[attr-defined]
+        view._shared_table = self._shared_table  # type: ignore[attr-defined]
         return view
+
+    def _true_marginals(self, cliques: Sequence[Any], coarsen: Any = None) -> list[np.ndarray]:
+        if self._table is not self._shared_table:
+            return super()._true_marginals(cliques, coarsen)
+        for c in cliques:
+            if c in self._shared_cache and c not in self._cache:
+                self._cache[c] = self._shared_cache[c]
+        out = super()._true_marginals(cliques, coarsen)
+        for c in cliques:
+            self._shared_cache.setdefault(c, self._cache[c])
+        return out
 
     def reset(self) -> None:
         """Start a new transcript (before the next fit)."""
@@ -389,7 +403,12 @@ def _bound(
     name: str, scores: np.ndarray, members: np.ndarray, threshold: float, *, mu_claimed: float, delta: float,
     alpha: float, seed: int,
 ) -> FeatureBound:
-    called = scores >= threshold
+    # A randomised test at the threshold: discrete noise makes the likelihood ratio discrete
+    # (PE's vote counts put ≈ 9% of runs exactly at 0), and sending every tie to one side
+    # unbalances the two error rates and wastes power. The coins are drawn from the audit's
+    # seed, independently of the scores, so the test is still fixed before the runs.
+    coins = np.random.default_rng([seed, 0x7E5]).random(len(scores)) < 0.5
+    called = (scores > threshold) | ((scores == threshold) & coins)
     tp, fn = int((called & members).sum()), int((~called & members).sum())
     fp, tn = int((called & ~members).sum()), int((~called & ~members).sum())
     point, cp, bayes = mu_lower_bounds(tp, fn, fp, tn, alpha=alpha, random_state=seed)
