@@ -226,3 +226,23 @@ def test_shared_cache_and_final_estimation_leave_the_transcript_unchanged():
     create("mst", random_state=5).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2))
     create("mst", random_state=5).fit(fresh, PrivacyBudget(1.0, 1e-2))
     assert llr[0] == llr[1] == llr[2] == fresh.llr
+
+
+def test_selection_likelihood_ratio_is_exact():
+    # One selection between two candidates whose scores differ only on D⁺: the recorded ratio
+    # is the exponential mechanism's log P(choice | D⁺) − log P(choice | D⁻), computed by hand.
+    from scipy.special import logsumexp
+
+    from dpsynth.privacy import Accountant
+    from dpsynth.privacy.random import NoiseSource
+
+    pair = worst_case_pair()
+    twins = (PrivateData(pair.minus, pair.domain), PrivateData(pair.plus, pair.domain))
+    data = TranscriptData(pair.plus, pair.domain, twins=twins)
+    view = data.bind(Accountant(PrivacyBudget(1.0, 1e-2)), NoiseSource(random_state=0))
+    est = {("a", "b"): np.array([10.0, 0, 0, 0]), ("a",): np.array([5.0, 5.0])}
+    idx = view.select_marginal([("a", "b"), ("a",)], est, epsilon=0.8, step="t")
+    # Scores ‖M − est‖₁: D⁻ (a×b: 0, a: 10); D⁺ (a×b: 1, a: 9), moved in opposite directions.
+    lo, hi = 0.4 * np.array([0.0, 10.0]), 0.4 * np.array([1.0, 9.0])
+    expect = (hi[idx] - logsumexp(hi)) - (lo[idx] - logsumexp(lo))
+    assert expect != 0 and data.llr_select == pytest.approx(expect) and data.llr == 0.0

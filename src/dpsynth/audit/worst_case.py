@@ -20,7 +20,11 @@ Kulynych ("Tight Auditing of Differential Privacy in MST and AIM", 2026) do:
    *White-box*: every noisy answer the fit released through ``PrivateData`` (marginals, query
    answers, vote histograms: the transcript the fitted model is computed from), scored by the
    Neyman–Pearson log-likelihood ratio of D⁺ against D⁻ for Gaussian noise at the stated σ,
-   Σ Δ·(y − m⁻)/σ² − ‖Δ‖²/(2σ²) with m⁻ the true answers on D⁻ and Δ = m⁺ − m⁻. Its threshold
+   Σ Δ·(y − m⁻)/σ² − ‖Δ‖²/(2σ²) with m⁻ the true answers on D⁻ and Δ = m⁺ − m⁻, plus, for
+   each marginal selection (MST's tree, AIM's rounds), log P(choice | D⁺) / P(choice | D⁻) of
+   the exponential mechanism given the same released estimates: the likelihood ratio of the
+   whole transcript. (GSD's query selections are not scored: its statistic reads its
+   measurements only.) Its threshold
    (0) is fixed before any run, so no threshold is chosen on the data; a score exactly at the
    threshold (discrete noise makes ties) is called with probability ½ (a randomised test).
 4. **Bounds.** At the threshold, the false-positive and false-negative rates give a point of
@@ -158,12 +162,17 @@ class TranscriptData(PrivateData):
 
     def reset(self) -> None:
         """Start a new transcript (before the next fit)."""
-        self._scores = {"llr": 0.0, "info": 0.0, "releases": 0.0}
+        self._scores = {"llr": 0.0, "info": 0.0, "releases": 0.0, "llr_select": 0.0}
 
     @property
     def llr(self) -> float:
         """Σ over releases of the Gaussian log-likelihood ratio log p(y | D⁺) / p(y | D⁻)."""
         return self._scores["llr"]
+
+    @property
+    def llr_select(self) -> float:
+        """Σ over marginal selections of log P(choice | D⁺) / P(choice | D⁻) (exponential mechanism)."""
+        return self._scores.get("llr_select", 0.0)
 
     @property
     def info(self) -> float:
@@ -189,6 +198,32 @@ class TranscriptData(PrivateData):
         out = super().measure_marginals(cliques, sigma=sigma, step=step, coarsen=coarsen)
         self.note_marginals(cliques, coarsen, out)
         return out
+
+    def select_marginal(  # noqa: D102 - as PrivateData
+        self, candidates: Sequence[Any], estimates: Any, *, epsilon: float, penalties: Any = None,
+        weights: Any = None, step: str, coarsen: Any = None,
+    ) -> int:
+        from scipy.special import logsumexp
+
+        idx = super().select_marginal(
+            candidates, estimates, epsilon=epsilon, penalties=penalties, weights=weights, step=step, coarsen=coarsen
+        )
+        # The exponential mechanism picks r with probability ∝ exp(ε·q_r/(2Δ)) (Gumbel-max in
+        # ExponentialMechanism.select); the choice's likelihood ratio uses the same scores
+        # computed on each twin, given the same (released) estimates.
+        cands = [tuple(c) for c in candidates]
+        w = np.ones(len(cands)) if weights is None else np.asarray(weights, dtype=float)
+        pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
+        logp = []
+        for t in self._twins:
+            q = np.array([
+                wi * (np.abs(m.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
+                for c, m, wi, p in zip(cands, t._true_marginals(cands, coarsen), w, pen, strict=True)
+            ])
+            logits = epsilon * q / (2.0 * float(w.max()))
+            logp.append(float(logits[idx] - logsumexp(logits)))
+        self._scores["llr_select"] = self._scores.get("llr_select", 0.0) + logp[1] - logp[0]
+        return idx
 
     def answer_queries(self, workload: Any, *, sigma: float, step: str, select: Any = None) -> Any:  # noqa: D102
         from dpsynth.data import queries as q
@@ -296,6 +331,7 @@ def _runs(spec: _Spec, entropy: int, jobs: Sequence[tuple[int, int]]) -> list[di
         report = model.privacy_report
         out.append({
             "side": side, "run": run, "entropy": entropy, "llr": data.llr, "info": data.info,
+            "llr_select": data.llr_select,
             "patterns": _patterns(synth), "rho": report.rho, "mu": report.mu,
             "rho_measurements": measurement_rho(report),
             "cpu_s": time.process_time() - c0,
@@ -711,6 +747,13 @@ def audit_worst_case(
     members = np.array([k[0] == 1 for k in keys])
     run_ids = np.array([k[1] for k in keys])
     llr = np.array([float(records[k]["llr"]) for k in keys])
+    # The white-box statistic is the log-likelihood ratio of the whole transcript: the
+    # measurements' Gaussian ratios plus the marginal selections' exponential-mechanism
+    # ratios (runs recorded before selections were scored carry measurements only).
+    with_selections = all("llr_select" in records[k] for k in keys)
+    if with_selections:
+        llr = llr + np.array([float(records[k]["llr_select"]) for k in keys])
+    settings["white_box_statistic"] = "measurements + selections" if with_selections else "measurements"
     info = np.array([float(records[k]["info"]) for k in keys])
     patterns = np.array([records[k]["patterns"] for k in keys], dtype=float)
     first = records[keys[0]]
