@@ -102,7 +102,10 @@ def test_measurement_claim_is_the_gaussian_part_of_the_ledger():
     assert mst.mu_claimed_measurements == pytest.approx(mst.mu_claimed * np.sqrt(2 / 3), rel=1e-6)
     # Δ = sensitivity for every marginal on the pair: the transcript carries the whole claim.
     assert mst.mu_measurements == pytest.approx(mst.mu_claimed_measurements, rel=1e-9)
-    assert mst.tightness_measurements == pytest.approx(mst.white_box.mu_lb_bayes / mst.mu_claimed_measurements)
+    # Its measurement tightness is from the measurements' ratio alone (selections left out).
+    assert mst.settings["white_box_statistic"] == "measurements + selections"
+    assert mst.tightness_measurements == pytest.approx(mst.mu_lb_measurements_bayes / mst.mu_claimed_measurements)
+    assert np.isfinite(mst.mu_lb_measurements_cp) and mst.mu_lb_measurements_cp <= mst.mu_lb_measurements_bayes
     assert "claim μ = 0.371" in mst.summary() and mst.to_dict()["mu_claimed_measurements"] > 0
     pair = worst_case_pair()
     report = create("mst", random_state=0).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2)).privacy_report

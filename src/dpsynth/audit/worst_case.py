@@ -435,10 +435,9 @@ def _curve(scores: np.ndarray, members: np.ndarray, points: int = 101) -> tuple[
     return [round(float(v), 5) for v in fpr[keep]], [round(float(1 - v), 5) for v in tpr[keep]]
 
 
-def _bound(
-    name: str, scores: np.ndarray, members: np.ndarray, threshold: float, *, mu_claimed: float, delta: float,
-    alpha: float, seed: int,
-) -> FeatureBound:
+def _confusion_bounds(
+    scores: np.ndarray, members: np.ndarray, threshold: float, *, alpha: float, seed: int
+) -> tuple[tuple[int, int, int, int], tuple[float, float, float]]:
     # A randomised test at the threshold: discrete noise makes the likelihood ratio discrete
     # (PE's vote counts put ≈ 9% of runs exactly at 0), and sending every tie to one side
     # unbalances the two error rates and wastes power. The coins are drawn from the audit's
@@ -447,7 +446,14 @@ def _bound(
     called = (scores > threshold) | ((scores == threshold) & coins)
     tp, fn = int((called & members).sum()), int((~called & members).sum())
     fp, tn = int((called & ~members).sum()), int((~called & ~members).sum())
-    point, cp, bayes = mu_lower_bounds(tp, fn, fp, tn, alpha=alpha, random_state=seed)
+    return (tp, fn, fp, tn), mu_lower_bounds(tp, fn, fp, tn, alpha=alpha, random_state=seed)
+
+
+def _bound(
+    name: str, scores: np.ndarray, members: np.ndarray, threshold: float, *, mu_claimed: float, delta: float,
+    alpha: float, seed: int,
+) -> FeatureBound:
+    (tp, fn, fp, tn), (point, cp, bayes) = _confusion_bounds(scores, members, threshold, alpha=alpha, seed=seed)
     curve_eps = epsilon_from_scores(scores, members, delta=delta, alpha=alpha, method="cp", choice="bonferroni")
     fpr, fnr = _curve(scores, members)
     return FeatureBound(
@@ -515,6 +521,8 @@ class WorstCaseAudit:
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
     mu_claimed_measurements: float = math.nan
+    mu_lb_measurements_cp: float = math.nan
+    mu_lb_measurements_bayes: float = math.nan
 
     @property
     def tightness(self) -> float:
@@ -525,19 +533,20 @@ class WorstCaseAudit:
     def tightness_measurements(self) -> float:
         """White-box Bayesian μ_lb / ``mu_claimed_measurements``: tightness of the measurement part.
 
-        This compares the attack with the claim of the part it reads (the Gaussian
-        measurements), not with the whole fit's claim. It is a figure of merit, not a
+        The bound is from the measurements' likelihood ratio alone (the selections' share
+        left out, so it is compared with the claim of the part it reads), at the white-box
+        bound's confidence; with no selections scored it is the white-box bound itself. It is a figure of merit, not a
         verdict: the selections run before the measurements and could leak through them, so
         a value above 1 would not by itself prove a violation.
         """
         m = self.mu_claimed_measurements
-        return self.white_box.mu_lb_bayes / m if m > 0 else math.nan
+        return self.mu_lb_measurements_bayes / m if m > 0 else math.nan
 
     @property
     def tightness_measurements_cp(self) -> float:
         """As :attr:`tightness_measurements`, with the Clopper–Pearson bound."""
         m = self.mu_claimed_measurements
-        return self.white_box.mu_lb_cp / m if m > 0 else math.nan
+        return self.mu_lb_measurements_cp / m if m > 0 else math.nan
 
     def summary(self) -> str:
         """Two sentences for people."""
@@ -578,6 +587,8 @@ class WorstCaseAudit:
             "mu_claimed_measurements": self.mu_claimed_measurements,
             "tightness_measurements": self.tightness_measurements,
             "tightness_measurements_cp": self.tightness_measurements_cp,
+            "mu_lb_measurements_cp": self.mu_lb_measurements_cp,
+            "mu_lb_measurements_bayes": self.mu_lb_measurements_bayes,
             "summary": self.summary(),
             "white_box": self.white_box.to_dict(),
             "black_box": self.black_box.to_dict(),
@@ -747,6 +758,7 @@ def audit_worst_case(
     members = np.array([k[0] == 1 for k in keys])
     run_ids = np.array([k[1] for k in keys])
     llr = np.array([float(records[k]["llr"]) for k in keys])
+    meas_only = llr
     # The white-box statistic is the log-likelihood ratio of the whole transcript: the
     # measurements' Gaussian ratios plus the marginal selections' exponential-mechanism
     # ratios (runs recorded before selections were scored carry measurements only).
@@ -761,6 +773,9 @@ def audit_worst_case(
     mu_claimed = float(first["mu"]) if gdp else math.sqrt(2.0 * float(first["rho"]))
     a = alpha / 2.0  # two feature sets
     white = _bound("white_box", llr, members, 0.0, mu_claimed=mu_claimed, delta=delta, alpha=a, seed=seed)
+    meas_cp, meas_bayes = white.mu_lb_cp, white.mu_lb_bayes
+    if with_selections and np.any(llr != meas_only):
+        _, (_, meas_cp, meas_bayes) = _confusion_bounds(meas_only, members, 0.0, alpha=a, seed=seed)
     bb_scores, bb_members = _black_box_scores(patterns, members, run_ids)
     black = _bound("black_box", bb_scores, bb_members, 0.0, mu_claimed=mu_claimed, delta=delta, alpha=a, seed=seed + 1)
     verdict = _verdict(white, black, epsilon=float(epsilon), mu_claimed=mu_claimed, gdp=gdp)
@@ -774,4 +789,5 @@ def audit_worst_case(
         wall_seconds=time.perf_counter() - t0,
         cpu_seconds=run_cpu + (time.process_time() - c0 if n_jobs != 1 else 0.0),
         mu_claimed_measurements=mu_meas_claimed,
+        mu_lb_measurements_cp=meas_cp, mu_lb_measurements_bayes=meas_bayes,
     )
