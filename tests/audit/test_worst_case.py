@@ -9,6 +9,7 @@ from scipy.stats import norm
 from dpsynth.audit.worst_case import (
     TranscriptData,
     audit_worst_case,
+    measurement_rho,
     mu_from_rates,
     mu_lower_bounds,
     worst_case_pair,
@@ -93,6 +94,28 @@ def test_honest_generator_is_consistent_and_tight(tmp_path):
     assert len(doc["white_box"]["curve_fpr"]) == len(doc["white_box"]["curve_fnr"]) > 10
 
 
+def test_measurement_claim_is_the_gaussian_part_of_the_ledger():
+    # MST spends ρ/3 on one-way marginals, ρ/3 on the tree (exponential mechanism) and ρ/3 on
+    # two-way marginals: the measurements the white-box attack reads claim √(2/3) of √(2ρ).
+    mst = audit_worst_case("mst", epsilon=1.0, delta=1e-2, runs=20, n_jobs=1, random_state=0)
+    assert mst.mu_claim == "zcdp"
+    assert mst.mu_claimed_measurements == pytest.approx(mst.mu_claimed * np.sqrt(2 / 3), rel=1e-6)
+    # Δ = sensitivity for every marginal on the pair: the transcript carries the whole claim.
+    assert mst.mu_measurements == pytest.approx(mst.mu_claimed_measurements, rel=1e-9)
+    # Its measurement tightness is from the measurements' ratio alone (selections left out).
+    assert mst.settings["white_box_statistic"] == "measurements + selections"
+    assert mst.tightness_measurements == pytest.approx(mst.mu_lb_measurements_bayes / mst.mu_claimed_measurements)
+    assert np.isfinite(mst.mu_lb_measurements_cp) and mst.mu_lb_measurements_cp <= mst.mu_lb_measurements_bayes
+    assert "claim μ = 0.371" in mst.summary() and mst.to_dict()["mu_claimed_measurements"] > 0
+    pair = worst_case_pair()
+    report = create("mst", random_state=0).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2)).privacy_report
+    selections = sum(e.rho for e in report.ledger if e.mechanism.startswith("exponential"))
+    assert selections > 0 and measurement_rho(report) == pytest.approx(report.rho - selections, rel=1e-9)
+    # All of independent's budget is Gaussian measurements: the two claims coincide.
+    ind = create("independent", random_state=0, **FAST).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2))
+    assert measurement_rho(ind.privacy_report) == pytest.approx(ind.privacy_report.rho, rel=1e-9)
+
+
 def test_category_read_from_data_reads_violation():
     res = audit_worst_case(
         Make(CategoryFromData, "category_from_data", iters=1), epsilon=1.0, delta=1e-5, runs=150,
@@ -173,3 +196,56 @@ def test_report_draws_the_worst_case_audit():
     section = section[: section.index("</section>")]
     assert "Tightness" in section and "white-box" in section and "black-box" in section
     assert res.verdict in section and section.count("<svg") == 1
+    assert "Tightness (measurements)" not in section  # independent: nothing but measurements
+    mst = audit_worst_case("mst", epsilon=1.0, delta=1e-2, runs=20, n_jobs=1, random_state=0)
+    page = build_report(privacy=privacy, audit=mst, generated_at="now")
+    assert "Tightness (measurements)" in page and "0.371" in page
+
+
+def test_ties_at_the_threshold_are_split():
+    # Discrete scores with a third of the runs exactly at the threshold on both sides: a
+    # randomised test splits them, so the rates stay balanced (sending all ties to "member"
+    # would give FPR ≈ 0.5 and FNR ≈ 0.17 for the same scores).
+    from dpsynth.audit.worst_case import _bound
+
+    scores = np.r_[np.repeat([-1.0, 0.0, 1.0], [400, 300, 300]), np.repeat([-1.0, 0.0, 1.0], [300, 300, 400])]
+    members = np.r_[np.zeros(1000, bool), np.ones(1000, bool)]
+    b = _bound("w", scores, members, 0.0, mu_claimed=1.0, delta=1e-5, alpha=0.05, seed=0)
+    assert abs(b.fp / 1000 - 0.45) < 0.04 and abs(b.fn / 1000 - 0.45) < 0.04
+
+
+def test_shared_cache_and_final_estimation_leave_the_transcript_unchanged():
+    # The audit shares true counts across fits and the benchmark cuts MST's final estimation
+    # (post-processing) to one iteration: the same seed must give the same transcript.
+    pair = worst_case_pair()
+    twins = (PrivateData(pair.minus, pair.domain), PrivateData(pair.plus, pair.domain))
+    data = TranscriptData(pair.plus, pair.domain, twins=twins)
+    llr = []
+    for params in ({}, {}, {"iters": 1}):
+        data.reset()
+        create("mst", random_state=5, **params).fit(data, PrivacyBudget(1.0, 1e-2))
+        llr.append(data.llr)
+    fresh = TranscriptData(pair.plus, pair.domain, twins=twins)
+    create("mst", random_state=5).fit(PrivateData(pair.plus, pair.domain), PrivacyBudget(1.0, 1e-2))
+    create("mst", random_state=5).fit(fresh, PrivacyBudget(1.0, 1e-2))
+    assert llr[0] == llr[1] == llr[2] == fresh.llr
+
+
+def test_selection_likelihood_ratio_is_exact():
+    # One selection between two candidates whose scores differ only on D⁺: the recorded ratio
+    # is the exponential mechanism's log P(choice | D⁺) − log P(choice | D⁻), computed by hand.
+    from scipy.special import logsumexp
+
+    from dpsynth.privacy import Accountant
+    from dpsynth.privacy.random import NoiseSource
+
+    pair = worst_case_pair()
+    twins = (PrivateData(pair.minus, pair.domain), PrivateData(pair.plus, pair.domain))
+    data = TranscriptData(pair.plus, pair.domain, twins=twins)
+    view = data.bind(Accountant(PrivacyBudget(1.0, 1e-2)), NoiseSource(random_state=0))
+    est = {("a", "b"): np.array([10.0, 0, 0, 0]), ("a",): np.array([5.0, 5.0])}
+    idx = view.select_marginal([("a", "b"), ("a",)], est, epsilon=0.8, step="t")
+    # Scores ‖M − est‖₁: D⁻ (a×b: 0, a: 10); D⁺ (a×b: 1, a: 9), moved in opposite directions.
+    lo, hi = 0.4 * np.array([0.0, 10.0]), 0.4 * np.array([1.0, 9.0])
+    expect = (hi[idx] - logsumexp(hi)) - (lo[idx] - logsumexp(lo))
+    assert expect != 0 and data.llr_select == pytest.approx(expect) and data.llr == 0.0

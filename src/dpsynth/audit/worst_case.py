@@ -20,8 +20,13 @@ Kulynych ("Tight Auditing of Differential Privacy in MST and AIM", 2026) do:
    *White-box*: every noisy answer the fit released through ``PrivateData`` (marginals, query
    answers, vote histograms: the transcript the fitted model is computed from), scored by the
    Neyman–Pearson log-likelihood ratio of D⁺ against D⁻ for Gaussian noise at the stated σ,
-   Σ Δ·(y − m⁻)/σ² − ‖Δ‖²/(2σ²) with m⁻ the true answers on D⁻ and Δ = m⁺ − m⁻. Its threshold
-   (0) is fixed before any run, so no threshold is chosen on the data.
+   Σ Δ·(y − m⁻)/σ² − ‖Δ‖²/(2σ²) with m⁻ the true answers on D⁻ and Δ = m⁺ − m⁻, plus, for
+   each marginal selection (MST's tree, AIM's rounds), log P(choice | D⁺) / P(choice | D⁻) of
+   the exponential mechanism given the same released estimates: the likelihood ratio of the
+   whole transcript. (GSD's query selections are not scored: its statistic reads its
+   measurements only.) Its threshold
+   (0) is fixed before any run, so no threshold is chosen on the data; a score exactly at the
+   threshold (discrete noise makes ties) is called with probability ½ (a randomised test).
 4. **Bounds.** At the threshold, the false-positive and false-negative rates give a point of
    the empirical trade-off curve. A μ-GDP mechanism has FNR ≥ Φ(Φ⁻¹(1 − FPR) − μ), so
    μ ≥ Φ⁻¹(1 − FPR) − Φ⁻¹(FNR). The Clopper–Pearson bound plugs in the exact binomial upper
@@ -127,22 +132,47 @@ class TranscriptData(PrivateData):
         super().__init__(table, domain)
         self._twins = twins
         self._scores: dict[str, float] = {"llr": 0.0, "info": 0.0, "releases": 0.0}
+        # The true (noiseless) marginals of this fixed table, shared by every fit's view: a
+        # fit binds a fresh view whose cache starts empty, and recounting the same rows for
+        # each of thousands of fits is a large part of a small fit's time. Same counts, same
+        # noise: the transcript is unchanged. Used only while the view still holds this very
+        # table (domain inference would replace it).
+        self._shared_cache: dict[Any, np.ndarray] = {}
+        self._shared_table = self._table
 
     def bind(self, accountant: Any, noise: Any) -> PrivateData:  # noqa: D102 - as PrivateData
         view = super().bind(accountant, noise)
         view.__class__ = type(self)
         view._twins = self._twins  # type: ignore[attr-defined]
         view._scores = self._scores  # type: ignore[attr-defined]
+        view._shared_cache = self._shared_cache  # type: ignore[attr-defined]
+        view._shared_table = self._shared_table  # type: ignore[attr-defined]
         return view
+
+    def _true_marginals(self, cliques: Sequence[Any], coarsen: Any = None) -> list[np.ndarray]:
+        if self._table is not self._shared_table:
+            return super()._true_marginals(cliques, coarsen)
+        for c in cliques:
+            if c in self._shared_cache and c not in self._cache:
+                self._cache[c] = self._shared_cache[c]
+        out = super()._true_marginals(cliques, coarsen)
+        for c in cliques:
+            self._shared_cache.setdefault(c, self._cache[c])
+        return out
 
     def reset(self) -> None:
         """Start a new transcript (before the next fit)."""
-        self._scores = {"llr": 0.0, "info": 0.0, "releases": 0.0}
+        self._scores = {"llr": 0.0, "info": 0.0, "releases": 0.0, "llr_select": 0.0}
 
     @property
     def llr(self) -> float:
         """Σ over releases of the Gaussian log-likelihood ratio log p(y | D⁺) / p(y | D⁻)."""
         return self._scores["llr"]
+
+    @property
+    def llr_select(self) -> float:
+        """Σ over marginal selections of log P(choice | D⁺) / P(choice | D⁻) (exponential mechanism)."""
+        return self._scores.get("llr_select", 0.0)
 
     @property
     def info(self) -> float:
@@ -168,6 +198,32 @@ class TranscriptData(PrivateData):
         out = super().measure_marginals(cliques, sigma=sigma, step=step, coarsen=coarsen)
         self.note_marginals(cliques, coarsen, out)
         return out
+
+    def select_marginal(  # noqa: D102 - as PrivateData
+        self, candidates: Sequence[Any], estimates: Any, *, epsilon: float, penalties: Any = None,
+        weights: Any = None, step: str, coarsen: Any = None,
+    ) -> int:
+        from scipy.special import logsumexp
+
+        idx = super().select_marginal(
+            candidates, estimates, epsilon=epsilon, penalties=penalties, weights=weights, step=step, coarsen=coarsen
+        )
+        # The exponential mechanism picks r with probability ∝ exp(ε·q_r/(2Δ)) (Gumbel-max in
+        # ExponentialMechanism.select); the choice's likelihood ratio uses the same scores
+        # computed on each twin, given the same (released) estimates.
+        cands = [tuple(c) for c in candidates]
+        w = np.ones(len(cands)) if weights is None else np.asarray(weights, dtype=float)
+        pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
+        logp = []
+        for t in self._twins:
+            q = np.array([
+                wi * (np.abs(m.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
+                for c, m, wi, p in zip(cands, t._true_marginals(cands, coarsen), w, pen, strict=True)
+            ])
+            logits = epsilon * q / (2.0 * float(w.max()))
+            logp.append(float(logits[idx] - logsumexp(logits)))
+        self._scores["llr_select"] = self._scores.get("llr_select", 0.0) + logp[1] - logp[0]
+        return idx
 
     def answer_queries(self, workload: Any, *, sigma: float, step: str, select: Any = None) -> Any:  # noqa: D102
         from dpsynth.data import queries as q
@@ -236,6 +292,22 @@ def _patterns(frame: pd.DataFrame) -> list[int]:
     return [int(v) for v in np.bincount(idx, minlength=2 ** len(COLUMNS))]
 
 
+def measurement_rho(report: Any) -> float:
+    """The zCDP ρ a fit's ledger charges for its Gaussian measurements (selections excluded).
+
+    Every entry released with (discrete, lattice or continuous) Gaussian noise counts; the
+    exponential-mechanism selections, Laplace releases and subsampled DP-SGD steps do not.
+    √(2ρ) of this figure is the μ the measurement part of the fit claims (Gaussian
+    mechanisms compose to μ-GDP with μ² = Σ Δ²/σ² = 2ρ, adaptively chosen σ included).
+    """
+    total = 0.0
+    for e in report.ledger:
+        kind = str(e.mechanism).lower()
+        if e.rho is not None and "gaussian" in kind and "subsampled" not in kind:
+            total += float(e.rho)
+    return total
+
+
 def _runs(spec: _Spec, entropy: int, jobs: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
     from dpsynth.privacy import PrivacyBudget
 
@@ -259,7 +331,9 @@ def _runs(spec: _Spec, entropy: int, jobs: Sequence[tuple[int, int]]) -> list[di
         report = model.privacy_report
         out.append({
             "side": side, "run": run, "entropy": entropy, "llr": data.llr, "info": data.info,
+            "llr_select": data.llr_select,
             "patterns": _patterns(synth), "rho": report.rho, "mu": report.mu,
+            "rho_measurements": measurement_rho(report),
             "cpu_s": time.process_time() - c0,
         })
     return out
@@ -361,14 +435,25 @@ def _curve(scores: np.ndarray, members: np.ndarray, points: int = 101) -> tuple[
     return [round(float(v), 5) for v in fpr[keep]], [round(float(1 - v), 5) for v in tpr[keep]]
 
 
+def _confusion_bounds(
+    scores: np.ndarray, members: np.ndarray, threshold: float, *, alpha: float, seed: int
+) -> tuple[tuple[int, int, int, int], tuple[float, float, float]]:
+    # A randomised test at the threshold: discrete noise makes the likelihood ratio discrete
+    # (PE's vote counts put ≈ 9% of runs exactly at 0), and sending every tie to one side
+    # unbalances the two error rates and wastes power. The coins are drawn from the audit's
+    # seed, independently of the scores, so the test is still fixed before the runs.
+    coins = np.random.default_rng([seed, 0x7E5]).random(len(scores)) < 0.5
+    called = (scores > threshold) | ((scores == threshold) & coins)
+    tp, fn = int((called & members).sum()), int((~called & members).sum())
+    fp, tn = int((called & ~members).sum()), int((~called & ~members).sum())
+    return (tp, fn, fp, tn), mu_lower_bounds(tp, fn, fp, tn, alpha=alpha, random_state=seed)
+
+
 def _bound(
     name: str, scores: np.ndarray, members: np.ndarray, threshold: float, *, mu_claimed: float, delta: float,
     alpha: float, seed: int,
 ) -> FeatureBound:
-    called = scores >= threshold
-    tp, fn = int((called & members).sum()), int((~called & members).sum())
-    fp, tn = int((called & ~members).sum()), int((~called & ~members).sum())
-    point, cp, bayes = mu_lower_bounds(tp, fn, fp, tn, alpha=alpha, random_state=seed)
+    (tp, fn, fp, tn), (point, cp, bayes) = _confusion_bounds(scores, members, threshold, alpha=alpha, seed=seed)
     curve_eps = epsilon_from_scores(scores, members, delta=delta, alpha=alpha, method="cp", choice="bonferroni")
     fpr, fnr = _curve(scores, members)
     return FeatureBound(
@@ -415,6 +500,11 @@ class WorstCaseAudit:
         wall_seconds: Wall time of this call (resumed runs not counted).
         cpu_seconds: CPU time of all runs (wherever they ran, resumed ones included) plus
             this process's own.
+        mu_claimed_measurements: √(2ρ) of the Gaussian measurements the ledger charged
+            (largest over runs; :func:`measurement_rho`): the μ the measurement part of the
+            fit claims, the part the white-box statistic reads. Equal to ``mu_claimed`` for
+            generators that spend all their budget on Gaussian measurements (independent,
+            GSD, PE); below it for MST and AIM, whose selections spend the rest.
     """
 
     generator: str
@@ -430,11 +520,33 @@ class WorstCaseAudit:
     settings: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    mu_claimed_measurements: float = math.nan
+    mu_lb_measurements_cp: float = math.nan
+    mu_lb_measurements_bayes: float = math.nan
 
     @property
     def tightness(self) -> float:
         """The white-box Bayesian tightness μ_lb / μ_claimed (the headline figure)."""
         return self.white_box.tightness_bayes
+
+    @property
+    def tightness_measurements(self) -> float:
+        """White-box Bayesian μ_lb / ``mu_claimed_measurements``: tightness of the measurement part.
+
+        The bound is from the measurements' likelihood ratio alone (the selections' share
+        left out, so it is compared with the claim of the part it reads), at the white-box
+        bound's confidence; with no selections scored it is the white-box bound itself. It is a figure of merit, not a
+        verdict: the selections run before the measurements and could leak through them, so
+        a value above 1 would not by itself prove a violation.
+        """
+        m = self.mu_claimed_measurements
+        return self.mu_lb_measurements_bayes / m if m > 0 else math.nan
+
+    @property
+    def tightness_measurements_cp(self) -> float:
+        """As :attr:`tightness_measurements`, with the Clopper–Pearson bound."""
+        m = self.mu_claimed_measurements
+        return self.mu_lb_measurements_cp / m if m > 0 else math.nan
 
     def summary(self) -> str:
         """Two sentences for people."""
@@ -446,6 +558,16 @@ class WorstCaseAudit:
             f"white-box μ ≥ {w.mu_lb_bayes:.3f} (Bayes) / {w.mu_lb_cp:.3f} (Clopper–Pearson), tightness "
             f"{w.tightness_bayes:.2f}; black-box μ ≥ {b.mu_lb_bayes:.3f}, tightness {b.tightness_bayes:.2f}; "
             f"ε ≥ {max(w.epsilon_lb_curve, b.epsilon_lb_curve):.3g} over all thresholds."
+            + self._measurement_sentence()
+        )
+
+    def _measurement_sentence(self) -> str:
+        m = self.mu_claimed_measurements
+        if not m > 0 or abs(m - self.mu_claimed) <= 1e-3 * self.mu_claimed:
+            return ""
+        return (
+            f" The measurements the white-box attack reads claim μ = {m:.3f} (the rest of ρ is spent on "
+            f"selections): white-box tightness {self.tightness_measurements:.2f} against that part."
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -462,6 +584,11 @@ class WorstCaseAudit:
             "verdict": self.verdict,
             "tightness": self.tightness,
             "mu_measurements": self.mu_measurements,
+            "mu_claimed_measurements": self.mu_claimed_measurements,
+            "tightness_measurements": self.tightness_measurements,
+            "tightness_measurements_cp": self.tightness_measurements_cp,
+            "mu_lb_measurements_cp": self.mu_lb_measurements_cp,
+            "mu_lb_measurements_bayes": self.mu_lb_measurements_bayes,
             "summary": self.summary(),
             "white_box": self.white_box.to_dict(),
             "black_box": self.black_box.to_dict(),
@@ -631,6 +758,14 @@ def audit_worst_case(
     members = np.array([k[0] == 1 for k in keys])
     run_ids = np.array([k[1] for k in keys])
     llr = np.array([float(records[k]["llr"]) for k in keys])
+    meas_only = llr
+    # The white-box statistic is the log-likelihood ratio of the whole transcript: the
+    # measurements' Gaussian ratios plus the marginal selections' exponential-mechanism
+    # ratios (runs recorded before selections were scored carry measurements only).
+    with_selections = all("llr_select" in records[k] for k in keys)
+    if with_selections:
+        llr = llr + np.array([float(records[k]["llr_select"]) for k in keys])
+    settings["white_box_statistic"] = "measurements + selections" if with_selections else "measurements"
     info = np.array([float(records[k]["info"]) for k in keys])
     patterns = np.array([records[k]["patterns"] for k in keys], dtype=float)
     first = records[keys[0]]
@@ -638,14 +773,21 @@ def audit_worst_case(
     mu_claimed = float(first["mu"]) if gdp else math.sqrt(2.0 * float(first["rho"]))
     a = alpha / 2.0  # two feature sets
     white = _bound("white_box", llr, members, 0.0, mu_claimed=mu_claimed, delta=delta, alpha=a, seed=seed)
+    meas_cp, meas_bayes = white.mu_lb_cp, white.mu_lb_bayes
+    if with_selections and np.any(llr != meas_only):
+        _, (_, meas_cp, meas_bayes) = _confusion_bounds(meas_only, members, 0.0, alpha=a, seed=seed)
     bb_scores, bb_members = _black_box_scores(patterns, members, run_ids)
     black = _bound("black_box", bb_scores, bb_members, 0.0, mu_claimed=mu_claimed, delta=delta, alpha=a, seed=seed + 1)
     verdict = _verdict(white, black, epsilon=float(epsilon), mu_claimed=mu_claimed, gdp=gdp)
     run_cpu = float(sum(float(records[k].get("cpu_s", 0.0)) for k in keys))
+    rho_meas = [float(records[k]["rho_measurements"]) for k in keys if "rho_measurements" in records[k]]
+    mu_meas_claimed = math.sqrt(2.0 * max(rho_meas)) if rho_meas else math.nan
     return WorstCaseAudit(
         generator=name, epsilon_claimed=float(epsilon), delta=float(delta), mu_claimed=mu_claimed,
         mu_claim="gdp" if gdp else "zcdp", runs=runs, white_box=white, black_box=black, verdict=verdict,
         mu_measurements=float(math.sqrt(max(0.0, float(info.mean())))), settings=settings,
         wall_seconds=time.perf_counter() - t0,
         cpu_seconds=run_cpu + (time.process_time() - c0 if n_jobs != 1 else 0.0),
+        mu_claimed_measurements=mu_meas_claimed,
+        mu_lb_measurements_cp=meas_cp, mu_lb_measurements_bayes=meas_bayes,
     )

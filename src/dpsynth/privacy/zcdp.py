@@ -8,6 +8,7 @@ which is the conversion the AIM and MST papers budget with.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from scipy import optimize
@@ -37,6 +38,7 @@ def delta_for(rho: float, epsilon: float) -> float:
     return float(min(1.0, math.exp(min(0.0, res.fun))))
 
 
+@functools.lru_cache(maxsize=1024)
 def epsilon_for(rho: float, delta: float) -> float:
     """The smallest ε such that ρ-zCDP implies (ε, δ)-DP."""
     check_positive(rho, "rho", "zcdp.epsilon_for", allow_zero=True)
@@ -49,6 +51,7 @@ def epsilon_for(rho: float, delta: float) -> float:
     return float(optimize.brentq(lambda e: delta_for(rho, e) - delta, 0.0, hi, xtol=1e-12))
 
 
+@functools.lru_cache(maxsize=1024)
 def rho_for(epsilon: float, delta: float) -> float:
     """The largest ρ such that ρ-zCDP implies (ε, δ)-DP (the budget a zCDP method may spend)."""
     check_positive(epsilon, "epsilon", "zcdp.rho_for")

@@ -879,6 +879,13 @@ def _worst_case_report(doc: Mapping[str, Any]) -> str:
         _card("Tightness", e(fmt(_num(w.get("tightness_bayes")), 3)),
               f"μ_lb / μ_claimed; black-box {e(fmt(_num(sets['black_box'].get('tightness_bayes')), 3))}"),
     ]
+    mu_meas = _num(doc.get("mu_claimed_measurements"))
+    if mu_meas > 0 and abs(mu_meas - mu) > 1e-3 * mu:
+        cards.append(_card(
+            "Tightness (measurements)", e(fmt(_num(doc.get("tightness_measurements")), 3)),
+            f"μ_lb / μ = {e(fmt(mu_meas, 3))}, the μ of the Gaussian measurements the white-box attack reads "
+            "(the rest of ρ buys selections); a figure of merit, not a verdict",
+        ))
     rows: list[str] = []
     curves: dict[str, tuple[Sequence[float], Sequence[float]]] = {}
     for name, b in sets.items():
