@@ -39,10 +39,11 @@ import pandas as pd
 
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
-from dpsynth.errors import InvalidDataError, InvalidParameterError, MetadataError, check_positive
+from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.federated.protocol import (
     DistributedGaussianMechanism,
     aggregate,
+    check_federation,
     client_contribution,
     pairwise_seeds,
 )
@@ -173,13 +174,7 @@ class FedSynFederation:
 
     def __init__(self, partitions: Sequence[pd.DataFrame], domain: Domain, *, random_state: RandomState = None,
                  latent: int = 8, hidden: int = 64) -> None:
-        if not isinstance(domain, Domain):
-            raise InvalidParameterError(f"A federation needs a Domain. Got {type(domain).__name__}.")
-        if domain.needs_inference:
-            raise MetadataError([f"column {n!r} has no declared categories or bounds" for n in domain.needs_inference],
-                                hint="Declare every column in the public metadata shared by all clients.")
-        if len(partitions) < 1 or not all(isinstance(p, pd.DataFrame) for p in partitions):
-            raise InvalidDataError("A federation needs a list of at least one client DataFrame.")
+        check_federation(partitions, domain)
         self.domain = domain
         self.n_clients = len(partitions)
         self.latent, self.hidden = latent, hidden

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,15 +163,21 @@ def run_in_process(partitions: Sequence[pd.DataFrame], domain: Domain, budget: P
                    *, random_state: RandomState = None, **params: Any) -> FederatedMST:
     """Run the Flower ``ClientApp`` and the server logic in this process (no Ray); return the model."""
     _flwr()
-    from flwr.supercore.task_identity import TaskIdentity
-
     app = client_app(partitions, domain, random_state=random_state)
     fed = FlowerFederation(_InProcessGrid(app, len(partitions)), domain, len(partitions))
-    # What Flower's runtime sets before a ServerApp runs (messages are stamped with it).
+    with _server_identity():
+        return FederatedMST(random_state=random_state, **params).fit(fed, budget)
+
+
+@contextmanager
+def _server_identity() -> Iterator[None]:
+    """What Flower's runtime sets before a ServerApp runs (messages are stamped with it); restored after."""
+    from flwr.supercore.task_identity import TaskIdentity
+
     saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
     try:
-        return FederatedMST(random_state=random_state, **params).fit(fed, budget)
+        yield
     finally:
         TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
 
@@ -451,18 +458,12 @@ def run_fedsyn_in_process(partitions: Sequence[pd.DataFrame], domain: Domain, bu
                           *, random_state: RandomState = None, **params: Any) -> Any:
     """Train :class:`~dpsynth.federated.fedsyn.FederatedDPVAE` through Flower messages in this process."""
     _flwr()
-    from flwr.supercore.task_identity import TaskIdentity
-
     from dpsynth.federated.fedsyn import FederatedDPVAE
 
     app = fedsyn_client_app(partitions, domain, random_state=random_state)
     fed = FlowerFedSynFederation(_InProcessGrid(app, len(partitions)), domain, len(partitions))
-    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 0
-    try:
+    with _server_identity():
         return FederatedDPVAE(random_state=random_state, **params).fit(fed, budget)
-    finally:
-        TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
 
 
 def run_fedsyn_simulation(partitions: Sequence[pd.DataFrame], domain: Domain, budget: PrivacyBudget | float,

@@ -33,14 +33,13 @@ from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Domain
 from dpsynth.errors import (
     BudgetExceededError,
-    InvalidDataError,
     InvalidParameterError,
-    MetadataError,
 )
 from dpsynth.federated.protocol import (
     Clique,
     DistributedGaussianMechanism,
     aggregate,
+    check_federation,
     client_contribution,
     pairwise_seeds,
 )
@@ -114,13 +113,7 @@ class InProcessFederation:
     """
 
     def __init__(self, partitions: Sequence[pd.DataFrame], domain: Domain, *, random_state: RandomState = None) -> None:
-        if not isinstance(domain, Domain):
-            raise InvalidParameterError(f"A federation needs a Domain. Got {type(domain).__name__}.")
-        if domain.needs_inference:
-            raise MetadataError([f"column {n!r} has no declared categories or bounds" for n in domain.needs_inference],
-                                hint="Declare every column in the public metadata shared by all clients.")
-        if len(partitions) < 1 or not all(isinstance(p, pd.DataFrame) for p in partitions):
-            raise InvalidDataError("A federation needs a list of at least one client DataFrame.")
+        check_federation(partitions, domain)
         self.domain = domain
         self.n_clients = len(partitions)
         seeds = pairwise_seeds(self.n_clients)

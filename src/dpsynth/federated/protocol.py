@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dp_accounting
 import numpy as np
 
-from dpsynth.errors import InvalidDataError, InvalidParameterError, check_positive
+from dpsynth.errors import InvalidDataError, InvalidParameterError, MetadataError, check_positive
 from dpsynth.privacy import Mechanism, NoiseSource
 
 #: Secure aggregation works in the ring of integers modulo 2³².
@@ -159,3 +161,25 @@ def aggregate(vectors: list[np.ndarray]) -> np.ndarray:
     for v in vectors:
         total = (total + v.astype(np.int64)) % MODULUS
     return np.where(total >= MODULUS // 2, total - MODULUS, total)
+
+
+def check_federation(partitions: Sequence[Any], domain: object) -> None:
+    """Refuse a federation before any client is asked: a public, complete domain and one frame per client.
+
+    Raises:
+        InvalidParameterError: ``domain`` is not a Domain.
+        MetadataError: Some column lacks declared categories or bounds (every client shares
+            one public domain; nothing may be inferred from one client's rows).
+        InvalidDataError: ``partitions`` is not a non-empty list of DataFrames.
+    """
+    import pandas as pd
+
+    from dpsynth.data.domain import Domain
+
+    if not isinstance(domain, Domain):
+        raise InvalidParameterError(f"A federation needs a Domain. Got {type(domain).__name__}.")
+    if domain.needs_inference:
+        raise MetadataError([f"column {n!r} has no declared categories or bounds" for n in domain.needs_inference],
+                            hint="Declare every column in the public metadata shared by all clients.")
+    if len(partitions) < 1 or not all(isinstance(p, pd.DataFrame) for p in partitions):
+        raise InvalidDataError("A federation needs a list of at least one client DataFrame.")
