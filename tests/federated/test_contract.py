@@ -14,24 +14,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import Domain
 from dpsynth.errors import BudgetExceededError, DpsynthError
 from dpsynth.federated import FederatedAIM, FederatedMST, InProcessFederation, split_rows
 from dpsynth.federated.aim import FederatedQueries, SimulatedSecureSelection
 from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation
 from dpsynth.ldp import LDPSynthesizer, SimulatedUsers
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+from tests.federated.tables import abc_domain, abc_frame
 
 
 def _domain() -> Domain:
-    return Domain([Column(name=n, kind="categorical", categories=tuple(str(i) for i in range(3))) for n in "abc"])
+    return abc_domain()
 
 
 def _frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 3, n)
-    b = np.where(rng.random(n) < 0.8, a, rng.integers(0, 3, n))
-    return pd.DataFrame({"a": a.astype(str), "b": b.astype(str), "c": rng.integers(0, 3, n).astype(str)})
+    return abc_frame(n, seed)
 
 
 Case = tuple[Callable[[int], Any], Callable[[int], Any]]  # (model factory, data factory) by seed

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import Domain
 from dpsynth.errors import BudgetExceededError, DpsynthError
 from dpsynth.federated import (
     DistributedGaussianMechanism,
@@ -21,18 +21,15 @@ from dpsynth.federated import (
 )
 from dpsynth.federated.protocol import pairwise_seeds
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
+from tests.federated.tables import abc_domain, abc_frame
 
 
 def _domain() -> Domain:
-    return Domain([Column(name=n, kind="categorical", categories=tuple(str(i) for i in range(3))) for n in "abc"])
+    return abc_domain()
 
 
 def _frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 3, n)
-    b = np.where(rng.random(n) < 0.8, a, rng.integers(0, 3, n))
-    c = rng.integers(0, 3, n)
-    return pd.DataFrame({"a": a.astype(str), "b": b.astype(str), "c": c.astype(str)})
+    return abc_frame(n, seed)
 
 
 def test_masks_cancel_and_sum_carries_full_sigma():

@@ -8,23 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import Domain
 from dpsynth.errors import DpsynthError
 from dpsynth.federated import flower, split_rows
 from dpsynth.federated.fedsyn import FederatedDPVAE, FedSynFederation, float_mask
 from dpsynth.federated.protocol import pairwise_seeds
+from tests.federated.tables import abc_domain, abc_frame
 
 
 def _domain() -> Domain:
-    return Domain([Column(name=n, kind="categorical", categories=tuple(str(i) for i in range(3))) for n in "abc"])
+    return abc_domain()
 
 
 def _frame(n: int = 2000, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 3, n)
-    b = np.where(rng.random(n) < 0.9, a, rng.integers(0, 3, n))
-    c = rng.integers(0, 3, n)
-    return pd.DataFrame({"a": a.astype(str), "b": b.astype(str), "c": c.astype(str)})
+    return abc_frame(n, seed, b_copies_a=0.9)
 
 
 @pytest.fixture(scope="module")
