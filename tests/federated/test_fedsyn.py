@@ -100,3 +100,17 @@ def test_bad_input_one_line_errors():
         FederatedDPVAE(steps=2).fit(fed, -1.0)
     with pytest.raises(DpsynthError):
         FederatedDPVAE().sample(5)  # not fitted
+
+
+def test_training_rounds_report_progress():
+    import io
+
+    from rich.console import Console
+
+    from dpsynth.progress import enable_progress
+
+    buf = io.StringIO()
+    fed = FedSynFederation(split_rows(_frame(600), 2, random_state=0), _domain(), random_state=1, hidden=8)
+    with enable_progress(Console(file=buf, force_terminal=False), interval=60):
+        FederatedDPVAE(steps=3, batch_size=200, random_state=2).fit(fed, (4.0, 1e-6))
+    assert "Federated DP-VAE: rounds: started" in buf.getvalue()

@@ -49,6 +49,7 @@ from dpsynth.federated.protocol import (
 )
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.privacy.random import RandomState, make_rng
+from dpsynth.progress import track
 from dpsynth.synth.base import Synthesizer, as_budget
 from dpsynth.synth.marginal import check_int
 
@@ -295,17 +296,19 @@ class FederatedDPVAE(Synthesizer):
                 bound = 1.0 / math.sqrt(p.shape[-1]) if p.dim() > 1 else 0.05
                 p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        for t in range(1, self.steps + 1):
-            weights = [p.detach().numpy().copy() for p in model.parameters()]
-            request = {"kind": "step", "round": t, "q": q, "sigma": sigma, "max_grad_norm": self.max_grad_norm,
-                       "clients": K}
-            total = np.sum(data.broadcast(request, weights), axis=0) / (q * n_hat)
-            opt.zero_grad()
-            start = 0
-            for p in model.parameters():
-                p.grad = torch.from_numpy(total[start : start + p.numel()].reshape(p.shape)).float()
-                start += p.numel()
-            opt.step()
+        with track("Federated DP-VAE: rounds", total=float(self.steps)) as progress:
+            for t in range(1, self.steps + 1):
+                weights = [p.detach().numpy().copy() for p in model.parameters()]
+                request = {"kind": "step", "round": t, "q": q, "sigma": sigma,
+                           "max_grad_norm": self.max_grad_norm, "clients": K}
+                total = np.sum(data.broadcast(request, weights), axis=0) / (q * n_hat)
+                opt.zero_grad()
+                start = 0
+                for p in model.parameters():
+                    p.grad = torch.from_numpy(total[start : start + p.numel()].reshape(p.shape)).float()
+                    start += p.numel()
+                opt.step()
+                progress(float(t))
         model.eval()
         self._vae, self._codec = model, codec
         self.latent_, self.hidden_ = data.latent, data.hidden
