@@ -789,7 +789,13 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         extra = extra[(extra > lower) & (extra < upper)]
         if extra.size:
             edges = tuple(float(e) for e in np.unique(np.concatenate([edges, np.ceil(extra) if work.integer else extra])))
-    new = work.replace(lower=lower, upper=upper, edges=edges)
+    if work.integer and upper - lower + 1 <= (work.bins or 32):
+        # Few whole numbers: one code per number, as for declared bounds. Quantile edges
+        # would merge them, and a merged bin is decoded uniformly over its numbers (a
+        # column of zeros clamped to [0, 1] would come back half ones).
+        new = work.replace(lower=lower, upper=upper, edges=None)
+    else:
+        new = work.replace(lower=lower, upper=upper, edges=edges)
     impute = None
     if not new.nullable:
         inside = _cells_inside(grid, lower, upper)
@@ -798,8 +804,9 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         v = min(max(float(a), lower), upper)
         impute = _iso(v) if dated else _num_text(v, work.integer)
     shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
+    binned = f"{len(edges) - 1} bins" if new.edges is not None else f"one code per whole number ({int(upper - lower) + 1})"
     _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
-          f"{len(edges) - 1} bins", rho, total_rho, reliable, why)
+          f"{binned}", rho, total_rho, reliable, why)
     return _Inferred(new, impute=impute)
 
 
@@ -848,7 +855,7 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
 
     The column is discrete when at most :data:`MAX_LEVELS` values are kept, no grid cell
     without a kept value is detected, and the kept values' noisy counts hold
-    :data:`SUPPORT_MASS` of the (noisy) numbers.
+    :data:`SUPPORT_MASS` of the (noisy) numbers (a single value: beyond the counts' noise).
 
     Returns:
         (sorted values, their noisy counts, how many whole numbers were kept that were not
@@ -884,7 +891,13 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
     covered[np.searchsorted(grid, exact_vals[kept_exact], side="right")] = True
     if np.any(hit & ~covered):
         return None  # mass the kept values do not hold is detected elsewhere
-    if weights.sum() < SUPPORT_MASS * profile.numbers:
+    # A single kept value would make the column constant: that needs the kept value to hold
+    # SUPPORT_MASS of the numbers beyond the noise of both counts (a zero-heavy column whose
+    # tail is too thin to locate is not constant). A column that fails falls back to bounds,
+    # where a few whole numbers still get one code each.
+    sd = math.sqrt(weights.size * sigma**2 + 2.0 * (SUPPORT_MASS * profile.sigma) ** 2)
+    margin = _z(1) * sd if values.size == 1 else 0.0
+    if weights.sum() < SUPPORT_MASS * profile.numbers + margin:
         return None
     order = np.argsort(values)
     return values[order], weights[order], int(cells.size - seeds.size)
