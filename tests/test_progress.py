@@ -47,3 +47,22 @@ def test_terminal_bar_shows_the_eta():
 def test_nothing_is_shown_unless_enabled():
     with track("quiet", 5) as update:
         update(3)  # no error, no output
+
+
+def test_a_step_that_fails_is_not_reported_done():
+    buf = io.StringIO()
+    try:
+        with enable_progress(Console(file=buf, force_terminal=False), interval=60), track("fit", None):
+            raise ValueError("bounds not found")
+    except ValueError:
+        pass
+    text = buf.getvalue()
+    assert "dpsynth: fit: stopped after 0:00:00" in text and "done" not in text
+    term = io.StringIO()
+    try:
+        with enable_progress(Console(file=term, force_terminal=True, width=100)), track("fit", 10) as update:
+            update(3)
+            raise ValueError("stop")
+    except ValueError:
+        pass
+    assert "100%" not in term.getvalue()

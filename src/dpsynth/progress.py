@@ -111,12 +111,12 @@ class _PlainProgress:
             if tid in self.tasks:
                 self.tasks[tid].completed = completed
 
-    def remove_task(self, tid: int) -> None:
+    def remove_task(self, tid: int, *, failed: bool = False) -> None:
         with self._lock:
             task = self.tasks.pop(tid, None)
         took = 0.0 if task is None else time.monotonic() - task.started
-        if task is not None and took >= 1.0:
-            self._print(f"dpsynth: {task.description}: done in {_clock(took)}")
+        if task is not None and (took >= 1.0 or failed):
+            self._print(f"dpsynth: {task.description}: {'stopped after' if failed else 'done in'} {_clock(took)}")
 
 
 class _RichProgress:
@@ -147,7 +147,10 @@ class _RichProgress:
     def update(self, tid: int, completed: float) -> None:
         self.progress.update(tid, completed=completed)  # type: ignore[arg-type]
 
-    def remove_task(self, tid: int) -> None:
+    def remove_task(self, tid: int, *, failed: bool = False) -> None:
+        if failed:  # the bar stays where the step stopped
+            self.progress.stop_task(tid)  # type: ignore[arg-type]
+            return
         total = next((t.total for t in self.progress.tasks if t.id == tid), None)
         end = 1.0 if total is None else total
         self.progress.update(tid, total=end, completed=end)  # type: ignore[arg-type]
@@ -209,5 +212,7 @@ def track(description: str, total: float | None) -> Iterator[Callable[[float], N
 
     try:
         yield update
-    finally:
-        prog.remove_task(tid)
+    except BaseException:
+        prog.remove_task(tid, failed=True)
+        raise
+    prog.remove_task(tid)

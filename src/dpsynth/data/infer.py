@@ -95,6 +95,9 @@ NONWHOLE_SHARE = 0.02
 ALPHA = 1e-3
 #: Budget share for inference when the metadata gives no types at all (it infers more).
 NO_METADATA_SHARE = 0.25
+#: Share of the inference budget, on top of it, for a second look at the columns whose bounds
+#: the first histogram could not locate (spent only when some could not, split among them).
+RETRY_SHARE = 0.2
 #: Decades a tail may spread over and still be seen together when bounds are located.
 DECADE_WINDOW = 3
 #: Weight of a categorical column's values budget against a numeric column's (see
@@ -302,9 +305,13 @@ def infer_domain(
         become ``"(other)"``, numbers are clamped to the inferred bounds, values that do not
         fit an inferred type become missing).
 
+    Columns whose bounds the first histogram cannot locate get a second look at
+    :data:`RETRY_SHARE` × ``rho`` more, split among them (charged only when it happens).
+
     Raises:
         MetadataError: An ordinal column has no categories, or the bounds of some columns
-            could not be located at this budget (the message names them).
+            could not be located at this budget, even at the second look (the message names
+            them).
     """
     todo = inference_todo(domain, quantile_bins=quantile_bins)
     untyped, null_unknown = pending_of(domain)
@@ -360,6 +367,25 @@ def infer_domain(
                     typed=col.name not in untyped, profile=profile, delta0=delta0 if col.name in untyped else 0.0)
         except _BoundsNotFound:
             failed.append(col.name)
+    if failed:
+        # A second look for the columns whose bounds were not located (noise decides some of
+        # them on a wide table): RETRY_SHARE more of the inference budget, split among them,
+        # spent only when needed (charged like the first). What still fails stops the fit.
+        rho_retry = RETRY_SHARE * rho / len(failed)
+        still: list[str] = []
+        for name in failed:
+            col = next(c for c in todo if c.name == name)
+            try:
+                new_cols[name] = _infer_numeric(
+                    table, col, works[name], rho_retry, accountant, noise, step, total_rho,
+                    typed=name not in untyped, profile=profiles.get(name),
+                    delta0=delta0 if name in untyped else 0.0)
+                accountant.notes.append(
+                    f"the bounds of {name!r} were located at a second look, at {rho_retry:.3g} more ρ "
+                    "(the first histogram was too noisy)")
+            except _BoundsNotFound:
+                still.append(name)
+        failed = still
     if failed:
         raise MetadataError(
             [f"the bounds of column {n!r} could not be located with DP: too few rows for the noise at "
@@ -645,6 +671,10 @@ def _infer_categories(table: Table | SparkTable, col: Column, work: Column, rho:
     low = not kept or min(c for _, c in kept_pairs) < 2 * tau
     rest_text = (f"no {OTHER!r}: the rest is too small to detect" if other_to is not None
                  else f"the rest as {OTHER!r}")
+    if not kept:
+        rest_text += (f": every synthetic value will be {OTHER!r}. No value is frequent enough to keep "
+                      "(free text, identifiers, or numbers or dates written in a form other than plain "
+                      "numbers and ISO dates); drop the column, or declare its type or categories in the metadata")
     _note(accountant, f"categories of {col.name!r}: {len(kept)} kept, {rest_text}", rho, total_rho,
           not low, "no value cleared the threshold" if not kept else "some kept values barely cleared the threshold")
     return _Inferred(new, impute=impute, other_to=other_to)
