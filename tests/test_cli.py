@@ -497,3 +497,33 @@ def test_run_report_flags_an_audit_of_other_rows(files, tmp_path):
     warned = [ln for ln in r.output.splitlines() if ln.startswith("warning:")]
     assert len(warned) == 1 and "other rows than this report's real data" in warned[0]
     assert (out / "report.html").read_text().count("Mismatch:") == 1
+
+
+def test_run_streams_its_rows_and_reports_on_a_bounded_sample(files, tmp_path, monkeypatch):
+    # `run` writes the synthetic table chunk by chunk (same rows as one draw for a seed) and
+    # its report evaluates at most REPORT_ROWS rows of each side, saying so on the page.
+    import pandas as pd
+
+    import dpsynth.cli as cli
+    import dpsynth.data.output as output
+
+    data, meta = files
+    monkeypatch.setattr(cli, "REPORT_ROWS", 300)
+    monkeypatch.setattr(output, "CHUNK_ROWS", 250)
+    seen: list[int] = []
+    real_sample = output.sample_chunks
+
+    def spy(model, n, *, random_state=None, chunk_rows=250, conditions=None):
+        for chunk in real_sample(model, n, random_state=random_state, chunk_rows=250, conditions=conditions):
+            seen.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(output, "sample_chunks", spy)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta), "-g", "independent", "-e", "1", "-n", "700",
+                            "--out-dir", str(out), "--random-state", "0", "--report"])
+    assert r.exit_code == 0, r.output
+    assert seen == [250, 250, 200]
+    assert len(pd.read_csv(out / "synthetic.csv")) == 700
+    page = (out / "report.html").read_text()
+    assert "a fixed-seed sample of 300 of them" in page and "the first 300 of 700 rows" in page

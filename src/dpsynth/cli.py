@@ -385,7 +385,7 @@ def run(
     parquet: Annotated[bool, typer.Option("--parquet", help="Write synthetic.parquet instead of synthetic.csv.")] = False,
 ) -> None:
     """Fit, sample and write the privacy report in one go."""
-    from dpsynth.data.output import write_chunks
+    from dpsynth.data.output import sample_chunks, write_chunks
 
     # Everything that can be checked is checked before the fit spends the budget.
     _check_rows(rows)
@@ -405,12 +405,23 @@ def run(
 
     model = _fit(data, generator, epsilon, delta, metadata, random_state, param, engine)
     n = rows if rows is not None else model.estimated_rows
-    synth = model.sample(n, random_state=random_state)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.dps")
     _state.wrote(out_dir / "model.dps")
     synth_path = out_dir / ("synthetic.parquet" if parquet else "synthetic.csv")
-    write_chunks([synth], synth_path, domain=model.domain_)
+    # Streamed in chunks (memory bounded by one chunk whatever --rows is); the report
+    # evaluates the first REPORT_ROWS rows, a random sample of the synthetic table.
+    kept: list[Any] = []
+
+    def chunks() -> Any:
+        have = 0
+        for chunk in sample_chunks(model, n, random_state=random_state):
+            if report and have < REPORT_ROWS:
+                kept.append(chunk.iloc[: REPORT_ROWS - have])
+                have += len(kept[-1])
+            yield chunk
+
+    write_chunks(chunks(), synth_path, domain=model.domain_)
     _state.wrote(synth_path)
     _atomic_write_text(out_dir / "privacy_report.json", json.dumps(model.privacy_report.to_dict(), indent=2))
     _state.wrote(out_dir / "privacy_report.json")
@@ -419,13 +430,20 @@ def run(
     out.print(f"Privacy report: {out_dir / 'privacy_report.json'}")
     out.print(f"Model: {out_dir / 'model.dps'}")
     if report:
+        import pandas as pd
+
         domain = model.domain_
-        real = _load_frame(data, domain)
+        synth = pd.concat(kept, ignore_index=True)
+        # The input rows, read on this machine through DuckDB (also after a Spark fit: the
+        # Spark engine never collects private rows), at most REPORT_ROWS of them.
+        real = _load_frame(data, domain, max_rows=REPORT_ROWS)
         if audit_doc is not None:
             mismatches = [*mismatches, *_audit_data_mismatches(audit_doc, real, domain)]
         _write_html_report(
             out_dir / "report.html", model, real=real, synthetic=synth, domain=domain, real_split="train",
-            real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on",
+            real_label=f"the input data of this run ({data.name}): the rows the generator was fitted on"
+            + (f" (a fixed-seed sample of {REPORT_ROWS:,} of them)" if real.attrs.get("sampled") else "")
+            + (f"; synthetic: the first {len(synth):,} of {n:,} rows" if len(synth) < n else ""),
             subtitle=f"{model.name} fitted on {data.name}; evaluated against the same input data",
             audit=audit_doc, audit_mismatches=mismatches if audit_doc is not None else (),
         )
@@ -457,11 +475,24 @@ def info(
     _print_report(model.privacy_report)
 
 
-def _load_frame(path: Path, domain: Any) -> Any:
-    """Read a CSV/Parquet file as a DataFrame cast by the domain (raises InvalidDataError)."""
+#: Rows of each side the report of ``run --report`` evaluates (a fixed-seed sample of larger tables).
+REPORT_ROWS = 200_000
+
+
+def _load_frame(path: Path, domain: Any, *, max_rows: int | None = None) -> Any:
+    """Read a CSV/Parquet file as a DataFrame cast by the domain (raises InvalidDataError).
+
+    With ``max_rows``, a table with more rows is read as a fixed-seed uniform sample of that many.
+    """
     from dpsynth.data.io import Table
 
     with Table.from_path(path) as table:
+        if max_rows is not None and table.count_rows() > max_rows:
+            sample = table.derive(
+                f"SELECT * FROM {table.relation_name} USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE (0)")
+            frame = sample.to_frame(domain)
+            frame.attrs["sampled"] = True
+            return frame
         return table.to_frame(domain)
 
 
