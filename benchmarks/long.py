@@ -9,7 +9,8 @@ summed over the tree: on a shared machine the fairer measure of work than wall t
 
 * ``count``: every 1- and 2-way marginal (24 + 276) through ``marginal_counts_many``: the
   private counting step, timed alone (validation and encoding included);
-* ``fit``: ``dpsynth fit`` MST at ε = 1 (δ = 1e-9) from the Parquet file;
+* ``fit``: ``dpsynth fit`` MST (``--generator aim``: AIM, recorded as ``fit_aim``) at ε = 1
+  (δ = 1e-9) from the Parquet file;
 * ``sample``: ``dpsynth sample -n ROWS`` of that model to Parquet, in chunks (DuckDB runs
   only: sampling happens on the driver whatever the engine).
 
@@ -128,6 +129,8 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"])
     ap.add_argument("--steps", nargs="+", default=["count", "fit", "sample"])
     ap.add_argument("--epsilon", type=float, default=1.0)
+    ap.add_argument("--generator", choices=["mst", "aim"], default="mst",
+                    help="Generator of the fit step (recorded as step 'fit' for MST, 'fit_aim' for AIM)")
     ap.add_argument("--sample-model", type=Path, default=None,
                     help="Model to sample from (default: the one fitted in this run; the model's size does "
                          "not depend on the rows it was fitted on)")
@@ -147,12 +150,12 @@ def main() -> None:
             data = build(rows)
             print(f"table {rows}: {data} ({time.perf_counter() - t0:.0f} s to build)", flush=True)
             for engine in args.engines:
-                model = TMP / f"mst_{rows}_{engine}.dps"
+                model = TMP / f"{args.generator}_{rows}_{engine}.dps"
                 for step in args.steps:
                     if step == "count":
                         cmd = [py, "-c", COUNT_SCRIPT, str(data), str(META), engine]
                     elif step == "fit":
-                        cmd = [py, "-m", "dpsynth.cli", "fit", str(data), "-o", str(model), "-g", "mst",
+                        cmd = [py, "-m", "dpsynth.cli", "fit", str(data), "-o", str(model), "-g", args.generator,
                                "-e", str(args.epsilon), "-d", "1e-9", "-m", str(META), "--engine", engine,
                                "--random-state", "0"]
                     else:
@@ -162,7 +165,8 @@ def main() -> None:
                                str(TMP / f"synthetic_{rows}.parquet"), "--random-state", "0"]
                     secs, cpu, peak, rc, tail = watch(cmd, env)
                     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-                    w.writerow([stamp, commit, rows, engine, step, f"{secs:.1f}", f"{peak:.0f}", rc, f"{cpu:.1f}"])
+                    label = "fit_aim" if step == "fit" and args.generator == "aim" else step
+                    w.writerow([stamp, commit, rows, engine, label, f"{secs:.1f}", f"{peak:.0f}", rc, f"{cpu:.1f}"])
                     fh.flush()
                     print(f"{rows:>9} {engine:6} {step:6} {secs:8.1f} s  cpu {cpu:8.1f} s  peak {peak:7.0f} MiB  rc {rc}",
                           flush=True)
