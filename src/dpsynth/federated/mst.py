@@ -242,15 +242,6 @@ class FederatedMST(MarginalSynthesizer):
         super()._set_state(state, arrays)
         self.tree_ = [tuple(p) for p in state.get("tree", [])]
 
-    @classmethod
-    def load(cls, path: Any) -> FederatedMST:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        from dpsynth.ldp.synth import load_unregistered
-
-        model = load_unregistered(cls, path)
-        assert isinstance(model, FederatedMST)
-        return model
-
 
 def _spanning_tree(names: Sequence[str], dom: PGMDomain, noisy: list[Measurement], model: Any) -> list[Clique]:
     import networkx as nx

@@ -21,15 +21,10 @@ The server side never sees a row: :class:`SimulatedUsers` stands in for the user
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
 import math
-import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, Self
 
 import numpy as np
@@ -41,7 +36,6 @@ from dpsynth.errors import (
     InvalidDataError,
     InvalidParameterError,
     MetadataError,
-    SerializationError,
 )
 from dpsynth.ldp.accounting import LocalAccountant, LocalRandomizer
 from dpsynth.ldp.oracles import (
@@ -53,9 +47,9 @@ from dpsynth.ldp.oracles import (
 )
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement, estimate
-from dpsynth.privacy import PrivacyBudget, PrivacyReport
+from dpsynth.privacy import PrivacyBudget
 from dpsynth.privacy.random import NoiseSource, RandomState, make_rng
-from dpsynth.synth.base import FORMAT, FORMAT_VERSION, as_budget
+from dpsynth.synth.base import as_budget
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int
 
 Clique = tuple[str, ...]
@@ -359,34 +353,6 @@ class LDPSynthesizer(MarginalSynthesizer):
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(state, arrays)
         self.pairs_ = [tuple(p) for p in state.get("pairs", [])]
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LDPSynthesizer:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        model = load_unregistered(cls, path)
-        assert isinstance(model, LDPSynthesizer)
-        return model
-
-
-def load_unregistered(cls: type[MarginalSynthesizer], path: str | os.PathLike[str]) -> MarginalSynthesizer:
-    """Load a saved model of a class that is not in the generator registry (its fit takes no PrivateData)."""
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            doc = json.loads(zf.read("model.json"))
-            with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise SerializationError(f"No model file at {path}.") from None
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise SerializationError(f"{path} is not a dpsynth model file ({exc}).") from None
-    if doc.get("format") != FORMAT or doc.get("version") != FORMAT_VERSION or doc.get("generator") != cls.name:
-        raise SerializationError(f"{path} does not hold a saved {cls.__name__}.")
-    model = cls(**doc["params"])
-    model.domain_ = Domain.from_json(doc["domain"])
-    model._report = PrivacyReport.from_dict(doc["privacy_report"])
-    model._set_state(doc["state"], arrays)
-    return model
 
 
 def _measurement(clique: Clique, est: FrequencyEstimate, total: int, project: bool = True) -> Measurement:
