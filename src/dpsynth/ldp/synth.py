@@ -51,6 +51,7 @@ from dpsynth.privacy import PrivacyBudget
 from dpsynth.privacy.random import NoiseSource, RandomState, make_rng
 from dpsynth.synth.base import as_budget
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int
+from dpsynth.synth.mst import kruskal
 
 Clique = tuple[str, ...]
 
@@ -373,15 +374,16 @@ def _spanning_tree(names: Sequence[str], sizes: Sequence[int], est: dict[Clique,
     the L1 norm the noise alone would give (√(2/π)·Σ σ_cell), so that large noisy
     marginals are not preferred for their noise.
     """
-    import networkx as nx
-
     names = list(names)
-    graph = nx.Graph()
-    graph.add_nodes_from(names)
+    weight = {}
     for (a, b), e in est.items():
         joint = project_simplex(e.frequencies).reshape(sizes[names.index(a)], sizes[names.index(b)])
         indep = np.outer(joint.sum(axis=1), joint.sum(axis=0))
         noise_l1 = math.sqrt(2.0 / math.pi) * float(np.sqrt(e.variance).sum())
-        graph.add_edge(a, b, weight=float(np.abs(joint - indep).sum()) - noise_l1)
-    tree = nx.maximum_spanning_tree(graph)
-    return [tuple(sorted((a, b), key=names.index)) for a, b, w in tree.edges(data="weight") if w > 0]
+        weight[(a, b)] = float(np.abs(joint - indep).sum()) - noise_l1
+
+    def heaviest(cands: list[tuple[str, str]]) -> int | None:
+        i = int(np.argmax([weight[c] for c in cands]))
+        return i if weight[cands[i]] > 0 else None  # a forest: no edge that noise alone would explain
+
+    return list(kruskal(names, [(a, b) for a, b in est], heaviest))
