@@ -8,12 +8,19 @@ variances to the same graphical-model estimator MST and AIM use (``dpsynth.pgm``
 samples a table from the model.
 
 Which pairs to model is chosen MST-style with LDP too: a first group of users reports
-every candidate pair (one pair per user; pairs with at most ``max_cells`` cells); the
-server keeps the maximum spanning forest of the pairs' estimated dependence (edges whose
-dependence does not exceed what noise alone would show are dropped), and the remaining
-users report the one-way marginals and the forest's pairs. Every user reports exactly
-once, so each user is ε-LDP. Users are spread over the marginals in proportion to
-cells^(2/3), which minimises the summed L1 error.
+every candidate pair (one pair per user); the server keeps the maximum spanning forest of
+the pairs' estimated dependence, and the remaining users report the one-way marginals and
+the forest's pairs. Every user reports exactly once, so each user is ε-LDP. Users are
+spread over the marginals in proportion to cells^(2/3), which minimises the summed L1 error.
+
+At small ε a pair is worth its users only where the noise can resolve its dependence, so:
+candidates are the pairs (of at most ``max_cells`` cells) whose largest possible
+dependence could clear the noise of both their first-group estimate and their own later
+measurement (public: it depends on ε, the number of users and the sizes only; with none,
+nobody is asked to choose and the fit is the independent one); a pair joins the forest only
+if its estimated dependence clears two standard deviations of its first-group noise plus
+the L1 error its later measurement would have. The first group's reports of the pairs left
+out are pooled (inverse-variance) into the one-way estimates.
 
 The server side never sees a row: :class:`SimulatedUsers` stands in for the users' devices
 (it runs the client code, :func:`randomize_marginal`, on each record) in tests and benchmarks.
@@ -220,8 +227,8 @@ class LDPSynthesizer(MarginalSynthesizer):
         select_share: Share of users who report a pair for the selection (when ``pairs`` is None).
         max_cells: Only pairs with at most this many cells are candidates: a larger joint
             domain spreads the reports too thin to say anything under LDP. The chosen pairs
-            form a maximum spanning *forest* (pairs whose dependence does not exceed what
-            noise alone would show are left out), so columns may stay independent.
+            form a maximum spanning *forest* (pairs whose dependence the noise at this ε
+            cannot resolve are left out), so columns may stay independent.
         project: Project each estimated marginal onto the probability simplex before the
             graphical model sees it (False: hand it the unbiased estimate, which matches the
             estimator's Gaussian likelihood better).
