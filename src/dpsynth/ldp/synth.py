@@ -308,7 +308,7 @@ class LDPSynthesizer(MarginalSynthesizer):
         users = rng.permutation(n)
         measurements: list[Measurement] = []
         pairs: list[Clique]
-        n_sel = max(1, round(self.select_share * n))
+        share = n_sel = max(1, round(self.select_share * n))
         oneway = [(a,) for a in names]
 
         def report_l1(pair: Clique, users: float) -> float:
@@ -327,8 +327,11 @@ class LDPSynthesizer(MarginalSynthesizer):
         # could clear both the noise of their phase-1 estimate (n_sel users shared among the
         # candidates) and that of their phase-2 measurement at this ε. Pairs are dropped until
         # every candidate passes with its share; none left: independent columns, exactly.
+        # The selection takes no more users than the candidates' own phase-2 measurements would.
         cands = [c for c in itertools.combinations(names, 2) if pgm_dom.size(c) <= self.max_cells]
         while cands:
+            n_sel = min(share, int(sum(_group_sizes(n - share, [pgm_dom.size(c) for c in (*oneway, p)])[-1]
+                                       for p in cands)))
             keep = [c for c in cands if 2.0 * (1.0 - 1.0 / min(pgm_dom.size((a,)) for a in c))
                     > report_l1(c, n_sel / len(cands)) + phase2_l1([], c)]
             if len(keep) == len(cands):
