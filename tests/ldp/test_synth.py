@@ -13,10 +13,13 @@ from dpsynth.errors import (
     InvalidDataError,
     InvalidParameterError,
     MetadataError,
+    SerializationError,
 )
 from dpsynth.evaluate.marginals import all_cliques, marginal_tvd
+from dpsynth.federated import FederatedMST
 from dpsynth.ldp import LDPSynthesizer, LocalAccountant, LocalRandomizer, SimulatedUsers
 from dpsynth.privacy import GaussianMechanism
+from dpsynth.synth.base import Synthesizer
 
 
 def _domain() -> Domain:
@@ -63,6 +66,10 @@ def test_fit_sample_report_and_roundtrip(tmp_path):
     again = LDPSynthesizer.load(path)
     pd.testing.assert_frame_equal(again.sample(200, random_state=5), model.sample(200, random_state=5))
     assert again.privacy_report.epsilon == rep.epsilon
+    # The common loader: the registry does not know "ldp", so only LDPSynthesizer reads it.
+    for other in (Synthesizer, FederatedMST):
+        with pytest.raises(SerializationError):
+            other.load(path)
     # The forest links the dependent columns a, b, c by two of their (all dependent) pairs.
     assert len([p for p in model.pairs_ if set(p) <= {"a", "b", "c"}]) == 2
 
