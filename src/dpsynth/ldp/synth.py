@@ -444,9 +444,9 @@ def _spanning_tree(
 ) -> list[Clique]:
     """Maximum spanning forest of the pairs' estimated dependence (post-processing of LDP reports).
 
-    The weight of a pair is ‖P̂_ab − P̂_a ⊗ P̂_b‖₁ on the simplex-projected estimate, minus
-    the L1 norm the noise alone would give (√(2/π)·Σ σ_cell), so that large noisy
-    marginals are not preferred for their noise. A pair joins the forest only if its weight
+    The weight of a pair is ‖P̂_ab − P̂_a ⊗ P̂_b‖₁ on the unbiased estimate (P̂_a, P̂_b its
+    margins), minus the L1 norm the noise alone would give (√(2/π)·Σ σ_cell), so that large
+    noisy marginals are not preferred for their noise. A pair joins the forest only if its weight
     is positive and, with ``phase2_l1``, larger than the L1 error its own phase-2
     measurement would have (``phase2_l1(forest, pair)``, public): a dependence the noise
     at this ε cannot resolve is not worth the users it takes from the one-way marginals.
