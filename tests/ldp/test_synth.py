@@ -13,10 +13,13 @@ from dpsynth.errors import (
     InvalidDataError,
     InvalidParameterError,
     MetadataError,
+    SerializationError,
 )
 from dpsynth.evaluate.marginals import all_cliques, marginal_tvd
+from dpsynth.federated import FederatedMST
 from dpsynth.ldp import LDPSynthesizer, LocalAccountant, LocalRandomizer, SimulatedUsers
 from dpsynth.privacy import GaussianMechanism
+from dpsynth.synth.base import Synthesizer
 
 
 def _domain() -> Domain:
@@ -63,6 +66,10 @@ def test_fit_sample_report_and_roundtrip(tmp_path):
     again = LDPSynthesizer.load(path)
     pd.testing.assert_frame_equal(again.sample(200, random_state=5), model.sample(200, random_state=5))
     assert again.privacy_report.epsilon == rep.epsilon
+    # The common loader: the registry does not know "ldp", so only LDPSynthesizer reads it.
+    for other in (Synthesizer, FederatedMST):
+        with pytest.raises(SerializationError):
+            other.load(path)
     # The forest links the dependent columns a, b, c by two of their (all dependent) pairs.
     assert len([p for p in model.pairs_ if set(p) <= {"a", "b", "c"}]) == 2
 
@@ -109,3 +116,46 @@ def test_deterministic_with_seeds():
         for _ in range(2)
     ]
     pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+def test_unresolvable_pairs_fall_back_to_independent_exactly():
+    # 2,000 users at ε = 0.5: no pair's dependence could clear the noise, so no user is spent
+    # choosing pairs and the fit is the independent one, to the row.
+    frame = _chain(2000)
+    fits = [
+        LDPSynthesizer(pairs=pairs, random_state=2).fit(SimulatedUsers(frame, _domain(), random_state=1), 0.5)
+        for pairs in (None, [])
+    ]
+    assert [e.step for e in fits[0].privacy_report.ledger] == ["ldp.measure"]
+    assert fits[0].pairs_ == []
+    pd.testing.assert_frame_equal(fits[0].sample(300, random_state=0), fits[1].sample(300, random_state=0))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_forest_keeps_the_dependent_pairs_and_not_the_independent_column(seed):
+    model = LDPSynthesizer(random_state=seed).fit(SimulatedUsers(_chain(seed=seed), _domain(), random_state=seed), 4.0)
+    # Two of the (all dependent) pairs of a, b, c span them; d, independent, stays alone.
+    assert len(model.pairs_) == 2 and all(set(p) <= {"a", "b", "c"} for p in model.pairs_)
+
+
+def test_pooled_one_way_estimate_is_unbiased_with_at_most_its_stated_variance():
+    from dpsynth.ldp.oracles import make_oracle
+    from dpsynth.ldp.synth import _margin, _pool
+
+    rng = np.random.default_rng(0)
+    pa, pb = np.array([0.6, 0.4]), np.array([0.2, 0.3, 0.5])
+    pair_oracle, one_oracle = make_oracle("grr", 6, 1.0), make_oracle("grr", 2, 1.0)
+    errors, stated, alone = [], [], []
+    for rep in range(400):
+        a1, b1 = rng.choice(2, 300, p=pa), rng.choice(3, 300, p=pb)
+        e1 = _margin(pair_oracle.estimate(pair_oracle.randomize(a1 * 3 + b1, random_state=rep)), ("a", "b"), "a",
+                     {"a": 2, "b": 3})
+        e2 = one_oracle.estimate(one_oracle.randomize(rng.choice(2, 200, p=pa), random_state=10_000 + rep))
+        pooled = _pool([e2, e1])
+        errors.append(pooled.frequencies[0] - pa[0])
+        alone.append(e2.frequencies[0] - pa[0])
+        stated.append(pooled.variance[0])
+    errors = np.asarray(errors)
+    assert abs(errors.mean()) < 4 * errors.std() / np.sqrt(errors.size)  # unbiased
+    assert errors.var() < np.var(alone)  # the pair's reports help
+    assert errors.var() < 1.15 * np.mean(stated)  # the stated variance is an upper bound

@@ -24,7 +24,7 @@ sees the exact global candidate marginals; no single party, the server included,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
@@ -337,15 +337,6 @@ class FederatedAIM(AIM):
         self.rounds_members_ = queries.rounds_members
         self._report = accountant.report()
         return self
-
-    @classmethod
-    def load(cls, path: Any) -> FederatedAIM:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        from dpsynth.ldp.synth import load_unregistered
-
-        model = load_unregistered(cls, path)
-        assert isinstance(model, FederatedAIM)
-        return model
 
 
 def _client_proxies(fed: InProcessFederation, accountant: Accountant, rho: float) -> list[dict[str, np.ndarray]]:

@@ -370,12 +370,3 @@ class FederatedDPVAE(Synthesizer):
         self.noise_multiplier_ = float(state["noise_multiplier"])
         self.sample_rate_ = float(state["sample_rate"])
         self._arrays = arrays
-
-    @classmethod
-    def load(cls, path: Any) -> FederatedDPVAE:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        from dpsynth.ldp.synth import load_unregistered
-
-        model = load_unregistered(cls, path)  # type: ignore[arg-type]
-        assert isinstance(model, FederatedDPVAE)
-        return model

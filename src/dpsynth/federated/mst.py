@@ -44,11 +44,11 @@ from dpsynth.federated.protocol import (
     pairwise_seeds,
 )
 from dpsynth.pgm import Domain as PGMDomain
-from dpsynth.pgm import Measurement, estimate
+from dpsynth.pgm import GraphicalModel, Measurement, estimate
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.privacy.random import RandomState, make_rng
 from dpsynth.synth.base import as_budget
-from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
+from dpsynth.synth.mst import MST, Coarsening, kruskal, measure_oneway
 
 
 class FedClient:
@@ -148,7 +148,7 @@ def _sigma_for(rho: float, count: int, clients: int, dim: int) -> float:
     return sigma
 
 
-class FederatedMST(MarginalSynthesizer):
+class FederatedMST(MST):
     """MST over a horizontal federation with distributed discrete Gaussian noise.
 
     Args:
@@ -158,16 +158,6 @@ class FederatedMST(MarginalSynthesizer):
     """
 
     name = "federated_mst"
-
-    def __init__(self, *, iters: int = 1000, select_iters: int = 200, random_state: RandomState = None) -> None:
-        super().__init__(random_state=random_state)
-        self.iters = iters
-        self.select_iters = select_iters
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_int(self.iters, "iters", "FederatedMST")
-        check_int(self.select_iters, "select_iters", "FederatedMST")
 
     def fit(self, data: Federation, budget: PrivacyBudget | tuple[float, float] | float) -> Self:  # type: ignore[override]
         """Run the federated rounds and fit the model.
@@ -196,15 +186,15 @@ class FederatedMST(MarginalSynthesizer):
         rho = accountant.rho_remaining
         self._round = 0
 
-        log = self._measure(data, accountant, dom, [(a,) for a in names], rho / 3, K, None, "federated_mst.measure_1way")
-        sigma1 = log[0].sigma
-        coarsen, cdom, log = compress_domain(dom, log, sigma1)
-        oneway = estimate(cdom, log, iters=self.select_iters)
+        def measure(cliques: Sequence[Clique], rho: float, coarsen: Coarsening | None, step: str) -> list[Measurement]:
+            return self._measure(data, accountant, dom, cliques, rho, K, coarsen, step)
+
+        coarsen, cdom, log, oneway = measure_oneway(measure, dom, rho / 3, "federated_mst.measure_1way",
+                                                    self.select_iters)
         pairs = list(itertools.combinations(names, 2))
-        sel = self._measure(data, accountant, cdom, pairs, rho / 3, K, coarsen, "federated_mst.select")
-        tree = _spanning_tree(names, cdom, sel, oneway)
-        final = self._measure(data, accountant, cdom, tree, accountant.rho_remaining * (1 - 1e-9), K, coarsen,
-                              "federated_mst.measure_2way")
+        sel = measure(pairs, rho / 3, coarsen, "federated_mst.select")
+        tree = _spanning_tree(names, sel, oneway)
+        final = measure(tree, accountant.rho_remaining * (1 - 1e-9), coarsen, "federated_mst.measure_2way")
         log += final + [m for m in sel if m.clique in tree]
         self.model_ = estimate(cdom, log, iters=self.iters)
         self.coarsen_ = coarsen
@@ -214,7 +204,10 @@ class FederatedMST(MarginalSynthesizer):
         return self
 
     def _measure(self, fed: Federation, accountant: Accountant, dom: PGMDomain, cliques: Sequence[Clique],
-                 rho: float, K: int, coarsen: dict[str, np.ndarray] | None, step: str) -> list[Measurement]:
+                 rho: float, K: int, coarsen: Coarsening | None, step: str) -> list[Measurement]:
+        """Secure-aggregation counts of ``cliques`` on ``dom`` (compressed by ``coarsen`` when given), at ``rho``."""
+        if coarsen is not None:
+            dom = PGMDomain(dom.attrs, tuple(int(coarsen[a].max()) + 1 for a in dom.attrs))
         dims = [dom.size(c) for c in cliques]
         sigma = _sigma_for(rho, len(cliques), K, max(dims))
         mech = DistributedGaussianMechanism(sigma, K, max(dims))
@@ -242,28 +235,20 @@ class FederatedMST(MarginalSynthesizer):
         super()._set_state(state, arrays)
         self.tree_ = [tuple(p) for p in state.get("tree", [])]
 
-    @classmethod
-    def load(cls, path: Any) -> FederatedMST:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        from dpsynth.ldp.synth import load_unregistered
 
-        model = load_unregistered(cls, path)
-        assert isinstance(model, FederatedMST)
-        return model
+def _spanning_tree(names: Sequence[str], noisy: list[Measurement], model: GraphicalModel) -> list[Clique]:
+    """Maximum spanning tree of the pairs' noisy scores (post-processing of noisy answers).
 
-
-def _spanning_tree(names: Sequence[str], dom: PGMDomain, noisy: list[Measurement], model: Any) -> list[Clique]:
-    import networkx as nx
-
-    graph = nx.Graph()
-    graph.add_nodes_from(names)
-    for m in noisy:
-        est = model.project(m.clique).ravel()
-        score = float(np.abs(m.values - est).sum()) - math.sqrt(2 / math.pi) * m.sigma * m.values.size
-        graph.add_edge(*m.clique, weight=score)
-    tree = nx.maximum_spanning_tree(graph)
-    order = list(names)
-    return [tuple(sorted((a, b), key=order.index)) for a, b in tree.edges()]
+    A pair's score is how badly the one-way model explains its noisy answer (L1), minus the
+    L1 norm the noise alone would give.
+    """
+    score = {
+        m.clique: float(np.abs(m.values - model.project(m.clique).ravel()).sum())
+        - math.sqrt(2 / math.pi) * m.sigma * m.values.size
+        for m in noisy
+    }
+    pairs = [(m.clique[0], m.clique[1]) for m in noisy]
+    return list(kruskal(names, pairs, lambda cands: int(np.argmax([score[c] for c in cands]))))
 
 
 def split_rows(frame: pd.DataFrame, clients: int, *, by: str | None = None,

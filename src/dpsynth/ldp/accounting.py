@@ -14,11 +14,10 @@ currencies) and the ledger of every collection.
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dpsynth.errors import BudgetExceededError, InvalidParameterError, check_positive
-from dpsynth.privacy import Accountant, LedgerEntry, Mechanism, PrivacyBudget, PrivacyReport
+from dpsynth.privacy import Accountant, Mechanism, PrivacyBudget, PrivacyReport
 
 _SLACK = 1e-9
 _ALL = "\x00all"
@@ -36,10 +35,13 @@ class LocalRandomizer(Mechanism):
     Args:
         epsilon: The ε of the report.
         protocol: What the user runs (for the ledger), e.g. ``"OLH on age×sex"``.
+        users: The group of users who run it, disjoint from every other named group (their
+            charges compose in parallel); None: every user.
     """
 
     epsilon: float
     protocol: str = "local randomiser"
+    users: str | None = None
     name: str = "local_randomizer"
 
     def __post_init__(self) -> None:
@@ -59,6 +61,10 @@ class LocalRandomizer(Mechanism):
 
 class LocalAccountant(Accountant):
     """An accountant for pure ε-LDP collections (ε per user adds up across collections).
+
+    It is the central :class:`~dpsynth.privacy.Accountant` (same ledger, same report path):
+    what differs is only what "affordable" and "spent" mean — ε per user, composed by
+    addition, with disjoint groups of users in parallel — and that its report states δ = 0.
 
     Args:
         budget: The ε each user may spend (a PrivacyBudget, or a bare ε).
@@ -87,10 +93,12 @@ class LocalAccountant(Accountant):
             groups.append(extra)
         return everyone + max(groups, default=0.0)
 
-    def can_afford(self, mechanism: Mechanism, count: int = 1, *, delta: float = 0.0, group: str | None = None) -> bool:  # noqa: D102
-        if not isinstance(mechanism, LocalRandomizer):
+    def can_afford(self, mechanism: Mechanism, count: int = 1, *, delta: float = 0.0, group: str | None = None) -> bool:
+        """Whether ``count`` reports of ``mechanism`` per user (of ``group``, or of its own group) fit."""
+        if not isinstance(mechanism, LocalRandomizer) or delta != 0.0:
             return False
-        return self._spent_with(group, count * mechanism.epsilon) <= self.budget.epsilon * (1 + _SLACK)
+        users = mechanism.users if group is None else group
+        return self._spent_with(users, count * mechanism.epsilon) <= self.budget.epsilon * (1 + _SLACK)
 
     def charge(
         self,
@@ -104,6 +112,8 @@ class LocalAccountant(Accountant):
     ) -> None:
         """Record ``count`` sequential ε-LDP reports per user, or refuse before anything is collected.
 
+        Checks the local-DP terms, then records through :meth:`Accountant.charge`.
+
         Args:
             mechanism: The local randomiser each user runs.
             step: The algorithm step asking.
@@ -111,7 +121,8 @@ class LocalAccountant(Accountant):
             description: What is collected, in public terms.
             delta: Must be 0 (pure LDP).
             group: A name for a group of users disjoint from every other named group
-                (their charges compose in parallel); None charges every user.
+                (their charges compose in parallel); None charges the randomiser's
+                ``users`` (every user unless it names a group).
         """
         if not isinstance(mechanism, LocalRandomizer):
             raise InvalidParameterError(
@@ -119,43 +130,27 @@ class LocalAccountant(Accountant):
             )
         if count < 1 or delta != 0.0:
             raise InvalidParameterError("A local-DP charge needs count >= 1 and delta = 0.")
-        if not self.can_afford(mechanism, count, group=group):
+        if group is not None:
+            mechanism = replace(mechanism, users=group)
+        if not self.can_afford(mechanism, count):
             raise BudgetExceededError(
                 f"Step {step!r} asks each user for {mechanism.describe()} × {count}, but only "
                 f"{self.budget.epsilon - self.epsilon_spent:.4g} of epsilon = {self.budget.epsilon:g} per user "
                 "is left. Nothing was collected; lower the per-collection epsilon."
             )
-        self._ledger.append(
-            LedgerEntry(
-                step=step,
-                description=description if group is None else f"{description} [users: {group}]",
-                mechanism=mechanism.describe(),
-                noise_scale=float(mechanism.epsilon),
-                count=int(count),
-                rho=None,
-                mu=None,
-                time=time.time(),
-                delta=0.0,
-            )
+        users = mechanism.users
+        super().charge(
+            mechanism,
+            step=step,
+            count=count,
+            description=description if users is None else f"{description} [users: {users}]",
         )
-        self._events.append(None)
-        self._group_eps.setdefault(_ALL if group is None else group, []).append(count * mechanism.epsilon)
+        self._group_eps.setdefault(_ALL if users is None else users, []).append(count * mechanism.epsilon)
 
     def epsilon(self, delta: float | None = None) -> float:
         """ε per user (pure LDP: the same at every δ)."""
         return self.epsilon_spent
 
     def report(self) -> PrivacyReport:
-        """The privacy report: pure ε-LDP per user, δ = 0."""
-        return PrivacyReport(
-            epsilon=self.epsilon_spent,
-            delta=0.0,
-            rho=None,
-            mu=None,
-            epsilon_gdp=None,
-            kappa=None,
-            budget_epsilon=self.budget.epsilon,
-            seeded=self.seeded,
-            ledger=self.ledger,
-            notes=list(self.notes),
-        )
+        """The privacy report: the central one, in pure ε-LDP per user (δ = 0, no zCDP ρ)."""
+        return replace(super().report(), delta=0.0, rho=None)

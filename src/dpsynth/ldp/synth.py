@@ -8,12 +8,19 @@ variances to the same graphical-model estimator MST and AIM use (``dpsynth.pgm``
 samples a table from the model.
 
 Which pairs to model is chosen MST-style with LDP too: a first group of users reports
-every candidate pair (one pair per user; pairs with at most ``max_cells`` cells); the
-server keeps the maximum spanning forest of the pairs' estimated dependence (edges whose
-dependence does not exceed what noise alone would show are dropped), and the remaining
-users report the one-way marginals and the forest's pairs. Every user reports exactly
-once, so each user is ε-LDP. Users are spread over the marginals in proportion to
-cells^(2/3), which minimises the summed L1 error.
+every candidate pair (one pair per user); the server keeps the maximum spanning forest of
+the pairs' estimated dependence, and the remaining users report the one-way marginals and
+the forest's pairs. Every user reports exactly once, so each user is ε-LDP. Users are
+spread over the marginals in proportion to cells^(2/3), which minimises the summed L1 error.
+
+At small ε a pair is worth its users only where the noise can resolve its dependence, so:
+candidates are the pairs (of at most ``max_cells`` cells) whose largest possible
+dependence could clear the noise of both their first-group estimate and their own later
+measurement (public: it depends on ε, the number of users and the sizes only; with none,
+nobody is asked to choose and the fit is the independent one); a pair joins the forest only
+if its estimated dependence clears two standard deviations of its first-group noise plus
+the L1 error its later measurement would have. The first group's reports of the pairs left
+out are pooled (inverse-variance) into the one-way estimates.
 
 The server side never sees a row: :class:`SimulatedUsers` stands in for the users' devices
 (it runs the client code, :func:`randomize_marginal`, on each record) in tests and benchmarks.
@@ -21,15 +28,10 @@ The server side never sees a row: :class:`SimulatedUsers` stands in for the user
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
 import math
-import os
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, Self
 
 import numpy as np
@@ -41,7 +43,6 @@ from dpsynth.errors import (
     InvalidDataError,
     InvalidParameterError,
     MetadataError,
-    SerializationError,
 )
 from dpsynth.ldp.accounting import LocalAccountant, LocalRandomizer
 from dpsynth.ldp.oracles import (
@@ -53,10 +54,11 @@ from dpsynth.ldp.oracles import (
 )
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement, estimate
-from dpsynth.privacy import PrivacyBudget, PrivacyReport
+from dpsynth.privacy import PrivacyBudget
 from dpsynth.privacy.random import NoiseSource, RandomState, make_rng
-from dpsynth.synth.base import FORMAT, FORMAT_VERSION, as_budget
+from dpsynth.synth.base import as_budget
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int
+from dpsynth.synth.mst import kruskal
 
 Clique = tuple[str, ...]
 
@@ -197,6 +199,11 @@ def _assignment(n: int, cells: Sequence[int], rng: np.random.Generator) -> np.nd
     variance of one report), so Σ_g cells_g/√n_g is smallest when n_g ∝ cells_g^(2/3).
     Public (depends only on the plan), so it costs nothing.
     """
+    return rng.permutation(np.repeat(np.arange(len(cells)), _group_sizes(n, cells)))
+
+
+def _group_sizes(n: int, cells: Sequence[int]) -> np.ndarray:
+    """How many of n users report each marginal: ∝ cells^(2/3), at least one each."""
     w = np.asarray(cells, dtype=np.float64) ** (2.0 / 3.0)
     sizes = np.floor(w / w.sum() * n).astype(np.int64)
     sizes = np.maximum(sizes, 1)
@@ -205,7 +212,7 @@ def _assignment(n: int, cells: Sequence[int], rng: np.random.Generator) -> np.nd
     short = n - int(sizes.sum())
     if short:
         sizes[np.argsort(-(w / w.sum() * n - sizes))[:short]] += 1
-    return rng.permutation(np.repeat(np.arange(len(cells)), sizes))
+    return sizes
 
 
 class LDPSynthesizer(MarginalSynthesizer):
@@ -220,8 +227,8 @@ class LDPSynthesizer(MarginalSynthesizer):
         select_share: Share of users who report a pair for the selection (when ``pairs`` is None).
         max_cells: Only pairs with at most this many cells are candidates: a larger joint
             domain spreads the reports too thin to say anything under LDP. The chosen pairs
-            form a maximum spanning *forest* (pairs whose dependence does not exceed what
-            noise alone would show are left out), so columns may stay independent.
+            form a maximum spanning *forest* (pairs whose dependence the noise at this ε
+            cannot resolve are left out), so columns may stay independent.
         project: Project each estimated marginal onto the probability simplex before the
             graphical model sees it (False: hand it the unbiased estimate, which matches the
             estimator's Gaussian likelihood better).
@@ -301,19 +308,52 @@ class LDPSynthesizer(MarginalSynthesizer):
         users = rng.permutation(n)
         measurements: list[Measurement] = []
         pairs: list[Clique]
+        share = n_sel = max(1, round(self.select_share * n))
+        oneway = [(a,) for a in names]
+
+        def report_l1(pair: Clique, users: float) -> float:
+            """The L1 error noise alone gives ``pair`` estimated from ``users`` reports (public)."""
+            k = pgm_dom.size(pair)
+            var = float(np.mean(make_oracle(self.oracle, k, budget.epsilon).variance(max(users, 1.0), 1.0 / k)))
+            return math.sqrt(2.0 / math.pi) * k * math.sqrt(var)
+
+        def phase2_l1(forest: list[Clique], pair: Clique) -> float:
+            """``report_l1`` of ``pair`` measured in phase 2 beside the one-way marginals and ``forest``."""
+            cells = [pgm_dom.size(c) for c in (*oneway, *forest, pair)]
+            return report_l1(pair, float(_group_sizes(n - n_sel, cells)[-1]))
+
+        # Candidates (public): pairs small enough whose largest possible dependence (the L1
+        # distance of a joint from the product of its margins is at most 2(1 − 1/min(k_a, k_b)))
+        # could clear both the noise of their phase-1 estimate (n_sel users shared among the
+        # candidates) and that of their phase-2 measurement at this ε. Pairs are dropped until
+        # every candidate passes with its share; none left: independent columns, exactly.
+        # The selection takes no more users than the candidates' own phase-2 measurements would.
         cands = [c for c in itertools.combinations(names, 2) if pgm_dom.size(c) <= self.max_cells]
+        while cands:
+            n_sel = min(share, int(sum(_group_sizes(n - share, [pgm_dom.size(c) for c in (*oneway, p)])[-1]
+                                       for p in cands)))
+            keep = [c for c in cands if 2.0 * (1.0 - 1.0 / min(pgm_dom.size((a,)) for a in c))
+                    > report_l1(c, n_sel / len(cands)) + phase2_l1([], c)]
+            if len(keep) == len(cands):
+                break
+            cands = keep
         if self.pairs is None and cands:
-            n_sel = max(1, round(self.select_share * n))
             plan1 = CollectionPlan(names, sizes, coarsen, tuple(cands), budget.epsilon, self.oracle)
             est1 = self._collect(data, plan1, users[:n_sel], rng, accountant, "ldp.select", "selection")
-            pairs = _spanning_tree(names, sizes, est1)
+            pairs = _spanning_tree(names, sizes, est1, phase2_l1)
             measurements += [_measurement(c, est1[c], n, self.project) for c in pairs]
             users = users[n_sel:]
+            # The other pairs' reports still say something about their two columns.
+            spare = [(c, est1[c]) for c in cands if c not in pairs]
         else:
             pairs = [tuple(p) for p in (self.pairs or [])]
+            spare = []
         cliques = [(a,) for a in names] + [p for p in pairs if p not in [(a,) for a in names]]
         plan2 = CollectionPlan(names, sizes, coarsen, tuple(cliques), budget.epsilon, self.oracle)
         est2 = self._collect(data, plan2, users, rng, accountant, "ldp.measure", "measurement")
+        size = dict(zip(names, sizes, strict=True))
+        for a in names:
+            est2[(a,)] = _pool([est2[(a,)], *(_margin(e, c, a, size) for c, e in spare if a in c)])
         measurements += [_measurement(c, est2[c], n, self.project) for c in cliques]
         self.model_ = estimate(pgm_dom, measurements, total=float(n), iters=self.iters)
         self.coarsen_ = coarsen
@@ -360,34 +400,6 @@ class LDPSynthesizer(MarginalSynthesizer):
         super()._set_state(state, arrays)
         self.pairs_ = [tuple(p) for p in state.get("pairs", [])]
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LDPSynthesizer:
-        """Load a model saved with :meth:`save` (JSON and numpy arrays only, no pickle)."""
-        model = load_unregistered(cls, path)
-        assert isinstance(model, LDPSynthesizer)
-        return model
-
-
-def load_unregistered(cls: type[MarginalSynthesizer], path: str | os.PathLike[str]) -> MarginalSynthesizer:
-    """Load a saved model of a class that is not in the generator registry (its fit takes no PrivateData)."""
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            doc = json.loads(zf.read("model.json"))
-            with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise SerializationError(f"No model file at {path}.") from None
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise SerializationError(f"{path} is not a dpsynth model file ({exc}).") from None
-    if doc.get("format") != FORMAT or doc.get("version") != FORMAT_VERSION or doc.get("generator") != cls.name:
-        raise SerializationError(f"{path} does not hold a saved {cls.__name__}.")
-    model = cls(**doc["params"])
-    model.domain_ = Domain.from_json(doc["domain"])
-    model._report = PrivacyReport.from_dict(doc["privacy_report"])
-    model._set_state(doc["state"], arrays)
-    return model
-
 
 def _measurement(clique: Clique, est: FrequencyEstimate, total: int, project: bool = True) -> Measurement:
     """A count measurement: the (simplex-projected) frequencies × the number of users.
@@ -400,22 +412,63 @@ def _measurement(clique: Clique, est: FrequencyEstimate, total: int, project: bo
     return Measurement(clique, values, max(sigma, 1e-9))
 
 
-def _spanning_tree(names: Sequence[str], sizes: Sequence[int], est: dict[Clique, FrequencyEstimate]) -> list[Clique]:
-    """Maximum spanning tree of the pairs' estimated dependence (post-processing of LDP reports).
+def _margin(est: FrequencyEstimate, pair: Clique, attr: str, size: dict[str, int]) -> FrequencyEstimate:
+    """The one-way estimate of ``attr`` implied by a pair's estimate (cell variances summed: an upper bound)."""
+    axis = 1 - pair.index(attr)
+    shape = (size[pair[0]], size[pair[1]])
+    freq = est.frequencies.reshape(shape).sum(axis=axis)
+    var = est.variance.reshape(shape).sum(axis=axis)
+    return FrequencyEstimate(freq, var, est.n)
 
-    The weight of a pair is ‖P̂_ab − P̂_a ⊗ P̂_b‖₁ on the simplex-projected estimate, minus
-    the L1 norm the noise alone would give (√(2/π)·Σ σ_cell), so that large noisy
-    marginals are not preferred for their noise.
+
+def _pool(ests: Sequence[FrequencyEstimate]) -> FrequencyEstimate:
+    """Inverse-variance combination of unbiased estimates of one marginal (one weight per estimate).
+
+    Weights use each estimate's mean variance (not the per-cell plug-in variances, which
+    depend on the noisy values and would bias the combination).
     """
-    import networkx as nx
+    if len(ests) == 1:
+        return ests[0]
+    w = np.array([1.0 / max(float(np.mean(e.variance)), 1e-300) for e in ests])
+    w /= w.sum()
+    freq = sum(wi * e.frequencies for wi, e in zip(w, ests, strict=True))
+    var = sum(wi**2 * e.variance for wi, e in zip(w, ests, strict=True))
+    return FrequencyEstimate(np.asarray(freq), np.asarray(var), sum(e.n for e in ests))
 
+
+def _spanning_tree(
+    names: Sequence[str],
+    sizes: Sequence[int],
+    est: dict[Clique, FrequencyEstimate],
+    phase2_l1: Callable[[list[Clique], Clique], float] | None = None,
+) -> list[Clique]:
+    """Maximum spanning forest of the pairs' estimated dependence (post-processing of LDP reports).
+
+    The weight of a pair is ‖P̂_ab − P̂_a ⊗ P̂_b‖₁ on the unbiased estimate (P̂_a, P̂_b its
+    margins), minus the L1 norm the noise alone would give (√(2/π)·Σ σ_cell), so that large
+    noisy marginals are not preferred for their noise. A pair joins the forest only if its weight
+    is positive and, with ``phase2_l1``, larger than the L1 error its own phase-2
+    measurement would have (``phase2_l1(forest, pair)``, public): a dependence the noise
+    at this ε cannot resolve is not worth the users it takes from the one-way marginals.
+    """
     names = list(names)
-    graph = nx.Graph()
-    graph.add_nodes_from(names)
+    weight, spread = {}, {}
     for (a, b), e in est.items():
-        joint = project_simplex(e.frequencies).reshape(sizes[names.index(a)], sizes[names.index(b)])
+        joint = e.frequencies.reshape(sizes[names.index(a)], sizes[names.index(b)])
         indep = np.outer(joint.sum(axis=1), joint.sum(axis=0))
         noise_l1 = math.sqrt(2.0 / math.pi) * float(np.sqrt(e.variance).sum())
-        graph.add_edge(a, b, weight=float(np.abs(joint - indep).sum()) - noise_l1)
-    tree = nx.maximum_spanning_tree(graph)
-    return [tuple(sorted((a, b), key=names.index)) for a, b, w in tree.edges(data="weight") if w > 0]
+        weight[(a, b)] = float(np.abs(joint - indep).sum()) - noise_l1
+        # Two standard deviations of the noise's L1 norm: a weight below it may be noise alone.
+        spread[(a, b)] = 2.0 * math.sqrt((1.0 - 2.0 / math.pi) * float(e.variance.sum()))
+    forest: list[Clique] = []
+
+    def heaviest(cands: list[tuple[str, str]]) -> int | None:
+        ok = [i for i, c in enumerate(cands)
+              if weight[c] > (0.0 if phase2_l1 is None else spread[c] + phase2_l1(forest, c))]
+        if not ok:
+            return None  # a forest: no edge that noise alone would explain
+        i = max(ok, key=lambda i: weight[cands[i]])
+        forest.append(cands[i])
+        return i
+
+    return list(kruskal(names, [(a, b) for a, b in est], heaviest))

@@ -274,7 +274,11 @@ class Synthesizer(ABC):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Synthesizer:
-        """Load a model saved with :meth:`save` (on any Synthesizer class or the base)."""
+        """Load a model saved with :meth:`save` (on any Synthesizer class or the base).
+
+        The registry names the class that reads the file; a generator outside the registry
+        (one whose fit takes users or a federation, not PrivateData) reads its own files.
+        """
         from dpsynth.synth.registry import get_class
 
         path = Path(path)
@@ -296,7 +300,13 @@ class Synthesizer(ABC):
             )
         try:
             klass: type[Synthesizer] = get_class(doc["generator"])
-        except (KeyError, TypeError, InvalidParameterError):
+        except InvalidParameterError:
+            if cls is Synthesizer or doc["generator"] != cls.name:
+                raise SerializationError(
+                    f"{path} names generator {doc.get('generator')!r}, which this dpsynth does not have."
+                ) from None
+            klass = cls
+        except (KeyError, TypeError):
             raise SerializationError(
                 f"{path} names generator {doc.get('generator')!r}, which this dpsynth does not have."
             ) from None

@@ -6,20 +6,79 @@ forming a spanning tree, each chosen by the exponential mechanism among the pair
 join two components, scored by how badly the one-way model explains the pair (a private
 Kruskal); (3) measure the chosen pairs. A tree-structured graphical model fitted to all
 measurements generates the data.
+
+The steps other settings share (federated MST counts through secure aggregation instead
+of :class:`~dpsynth.data.private.PrivateData`; LDP synthesis grows its forest with
+:func:`kruskal`) are the module's functions: :func:`measure_oneway` and :func:`kruskal`.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from dpsynth.data.private import PrivateData, gaussian_sigma_for
 from dpsynth.errors import InvalidParameterError
-from dpsynth.pgm import estimate
+from dpsynth.pgm import Domain as PGMDomain
+from dpsynth.pgm import GraphicalModel, Measurement, estimate
 from dpsynth.privacy.random import RandomState
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
 from dpsynth.synth.registry import register
+
+Clique = tuple[str, ...]
+Coarsening = dict[str, np.ndarray]
+#: How a setting counts marginals: ``measure(cliques, rho, coarsen, step)`` charges ``rho`` in
+#: total for the noisy counts of ``cliques`` (on the domain ``coarsen`` maps to, or the full
+#: one when None) and returns them as measurements.
+Measure = Callable[[Sequence[Clique], float, Coarsening | None, str], list[Measurement]]
+
+
+def measure_oneway(
+    measure: Measure, domain: PGMDomain, rho: float, step: str, select_iters: int
+) -> tuple[Coarsening, PGMDomain, list[Measurement], GraphicalModel]:
+    """MST's first step: every one-way marginal at ``rho``, domain compression, the one-way model.
+
+    Domain compression (MST, Sec. 3.2): codes whose noisy count is below 3σ are merged into
+    one, so the pairs are measured on fewer, better-populated cells. Compression and the
+    one-way model (``select_iters`` iterations of the estimator) are post-processing.
+
+    Returns:
+        The per-column code maps, the compressed domain, the one-way measurements on it,
+        and the one-way model that pairs are scored against.
+    """
+    log = measure([(a,) for a in domain.attrs], rho, None, step)
+    coarsen, dom, log = compress_domain(domain, log, log[0].sigma)
+    return coarsen, dom, log, estimate(dom, log, iters=select_iters)
+
+
+def kruskal(
+    names: Sequence[str], pairs: Sequence[tuple[str, str]], pick: Callable[[list[tuple[str, str]]], int | None]
+) -> list[tuple[str, str]]:
+    """Grow a spanning tree (or forest) over ``names`` one pair at a time, Kruskal's way.
+
+    At each step the candidates are the ``pairs`` (in their order) that join two components;
+    ``pick(candidates)`` returns the index of the one to add, or None to stop (a forest). With
+    ``pick`` the candidate of largest weight this is the maximum spanning tree; with the
+    exponential mechanism, MST's private Kruskal.
+    """
+    component = {n: i for i, n in enumerate(names)}
+    tree: list[tuple[str, str]] = []
+    for _ in range(len(names) - 1):
+        cands = [p for p in pairs if component[p[0]] != component[p[1]]]
+        if not cands:
+            break
+        i = pick(cands)
+        if i is None:
+            break
+        chosen = cands[i]
+        tree.append(chosen)
+        old, new = component[chosen[1]], component[chosen[0]]
+        for n in names:
+            if component[n] == old:
+                component[n] = new
+    return tree
 
 
 @register("mst")
@@ -39,8 +98,8 @@ class MST(MarginalSynthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        check_int(self.iters, "iters", "MST")
-        check_int(self.select_iters, "select_iters", "MST")
+        check_int(self.iters, "iters", type(self).__name__)
+        check_int(self.select_iters, "select_iters", type(self).__name__)
 
     def _fit(self, data: PrivateData) -> None:
         names = list(data.domain.names)
@@ -48,32 +107,20 @@ class MST(MarginalSynthesizer):
         if d < 2:
             raise InvalidParameterError("MST needs at least two columns; use 'independent' for one.")
         rho = data.rho_left("mst")
-        # (1) one-way marginals with ρ/3 (MST, Alg. 1 line 2).
-        sigma1 = gaussian_sigma_for(rho / 3.0, d)
-        log = data.measure_marginals([(n,) for n in names], sigma=sigma1, step="mst.measure_1way")
-        # Domain compression (MST, Sec. 3.2): codes whose noisy count is below 3σ are merged
-        # into one, so the pairs are measured on fewer, better-populated cells.
-        # Post-processing of the one-way answers: it costs nothing.
-        coarsen, dom, log = compress_domain(data.pgm_domain, log, sigma1)
+
+        def measure(cliques: Sequence[Clique], rho: float, coarsen: Coarsening | None, step: str) -> list[Measurement]:
+            return data.measure_marginals(cliques, sigma=gaussian_sigma_for(rho, len(cliques)), step=step, coarsen=coarsen)
+
+        # (1) one-way marginals with ρ/3 (MST, Alg. 1 line 2), then domain compression.
+        coarsen, dom, log, oneway = measure_oneway(measure, data.pgm_domain, rho / 3.0, "mst.measure_1way",
+                                                   self.select_iters)
         # (2) private Kruskal with ρ/3 over d − 1 exponential-mechanism selections.
-        oneway = estimate(dom, log, iters=self.select_iters)
         epsilon = float(np.sqrt(8.0 * (rho / 3.0) / (d - 1)))
         pairs = list(itertools.combinations(names, 2))
         estimates: dict[tuple[str, ...], np.ndarray] = {p: oneway.project(p) for p in pairs}
-        component = {n: i for i, n in enumerate(names)}
-        tree: list[tuple[str, str]] = []
-        for _ in range(d - 1):
-            cands = [p for p in pairs if component[p[0]] != component[p[1]]]
-            pick = cands[
-                data.select_marginal(cands, estimates, epsilon=epsilon, step="mst.select", coarsen=coarsen)
-            ]
-            tree.append(pick)
-            old, new = component[pick[1]], component[pick[0]]
-            for n in names:
-                if component[n] == old:
-                    component[n] = new
+        tree = kruskal(names, pairs, lambda cands: data.select_marginal(
+            cands, estimates, epsilon=epsilon, step="mst.select", coarsen=coarsen))
         # (3) measure the tree's pairs with the last ρ/3 (all that is left).
-        sigma2 = gaussian_sigma_for(data.accountant.rho_remaining, d - 1)
-        log += data.measure_marginals(tree, sigma=sigma2, step="mst.measure_2way", coarsen=coarsen)
+        log += measure(tree, data.accountant.rho_remaining, coarsen, "mst.measure_2way")
         self.model_ = estimate(dom, log, iters=self.iters)
         self.coarsen_ = coarsen
