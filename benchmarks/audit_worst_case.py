@@ -43,6 +43,7 @@ COLUMNS = [
     "black_mu_hat", "black_mu_lb_cp", "black_mu_lb_bayes", "black_tightness_bayes",
     "epsilon_lb_curve", "verdict", "wall_s", "cpu_s", "params", "seed",
     "mu_claimed_measurements", "white_tightness_measurements_cp", "white_tightness_measurements_bayes", "loadavg",
+    "pair", "selection_llr_sd", "selection_llr_shift",
 ]
 
 #: Post-processing / search settings that keep GSD and PE fits short (privacy accounting unchanged),
@@ -74,12 +75,24 @@ def row(res: WorstCaseAudit, params: dict[str, object], seed: int) -> dict[str, 
         "white_tightness_measurements_cp": round(res.tightness_measurements_cp, 3),
         "white_tightness_measurements_bayes": round(res.tightness_measurements, 3),
         "loadavg": round(os.getloadavg()[0], 1),
+        "pair": res.settings.get("pair", "zeros"),
+        "selection_llr_sd": round(res.selection_llr_sd, 4), "selection_llr_shift": round(res.selection_llr_shift, 4),
     }
 
 
 def emit(r: dict[str, object]) -> None:
     new = not OUT.exists()
     OUT.parent.mkdir(parents=True, exist_ok=True)
+    if not new:
+        with OUT.open(newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if header != COLUMNS:  # a column was added: rewrite the file under the new header (old rows: empty)
+            with OUT.open(newline="") as fh:
+                old = list(csv.DictReader(fh))
+            with OUT.open("w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=COLUMNS)
+                w.writeheader()
+                w.writerows(old)
     with OUT.open("a", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         if new:
@@ -99,14 +112,17 @@ def main() -> None:
     ap.add_argument("--controls", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--under-generators", nargs="*", default=["independent"])
+    ap.add_argument("--pair", default="zeros", choices=["zeros", "selection"],
+                    help="the neighbouring pair (selection: also the worst case of MST's and AIM's selections)")
     args = ap.parse_args()
     for delta in args.delta:
         for g in args.generators:
             params = FAST.get(g, {})
             t = time.perf_counter()
+            tail = "" if args.pair == "zeros" else f"_{args.pair}"
             res = audit_worst_case(g, epsilon=args.eps, delta=delta, runs=args.runs, params=params, n_jobs=args.jobs,
-                                   random_state=args.seed, work_dir=WORK / f"{g}_e{args.eps:g}_d{delta:g}",
-                                   resume=True)
+                                   random_state=args.seed, work_dir=WORK / f"{g}_e{args.eps:g}_d{delta:g}{tail}",
+                                   resume=True, pair=args.pair)
             print(f"# {g}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
             emit(row(res, params, args.seed))
         if args.controls:
