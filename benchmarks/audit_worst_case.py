@@ -86,20 +86,24 @@ def row(res: WorstCaseAudit, params: dict[str, object], seed: int) -> dict[str, 
 
 
 def emit(r: dict[str, object]) -> None:
-    new = not OUT.exists()
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    if not new:
+    fields = list(COLUMNS)
+    if OUT.exists():
         with OUT.open(newline="") as fh:
             header = next(csv.reader(fh), [])
-        if header != COLUMNS:  # a column was added: rewrite the file under the new header (old rows: empty)
+        fields += [c for c in header if c not in fields]  # never drop a column another version wrote
+        if header != fields:  # a column was added: rewrite under the new header (old rows: empty), atomically
             with OUT.open(newline="") as fh:
                 old = list(csv.DictReader(fh))
-            with OUT.open("w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=COLUMNS)
+            tmp = OUT.with_suffix(".tmp")
+            with tmp.open("w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=fields)
                 w.writeheader()
                 w.writerows(old)
+            tmp.replace(OUT)
+    new = not OUT.exists()
     with OUT.open("a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w = csv.DictWriter(fh, fieldnames=fields, restval="")
         if new:
             w.writeheader()
         w.writerow(r)
