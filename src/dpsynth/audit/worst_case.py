@@ -766,8 +766,8 @@ def audit_worst_case(
         state_path = folder / "state.json"
         if resume and state_path.exists():
             state = json.loads(state_path.read_text(encoding="utf-8"))
-            keys = (set(settings) | set(state["settings"])) - {"random_state"}
-            changed = sorted(k for k in keys if state["settings"].get(k) != settings.get(k))
+            stored = (set(settings) | set(state["settings"])) - {"random_state"}
+            changed = sorted(k for k in stored if state["settings"].get(k) != settings.get(k))
             if changed:
                 raise InvalidParameterError(
                     f"resume with different settings ({', '.join(changed)}) than the audit in {folder}."
