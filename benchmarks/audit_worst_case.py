@@ -8,8 +8,9 @@ Jeffreys/Bayes, 95% split over the two feature sets) and tightness μ_lb / μ_cl
 :mod:`dpsynth.audit.worst_case`.
 
 Controls (``--controls``): the under-noised copy (marginals released with 0.8·σ while the
-ledger charges σ) of ``independent`` repeated ``--repeats`` times, and the copy that reads
-one category from the data for free; both must read "violation". They live in
+ledger charges σ) of ``independent`` repeated ``--repeats`` times (with ``--honest``, each
+beside the same audit of the honest generator, which must never read "violation"), and the
+copy that reads one category from the data for free; both copies must read "violation". They live in
 ``tests/audit/controls.py`` (the package has no switch that turns privacy off).
 
 Appends one row per audit to ``benchmarks/results/audit_worst_case.csv`` and prints it.
@@ -17,7 +18,8 @@ Each audit keeps its runs under ``benchmarks/results/audit_worst_case/`` and res
 
 Usage (2 workers; the machine is shared, so CPU time is reported beside wall time):
     .venv/bin/python benchmarks/audit_worst_case.py --generators independent mst aim --eps 1 --delta 1e-2 --runs 2000
-    .venv/bin/python benchmarks/audit_worst_case.py --controls --eps 6 --delta 1e-5 --runs 1000 --repeats 3
+    .venv/bin/python benchmarks/audit_worst_case.py --controls --honest --eps 6 --delta 1e-5 --runs 1000 --repeats 10
+    .venv/bin/python benchmarks/audit_worst_case.py --generators mst --pair selection --eps 1 --delta 1e-2 --runs 12000
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ COLUMNS = [
     "black_mu_hat", "black_mu_lb_cp", "black_mu_lb_bayes", "black_tightness_bayes",
     "epsilon_lb_curve", "verdict", "wall_s", "cpu_s", "params", "seed",
     "mu_claimed_measurements", "white_tightness_measurements_cp", "white_tightness_measurements_bayes", "loadavg",
+    "pair", "selection_llr_sd", "selection_llr_shift",
 ]
 
 #: Post-processing / search settings that keep GSD and PE fits short (privacy accounting unchanged),
@@ -52,6 +55,9 @@ COLUMNS = [
 FAST = {"gsd": {"synthetic_rows": 25, "rounds": 2, "children": 16, "generations": 20, "patience": 10},
         "pe": {"rounds": 2, "population_size": 50},
         "mst": {"iters": 1}, "aim": {"final_iters": 1}}
+#: ``--fast-independent``: independent's final estimation (post-processing of its one-way
+#: answers) cut to one iteration as well; same transcript, ≈ 2.5× cheaper fits.
+FAST_INDEPENDENT = {"iters": 1}
 #: The controls' estimation iterations (post-processing: the white-box transcript is unchanged).
 CONTROL = {"iters": 1}
 
@@ -74,14 +80,30 @@ def row(res: WorstCaseAudit, params: dict[str, object], seed: int) -> dict[str, 
         "white_tightness_measurements_cp": round(res.tightness_measurements_cp, 3),
         "white_tightness_measurements_bayes": round(res.tightness_measurements, 3),
         "loadavg": round(os.getloadavg()[0], 1),
+        "pair": res.settings.get("pair", "zeros"),
+        "selection_llr_sd": round(res.selection_llr_sd, 4), "selection_llr_shift": round(res.selection_llr_shift, 4),
     }
 
 
 def emit(r: dict[str, object]) -> None:
-    new = not OUT.exists()
     OUT.parent.mkdir(parents=True, exist_ok=True)
+    fields = list(COLUMNS)
+    if OUT.exists():
+        with OUT.open(newline="") as fh:
+            header = next(csv.reader(fh), [])
+        fields += [c for c in header if c not in fields]  # never drop a column another version wrote
+        if header != fields:  # a column was added: rewrite under the new header (old rows: empty), atomically
+            with OUT.open(newline="") as fh:
+                old = list(csv.DictReader(fh))
+            tmp = OUT.with_suffix(".tmp")
+            with tmp.open("w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=fields)
+                w.writeheader()
+                w.writerows(old)
+            tmp.replace(OUT)
+    new = not OUT.exists()
     with OUT.open("a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w = csv.DictWriter(fh, fieldnames=fields, restval="")
         if new:
             w.writeheader()
         w.writerow(r)
@@ -98,27 +120,40 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--controls", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--first-repeat", type=int, default=0, help="number of the first repeat (its seeds: 1000 + k, 3000 + k)")
     ap.add_argument("--under-generators", nargs="*", default=["independent"])
+    ap.add_argument("--fast-independent", action="store_true", help="independent with iters=1 (same transcript)")
+    ap.add_argument("--honest", action="store_true",
+                    help="with --controls: beside each under-noised repeat, the honest generator on its own runs")
+    ap.add_argument("--pair", default="zeros", choices=["zeros", "selection"],
+                    help="the neighbouring pair (selection: also the worst case of MST's and AIM's selections)")
     args = ap.parse_args()
     for delta in args.delta:
         for g in args.generators:
-            params = FAST.get(g, {})
+            params = FAST_INDEPENDENT if g == "independent" and args.fast_independent else FAST.get(g, {})
             t = time.perf_counter()
+            tail = "" if args.pair == "zeros" else f"_{args.pair}"
             res = audit_worst_case(g, epsilon=args.eps, delta=delta, runs=args.runs, params=params, n_jobs=args.jobs,
-                                   random_state=args.seed, work_dir=WORK / f"{g}_e{args.eps:g}_d{delta:g}",
-                                   resume=True)
+                                   random_state=args.seed, work_dir=WORK / f"{g}_e{args.eps:g}_d{delta:g}{tail}",
+                                   resume=True, pair=args.pair)
             print(f"# {g}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
             emit(row(res, params, args.seed))
         if args.controls:
             from tests.audit.controls import CategoryFromData, Make, UnderNoisedData
 
             for g in args.under_generators:
-                for k in range(args.repeats):
+                for k in range(args.first_repeat, args.first_repeat + args.repeats):
                     res = audit_worst_case(g, epsilon=args.eps, delta=delta, runs=args.runs, n_jobs=args.jobs,
                                            params=CONTROL, random_state=1000 + k, data_class=UnderNoisedData)
                     r = row(res, CONTROL, 1000 + k)
                     r["generator"] = f"{g} (noise −20%)"
                     emit(r)
+                    if args.honest:  # the same audit of the honest generator: must never read "violation"
+                        res = audit_worst_case(g, epsilon=args.eps, delta=delta, runs=args.runs, n_jobs=args.jobs,
+                                               params=CONTROL, random_state=3000 + k)
+                        r = row(res, CONTROL, 3000 + k)
+                        r["generator"] = f"{g} (honest, control twin)"
+                        emit(r)
             res = audit_worst_case(Make(CategoryFromData, "category_from_data", **CONTROL), epsilon=args.eps,
                                    delta=delta, runs=min(args.runs, 150), n_jobs=args.jobs, random_state=2000)
             emit(row(res, CONTROL, 2000))

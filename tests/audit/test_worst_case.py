@@ -142,6 +142,8 @@ def test_resume_and_owner_only_files(tmp_path):
     assert again.white_box.tp == first.white_box.tp and again.white_box.fp == first.white_box.fp
     with pytest.raises(InvalidParameterError, match="different settings"):
         audit_worst_case("independent", runs=30, resume=True, **{**kw, "epsilon": 2.0})
+    with pytest.raises(InvalidParameterError, match="different settings"):
+        audit_worst_case("independent", runs=30, resume=True, **{**kw, "pair": "selection"})
 
 
 @pytest.mark.parametrize(
@@ -153,6 +155,7 @@ def test_resume_and_owner_only_files(tmp_path):
         ({"delta": 0.0}, "delta"),
         ({"runs": 5}, "runs"),
         ({"alpha": 1.5}, "alpha"),
+        ({"pair": "ones"}, "Unknown pair"),
     ],
 )
 def test_bad_parameters(args, needle):
@@ -249,3 +252,38 @@ def test_selection_likelihood_ratio_is_exact():
     lo, hi = 0.4 * np.array([0.0, 10.0]), 0.4 * np.array([1.0, 9.0])
     expect = (hi[idx] - logsumexp(hi)) - (lo[idx] - logsumexp(lo))
     assert expect != 0 and data.llr_select == pytest.approx(expect) and data.llr == 0.0
+
+
+def test_selection_pair_moves_the_candidates_scores_apart():
+    # D⁻: 80 rows, every value held by 40 (MST's compression keeps both codes); the target's
+    # cell (1, 1) is over-full in a×b and under-full in a×c and b×c, so against the estimate
+    # the one-way marginals imply (independence), adding it moves a×b's score ‖M − e‖₁ up by
+    # one and the others' down by one: the exponential mechanism's worst case.
+    pair = worst_case_pair(kind="selection")
+    assert len(pair.minus) == 80 and (pair.minus.sum() == 40).all()
+    assert pair.plus.iloc[:80].equals(pair.minus) and tuple(pair.plus.iloc[-1]) == (1, 1, 1)
+    lo, hi = PrivateData(pair.minus, pair.domain), PrivateData(pair.plus, pair.domain)
+    moves = []
+    for c in (("a", "b"), ("a", "c"), ("b", "c")):
+        est = np.full(4, 20.0)  # the independent estimate from D⁻'s one-way counts (40 / 40)
+        (m_lo,), (m_hi,) = lo._true_marginals([c]), hi._true_marginals([c])
+        moves.append(np.abs(m_hi.ravel() - est).sum() - np.abs(m_lo.ravel() - est).sum())
+    assert moves == [1.0, -1.0, -1.0]
+    assert worst_case_pair(kind="zeros").minus.equals(worst_case_pair().minus)
+    with pytest.raises(InvalidParameterError, match="Unknown pair"):
+        worst_case_pair(kind="ones")
+
+
+def test_selection_pair_exercises_msts_tree_selection():
+    # On the zeros pair every candidate's score moves alike and MST's selections' likelihood
+    # ratio is nearly constant (sd ≈ 0.08 at ε = 1); on the selection pair it spreads out
+    # (sd ≈ 0.23, about the μ the tree's ρ/3 allows, √(2ρ/3) ≈ 0.26), while the measurements
+    # keep their full information.
+    sd = {}
+    for kind in ("zeros", "selection"):
+        res = audit_worst_case("mst", epsilon=1.0, delta=1e-2, runs=60, params=FAST, n_jobs=1, random_state=0,
+                               pair=kind)
+        assert res.mu_measurements == pytest.approx(res.mu_claimed_measurements, rel=1e-9)
+        assert res.settings.get("pair", "zeros") == kind
+        sd[kind] = res.selection_llr_sd
+    assert sd["zeros"] < 0.12 < 0.17 < sd["selection"]

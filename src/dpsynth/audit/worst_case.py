@@ -108,11 +108,41 @@ class WorstCasePair:
     target: tuple[int, ...]
 
 
-def worst_case_pair(n_minus: int = 10) -> WorstCasePair:
-    """D⁻: ``n_minus`` rows of zeros over three binary columns; D⁺: D⁻ plus a row of ones."""
+#: D⁻ of the pairs by name, as counts of the 8 row patterns (a, b, c) = 000, 001, …, 111
+#: (``None``: ``n_minus`` rows of zeros). ``"selection"`` is for MST's and AIM's exponential-
+#: mechanism selections (see :func:`worst_case_pair`).
+PAIRS: dict[str, tuple[int, ...] | None] = {
+    "zeros": None,
+    "selection": (5, 25, 5, 5, 5, 5, 25, 5),
+}
+
+
+def worst_case_pair(n_minus: int = 10, *, kind: str = "zeros") -> WorstCasePair:
+    """The neighbouring pair D⁻, D⁺ = D⁻ + (1, 1, 1) over three binary columns.
+
+    ``kind="zeros"``: D⁻ is ``n_minus`` rows of zeros; the target lands alone in the empty
+    cell of every marginal, the worst case for every Gaussian measurement (each moves by the
+    full sensitivity). It barely exercises a marginal *selection*: every pair's score moves
+    alike when the target is added, so the exponential mechanism's choice hardly changes.
+
+    ``kind="selection"``: D⁻ is 80 rows (``n_minus`` ignored) in which a and b go together
+    and a and c go apart (each value held by 40 rows, so MST's domain compression keeps both
+    codes of every column): the target's cell (1, 1) is over-full in the (a, b) marginal and
+    under-full in (a, c), so adding it moves those candidates' scores ‖M − e‖₁ in opposite
+    directions by the full sensitivity — the exponential mechanism's worst case. Every
+    Gaussian measurement still moves by the full sensitivity (one cell by one count).
+    """
+    if kind not in PAIRS:
+        raise InvalidParameterError(f"Unknown pair {kind!r}. Choose one of {sorted(PAIRS)}.")
     if isinstance(n_minus, bool) or not isinstance(n_minus, int) or n_minus < 1:
         raise InvalidParameterError(f"The 'n_minus' parameter must be an integer >= 1. Got {n_minus!r}.")
-    minus = pd.DataFrame(np.zeros((n_minus, len(COLUMNS)), dtype=np.int64), columns=list(COLUMNS))
+    patterns = PAIRS[kind]
+    if patterns is None:
+        minus = pd.DataFrame(np.zeros((n_minus, len(COLUMNS)), dtype=np.int64), columns=list(COLUMNS))
+    else:
+        codes = np.repeat(np.arange(2 ** len(COLUMNS)), patterns)
+        bits = (codes[:, None] >> np.arange(len(COLUMNS))[::-1]) & 1
+        minus = pd.DataFrame(bits.astype(np.int64), columns=list(COLUMNS))
     target = (1,) * len(COLUMNS)
     plus = pd.concat([minus, pd.DataFrame([target], columns=list(COLUMNS))], ignore_index=True)
     return WorstCasePair(minus, plus, Domain.from_json(WORST_CASE_METADATA), target)
@@ -276,6 +306,7 @@ class _Spec:
     n_synth: int
     n_minus: int
     data_class: type[TranscriptData]
+    pair: str = "zeros"
 
 
 def _factory(spec: _Spec, seed: int) -> Any:
@@ -311,7 +342,7 @@ def measurement_rho(report: Any) -> float:
 def _runs(spec: _Spec, entropy: int, jobs: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
     from dpsynth.privacy import PrivacyBudget
 
-    pair = worst_case_pair(spec.n_minus)
+    pair = worst_case_pair(spec.n_minus, kind=spec.pair)
     # Built once per block: the tables and the twins' true answers (cached) are reused; each
     # fit binds its own view, and the transcript scores are reset per run.
     twins = (PrivateData(pair.minus, pair.domain), PrivateData(pair.plus, pair.domain))
@@ -505,6 +536,12 @@ class WorstCaseAudit:
             fit claims, the part the white-box statistic reads. Equal to ``mu_claimed`` for
             generators that spend all their budget on Gaussian measurements (independent,
             GSD, PE); below it for MST and AIM, whose selections spend the rest.
+        selection_llr_sd: Standard deviation over runs of the marginal selections'
+            log-likelihood ratio (0 when no selection is scored): about the μ the selections
+            show on this pair (a Gaussian-shaped ratio has sd μ), so a pair that does not
+            exercise them shows a small figure.
+        selection_llr_shift: Mean of that ratio on D⁺ minus its mean on D⁻ (the sum of the two
+            Kullback–Leibler divergences; μ² for a Gaussian-shaped ratio).
     """
 
     generator: str
@@ -523,6 +560,8 @@ class WorstCaseAudit:
     mu_claimed_measurements: float = math.nan
     mu_lb_measurements_cp: float = math.nan
     mu_lb_measurements_bayes: float = math.nan
+    selection_llr_sd: float = math.nan
+    selection_llr_shift: float = math.nan
 
     @property
     def tightness(self) -> float:
@@ -589,6 +628,8 @@ class WorstCaseAudit:
             "tightness_measurements_cp": self.tightness_measurements_cp,
             "mu_lb_measurements_cp": self.mu_lb_measurements_cp,
             "mu_lb_measurements_bayes": self.mu_lb_measurements_bayes,
+            "selection_llr_sd": self.selection_llr_sd,
+            "selection_llr_shift": self.selection_llr_shift,
             "summary": self.summary(),
             "white_box": self.white_box.to_dict(),
             "black_box": self.black_box.to_dict(),
@@ -653,6 +694,7 @@ def audit_worst_case(
     work_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     data_class: type[TranscriptData] = TranscriptData,
+    pair: str = "zeros",
 ) -> WorstCaseAudit:
     """Audit a generator on the worst-case neighbouring pair (module docstring).
 
@@ -672,6 +714,9 @@ def audit_worst_case(
         work_dir: Folder for finished runs (JSON lines, owner-only) and settings.
         resume: Continue the runs in ``work_dir``; without it an existing folder is cleared.
         data_class: The transcript recorder (a subclass for research controls).
+        pair: The neighbouring pair (:func:`worst_case_pair`): ``"zeros"`` (every
+            measurement's worst case) or ``"selection"`` (also the worst case of MST's and
+            AIM's marginal selections).
 
     Returns:
         A :class:`WorstCaseAudit`.
@@ -687,6 +732,8 @@ def audit_worst_case(
         raise InvalidParameterError(f"The 'delta' parameter must be in (0, 1). Got {delta!r}.")
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 20:
         raise InvalidParameterError(f"The 'runs' parameter must be an integer >= 20. Got {runs!r}.")
+    if pair not in PAIRS:
+        raise InvalidParameterError(f"Unknown pair {pair!r}. Choose one of {sorted(PAIRS)}.")
     if not 0 < alpha < 1 or n_synth < 1 or block < 1:
         raise InvalidParameterError(
             f"Need alpha in (0, 1), n_synth >= 1 and block >= 1. Got {alpha!r}, {n_synth!r}, {block!r}."
@@ -704,18 +751,23 @@ def audit_worst_case(
     elif not callable(generator):
         raise InvalidParameterError("The 'generator' parameter must be a registry name or factory(seed).")
     name = _name(generator)
-    spec = _Spec(generator, dict(params or {}), float(epsilon), float(delta), int(n_synth), int(n_minus), data_class)
+    spec = _Spec(
+        generator, dict(params or {}), float(epsilon), float(delta), int(n_synth), int(n_minus), data_class, pair
+    )
     settings: dict[str, Any] = {
         "generator": name, "params": dict(params or {}), "epsilon": float(epsilon), "delta": float(delta),
         "n_synth": n_synth, "n_minus": n_minus, "alpha": alpha, "data_class": data_class.__name__,
     }
+    if pair != "zeros":  # absent for the original pair, so audits stored before it resume
+        settings["pair"] = pair
     folder = Path(work_dir) if work_dir is not None else None
     seed = random_state
     if folder is not None:
         state_path = folder / "state.json"
         if resume and state_path.exists():
             state = json.loads(state_path.read_text(encoding="utf-8"))
-            changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+            stored = (set(settings) | set(state["settings"])) - {"random_state"}
+            changed = sorted(k for k in stored if state["settings"].get(k) != settings.get(k))
             if changed:
                 raise InvalidParameterError(
                     f"resume with different settings ({', '.join(changed)}) than the audit in {folder}."
@@ -763,8 +815,11 @@ def audit_worst_case(
     # measurements' Gaussian ratios plus the marginal selections' exponential-mechanism
     # ratios (runs recorded before selections were scored carry measurements only).
     with_selections = all("llr_select" in records[k] for k in keys)
+    sel_sd = sel_shift = math.nan
     if with_selections:
-        llr = llr + np.array([float(records[k]["llr_select"]) for k in keys])
+        sel = np.array([float(records[k]["llr_select"]) for k in keys])
+        llr = llr + sel
+        sel_sd, sel_shift = float(sel.std()), float(sel[members].mean() - sel[~members].mean())
     settings["white_box_statistic"] = "measurements + selections" if with_selections else "measurements"
     info = np.array([float(records[k]["info"]) for k in keys])
     patterns = np.array([records[k]["patterns"] for k in keys], dtype=float)
@@ -790,4 +845,5 @@ def audit_worst_case(
         cpu_seconds=run_cpu + (time.process_time() - c0 if n_jobs != 1 else 0.0),
         mu_claimed_measurements=mu_meas_claimed,
         mu_lb_measurements_cp=meas_cp, mu_lb_measurements_bayes=meas_bayes,
+        selection_llr_sd=sel_sd, selection_llr_shift=sel_shift,
     )
