@@ -311,10 +311,17 @@ class PrivateData:
         The quality of candidate r is ``w_r · (‖M_r(D) − estimate_r‖₁ − penalty_r)``
         (AIM, McKenna et al. 2022, Alg. 1 line 9; MST uses w = 1, penalty = 0).
 
+        ``estimates`` is a mapping from candidate to estimate; a
+        :class:`~dpsynth.pgm._drift.LazyEstimates` (a mapping that computes the model's
+        marginal on demand and bounds how far it moved) makes the selection compute only
+        the estimates of candidates that could still win — the same selection for the
+        same noise.
+
         Privacy:
             Add/remove one row changes ‖M_r(D) − e‖₁ by at most 1, so the score's
             sensitivity is max w_r. Charges one exponential mechanism at ``epsilon``
-            (ε²/8-zCDP) before any true marginal is read.
+            (ε²/8-zCDP) before any true marginal is read. The lazy path releases the same
+            index (same noise, same argmax); which estimates it computed is not returned.
 
         Returns:
             The index of the selected candidate.
