@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from dpsynth.pgm import Domain, estimate
+from dpsynth.pgm import Domain, _drift, estimate
 from dpsynth.pgm._drift import LazyEstimates, ModelDrift
 from tests.pgm._helpers import joint_from_potentials, noisy_measurements
 
@@ -28,8 +28,10 @@ def _sequence(seed: int) -> list:
     return models
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_drift_bounds_every_marginal_over_every_span_of_rounds(seed):
+@pytest.mark.parametrize(("seed", "reduce_cells"), [(0, 1 << 15), (1, 1 << 15), (0, 4)])
+def test_drift_bounds_every_marginal_over_every_span_of_rounds(seed, reduce_cells, monkeypatch):
+    # reduce_cells = 4: every clique counts as big (whole-clique KLs stand in for reduced ones).
+    monkeypatch.setattr(_drift, "_REDUCE_CELLS", reduce_cells)
     models = _sequence(seed)
     cliques = [c for k in (1, 2, 3) for c in itertools.combinations(DOM.attrs, k)]
     drift = ModelDrift(cliques)
