@@ -21,7 +21,9 @@ and recorded as a timeout. Reported: fit wall time and CPU time (all threads; th
 figure on a shared, loaded machine), AIM rounds, a hash of the privacy ledger (equal hashes:
 the same marginals were selected and measured with the same noise scales), peak RSS of the process, mean TVD
 over the 3-way marginals of the training table (all of them up to 2,024; on ``wide`` a
-fixed sample of 2,000) of as many synthetic rows as the model's row estimate.
+fixed sample of 2,000) of as many synthetic rows as the model's row estimate, and (``selection``,
+AIM's ``selection_stats_`` where the version has it) how many of the candidates scored over all
+rounds were out of every clique of the model and how many of those were computed by elimination.
 
 Usage (baseline = a ``git archive`` of the reference commit's ``src``):
     mkdir -p /tmp/aim-base && git archive <commit> src | tar -x -C /tmp/aim-base
@@ -124,7 +126,8 @@ trace = hashlib.sha1("|".join(e.description for e in ledger).encode()).hexdigest
 rounds = sum(e.step.endswith(".measure") for e in ledger)
 print("RESULT " + json.dumps({"fit_s": fit_s, "cpu_s": cpu_s, "peak_mb": peak_fit, "tvd3": tvd,
       "rounds": rounds, "ledger_sha1": trace,
-      "epsilon_spent": model.privacy_report.epsilon, "notes": notes}))
+      "epsilon_spent": model.privacy_report.epsilon, "notes": notes,
+      "selection": getattr(model, "selection_stats_", None)}))
 """
 
 
@@ -187,7 +190,7 @@ def main() -> None:
                         w = csv.DictWriter(fh, fieldnames=["dataset", "version", "generator", "epsilon", "seed",
                                                            "params", "date", "status", "fit_s", "cpu_s", "peak_mb",
                                                            "tvd3", "rounds", "ledger_sha1", "epsilon_spent",
-                                                           "notes", "wall_s"])
+                                                           "notes", "wall_s", "selection"])
                         if new:
                             w.writeheader()
                         w.writerow(row)

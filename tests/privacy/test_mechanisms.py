@@ -3,6 +3,8 @@ import math
 import dp_accounting
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from dpsynth.errors import InvalidParameterError
@@ -134,3 +136,58 @@ def test_discrete_gaussian_threshold_refuses_bad_input():
                 lambda: discrete_gaussian_threshold(1.0, 1.5), lambda: discrete_gaussian_tail(-1.0, 3)):
         with pytest.raises(InvalidParameterError):
             bad()
+
+
+_SCORES = st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=1, max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    scores=_SCORES,
+    slack=st.lists(st.one_of(st.floats(0, 1e4), st.just(0.0), st.just(math.inf)), min_size=40, max_size=40),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+    epsilon=st.floats(1e-3, 10.0),
+)
+def test_lazy_selection_picks_what_full_selection_picks(scores, slack, ties, seed, epsilon):
+    # Any valid bounds (u ≥ q, some tight, some infinite), ties included: the same index
+    # for the same noise, and the noise source is left in the same state.
+    q = np.round(np.array(scores), 0 if ties else 6)
+    upper = q + np.array(slack[: q.size])
+    mech = ExponentialMechanism(epsilon=epsilon, sensitivity=2.0)
+    full_noise, lazy_noise = NoiseSource(seed), NoiseSource(seed)
+    full = mech.select(q, full_noise)
+    asked: list[int] = []
+
+    def score(i: int) -> float:
+        asked.append(i)
+        return float(q[i])
+
+    lazy, evaluated = mech.select_lazy(upper, score, lazy_noise)
+    assert lazy == full
+    assert evaluated == len(asked) == len(set(asked))
+    assert full_noise.uniform(3).tolist() == lazy_noise.uniform(3).tolist()
+
+
+def test_lazy_selection_skips_candidates_bounded_out_and_survives_wrong_bounds():
+    mech = ExponentialMechanism(epsilon=1.0)
+    q = np.array([0.0] * 50 + [500.0])
+    asked: list[int] = []
+    idx, evaluated = mech.select_lazy(q + 1.0, lambda i: (asked.append(i), float(q[i]))[1], NoiseSource(4))
+    # Gumbel noise of scale 2 cannot bridge a gap of 250 in the logits: one score suffices.
+    assert (idx, evaluated, asked) == (50, 1, [50])
+    # Bounds found wrong (a score above its bound) make it score everything.
+    low = q - 1.0
+    idx, evaluated = mech.select_lazy(low, lambda i: float(q[i]), NoiseSource(4))
+    assert (idx, evaluated) == (50, 51)
+    assert idx == mech.select(q, NoiseSource(4))
+
+
+def test_lazy_selection_refuses_bad_input():
+    mech = ExponentialMechanism(epsilon=1.0)
+    with pytest.raises(InvalidParameterError):
+        mech.select_lazy(np.array([]), lambda i: 0.0, NoiseSource(0))
+    with pytest.raises(InvalidParameterError):
+        mech.select_lazy(np.array([1.0, np.nan]), lambda i: 0.0, NoiseSource(0))
+    with pytest.raises(InvalidParameterError):
+        mech.select_lazy(np.array([np.inf]), lambda i: np.nan, NoiseSource(0))

@@ -77,3 +77,46 @@ def test_time_limit_stops_after_the_first_round(small_frame, small_domain):
 def test_bad_early_stopping_parameters_are_refused(params, small_frame, small_domain):
     with pytest.raises(InvalidParameterError):
         _fit(small_frame, small_domain, **params)
+
+
+def _chain_table(n: int = 4000, d: int = 9, seed: int = 0):
+    """A Markov chain of categorical columns (each depends on the one before), and its domain."""
+    import numpy as np
+    import pandas as pd
+
+    from dpsynth.data.domain import Domain
+
+    rng = np.random.default_rng(seed)
+    cols = {"c0": rng.integers(0, 4, n)}
+    for j in range(1, d):
+        prev = cols[f"c{j - 1}"]
+        cols[f"c{j}"] = np.where(rng.random(n) < 0.7, (prev + j) % 4, rng.integers(0, 4, n))
+    frame = pd.DataFrame({k: [f"v{x}" for x in v] for k, v in cols.items()})
+    meta = {"name": "chain", "columns": [
+        {"name": k, "type": "categorical", "categories": [f"v{i}" for i in range(4)]} for k in cols
+    ]}
+    return frame, Domain.from_json(meta)
+
+
+def test_lazy_selection_selects_exactly_as_scoring_every_candidate():
+    # Same seed, same noise: the lazy selection must pick every round's marginal as the full
+    # one does (equal ledgers), hence the same model and the same synthetic rows, while
+    # computing fewer out-of-clique marginals.
+    frame, domain = _chain_table(n=2000, d=8)
+    fits = {}
+    for lazy in (True, False):
+        data = PrivateData(frame, domain, numeric_detail=())
+        fits[lazy] = create(
+            "aim", random_state=0, iters=20, final_iters=30, rounds=24, lazy_selection=lazy
+        ).fit(data, PrivacyBudget(3.0, 1e-6))
+    ledger = {k: [(e.step, e.description, e.rho) for e in m.privacy_report.ledger] for k, m in fits.items()}
+    assert ledger[True] == ledger[False]
+    assert len([e for e in ledger[True] if e[0] == "aim.measure"]) > 5
+    assert fits[True].sample(300, random_state=1).equals(fits[False].sample(300, random_state=1))
+    stats = fits[True].selection_stats_
+    assert 0 < stats["out_of_clique_computed"] < stats["out_of_clique_candidates"] * 0.7
+
+
+def test_lazy_selection_must_be_a_bool(small_frame, small_domain):
+    with pytest.raises(InvalidParameterError):
+        _fit(small_frame, small_domain, lazy_selection="yes")

@@ -22,6 +22,7 @@ from dpsynth.data.io import Table, marginal_counts_many, open_table, validate
 from dpsynth.errors import BudgetExceededError, InvalidDataError, InvalidParameterError
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import Measurement
+from dpsynth.pgm._drift import LazyEstimates
 from dpsynth.privacy import Accountant, ExponentialMechanism, GaussianMechanism, NoiseSource
 
 if TYPE_CHECKING:
@@ -310,10 +311,17 @@ class PrivateData:
         The quality of candidate r is ``w_r · (‖M_r(D) − estimate_r‖₁ − penalty_r)``
         (AIM, McKenna et al. 2022, Alg. 1 line 9; MST uses w = 1, penalty = 0).
 
+        ``estimates`` is a mapping from candidate to estimate; a
+        :class:`~dpsynth.pgm._drift.LazyEstimates` (a mapping that computes the model's
+        marginal on demand and bounds how far it moved) makes the selection compute only
+        the estimates of candidates that could still win — the same selection for the
+        same noise.
+
         Privacy:
             Add/remove one row changes ‖M_r(D) − e‖₁ by at most 1, so the score's
             sensitivity is max w_r. Charges one exponential mechanism at ``epsilon``
-            (ε²/8-zCDP) before any true marginal is read.
+            (ε²/8-zCDP) before any true marginal is read. The lazy path releases the same
+            index (same noise, same argmax); which estimates it computed is not returned.
 
         Returns:
             The index of the selected candidate.
@@ -328,11 +336,66 @@ class PrivateData:
         mech = ExponentialMechanism(epsilon=epsilon, sensitivity=float(w.max()))
         self.accountant.charge(mech, step=step, description=f"select among {len(cands)} marginals")
         truths = self._true_marginals(cands, coarsen)
+        if isinstance(estimates, LazyEstimates):
+            return self._select_lazy(mech, cands, estimates, truths, w, pen, coarsen)
         scores = np.array([
             wi * (np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
             for c, t, wi, p in zip(cands, truths, w, pen, strict=True)
         ])
         return mech.select(scores, self.noise)
+
+    def _select_lazy(
+        self,
+        mech: ExponentialMechanism,
+        cands: list[Clique],
+        estimates: LazyEstimates,
+        truths: list[np.ndarray],
+        w: np.ndarray,
+        pen: np.ndarray,
+        coarsen: Coarsening | None,
+    ) -> int:
+        """:meth:`select_marginal` computing only the estimates of candidates that could win.
+
+        The same selection as scoring every candidate, for the same noise
+        (:meth:`ExponentialMechanism.select_lazy`). A candidate's score is bounded by its
+        L1 error when last computed (kept here: it depends on the data) plus the model
+        side's public bound on how far its estimate moved since, or by ‖M_r(D)‖₁ + N̂.
+        Marginals inside a clique of the model are cheap and always computed. Nothing
+        private leaves: the errors stay in this object, only the index is returned.
+        """
+        # Last exact L1 errors, per model sequence (the estimates' tracker) and coarsening.
+        memo = self.__dict__.get("_lazy_errors")
+        if memo is None or memo[0] is not estimates.tracker or memo[1] is not coarsen:
+            memo = (estimates.tracker, coarsen, {})
+            self.__dict__["_lazy_errors"] = memo
+        errors: dict[Clique, tuple[int, float]] = memo[2]
+        version = estimates.version
+        upper = np.empty(len(cands))
+        exact: dict[int, float] = {}
+
+        def score(i: int) -> float:
+            got = exact.get(i)
+            if got is None:
+                c, t = cands[i], truths[i]
+                err = np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum()
+                errors[c] = (version, float(err))
+                got = float(w[i] * (err - pen[i]))
+                exact[i] = got
+            return got
+
+        for i, (c, t) in enumerate(zip(cands, truths, strict=True)):
+            if estimates.cheap(c):
+                upper[i] = score(i)
+                continue
+            mass = float(t.sum()) + estimates.total
+            err_up = mass
+            last = errors.get(c)
+            if last is not None:
+                err_up = min(err_up, last[1] + estimates.drift(c, last[0]))
+            # A relative margin for the rounding of the L1 sums (~1e-16 per cell).
+            upper[i] = w[i] * (err_up + 1e-9 * mass - pen[i])
+        idx, _ = mech.select_lazy(upper, score, self.noise)
+        return idx
 
     def nearest_neighbour_votes(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import attr
@@ -342,6 +343,54 @@ class ExponentialMechanism(Mechanism):
             raise InvalidParameterError("The exponential mechanism's scores must be finite.")
         logits = self.epsilon * scores / (2.0 * self.sensitivity)
         return int(np.argmax(logits + noise.gumbel(scores.size)))
+
+    def select_lazy(
+        self, upper: np.ndarray, score: Callable[[int], float], noise: NoiseSource
+    ) -> tuple[int, int]:
+        """:meth:`select` computing only the scores that could win; same noise, same answer.
+
+        Draws the same Gumbel noise g as :meth:`select` (one per candidate, in order) and
+        returns the argmax of ε·q_r/(2Δ) + g_r, evaluating ``score(r)`` = q_r in decreasing
+        order of the bound ε·u_r/(2Δ) + g_r and stopping once the best exact value exceeds
+        every bound left: a candidate not evaluated has q_r ≤ u_r, so it cannot win (nor
+        tie: ties go to the lowest index, as ``np.argmax``). Floating-point rounding is
+        monotone, so the rounded bounds still dominate the rounded logits. If a score
+        exceeds its bound (a wrong bound), every remaining candidate is evaluated, so the
+        answer is that of :meth:`select` whatever the bounds.
+
+        Args:
+            upper: An upper bound u_r ≥ q_r per candidate (``inf`` where none is known).
+            score: The exact score of a candidate, by index.
+            noise: The noise source (advanced exactly as :meth:`select` would).
+
+        Returns:
+            The selected index and the number of scores evaluated.
+        """
+        upper = np.asarray(upper, dtype=np.float64).ravel()
+        if upper.size == 0:
+            raise InvalidParameterError("The exponential mechanism needs at least one candidate.")
+        if np.any(np.isnan(upper)):
+            raise InvalidParameterError("The exponential mechanism's score bounds must not be NaN.")
+        g = noise.gumbel(upper.size)
+        bound = self.epsilon * upper / (2.0 * self.sensitivity) + g
+        order = np.argsort(-bound, kind="stable")
+        best = -math.inf
+        best_i = -1
+        evaluated = 0
+        trusted = True
+        for i in order:
+            if trusted and bound[i] < best:
+                break
+            q = np.array([score(int(i))], dtype=np.float64)
+            evaluated += 1
+            if not np.isfinite(q[0]):
+                raise InvalidParameterError("The exponential mechanism's scores must be finite.")
+            if q[0] > upper[i]:
+                trusted = False
+            logit = float((self.epsilon * q / (2.0 * self.sensitivity) + g[i : i + 1])[0])
+            if logit > best or (logit == best and i < best_i):
+                best, best_i = logit, int(i)
+        return best_i, evaluated
 
 
 @dataclass(frozen=True)

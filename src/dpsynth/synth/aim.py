@@ -20,6 +20,7 @@ from dpsynth.data.private import Coarsening, PrivateData
 from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import GraphicalModel, Measurement, estimate
+from dpsynth.pgm._drift import LazyEstimates, ModelDrift
 from dpsynth.pgm._junction import candidate_sizes_mb
 from dpsynth.privacy.random import RandomState
 from dpsynth.progress import track
@@ -126,6 +127,11 @@ class AIM(MarginalSynthesizer):
             next estimation, so it stops once the loss barely moves; the final
             estimation keeps the estimator's default tolerance.
         final_iters: Iterations of the last estimation.
+        lazy_selection: Compute the model's marginal only on the candidates that could
+            still win the round's selection (bounded by their error when last computed
+            plus how far the model can have moved since): the same selection, for the
+            same noise, as scoring every candidate, at a fraction of the cost on wide
+            tables. ``False`` scores every candidate (to check the equivalence).
         random_state: Seed for tests and research only (the report then says not for release).
     """
 
@@ -144,6 +150,7 @@ class AIM(MarginalSynthesizer):
         iters: int = 100,
         round_tol: float = 1e-7,
         final_iters: int = 1000,
+        lazy_selection: bool = True,
         random_state: RandomState = None,
     ) -> None:
         super().__init__(random_state=random_state)
@@ -159,6 +166,7 @@ class AIM(MarginalSynthesizer):
         self.iters = iters
         self.round_tol = round_tol
         self.final_iters = final_iters
+        self.lazy_selection = lazy_selection
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -176,6 +184,10 @@ class AIM(MarginalSynthesizer):
         check_int(self.iters, "iters", "AIM")
         check_positive(self.round_tol, "round_tol", "AIM")
         check_int(self.final_iters, "final_iters", "AIM")
+        if not isinstance(self.lazy_selection, bool):
+            raise InvalidParameterError(
+                f"The 'lazy_selection' parameter of AIM must be True or False. Got {self.lazy_selection!r}."
+            )
         if self.workload is not None and (
             isinstance(self.workload, str) or not all(len(c) > 0 for c in self.workload)
         ):
@@ -245,6 +257,13 @@ class AIM(MarginalSynthesizer):
         last = 0.0  # duration of the last round, to foresee the next one
         names = list(cands)
         weights = np.array([cands[c] for c in names])
+        # Lazy selection needs the data side's support (PrivateData); other measurement
+        # interfaces get every estimate, as a dict.
+        lazy = self.lazy_selection and isinstance(data, PrivateData)
+        drift = ModelDrift(names if lazy else [])
+        if lazy:
+            drift.advance(model)
+        stats = {"out_of_clique_candidates": 0, "out_of_clique_computed": 0}
         cells = np.array([dom.size(c) for c in names], dtype=np.float64)
         while not terminate:
             began = time.monotonic()
@@ -283,7 +302,11 @@ class AIM(MarginalSynthesizer):
             idx = np.flatnonzero(fits)
             small = [names[i] for i in idx]
             penalties = math.sqrt(2.0 / math.pi) * sigma * cells[idx]
-            estimates = _project_all(model, small)
+            estimates: dict[Clique, np.ndarray] | LazyEstimates
+            if lazy:
+                estimates = LazyEstimates(drift, small)
+            else:
+                estimates = _project_all(model, small)
             pick = small[
                 data.select_marginal(
                     small,
@@ -297,7 +320,12 @@ class AIM(MarginalSynthesizer):
             ]
             log += data.measure_marginals([pick], sigma=sigma, step="aim.measure", coarsen=coarsen)
             before = estimates[pick]
+            if isinstance(estimates, LazyEstimates):
+                stats["out_of_clique_candidates"] += sum(not estimates.in_clique(c) for c in small)
+                stats["out_of_clique_computed"] += estimates.computed
             model = estimate(dom, log, iters=self.iters, warm_start=model, tol=self.round_tol)
+            if lazy:
+                drift.advance(model)
             after = model.project(pick)
             # Anneal: if the new measurement barely moved the estimate, halve σ (lines 14–15).
             if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * sigma * dom.size(pick):
@@ -306,6 +334,7 @@ class AIM(MarginalSynthesizer):
             done += 1
             last = time.monotonic() - began
             progress(1.0 - data.accountant.rho_remaining / rho)
+        self.selection_stats_ = stats
         if limited is not None:
             data.accountant.notes.append(
                 f"AIM stopped early ({limited}) after {done} adaptive rounds: the budget left was "
