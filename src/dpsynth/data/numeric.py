@@ -432,14 +432,17 @@ def _bin_cuts(coder: _Coder) -> list[np.ndarray]:
     return out
 
 
-def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float = SHAPE_Z) -> np.ndarray:
+def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float = SHAPE_Z,
+                 empty: float | None = None) -> np.ndarray:
     """Weights of a bin's sub-cells: its noisy shape where the noise resolves it, else uniform.
 
     Post-processing of the noisy sub-cell counts (σ each). The bin is halved recursively
     (a Haar tree); at each split the share of the left half is the noisy one when its
     deviation from the uniform share (mass ∝ width) exceeds ``z`` sds, the uniform one
     otherwise. Where nothing is resolved the weights are proportional to the widths, which
-    is the uniform draw.
+    is the uniform draw. With ``empty``, a half whose noisy sum is below ``empty`` sds of
+    that sum while the other half's is above gets no mass (a long empty tail keeps none of
+    its clipped noise).
     """
     y = np.asarray(noisy, dtype=np.float64)
     w = np.asarray(widths, dtype=np.float64)
@@ -456,6 +459,9 @@ def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float =
         # Var(s_l − share·(s_l + s_r)) with independent cell noise.
         sd = sigma * math.sqrt((m - i) * (1.0 - share) ** 2 + (j - m) * share**2)
         pos_l, pos_r = max(s_l, 0.0), max(s_r, 0.0)
+        if empty is not None:
+            seen_l, seen_r = s_l > empty * sigma * math.sqrt(m - i), s_r > empty * sigma * math.sqrt(j - m)
+            pos_l, pos_r = (pos_l if seen_l or not seen_r else 0.0), (pos_r if seen_r or not seen_l else 0.0)
         if abs(s_l - share * (s_l + s_r)) > z * sd and pos_l + pos_r > 0:
             share = pos_l / (pos_l + pos_r)
         split(i, m, mass * share)
@@ -585,7 +591,9 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
 
     The counts are first denoised with :func:`refine_shape` over the whole column (a split
     of a cell range keeps its noisy shares only where they stand :data:`SHAPE_Z` sds out;
-    elsewhere mass spreads in proportion to width, which is the uniform binning). Each of
+    elsewhere mass spreads in proportion to width, which is the uniform binning; a half
+    not seen above :data:`SHAPE_Z` sds beside one that is gets none, so an empty tail
+    draws no edges). Each of
     the ``bins − 1`` interior quantiles of that density is moved to the nearest cut, so an
     edge never splits a fine cell (nor a grid value: cuts lie between them); a heavy cell
     spanning several quantiles gives fewer bins. Integer columns get whole-number edges
@@ -605,7 +613,7 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
     if not (sigma > 0 and math.isfinite(sigma)) or not upper >= lower:
         raise InvalidParameterError(f"equal_mass_edges needs sigma > 0 and lower <= upper. Got {sigma!r}, "
                                     f"[{lower!r}, {upper!r}].")
-    w = refine_shape(noisy, np.diff(cuts), sigma)
+    w = refine_shape(noisy, np.diff(cuts), sigma, empty=SHAPE_Z)
     cdf = np.concatenate([[0.0], np.cumsum(w)])
     cdf /= cdf[-1] if cdf[-1] > 0 else 1.0
     inner = np.arange(1, cuts.size - 1)
@@ -710,7 +718,7 @@ def measure_bins(
                     continue
                 idx = np.arange(i0, i1)
                 mass = max(float(noisy[idx].sum()), sigma)
-                shape = refine_shape(noisy[idx], widths[idx], sigma)
+                shape = refine_shape(noisy[idx], widths[idx], sigma, empty=SHAPE_Z)
                 resolved += int(np.any(np.abs(shape - widths[idx] / widths[idx].sum()) > 1e-12))
                 weights[idx] = mass * shape
             weights = weights / weights.sum()
