@@ -92,7 +92,7 @@ def test_noise_is_at_the_claimed_scale_and_edges_are_post_processing(monkeypatch
             # The edges are a function of the released counts only (and public facts).
             col = dom[name]
             cuts, _ = numeric.fine_cells(col.replace(edges=None, density=None))
-            edges, _ = numeric.equal_mass_edges(cuts, out, sigma=claimed, bins=col.bins or numeric.DEFAULT_BINS,
+            edges, _, _ = numeric.equal_mass_edges(cuts, out, sigma=claimed, bins=col.bins or numeric.DEFAULT_BINS,
                                                 lower=col.lower, upper=col.upper, integer=col.integer)
             assert edges == col.edges
     zz = np.concatenate(z)

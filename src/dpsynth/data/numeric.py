@@ -89,8 +89,11 @@ SHAPE_Z = 2.5
 #: Cells of the fine histogram :func:`measure_bins` places equal-mass edges on: equal-width
 #: cells over the range, plus as many geometric ones where the range spans decades; a column
 #: recorded on a grid of at most :data:`FINE_VALUES` values gets one cell per value.
-FINE_CELLS = 256
+FINE_CELLS = 64
 FINE_VALUES = 512
+#: In the fine histogram, a half of a cell range whose noisy sum is below this many sds
+#: while the other half's is above holds no mass (:func:`refine_shape`'s ``empty``).
+EMPTY_Z = 1.0
 #: Relative weights of the three measurements in the numeric share (the fine histogram of
 #: :func:`measure_bins` replaces the shape measurement, at its weight).
 _WEIGHTS = {"atoms": 1.0, "step": 0.5, "shape": 2.0}
@@ -586,13 +589,13 @@ def fine_cells(col: Column) -> tuple[np.ndarray, float | None]:
 
 
 def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins: int,
-                     lower: float, upper: float, integer: bool) -> tuple[tuple[float, ...], np.ndarray]:
+                     lower: float, upper: float, integer: bool) -> tuple[tuple[float, ...], np.ndarray, np.ndarray]:
     """Bin edges at quantiles of a noisy fine histogram (post-processing of its counts).
 
     The counts are first denoised with :func:`refine_shape` over the whole column (a split
     of a cell range keeps its noisy shares only where they stand :data:`SHAPE_Z` sds out;
     elsewhere mass spreads in proportion to width, which is the uniform binning; a half
-    not seen above :data:`SHAPE_Z` sds beside one that is gets none, so an empty tail
+    not seen above :data:`EMPTY_Z` sds beside one that is gets none, so an empty tail
     draws no edges). Each of
     the ``bins − 1`` interior quantiles of that density is moved to the nearest cut, so an
     edge never splits a fine cell (nor a grid value: cuts lie between them); a heavy cell
@@ -600,7 +603,8 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
     (``[a, b)`` holds ``a … b − 1``) and the outer edges ``lower``, ``upper + 1``.
 
     Returns:
-        The edges, and the indices into ``cuts`` of the interior edges.
+        The edges, the indices into ``cuts`` of the interior edges, and the denoised weight
+        of each fine cell (summing to 1).
     """
     cuts = np.asarray(cuts, dtype=np.float64)
     noisy = np.asarray(noisy, dtype=np.float64)
@@ -613,7 +617,7 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
     if not (sigma > 0 and math.isfinite(sigma)) or not upper >= lower:
         raise InvalidParameterError(f"equal_mass_edges needs sigma > 0 and lower <= upper. Got {sigma!r}, "
                                     f"[{lower!r}, {upper!r}].")
-    w = refine_shape(noisy, np.diff(cuts), sigma, empty=SHAPE_Z)
+    w = refine_shape(noisy, np.diff(cuts), sigma, empty=EMPTY_Z)
     cdf = np.concatenate([[0.0], np.cumsum(w)])
     cdf /= cdf[-1] if cdf[-1] > 0 else 1.0
     inner = np.arange(1, cuts.size - 1)
@@ -624,7 +628,7 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
         lo_i = inner[np.clip(pos - 1, 0, inner.size - 1)]
         hi_i = inner[np.clip(pos, 0, inner.size - 1)]
         pick = np.where(np.abs(cdf[lo_i] - targets) <= np.abs(cdf[hi_i] - targets), lo_i, hi_i)
-        chosen = np.unique(pick)
+        chosen = np.unique(pick).astype(np.int64)
     if integer:
         first, last = float(math.ceil(lower)), float(math.floor(upper)) + 1.0
         interior = np.ceil(cuts[chosen] - 1e-9)
@@ -635,7 +639,7 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
     interior, chosen = interior[keep], chosen[keep]
     interior, first_idx = np.unique(interior, return_index=True)
     edges = (first, *(float(e) for e in interior), last) if last > first else (first, np.nextafter(first, np.inf))
-    return tuple(float(e) for e in edges), chosen[first_idx]
+    return tuple(float(e) for e in edges), chosen[first_idx], w
 
 
 def _atom_rows(col: Column, values: np.ndarray) -> np.ndarray:
@@ -704,25 +708,22 @@ def measure_bins(
         counts = np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
         noisy = mech.release(counts, noise)
         bins = col.bins or DEFAULT_BINS
-        edges, at = equal_mass_edges(cuts, noisy, sigma=sigma, bins=bins, lower=float(col.lower),
-                                     upper=float(col.upper), integer=col.integer)
+        edges, at, dense = equal_mass_edges(cuts, noisy, sigma=sigma, bins=bins, lower=float(col.lower),
+                                            upper=float(col.upper), integer=col.integer)
         out = col.replace(edges=edges)
         note = f"equal-mass bin edges of {name!r} placed with DP: {len(edges) - 1} bins on {cuts.size - 1} cells"
         if want_shape and col.density is None:
-            weights = np.clip(noisy, 0.0, None)
+            # The denoised weights the edges were placed on (a multi-scale estimate: fine
+            # where the rows are many, uniform where the noise hides the shape, nothing in
+            # a stretch not seen beside one that is); a bin without weight decodes uniformly.
             widths = np.diff(cuts)
             bounds = np.concatenate([[0], at, [cuts.size - 1]]).astype(np.int64)
             resolved = 0
             for i0, i1 in itertools.pairwise(bounds.tolist()):
-                if i1 <= i0:
-                    continue
-                idx = np.arange(i0, i1)
-                mass = max(float(noisy[idx].sum()), sigma)
-                shape = refine_shape(noisy[idx], widths[idx], sigma, empty=SHAPE_Z)
-                resolved += int(np.any(np.abs(shape - widths[idx] / widths[idx].sum()) > 1e-12))
-                weights[idx] = mass * shape
-            weights = weights / weights.sum()
-            out = out.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{v:.4g}") for v in weights)))
+                part = dense[i0:i1]
+                if i1 > i0 and part.sum() > 0:
+                    resolved += int(np.any(np.abs(part / part.sum() - widths[i0:i1] / widths[i0:i1].sum()) > 1e-9))
+            out = out.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{v:.4g}") for v in dense)))
             note += f"; within-bin shape resolved above the noise in {resolved} of {bounds.size - 1} bins"
         new.append(out)
         accountant.notes.append(note)
