@@ -594,7 +594,8 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
 
     The counts are first denoised with :func:`refine_shape` over the whole column (a split
     of a cell range keeps its noisy shares only where they stand :data:`SHAPE_Z` sds out;
-    elsewhere mass spreads in proportion to width, which is the uniform binning; a half
+    elsewhere mass spreads evenly over the cells, which on equal cells is the uniform
+    binning and on the geometric cells of a long tail a density decaying like 1/x; a half
     not seen above :data:`EMPTY_Z` sds beside one that is gets none, so an empty tail
     draws no edges). Each of
     the ``bins − 1`` interior quantiles of that density is moved to the nearest cut, so an
@@ -617,7 +618,9 @@ def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins:
     if not (sigma > 0 and math.isfinite(sigma)) or not upper >= lower:
         raise InvalidParameterError(f"equal_mass_edges needs sigma > 0 and lower <= upper. Got {sigma!r}, "
                                     f"[{lower!r}, {upper!r}].")
-    w = refine_shape(noisy, np.diff(cuts), sigma, empty=EMPTY_Z)
+    # Unresolved mass spreads evenly over the cells (not by width): uniform where the cells
+    # are equal, decaying like 1/x over the geometric cells of a long positive tail.
+    w = refine_shape(noisy, np.ones(noisy.size), sigma, empty=EMPTY_Z)
     cdf = np.concatenate([[0.0], np.cumsum(w)])
     cdf /= cdf[-1] if cdf[-1] > 0 else 1.0
     inner = np.arange(1, cuts.size - 1)
@@ -716,13 +719,12 @@ def measure_bins(
             # The denoised weights the edges were placed on (a multi-scale estimate: fine
             # where the rows are many, uniform where the noise hides the shape, nothing in
             # a stretch not seen beside one that is); a bin without weight decodes uniformly.
-            widths = np.diff(cuts)
             bounds = np.concatenate([[0], at, [cuts.size - 1]]).astype(np.int64)
             resolved = 0
             for i0, i1 in itertools.pairwise(bounds.tolist()):
                 part = dense[i0:i1]
                 if i1 > i0 and part.sum() > 0:
-                    resolved += int(np.any(np.abs(part / part.sum() - widths[i0:i1] / widths[i0:i1].sum()) > 1e-9))
+                    resolved += int(np.any(np.abs(part / part.sum() - 1.0 / (i1 - i0)) > 1e-9))
             out = out.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{v:.4g}") for v in dense)))
             note += f"; within-bin shape resolved above the noise in {resolved} of {bounds.size - 1} bins"
         new.append(out)
