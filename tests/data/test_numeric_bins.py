@@ -179,7 +179,7 @@ def test_public_edges_and_bins_are_honoured_and_the_part_switches_off():
     assert dom["price"].edges is not None and len(dom["price"].edges) - 1 <= 5
     assert sum("fine public cells" in e.description for e in acc.report().ledger) == 1
     # Off: no fine histogram; the bins come from domain inference's DP quantiles instead.
-    off, acc_off = _complete(frame, DOMAIN, seed=2, parts=("atoms", "step", "shape"))
+    _, acc_off = _complete(frame, DOMAIN, seed=2, parts=("atoms", "step", "shape"))
     assert not any("fine public cells" in e.description for e in acc_off.report().ledger)
     assert any("on a public grid" in e.description for e in acc_off.report().ledger)
     # A small range of whole numbers keeps one code per number.

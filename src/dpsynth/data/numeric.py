@@ -544,9 +544,12 @@ def measure_shape(
 
 # -- equal-mass bins ----------------------------------------------------------------------
 def _fine_breaks(lo: float, hi: float, unit: float) -> np.ndarray:
-    """Public breakpoints of ``[lo, hi]``: :data:`FINE_CELLS` equal cells, plus as many
-    geometric ones on each side of zero where that side spans more than two decades
-    (from ``unit``, the smallest scale worth resolving, or 10⁻⁴ of the side's extent)."""
+    """Public breakpoints of ``[lo, hi]``, from the bounds only.
+
+    :data:`FINE_CELLS` equal cells, plus as many geometric ones on each side of zero where
+    that side spans more than two decades (from ``unit``, the smallest scale worth
+    resolving, or 10⁻⁴ of the side's extent).
+    """
     out = [np.linspace(lo, hi, FINE_CELLS + 1)]
     if hi > 0:
         p0 = max(lo if lo > 0 else 0.0, unit, hi * 1e-4)
@@ -943,9 +946,9 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
 __all__ = [
     "NUMERIC_SHARE",
     "PARTS",
+    "bins_todo",
     "check_parts",
     "coupled_groups",
-    "bins_todo",
     "draw_in_bins",
     "equal_mass_edges",
     "fine_cells",
