@@ -666,6 +666,7 @@ def measure_bins(
     noise: NoiseSource,
     step: str,
     parts: Iterable[str] = PARTS,
+    rho_extra: dict[str, float] | None = None,
 ) -> Domain:
     """Equal-mass bin edges and the within-bin density, from one fine DP histogram per column.
 
@@ -681,8 +682,9 @@ def measure_bins(
     Privacy:
         Add/remove one row changes one fine cell by one (L2 sensitivity 1; the table is
         clamped to the bounds, values beyond the outer cuts go to the outer cells). One
-        Gaussian release per column at ρ = ``rho_unit``·w(shape), charged before the counts
-        are computed; edges and density are post-processing of it.
+        Gaussian release per column at ρ = ``rho_unit``·w(shape) plus ``rho_extra[column]``
+        (the share domain inference would have spent on the column's DP quantiles), charged
+        before the counts are computed; edges and density are post-processing of it.
 
     Returns:
         The domain with ``edges`` (and ``density``) filled in where measured.
@@ -693,11 +695,11 @@ def measure_bins(
     want_shape = "shape" in set(parts)
     nums = _numbers_table(table, [domain[n] for n in todo])
     new = []
-    sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["shape"]))
     for name in todo:
         col = domain[name]
         if col.lower is None or col.upper is None or not col.upper > col.lower:
             continue
+        sigma = math.sqrt(1.0 / (2.0 * (rho_unit * _WEIGHTS["shape"] + (rho_extra or {}).get(name, 0.0))))
         cuts, s = fine_cells(col)
         if cuts.size < 3:
             continue

@@ -176,8 +176,21 @@ class PrivateData:
         quantile_bins = self.quantile_bins and not equal_mass
         public_edges = {c.name for c in self.domain if c.is_numeric and c.edges is not None}
         numeric = 0.0 if untyped else self._numeric_detail_pre(step)
-        if inference_todo(self.domain, quantile_bins=quantile_bins):
-            rho = self.inference_share * self.rho_left(step)
+        # Equal-mass bins cost what DP quantiles cost: the inference share a column would
+        # have spent on its quantiles goes to its fine histogram instead (the columns still
+        # inferred keep their share; none moves when types are inferred).
+        todo = inference_todo(self.domain, quantile_bins=quantile_bins)
+        extra: dict[str, float] = {}
+        rho_infer = self.inference_share * self.accountant.rho_remaining
+        if equal_mass and self.quantile_bins and not untyped and numeric > 0:
+            old_todo = inference_todo(self.domain, quantile_bins=True)
+            names = {c.name for c in todo}
+            moved = [c.name for c in old_todo if c.name not in names]
+            if old_todo:
+                extra = {n: rho_infer / len(old_todo) for n in moved}
+                rho_infer *= len(todo) / len(old_todo)
+        if todo:
+            rho = rho_infer if rho_infer > 0 else self.inference_share * self.rho_left(step)
             self.domain, self._table = infer_domain(
                 self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
                 quantile_bins=quantile_bins,
@@ -190,7 +203,7 @@ class PrivateData:
             # The same share of the budget as when types are declared (of what was left
             # before inference), so the detail is measured at the same noise.
             numeric = self._numeric_detail_pre(step, rho_left=rho_start)
-        self._numeric_detail_shape(step, numeric)
+        self._numeric_detail_shape(step, numeric, extra)
         self._discretizer = None
         self._cache.clear()
         return self
@@ -221,14 +234,15 @@ class PrivateData:
                                           noise=self.noise, step=step, parts=self.numeric_detail)
         return rho_unit
 
-    def _numeric_detail_shape(self, step: str, rho_unit: float) -> None:
+    def _numeric_detail_shape(self, step: str, rho_unit: float, extra: dict[str, float] | None = None) -> None:
         """Place equal-mass edges (numeric detail "bins"), then measure within-bin densities on the other bins."""
         from dpsynth.data import numeric
 
         if rho_unit > 0:
             assert isinstance(self._table, Table)  # zero on Spark
             self.domain = numeric.measure_bins(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
-                                               noise=self.noise, step=step, parts=self.numeric_detail)
+                                               noise=self.noise, step=step, parts=self.numeric_detail,
+                                               rho_extra=extra)
             self.domain = numeric.measure_shape(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
                                                 noise=self.noise, step=step, parts=self.numeric_detail)
 
