@@ -57,7 +57,7 @@ def test_edges_are_equal_mass_on_skewed_columns_and_cost_no_extra_budget():
     _, acc_off = _complete(frame, DOMAIN, seed=0, parts=("atoms", "step", "shape"))
     # One measurement per column replaces the shape measurement: no more ρ than without it
     # (and nothing on DP quantiles in inference, the bounds being public).
-    assert acc.rho_spent <= acc_off.rho_spent + 1e-12
+    assert acc.rho_spent <= acc_off.rho_spent * (1 + 1e-9)
     fine = [e for e in acc.report().ledger if "fine public cells" in e.description]
     assert len(fine) == 2 and not any("shape)" in e.description and "sub-cells" in e.description
                                       for e in acc.report().ledger)
@@ -77,15 +77,20 @@ def test_edges_are_equal_mass_on_skewed_columns_and_cost_no_extra_budget():
 def test_noise_is_at_the_claimed_scale_and_edges_are_post_processing(monkeypatch):
     log = _spy(monkeypatch)
     frame = _frame(3000)
-    unit, _ = numeric.plan_rho(DOMAIN, numeric.NUMERIC_SHARE * Accountant(PrivacyBudget(1.0, 1e-5)).rho_budget,
-                               numeric.PARTS)
-    claimed = math.sqrt(1.0 / (2.0 * unit * numeric._WEIGHTS["shape"]))
+    budget = Accountant(PrivacyBudget(1.0, 1e-5)).rho_budget
+    unit, _ = numeric.plan_rho(DOMAIN, numeric.NUMERIC_SHARE * budget, numeric.PARTS)
     z = []
     for seed in range(6):
         log.clear()
-        dom, _ = _complete(frame, DOMAIN, seed=seed)
-        fine = [(v, o, m) for v, o, m in log if m.sigma == pytest.approx(claimed) and v.size > 50]
-        assert len(fine) == 2
+        dom, acc = _complete(frame, DOMAIN, seed=seed)
+        # The shape's share of the numeric detail, plus the inference share each column would
+        # have spent on DP quantiles (5 % of what the atoms and steps left, over 2 columns).
+        pre = sum(e.rho for e in acc.report().ledger if "fine public cells" not in e.description)
+        # (The ρ left counts the δ the atom histograms spent: acc.rho_budget.)
+        claimed = math.sqrt(1.0 / (2.0 * (unit * numeric._WEIGHTS["shape"] + 0.05 * (acc.rho_budget - pre) / 2)))
+        pre_sigmas = [math.sqrt(1.0 / (2.0 * unit * numeric._WEIGHTS[p])) for p in ("atoms", "step")]
+        fine = [(v, o, m) for v, o, m in log if not any(m.sigma == pytest.approx(p) for p in pre_sigmas)]
+        assert len(fine) == 2 and all(m.sigma == pytest.approx(claimed, rel=1e-9) for _, _, m in fine)
         for name, (values, out, mech) in zip(("amount", "price"), fine, strict=True):
             assert mech.sensitivity == 1.0
             z.append((out - values) / claimed)

@@ -57,9 +57,10 @@ class PrivateData:
         numeric_detail: What to learn with DP about numeric columns whose metadata leaves
             it out, so their values look real (see :mod:`dpsynth.data.numeric`):
             ``"atoms"`` (exact frequent values), ``"step"`` (precision), ``"shape"``
-            (within-bin density), ``"bins"`` (equal-mass bin edges from one fine histogram,
-            the one the shape is read from, in place of ``quantile_bins``' DP quantiles);
-            charged at ``numeric.NUMERIC_SHARE`` of the budget.
+            (within-bin density); charged at ``numeric.NUMERIC_SHARE`` of the budget.
+            Opt-in: ``"bins"`` (equal-mass bin edges from one fine histogram, the one the
+            shape is read from, in place of ``quantile_bins``' DP quantiles and at their
+            share of ``inference_share``; see :func:`dpsynth.data.numeric.measure_bins`).
             ``()`` turns it off. Not measured on the Spark engine (a note says so).
         engine: ``"duckdb"`` or ``"spark"`` (see :func:`~dpsynth.data.io.open_table`);
             None picks Spark for Spark data and DuckDB otherwise. On Spark, every query is a
@@ -75,7 +76,7 @@ class PrivateData:
         inference_share: float = 0.05,
         quantile_bins: bool = True,
         validate_data: bool = True,
-        numeric_detail: Sequence[str] = ("atoms", "step", "shape", "bins"),
+        numeric_detail: Sequence[str] = ("atoms", "step", "shape"),
         engine: str | None = None,
     ) -> None:
         if not isinstance(domain, Domain):
