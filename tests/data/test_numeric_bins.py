@@ -212,3 +212,28 @@ def test_bad_input_gives_a_one_line_error():
     with pytest.raises(InvalidParameterError) as err:
         PrivateData(_frame(10), DOMAIN, numeric_detail=("bins", "quantiles"))
     assert "\n" not in str(err.value) and "quantiles" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["independent", "mst", "aim", "gsd"])
+def test_generators_fit_and_sample_with_equal_mass_bins(name):
+    from dpsynth.synth.registry import create
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    frame = _frame(n, seed=4)
+    frame["group"] = np.where(frame["amount"] > 60, "high", rng.choice(["a", "b"], n))
+    dom = Domain([*DOMAIN, Column("group", categories=("a", "b", "high"))])
+    small = {"synthetic_rows": 200, "generations": 200, "patience": 50} if name == "gsd" else {}
+    model = create(name, random_state=0, **small)
+    model.fit(PrivateData(frame, dom, numeric_detail=numeric.PARTS), PrivacyBudget(1.0, 1e-5))
+    report = model.privacy_report
+    assert report.epsilon <= report.budget_epsilon * (1 + 1e-9)
+    assert any("fine public cells" in e.description for e in report.ledger)
+    fitted = model.domain_
+    assert fitted["amount"].edges is not None and fitted["price"].edges is not None
+    out = model.sample(300, random_state=1)
+    assert len(out) == 300
+    amount = out["amount"].to_numpy(dtype=float)
+    assert np.all((amount >= 0) & (amount <= 100_000)) and np.allclose(amount, np.round(amount))
+    # Codes of the sample are valid for the fitted bins (every value falls in one).
+    assert (Discretizer(fitted).encode_frame(out[list(fitted.names)], on_invalid="mark") >= 0).all()
