@@ -24,7 +24,11 @@ accountant at :data:`NUMERIC_SHARE` of the budget left:
   candidates (``…, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, …``) the value lies on; the step is the
   coarsest grid holding 98 % of the noisy total;
 * density: a noisy histogram over :data:`SHAPE_CELLS` sub-cells of every bin (geometric
-  sub-cells in a bin spanning more than a factor 4, so long tails get shape too).
+  sub-cells in a bin spanning more than a factor 4, so long tails get shape too);
+* bins (opt-in part ``"bins"``, :func:`measure_bins`): instead, one noisy histogram on fine
+  public cells of the column's range; the bin edges are its denoised quantiles on the step
+  grid (equal-mass bins) and the density is read from the same counts. It takes the shape's
+  share plus the share domain inference would have spent on the column's DP quantiles.
 
 What is kept is sized by the budget, so that a small budget degrades to the uniform
 decoding instead of adding noisy detail. With σ_fit the noise sd the generator's count
