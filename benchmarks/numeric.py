@@ -7,7 +7,10 @@ Wasserstein-1 on raw values per numeric column, 1-/2-way marginal TVD on the har
 evaluation domain, TSTR against the hold-out, and fit time. Variants:
 
 - ``uniform``: no numeric detail (values uniform within their bin: the old decoding);
-- ``full``: atoms, step and shape;
+- ``full``: atoms, step and shape, on the bins domain inference places (DP quantiles of a
+  coarse public grid);
+- ``equal-mass``: ``full`` plus equal-mass bin edges from the fine histogram the shape is read
+  from (numeric detail ``"bins"``, the default);
 - ``no-atoms``, ``no-step``, ``no-shape``: each part switched off once;
 - with ``--shape-ablation``, each fit that measured a within-bin shape is also scored
   decoded uniformly within its bins (``<variant>-shape-decoded-uniform``; the same fit);
@@ -38,6 +41,7 @@ if not harness.DATASETS_DIR.exists():  # a git worktree beside the main checkout
 VARIANTS = {
     "uniform": (),
     "full": ("atoms", "step", "shape"),
+    "equal-mass": ("atoms", "step", "shape", "bins"),
     "no-atoms": ("step", "shape"),
     "no-step": ("atoms", "shape"),
     "no-shape": ("atoms", "step"),

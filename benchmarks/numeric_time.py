@@ -41,20 +41,23 @@ def main() -> None:
     ap.add_argument("--epsilon", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--params", default="{}")
+    ap.add_argument("--variants", nargs=2, default=["uniform", "full"], choices=list(bench.VARIANTS),
+                    help="the two variants to alternate (the ratio is second / first)")
     args = ap.parse_args()
     ds = harness.DATASETS[args.dataset]
     train_p, _, _ = harness.split_paths(ds, 0)
     meta = json.loads((harness.METADATA_DIR / f"{args.dataset}.json").read_text())
-    times: dict[str, list[float]] = {"uniform": [], "full": []}
-    for variant in ["uniform", "full"] * args.repeats:
+    first, second = args.variants
+    times: dict[str, list[float]] = {first: [], second: []}
+    for variant in [first, second] * args.repeats:
         data = PrivateData(str(train_p), Domain.from_json(meta), numeric_detail=bench.VARIANTS[variant])
         t0 = _cpu()
         create(args.generator, random_state=0, **json.loads(args.params)).fit(data, PrivacyBudget(args.epsilon, 1e-5))
         times[variant].append(_cpu() - t0)
         print(f"{variant}: fit {times[variant][-1]:.1f} CPU s (load {os.getloadavg()[0]:.1f})", flush=True)
-    ratio = statistics.median(times["full"]) / statistics.median(times["uniform"])
-    print(f"{args.dataset} {args.generator}: median CPU s uniform {statistics.median(times['uniform']):.1f}, "
-          f"full {statistics.median(times['full']):.1f}, ratio {ratio:.2f}", flush=True)
+    ratio = statistics.median(times[second]) / statistics.median(times[first])
+    print(f"{args.dataset} {args.generator}: median CPU s {first} {statistics.median(times[first]):.1f}, "
+          f"{second} {statistics.median(times[second]):.1f}, ratio {ratio:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ accountant at :data:`NUMERIC_SHARE` of the budget left:
   candidates (``…, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, …``) the value lies on; the step is the
   coarsest grid holding 98 % of the noisy total;
 * density: a noisy histogram over :data:`SHAPE_CELLS` sub-cells of every bin (geometric
-  sub-cells in a bin spanning more than a factor 4, so long tails get shape too).
+  sub-cells in a bin spanning more than a factor 4, so long tails get shape too);
+* bins (opt-in part ``"bins"``, :func:`measure_bins`): instead, one noisy histogram on fine
+  public cells of the column's range; the bin edges are its denoised quantiles on the step
+  grid (equal-mass bins) and the density is read from the same counts. It takes the shape's
+  share plus the share domain inference would have spent on the column's DP quantiles.
 
 What is kept is sized by the budget, so that a small budget degrades to the uniform
 decoding instead of adding noisy detail. With σ_fit the noise sd the generator's count
@@ -47,6 +51,7 @@ one). Decoding (:func:`draw_in_bins`) is post-processing.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import uuid
 from collections.abc import Iterable, Sequence
@@ -64,8 +69,8 @@ if TYPE_CHECKING:
     from dpsynth.data.discretize import _Coder
     from dpsynth.data.io import Table
 
-#: What :func:`measure_pre` / :func:`measure_shape` may infer.
-PARTS: tuple[str, ...] = ("atoms", "step", "shape")
+#: What :func:`measure_pre` / :func:`measure_shape` / :func:`measure_bins` may infer.
+PARTS: tuple[str, ...] = ("atoms", "step", "shape", "bins")
 #: Share of the zCDP budget left when a fit starts that numeric detail may spend in total.
 NUMERIC_SHARE = 0.05
 #: Share of the budget's δ the atom histograms may use, in total.
@@ -85,7 +90,16 @@ MIN_BINS = 4
 SHAPE_CELLS = 8
 #: A split of a bin's density is kept when the noisy halves differ by this many sds (:func:`refine_shape`).
 SHAPE_Z = 2.5
-#: Relative weights of the three measurements in the numeric share.
+#: Cells of the fine histogram :func:`measure_bins` places equal-mass edges on: equal-width
+#: cells over the range, plus as many geometric ones where the range spans decades; a column
+#: recorded on a grid of at most :data:`FINE_VALUES` values gets one cell per value.
+FINE_CELLS = 64
+FINE_VALUES = 512
+#: In the fine histogram, a half of a cell range whose noisy sum is below this many sds
+#: while the other half's is above holds no mass (:func:`refine_shape`'s ``empty``).
+EMPTY_Z = 1.0
+#: Relative weights of the three measurements in the numeric share (the fine histogram of
+#: :func:`measure_bins` replaces the shape measurement, at its weight).
 _WEIGHTS = {"atoms": 1.0, "step": 0.5, "shape": 2.0}
 #: The share of the noisy total a candidate grid must hold to be the column's step.
 STEP_COVERAGE = 0.98
@@ -123,11 +137,25 @@ def pre_todo(domain: Domain, parts: Iterable[str] = PARTS) -> list[tuple[str, st
     return out
 
 
+def bins_todo(domain: Domain, parts: Iterable[str] = PARTS) -> list[str]:
+    """The columns :func:`measure_bins` places equal-mass edges on (and measures a density of).
+
+    Numeric, non-datetime columns without ``edges`` (public edges are kept exactly) whose
+    range holds more whole numbers than bins (those get one code per number).
+    """
+    if "bins" not in set(parts):
+        return []
+    return [c.name for c in domain
+            if c.is_numeric and c.kind != "datetime" and c.edges is None and not _small_integer_range(c)]
+
+
 def shape_todo(domain: Domain, parts: Iterable[str] = PARTS) -> list[str]:
-    """The columns :func:`measure_shape` measures a density of."""
+    """The columns :func:`measure_shape` measures a density of (on their bins as they are)."""
     if "shape" not in set(parts):
         return []
-    return [c.name for c in domain if c.is_numeric and c.density is None and not _small_integer_range(c)]
+    binned = set(bins_todo(domain, parts))
+    return [c.name for c in domain
+            if c.is_numeric and c.density is None and not _small_integer_range(c) and c.name not in binned]
 
 
 def check_parts(parts: Iterable[str]) -> tuple[str, ...]:
@@ -144,7 +172,7 @@ def check_parts(parts: Iterable[str]) -> tuple[str, ...]:
 def plan_rho(domain: Domain, rho: float, parts: Iterable[str]) -> tuple[float, float]:
     """ρ per unit weight for the pre-inference and shape measurements (their split of ``rho``)."""
     pre = pre_todo(domain, parts)
-    shape = shape_todo(domain, parts)
+    shape = shape_todo(domain, parts) + bins_todo(domain, parts)
     total = sum(_WEIGHTS[p] for _, p in pre) + _WEIGHTS["shape"] * len(shape)
     return (rho / total if total else 0.0), len(pre)
 
@@ -411,14 +439,17 @@ def _bin_cuts(coder: _Coder) -> list[np.ndarray]:
     return out
 
 
-def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float = SHAPE_Z) -> np.ndarray:
+def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float = SHAPE_Z,
+                 empty: float | None = None) -> np.ndarray:
     """Weights of a bin's sub-cells: its noisy shape where the noise resolves it, else uniform.
 
     Post-processing of the noisy sub-cell counts (σ each). The bin is halved recursively
     (a Haar tree); at each split the share of the left half is the noisy one when its
     deviation from the uniform share (mass ∝ width) exceeds ``z`` sds, the uniform one
     otherwise. Where nothing is resolved the weights are proportional to the widths, which
-    is the uniform draw.
+    is the uniform draw. With ``empty``, a half whose noisy sum is below ``empty`` sds of
+    that sum while the other half's is above gets no mass (a long empty tail keeps none of
+    its clipped noise).
     """
     y = np.asarray(noisy, dtype=np.float64)
     w = np.asarray(widths, dtype=np.float64)
@@ -435,6 +466,9 @@ def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float =
         # Var(s_l − share·(s_l + s_r)) with independent cell noise.
         sd = sigma * math.sqrt((m - i) * (1.0 - share) ** 2 + (j - m) * share**2)
         pos_l, pos_r = max(s_l, 0.0), max(s_r, 0.0)
+        if empty is not None:
+            seen_l, seen_r = s_l > empty * sigma * math.sqrt(m - i), s_r > empty * sigma * math.sqrt(j - m)
+            pos_l, pos_r = (pos_l if seen_l or not seen_r else 0.0), (pos_r if seen_r or not seen_l else 0.0)
         if abs(s_l - share * (s_l + s_r)) > z * sd and pos_l + pos_r > 0:
             share = pos_l / (pos_l + pos_r)
         split(i, m, mass * share)
@@ -508,6 +542,202 @@ def measure_shape(
         new.append(col.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{w:.4g}") for w in weights))))
         accountant.notes.append(f"within-bin shape of {name!r} measured with DP: {cuts.size - 1} sub-cells, "
                                 f"resolved above the noise in {resolved} of {len(pieces)} bins")
+    table.connection.execute(f"DROP TABLE {nums}")
+    return domain.with_columns(new) if new else domain
+
+
+# -- equal-mass bins ----------------------------------------------------------------------
+def _fine_breaks(lo: float, hi: float, unit: float) -> np.ndarray:
+    """Public breakpoints of ``[lo, hi]``, from the bounds only.
+
+    :data:`FINE_CELLS` equal cells, plus as many geometric ones on each side of zero where
+    that side spans more than two decades (from ``unit``, the smallest scale worth
+    resolving, or 10⁻⁴ of the side's extent).
+    """
+    out = [np.linspace(lo, hi, FINE_CELLS + 1)]
+    if hi > 0:
+        p0 = max(lo if lo > 0 else 0.0, unit, hi * 1e-4)
+        if hi / p0 > 100:
+            out.append(np.geomspace(p0, hi, FINE_CELLS + 1))
+    if lo < 0:
+        n0 = max(-hi if hi < 0 else 0.0, unit, -lo * 1e-4)
+        if -lo / n0 > 100:
+            out.append(-np.geomspace(n0, -lo, FINE_CELLS + 1))
+    b = np.unique(np.concatenate(out))
+    return b[(b >= lo) & (b <= hi)]
+
+
+def fine_cells(col: Column) -> tuple[np.ndarray, float | None]:
+    """Public cuts of the fine histogram of a bounded numeric column, and its grid step.
+
+    On a grid (whole numbers, or multiples of ``step``) the cuts lie half-way between grid
+    values, so no recorded value is split, with one cell per value when the range holds at
+    most :data:`FINE_VALUES`; the outer cuts are half a step beyond the first and last grid
+    value. Otherwise the cuts are :func:`_fine_breaks` of ``[lower, upper]``. Depends on the
+    column's public description only.
+    """
+    if col.lower is None or col.upper is None:
+        raise InvalidParameterError(f"Column {col.name!r} needs bounds before its fine histogram is measured.")
+    lo, hi = float(col.lower), float(col.upper)
+    s = float(col.step) if col.step is not None and (col.step >= 1.0 or not col.integer) else (
+        1.0 if col.integer else None)
+    if s is None:
+        return (_fine_breaks(lo, hi, 0.0) if hi > lo else np.array([lo, hi])), None
+    a, b = math.ceil(lo / s - 1e-9), math.floor(hi / s + 1e-9)
+    if b < a:
+        return np.array([], dtype=np.float64), s
+    if b - a + 1 <= FINE_VALUES:
+        idx = np.arange(a, b + 2) - 0.5
+    else:
+        raw = _fine_breaks(float(a), float(b), 1.0)
+        idx = np.unique(np.concatenate([[a - 0.5], np.floor(raw) + 0.5, [b + 0.5]]))
+        idx = idx[(idx >= a - 0.5) & (idx <= b + 0.5)]
+    return idx * s, s
+
+
+def equal_mass_edges(cuts: np.ndarray, noisy: np.ndarray, *, sigma: float, bins: int,
+                     lower: float, upper: float, integer: bool) -> tuple[tuple[float, ...], np.ndarray, np.ndarray]:
+    """Bin edges at quantiles of a noisy fine histogram (post-processing of its counts).
+
+    The counts are first denoised with :func:`refine_shape` over the whole column (a split
+    of a cell range keeps its noisy shares only where they stand :data:`SHAPE_Z` sds out;
+    elsewhere mass spreads evenly over the cells, which on equal cells is the uniform
+    binning and on the geometric cells of a long tail a density decaying like 1/x; a half
+    not seen above :data:`EMPTY_Z` sds beside one that is gets none, so an empty tail
+    draws no edges). Each of
+    the ``bins − 1`` interior quantiles of that density is moved to the nearest cut, so an
+    edge never splits a fine cell (nor a grid value: cuts lie between them); a heavy cell
+    spanning several quantiles gives fewer bins. Integer columns get whole-number edges
+    (``[a, b)`` holds ``a … b − 1``) and the outer edges ``lower``, ``upper + 1``.
+
+    Returns:
+        The edges, the indices into ``cuts`` of the interior edges, and the denoised weight
+        of each fine cell (summing to 1).
+    """
+    cuts = np.asarray(cuts, dtype=np.float64)
+    noisy = np.asarray(noisy, dtype=np.float64)
+    if cuts.ndim != 1 or cuts.size < 2 or noisy.shape != (cuts.size - 1,) or np.any(np.diff(cuts) <= 0):
+        raise InvalidParameterError(
+            f"equal_mass_edges needs strictly increasing cuts and one count per cell. Got {cuts.size} cuts "
+            f"and {noisy.size} counts.")
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise InvalidParameterError(f"equal_mass_edges needs a whole number of bins >= 1. Got {bins!r}.")
+    if not (sigma > 0 and math.isfinite(sigma)) or not upper >= lower:
+        raise InvalidParameterError(f"equal_mass_edges needs sigma > 0 and lower <= upper. Got {sigma!r}, "
+                                    f"[{lower!r}, {upper!r}].")
+    # Unresolved mass spreads evenly over the cells (not by width): uniform where the cells
+    # are equal, decaying like 1/x over the geometric cells of a long positive tail.
+    w = refine_shape(noisy, np.ones(noisy.size), sigma, empty=EMPTY_Z)
+    cdf = np.concatenate([[0.0], np.cumsum(w)])
+    cdf /= cdf[-1] if cdf[-1] > 0 else 1.0
+    inner = np.arange(1, cuts.size - 1)
+    chosen = np.array([], dtype=np.int64)
+    if inner.size and bins > 1:
+        targets = np.arange(1, bins) / bins
+        pos = np.searchsorted(cdf[inner], targets)
+        lo_i = inner[np.clip(pos - 1, 0, inner.size - 1)]
+        hi_i = inner[np.clip(pos, 0, inner.size - 1)]
+        pick = np.where(np.abs(cdf[lo_i] - targets) <= np.abs(cdf[hi_i] - targets), lo_i, hi_i)
+        chosen = np.unique(pick).astype(np.int64)
+    if integer:
+        first, last = float(math.ceil(lower)), float(math.floor(upper)) + 1.0
+        interior = np.ceil(cuts[chosen] - 1e-9)
+    else:
+        first, last = float(lower), float(upper)
+        interior = cuts[chosen]
+    keep = (interior > first) & (interior < last)
+    interior, chosen = interior[keep], chosen[keep]
+    interior, first_idx = np.unique(interior, return_index=True)
+    edges = (first, *(float(e) for e in interior), last) if last > first else (first, np.nextafter(first, np.inf))
+    return tuple(float(e) for e in edges), chosen[first_idx], w
+
+
+def _atom_rows(col: Column, values: np.ndarray) -> np.ndarray:
+    """Whether each value is coded as one of the column's atoms (those rows have codes of their own)."""
+    if not col.atoms:
+        return np.zeros(values.size, dtype=bool)
+    atoms = np.asarray(col.atoms, dtype=np.float64)
+    x = np.floor(values + 0.5) if col.integer else values
+    return np.isin(x, np.floor(atoms + 0.5) if col.integer else atoms)
+
+
+def measure_bins(
+    table: Table,
+    domain: Domain,
+    *,
+    rho_unit: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+    step: str,
+    parts: Iterable[str] = PARTS,
+    rho_extra: dict[str, float] | None = None,
+) -> Domain:
+    """Equal-mass bin edges and the within-bin density, from one fine DP histogram per column.
+
+    For each column of :func:`bins_todo`: one Gaussian histogram on the public cells of
+    :func:`fine_cells` (the rows holding an atom left out: they have codes of their own);
+    the edges are its noisy quantiles (:func:`equal_mass_edges`), ``bins`` of them (public,
+    or :func:`resolvable_bins` from :func:`measure_pre`, or the default); with ``"shape"``
+    in ``parts`` the same counts give the density inside each bin (:func:`refine_shape`
+    per bin), as :func:`measure_shape` does on fixed bins. Uniform bins spend most cells of
+    a skewed column (amounts, pollution, incomes) on a few rows; equal-mass bins give the
+    generator's marginals cells that each hold about as many rows.
+
+    Privacy:
+        Add/remove one row changes one fine cell by one (L2 sensitivity 1; the table is
+        clamped to the bounds, values beyond the outer cuts go to the outer cells). One
+        Gaussian release per column at ρ = ``rho_unit``·w(shape) plus ``rho_extra[column]``
+        (the share domain inference would have spent on the column's DP quantiles), charged
+        before the counts are computed; edges and density are post-processing of it.
+
+    Returns:
+        The domain with ``edges`` (and ``density``) filled in where measured.
+    """
+    todo = bins_todo(domain, parts)
+    if not todo:
+        return domain
+    want_shape = "shape" in set(parts)
+    nums = _numbers_table(table, [domain[n] for n in todo])
+    new = []
+    for name in todo:
+        col = domain[name]
+        if col.lower is None or col.upper is None or not col.upper > col.lower:
+            continue
+        sigma = math.sqrt(1.0 / (2.0 * (rho_unit * _WEIGHTS["shape"] + (rho_extra or {}).get(name, 0.0))))
+        cuts, s = fine_cells(col)
+        if cuts.size < 3:
+            continue
+        mech = GaussianMechanism(sigma=sigma)
+        accountant.charge(mech, step=step,
+                          description=f"histogram of {name!r} on fine public cells (equal-mass bin edges"
+                                      + (", within-bin shape)" if want_shape and col.density is None else ")"))
+        xs, cs = _value_counts(table, nums, name)
+        other = ~_atom_rows(col, xs)
+        xs, cs = xs[other], cs[other]
+        if s is not None:
+            xs = np.floor(xs / s + 0.5) * s
+        cells = np.searchsorted(cuts[1:-1], xs, side="right")
+        counts = np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
+        noisy = mech.release(counts, noise)
+        bins = col.bins or DEFAULT_BINS
+        edges, at, dense = equal_mass_edges(cuts, noisy, sigma=sigma, bins=bins, lower=float(col.lower),
+                                            upper=float(col.upper), integer=col.integer)
+        out = col.replace(edges=edges)
+        note = f"equal-mass bin edges of {name!r} placed with DP: {len(edges) - 1} bins on {cuts.size - 1} cells"
+        if want_shape and col.density is None:
+            # The denoised weights the edges were placed on (a multi-scale estimate: fine
+            # where the rows are many, uniform where the noise hides the shape, nothing in
+            # a stretch not seen beside one that is); a bin without weight decodes uniformly.
+            bounds = np.concatenate([[0], at, [cuts.size - 1]]).astype(np.int64)
+            resolved = 0
+            for i0, i1 in itertools.pairwise(bounds.tolist()):
+                part = dense[i0:i1]
+                if i1 > i0 and part.sum() > 0:
+                    resolved += int(np.any(np.abs(part / part.sum() - 1.0 / (i1 - i0)) > 1e-9))
+            out = out.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{v:.4g}") for v in dense)))
+            note += f"; within-bin shape resolved above the noise in {resolved} of {bounds.size - 1} bins"
+        new.append(out)
+        accountant.notes.append(note)
     table.connection.execute(f"DROP TABLE {nums}")
     return domain.with_columns(new) if new else domain
 
@@ -722,11 +952,15 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
 __all__ = [
     "NUMERIC_SHARE",
     "PARTS",
+    "bins_todo",
     "check_parts",
     "coupled_groups",
     "draw_in_bins",
+    "equal_mass_edges",
+    "fine_cells",
     "fit_noise_sd",
     "lattice_step",
+    "measure_bins",
     "measure_pre",
     "measure_shape",
     "plan_rho",

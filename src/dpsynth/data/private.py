@@ -59,6 +59,9 @@ class PrivateData:
             it out, so their values look real (see :mod:`dpsynth.data.numeric`):
             ``"atoms"`` (exact frequent values), ``"step"`` (precision), ``"shape"``
             (within-bin density); charged at ``numeric.NUMERIC_SHARE`` of the budget.
+            Opt-in: ``"bins"`` (equal-mass bin edges from one fine histogram, the one the
+            shape is read from, in place of ``quantile_bins``' DP quantiles and at their
+            share of ``inference_share``; see :func:`dpsynth.data.numeric.measure_bins`).
             ``()`` turns it off. Not measured on the Spark engine (a note says so).
         engine: ``"duckdb"`` or ``"spark"`` (see :func:`~dpsynth.data.io.open_table`);
             None picks Spark for Spark data and DuckDB otherwise. On Spark, every query is a
@@ -156,7 +159,9 @@ class PrivateData:
     def complete_domain(self, *, step: str = "infer_domain") -> PrivateData:
         """Fill in unknown categories and bounds with DP, charged at ``inference_share``.
 
-        Numeric columns without explicit edges also get DP-quantile bin edges when
+        Numeric columns without explicit edges also get DP bin edges: equal-mass edges from
+        the fine histogram of numeric detail ``"bins"`` (:func:`dpsynth.data.numeric.measure_bins`,
+        within the numeric share), else DP-quantile edges from inference when
         ``quantile_bins`` is set. Returns self when there is nothing to infer (nothing is
         charged).
         """
@@ -166,18 +171,41 @@ class PrivateData:
         # numeric detail (atoms, precision, shape) is measured after it, not before.
         untyped = bool(pending_of(self.domain)[0])
         rho_start = self.rho_left(step)
+        # With equal-mass bins (numeric detail "bins"), the edges of numeric columns come
+        # from the fine histogram measured after inference: inference spends nothing on
+        # quantiles, and edges it places while locating bounds are replaced.
+        equal_mass = "bins" in self.numeric_detail and self._table.engine != "spark"
+        quantile_bins = self.quantile_bins and not equal_mass
+        public_edges = {c.name for c in self.domain if c.is_numeric and c.edges is not None}
         numeric = 0.0 if untyped else self._numeric_detail_pre(step)
-        if inference_todo(self.domain, quantile_bins=self.quantile_bins):
-            rho = self.inference_share * self.rho_left(step)
+        # Equal-mass bins cost what DP quantiles cost: the inference share a column would
+        # have spent on its quantiles goes to its fine histogram instead (the columns still
+        # inferred keep their share; none moves when types are inferred).
+        todo = inference_todo(self.domain, quantile_bins=quantile_bins)
+        extra: dict[str, float] = {}
+        rho_infer = self.inference_share * self.accountant.rho_remaining
+        if equal_mass and self.quantile_bins and not untyped and numeric > 0:
+            old_todo = inference_todo(self.domain, quantile_bins=True)
+            names = {c.name for c in todo}
+            moved = [c.name for c in old_todo if c.name not in names]
+            if old_todo:
+                extra = {n: rho_infer / len(old_todo) for n in moved}
+                rho_infer *= len(todo) / len(old_todo)
+        if todo:
+            rho = rho_infer if rho_infer > 0 else self.inference_share * self.rho_left(step)
             self.domain, self._table = infer_domain(
                 self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
-                quantile_bins=self.quantile_bins,
+                quantile_bins=quantile_bins,
             )
+            if equal_mass:
+                self.domain = self.domain.with_columns(
+                    [c.replace(edges=None) for c in self.domain
+                     if c.is_numeric and c.kind != "datetime" and c.edges is not None and c.name not in public_edges])
         if untyped:
             # The same share of the budget as when types are declared (of what was left
             # before inference), so the detail is measured at the same noise.
             numeric = self._numeric_detail_pre(step, rho_left=rho_start)
-        self._numeric_detail_shape(step, numeric)
+        self._numeric_detail_shape(step, numeric, extra)
         self._discretizer = None
         self._cache.clear()
         return self
@@ -192,6 +220,7 @@ class PrivateData:
 
         if not self.numeric_detail or not (
             numeric.pre_todo(self.domain, self.numeric_detail) or numeric.shape_todo(self.domain, self.numeric_detail)
+            or numeric.bins_todo(self.domain, self.numeric_detail)
         ):
             return 0.0
         if self._table.engine == "spark":
@@ -207,12 +236,15 @@ class PrivateData:
                                           noise=self.noise, step=step, parts=self.numeric_detail)
         return rho_unit
 
-    def _numeric_detail_shape(self, step: str, rho_unit: float) -> None:
-        """Measure within-bin densities on the completed bins."""
+    def _numeric_detail_shape(self, step: str, rho_unit: float, extra: dict[str, float] | None = None) -> None:
+        """Place equal-mass edges (numeric detail "bins"), then measure within-bin densities on the other bins."""
         from dpsynth.data import numeric
 
         if rho_unit > 0:
             assert isinstance(self._table, Table)  # zero on Spark
+            self.domain = numeric.measure_bins(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
+                                               noise=self.noise, step=step, parts=self.numeric_detail,
+                                               rho_extra=extra)
             self.domain = numeric.measure_shape(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
                                                 noise=self.noise, step=step, parts=self.numeric_detail)
 
