@@ -381,3 +381,22 @@ def test_small_budget_shape_is_mostly_uniform_and_decodes_like_it():
     bin_of = np.floor(edges[:-1] / 12.5 + 1e-9).astype(int)
     flat = [np.allclose(height[bin_of == k], height[bin_of == k][0], rtol=1e-3) for k in range(8)]
     assert sum(flat) >= 6
+
+
+def test_atom_rows_stay_out_of_the_next_bins_shape():
+    # 60 % zeros (an atom with a code of its own); the rest spread over [1, 1000) with no
+    # row at 1. The zeros must not be counted in the first sub-cell of the bin [1, 1000),
+    # which would put most of that bin's synthetic values at exactly 1.
+    rng = np.random.default_rng(0)
+    n = 20_000
+    x = np.where(rng.random(n) < 0.6, 0, rng.integers(100, 1000, n))
+    frame = pd.DataFrame({"x": x})
+    dom = Domain([Column("x", kind="numeric", integer=True, lower=0, upper=1000, atoms=(0,),
+                         edges=(0, 1, 1000))])
+    got, _ = _fit_detail(frame, dom, seed=0, parts=("shape",))
+    disc = Discretizer(Domain([got["x"]]))
+    codes = disc.encode_frame(frame)[:, 0]
+    vals = disc.decode(codes.reshape(-1, 1), np.random.default_rng(1))["x"].to_numpy()
+    assert np.mean(vals == 0) == pytest.approx(0.6, abs=0.02)
+    # Real: none below 100; the noise of the geometric sub-cells under 100 may hold a little.
+    assert np.mean(vals == 1) < 0.002 and np.mean((vals > 0) & (vals < 100)) < 0.03

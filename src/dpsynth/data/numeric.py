@@ -501,7 +501,8 @@ def measure_shape(
 
     Privacy:
         Add/remove one row changes one sub-cell count by one (L2 sensitivity 1; values
-        outside the sub-cells go to the outer ones). One Gaussian release per column at
+        outside the sub-cells go to the outer ones, rows holding an atom to none). One
+        Gaussian release per column at
         ρ = ``rho_unit``·w, charged before the counts are computed.
 
     Returns:
@@ -516,7 +517,8 @@ def measure_shape(
     new = []
     for name in todo:
         col = domain[name]
-        pieces = _bin_cuts(_Coder.build(col))
+        coder = _Coder.build(col)
+        pieces = _bin_cuts(coder)
         cuts = np.unique(np.concatenate(pieces)) if pieces else np.array([], dtype=np.float64)
         if cuts.size < 3:
             continue
@@ -524,6 +526,12 @@ def measure_shape(
         mech = GaussianMechanism(sigma=sigma)
         accountant.charge(mech, step=step, description=f"histogram of {name!r} on sub-cells of its bins (shape)")
         xs, cs = _value_counts(table, nums, name)
+        if coder.atom_codes:
+            # Rows holding an atom have codes of their own and are decoded as the atom: they
+            # must not enter the sub-cells (a zero atom below the first cut would otherwise
+            # be counted in the first cell of the next bin and pile its values there).
+            keep = ~np.isin(coder.codes_of_numbers(np.clip(xs, coder.lo, coder.hi)), coder.atom_codes)
+            xs, cs = xs[keep], cs[keep]
         cells = np.searchsorted(cuts[1:-1], xs, side="right")  # number of interior cuts ≤ x
         counts = np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
         noisy = mech.release(counts, noise)
