@@ -691,6 +691,9 @@ def audit_cmd(
     worst_case: Annotated[bool, typer.Option("--worst-case", help="Audit on the worst-case neighbouring pair instead of DATA: "
                                              "white- and black-box μ-GDP lower bounds and tightness (--runs fits per side).")] = False,
     runs: Annotated[int, typer.Option("--runs", help="With --worst-case: fits per side of the pair.")] = 2000,
+    pair: Annotated[str, typer.Option("--pair", help="With --worst-case: zeros (the measurements' worst case: ten "
+                                      "all-zero rows, plus an all-ones row) or selection (a pair whose added row "
+                                      "moves the selection scores of MST and AIM in opposite directions).")] = "zeros",
 ) -> None:
     """Audit a generator's claimed ε with attacks: membership inference and reconstruction.
 
@@ -709,7 +712,7 @@ def audit_cmd(
 
         work = output.with_name(output.name + ".runs")
         wc = audit_worst_case(generator, epsilon=epsilon, delta=delta, params=_parse_params(param), runs=runs,
-                              n_jobs=jobs, random_state=random_state, work_dir=work, resume=resume)
+                              n_jobs=jobs, random_state=random_state, work_dir=work, resume=resume, pair=pair)
         wc.save(output)
         out.print(wc.summary(), highlight=False)
         out.print(f"Worst-case audit written to {output} (runs in {work}).")
@@ -718,6 +721,8 @@ def audit_cmd(
         return
     if data is None:
         raise InvalidParameterError("Give DATA (the population the games draw from), or --worst-case.")
+    if pair != "zeros":
+        raise InvalidParameterError("--pair applies to --worst-case audits only.")
     if targets not in ("outliers", "random"):
         raise InvalidParameterError(f"--targets takes outliers or random. Got {targets!r}.")
     names = [a.strip() for a in attacks.split(",") if a.strip()]

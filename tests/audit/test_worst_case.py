@@ -180,6 +180,13 @@ def test_cli_worst_case(tmp_path):
     assert "Worst-case audit of independent" in r.output
     assert stat.S_IMODE(os.stat(tmp_path / "wc.json.runs").st_mode) & 0o077 == 0
     assert stat.S_IMODE(os.stat(out).st_mode) & 0o077 == 0
+    sel = tmp_path / "sel.json"
+    r = runner.invoke(app, ["audit", "--worst-case", "--pair", "selection", "-g", "independent", "-e", "1", "-d",
+                            "1e-5", "--runs", "20", "-p", "iters=1", "--out", str(sel), "--random-state", "0"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(sel.read_text())["settings"]["pair"] == "selection"
+    r = runner.invoke(app, ["audit", "--worst-case", "--pair", "ones", "--out", str(tmp_path / "y.json")])
+    assert r.exit_code == 2 and "Unknown pair 'ones'" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["audit", "--worst-case", "-g", "tldm", "--out", str(tmp_path / "x.json")])
     assert r.exit_code == 2 and "canaries" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["audit", "--out", str(tmp_path / "x.json")])
