@@ -191,3 +191,48 @@ def test_lazy_selection_refuses_bad_input():
         mech.select_lazy(np.array([1.0, np.nan]), lambda i: 0.0, NoiseSource(0))
     with pytest.raises(InvalidParameterError):
         mech.select_lazy(np.array([np.inf]), lambda i: np.nan, NoiseSource(0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    scores=_SCORES,
+    excluded=st.lists(st.booleans(), min_size=40, max_size=40),
+    seed=st.integers(0, 2**32 - 1),
+    epsilon=st.floats(1e-3, 10.0),
+)
+def test_excluded_candidates_are_never_selected_lazily_or_not(scores, excluded, seed, epsilon):
+    # A score of -inf excludes a candidate (a public restriction such as AIM's size limit):
+    # both paths skip it and agree on the rest, drawing the same noise.
+    q = np.array(scores)
+    out = np.array(excluded[: q.size])
+    out[int(np.argmin(q))] = False  # at least one candidate left
+    q_ex = np.where(out, -np.inf, q)
+    mech = ExponentialMechanism(epsilon=epsilon, sensitivity=1.0)
+    full_noise, lazy_noise = NoiseSource(seed), NoiseSource(seed)
+    full = mech.select(q_ex, full_noise)
+    lazy, _ = mech.select_lazy(q + 1.0, lambda i: float(q_ex[i]), lazy_noise)
+    assert full == lazy and not out[full]
+    assert full_noise.uniform(2).tolist() == lazy_noise.uniform(2).tolist()
+
+
+def test_exclusion_leaves_the_others_at_their_exponential_mechanism_odds():
+    # Candidates 0..3 with scores 0, 1, 2, 3 and ε = 2 (Δ = 1): among 0, 2, 3 alone the
+    # probabilities are ∝ e^0, e^2, e^3; candidate 1 is excluded and never picked.
+    mech = ExponentialMechanism(epsilon=2.0)
+    q = np.array([0.0, -np.inf, 2.0, 3.0])
+    noise = NoiseSource(11)
+    n = 20_000
+    picks = np.bincount([mech.select(q, noise) for _ in range(n)], minlength=4)
+    p = np.exp([0.0, 2.0, 3.0]) / np.exp([0.0, 2.0, 3.0]).sum()
+    assert picks[1] == 0
+    assert stats.chisquare(picks[[0, 2, 3]], n * p).pvalue > 1e-4
+
+
+def test_all_candidates_excluded_is_a_clear_error():
+    mech = ExponentialMechanism(epsilon=1.0)
+    with pytest.raises(InvalidParameterError, match="no candidate left"):
+        mech.select(np.array([-np.inf, -np.inf]), NoiseSource(0))
+    with pytest.raises(InvalidParameterError, match="no candidate left"):
+        mech.select_lazy(np.array([1.0, 1.0]), lambda i: -math.inf, NoiseSource(0))
+    with pytest.raises(InvalidParameterError, match="finite"):
+        mech.select(np.array([np.inf, 0.0]), NoiseSource(0))

@@ -117,6 +117,41 @@ def test_lazy_selection_selects_exactly_as_scoring_every_candidate():
     assert 0 < stats["out_of_clique_computed"] < stats["out_of_clique_candidates"] * 0.7
 
 
+def test_a_binding_size_limit_is_checked_lazily_with_the_same_selections(monkeypatch):
+    # A model-size limit that excludes candidates in the rounds: the lazy path asks the
+    # (costly) size of fewer candidates than are offered, yet selects exactly as the full
+    # path, which sizes every candidate; the final model stays under the limit.
+    from dpsynth.pgm import _junction
+    from dpsynth.pgm._junction import model_size_mb
+
+    frame, domain = _chain_table(n=2000, d=8)
+    asked = {True: 0, False: 0}
+    real_call = _junction.CandidateSizes.__call__
+    mode = {"lazy": True}
+
+    def counting(self, candidate):
+        # Count the costly sizes only: a candidate adding no edge has the model's own size.
+        c = _junction._index_cliques(self.domain, [candidate])[0]
+        if c not in self._memo and self.adds_edges(candidate):
+            asked[mode["lazy"]] += 1
+        return real_call(self, candidate)
+
+    monkeypatch.setattr(_junction.CandidateSizes, "__call__", counting)
+    limit = 8.0 * 300 / 2**20  # 300 cells: a few 3-way marginals of 64 cells, not all
+    fits = {}
+    for lazy in (True, False):
+        mode["lazy"] = lazy
+        _junction._LAST_SIZES.clear()
+        fits[lazy] = create(
+            "aim", random_state=0, iters=20, final_iters=30, rounds=24, lazy_selection=lazy, max_model_size=limit
+        ).fit(PrivateData(frame, domain, numeric_detail=()), PrivacyBudget(3.0, 1e-6))
+    ledger = {k: [(e.step, e.description, e.rho) for e in m.privacy_report.ledger] for k, m in fits.items()}
+    assert ledger[True] == ledger[False]
+    measured = [c for c in fits[True].model_.cliques]
+    assert model_size_mb(fits[True].model_.domain, measured) <= limit
+    assert 0 < asked[True] < asked[False]
+
+
 def test_lazy_selection_must_be_a_bool(small_frame, small_domain):
     with pytest.raises(InvalidParameterError):
         _fit(small_frame, small_domain, lazy_selection="yes")

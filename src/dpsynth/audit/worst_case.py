@@ -231,12 +231,13 @@ class TranscriptData(PrivateData):
 
     def select_marginal(  # noqa: D102 - as PrivateData
         self, candidates: Sequence[Any], estimates: Any, *, epsilon: float, penalties: Any = None,
-        weights: Any = None, step: str, coarsen: Any = None,
+        weights: Any = None, step: str, coarsen: Any = None, admissible: Any = None,
     ) -> int:
         from scipy.special import logsumexp
 
         idx = super().select_marginal(
-            candidates, estimates, epsilon=epsilon, penalties=penalties, weights=weights, step=step, coarsen=coarsen
+            candidates, estimates, epsilon=epsilon, penalties=penalties, weights=weights, step=step, coarsen=coarsen,
+            admissible=admissible,
         )
         # The exponential mechanism picks r with probability ∝ exp(ε·q_r/(2Δ)) (Gumbel-max in
         # ExponentialMechanism.select); the choice's likelihood ratio uses the same scores
@@ -244,13 +245,15 @@ class TranscriptData(PrivateData):
         cands = [tuple(c) for c in candidates]
         w = np.ones(len(cands)) if weights is None else np.asarray(weights, dtype=float)
         pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
+        # Candidates outside the public limit have probability 0 on both twins.
+        ok = np.array([admissible is None or bool(admissible(i)) for i in range(len(cands))])
         logp = []
         for t in self._twins:
             q = np.array([
-                wi * (np.abs(m.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
-                for c, m, wi, p in zip(cands, t._true_marginals(cands, coarsen), w, pen, strict=True)
+                wi * (np.abs(m.ravel() - np.asarray(estimates[c]).ravel()).sum() - p) if ok[i] else -np.inf
+                for i, (c, m, wi, p) in enumerate(zip(cands, t._true_marginals(cands, coarsen), w, pen, strict=True))
             ])
-            logits = epsilon * q / (2.0 * float(w.max()))
+            logits = epsilon * q / (2.0 * float(w[ok].max()))
             logp.append(float(logits[idx] - logsumexp(logits)))
         self._scores["llr_select"] = self._scores.get("llr_select", 0.0) + logp[1] - logp[0]
         return idx

@@ -40,6 +40,23 @@ Coarsening = Mapping[str, np.ndarray]
 MAX_CODES = 1000
 
 
+class _Admissible:
+    """A public admissibility rule over candidate indices, asked at most once per index."""
+
+    def __init__(self, rule: Callable[[int], bool] | None, n: int) -> None:
+        self._rule = rule
+        self._known: dict[int, bool] = {}
+        self._n = n
+
+    def __call__(self, i: int) -> bool:
+        if self._rule is None:
+            return True
+        got = self._known.get(i)
+        if got is None:
+            got = self._known[i] = bool(self._rule(i))
+        return got
+
+
 class PrivateData:
     """A sensitive table behind its privacy boundary.
 
@@ -337,6 +354,7 @@ class PrivateData:
         weights: Sequence[float] | None = None,
         step: str,
         coarsen: Coarsening | None = None,
+        admissible: Callable[[int], bool] | None = None,
     ) -> int:
         """Pick the candidate marginal worst explained by ``estimates`` (exponential mechanism).
 
@@ -349,9 +367,14 @@ class PrivateData:
         the estimates of candidates that could still win — the same selection for the
         same noise.
 
+        ``admissible(i)`` (public, data-independent: AIM's model-size limit) says whether
+        candidate ``i`` may be selected at all; the others are excluded (score ``-inf``).
+        It is asked only where needed (on the lazy path, for the candidates that could
+        win), so a costly rule is paid for only there.
+
         Privacy:
             Add/remove one row changes ‖M_r(D) − e‖₁ by at most 1, so the score's
-            sensitivity is max w_r. Charges one exponential mechanism at ``epsilon``
+            sensitivity is max w_r over the admissible candidates. Charges one exponential mechanism at ``epsilon``
             (ε²/8-zCDP) before any true marginal is read. The lazy path releases the same
             index (same noise, same argmax); which estimates it computed is not returned.
 
@@ -365,14 +388,21 @@ class PrivateData:
         pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
         if w.shape != (len(cands),) or pen.shape != (len(cands),) or np.any(w <= 0):
             raise InvalidParameterError("weights must be > 0 and weights/penalties one per candidate.")
-        mech = ExponentialMechanism(epsilon=epsilon, sensitivity=float(w.max()))
-        self.accountant.charge(mech, step=step, description=f"select among {len(cands)} marginals")
+        allowed = _Admissible(admissible, len(cands))
+        # The largest weight among admissible candidates: scanned from the heaviest down,
+        # so the rule is asked about a few candidates only.
+        heaviest = next((float(w[i]) for i in np.argsort(-w, kind="stable") if allowed(int(i))), None)
+        if heaviest is None:
+            raise InvalidParameterError("select_marginal: no candidate is admissible.")
+        mech = ExponentialMechanism(epsilon=epsilon, sensitivity=heaviest)
+        what = f"select among {len(cands)} marginals" + (" (those within the public limit)" if admissible else "")
+        self.accountant.charge(mech, step=step, description=what)
         truths = self._true_marginals(cands, coarsen)
         if isinstance(estimates, LazyEstimates):
-            return self._select_lazy(mech, cands, estimates, truths, w, pen, coarsen)
+            return self._select_lazy(mech, cands, estimates, truths, w, pen, coarsen, allowed)
         scores = np.array([
-            wi * (np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum() - p)
-            for c, t, wi, p in zip(cands, truths, w, pen, strict=True)
+            wi * (np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum() - p) if allowed(i) else -np.inf
+            for i, (c, t, wi, p) in enumerate(zip(cands, truths, w, pen, strict=True))
         ])
         return mech.select(scores, self.noise)
 
@@ -385,6 +415,7 @@ class PrivateData:
         w: np.ndarray,
         pen: np.ndarray,
         coarsen: Coarsening | None,
+        allowed: _Admissible,
     ) -> int:
         """:meth:`select_marginal` computing only the estimates of candidates that could win.
 
@@ -407,6 +438,8 @@ class PrivateData:
 
         def score(i: int) -> float:
             got = exact.get(i)
+            if got is None and not allowed(i):
+                got = exact[i] = -math.inf
             if got is None:
                 c, t = cands[i], truths[i]
                 err = np.abs(t.ravel() - np.asarray(estimates[c]).ravel()).sum()

@@ -226,13 +226,23 @@ class FederatedQueries:
     def select_marginal(self, candidates: Sequence[Clique], estimates: Mapping[Clique, np.ndarray], *,
                         epsilon: float, penalties: Sequence[float] | None = None,
                         weights: Sequence[float] | None = None, step: str,
-                        coarsen: Mapping[str, np.ndarray] | None = None) -> int:
+                        coarsen: Mapping[str, np.ndarray] | None = None,
+                        admissible: Callable[[int], bool] | None = None) -> int:
         """AIM's selection, run in the (simulated) secure computation; charged first.
 
         With partial participation the computation sees only the participants' marginals,
         turned into the federation's by the same public fill-in as the measurements (a
-        scaling by f multiplies the scores' sensitivity by f).
+        scaling by f multiplies the scores' sensitivity by f). ``admissible`` (a public
+        rule) restricts the selection to the candidates it accepts.
         """
+        if admissible is not None:
+            keep = [i for i in range(len(candidates)) if admissible(i)]
+            sub = self.select_marginal(
+                [candidates[i] for i in keep], estimates, epsilon=epsilon,
+                penalties=None if penalties is None else [penalties[i] for i in keep],
+                weights=None if weights is None else [weights[i] for i in keep], step=step, coarsen=coarsen,
+            )
+            return keep[sub]
         cands = [tuple(c) for c in candidates]
         if not cands:
             raise InvalidParameterError("select_marginal needs at least one candidate.")

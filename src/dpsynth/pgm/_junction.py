@@ -225,18 +225,93 @@ def _cells_cached(domain: Domain, cliques: frozenset[tuple[int, ...]]) -> int:
     return sum(math.prod(domain.shape[i] for i in c) for c in found)
 
 
+class CandidateSizes:
+    """``model_size_mb(domain, [*cliques, c])`` for candidates ``c``, one at a time, sharing the work.
+
+    Exact, and much cheaper than :func:`model_size_mb` per candidate (AIM asks this for
+    thousands of candidates every round): greedy elimination treats the connected
+    components of the model graph independently (a vertex's cost and simpliciality depend
+    on its component only, and the greedy choice restricted to one component is that
+    component's own greedy choice), so the size is the sum of the components' sizes. A
+    candidate whose pairs are all edges already leaves the graph, hence the size,
+    unchanged (:meth:`adds_edges` says which); any other only re-runs the elimination of
+    the components it joins. Sizes are computed on demand, so a caller that needs only some
+    of them (AIM's lazy selection) pays only for those.
+
+    Args:
+        domain: The attributes and their sizes.
+        cliques: The model's cliques.
+    """
+
+    def __init__(self, domain: Domain, cliques: Iterable[Iterable[str]]) -> None:
+        self.domain = domain
+        self._shape = shape = domain.shape
+        base = _index_cliques(domain, cliques)
+        # The greedy elimination depends on the model graph only (its edges), not on which
+        # cliques drew them.
+        self.edges = edges = frozenset(p for cl in base for p in itertools.combinations(cl, 2))
+        parent = list(range(len(shape)))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        adj = [0] * len(shape)
+        for a, b in edges:
+            adj[a] |= 1 << b
+            adj[b] |= 1 << a
+            parent[find(a)] = find(b)
+        self._adj = adj
+        self._root = [find(v) for v in range(len(shape))]
+        comp_edges: dict[int, set[tuple[int, int]]] = {}
+        comp_vertices: dict[int, list[int]] = {}
+        for v in range(len(shape)):
+            comp_vertices.setdefault(self._root[v], []).append(v)
+        for e in edges:
+            comp_edges.setdefault(self._root[e[0]], set()).add(e)
+        self._comp_edges = comp_edges
+        self._comp_vertices = comp_vertices
+        self._comp_cells = {
+            r: _cells_edges(shape, tuple(vs), frozenset(comp_edges.get(r, ())))
+            for r, vs in comp_vertices.items()
+        }
+        self._total = sum(self._comp_cells.values())
+        self._memo: dict[tuple[int, ...], float] = {}
+
+    @property
+    def base_mb(self) -> float:
+        """The model's own size (that of any candidate that adds no edge)."""
+        return 8.0 * self._total / 2**20
+
+    def adds_edges(self, candidate: Iterable[str]) -> bool:
+        """Whether the candidate joins two attributes the model graph does not join yet."""
+        c = _index_cliques(self.domain, [candidate])[0]
+        return not all(self._adj[a] >> b & 1 for a, b in itertools.combinations(c, 2))
+
+    def __call__(self, candidate: Iterable[str]) -> float:
+        """The size in MB of the model with ``candidate`` added (remembered per candidate)."""
+        c = _index_cliques(self.domain, [candidate])[0]
+        got = self._memo.get(c)
+        if got is not None:
+            return got
+        if all(self._adj[a] >> b & 1 for a, b in itertools.combinations(c, 2)):
+            got = self.base_mb
+        else:
+            roots = sorted({self._root[a] for a in c})
+            vertices = tuple(sorted(v for r in roots for v in self._comp_vertices[r]))
+            merged = frozenset(itertools.combinations(c, 2)).union(*(self._comp_edges.get(r, ()) for r in roots))
+            cells = self._total - sum(self._comp_cells[r] for r in roots) + _cells_edges(self._shape, vertices, merged)
+            got = 8.0 * cells / 2**20
+        self._memo[c] = got
+        return got
+
+
 def candidate_sizes_mb(
     domain: Domain, cliques: Iterable[Iterable[str]], candidates: Sequence[Iterable[str]]
 ) -> list[float]:
-    """``model_size_mb(domain, [*cliques, c])`` for every candidate ``c``, sharing the work.
-
-    Exact, and much cheaper than one call per candidate (AIM asks this for thousands of
-    candidates every round): greedy elimination treats the connected components of the
-    model graph independently (a vertex's cost and simpliciality depend on its component
-    only, and the greedy choice restricted to one component is that component's own greedy
-    choice), so the size is the sum of the components' sizes. A candidate whose pairs are
-    all edges already leaves the graph, hence the size, unchanged; any other only re-runs
-    the elimination of the components it joins.
+    """``model_size_mb(domain, [*cliques, c])`` for every candidate ``c`` (:class:`CandidateSizes`).
 
     Args:
         domain: The attributes and their sizes.
@@ -246,51 +321,13 @@ def candidate_sizes_mb(
     Returns:
         One size in MB per candidate.
     """
-    shape = domain.shape
-    base = _index_cliques(domain, cliques)
-    # The greedy elimination depends on the model graph only (its edges), not on which
-    # cliques drew them: a round that measures a clique whose pairs are all edges already
-    # leaves every candidate's size unchanged.
-    edges = frozenset(p for cl in base for p in itertools.combinations(cl, 2))
+    sizes = CandidateSizes(domain, cliques)
     cand_idx = tuple(_index_cliques(domain, candidates))
-    key = (domain, edges, cand_idx)
+    key = (domain, sizes.edges, cand_idx)
     last = _LAST_SIZES.get(domain)
     if last is not None and last[0] == key:
         return list(last[1])
-    parent = list(range(len(shape)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    adj = [0] * len(shape)
-    for a, b in edges:
-        adj[a] |= 1 << b
-        adj[b] |= 1 << a
-        parent[find(a)] = find(b)
-    comp_edges: dict[int, set[tuple[int, int]]] = {}
-    comp_vertices: dict[int, list[int]] = {}
-    for v in range(len(shape)):
-        comp_vertices.setdefault(find(v), []).append(v)
-    for e in edges:
-        comp_edges.setdefault(find(e[0]), set()).add(e)
-    comp_cells = {
-        r: _cells_edges(shape, tuple(vs), frozenset(comp_edges.get(r, ())))
-        for r, vs in comp_vertices.items()
-    }
-    total = sum(comp_cells.values())
-    out = []
-    for c in cand_idx:
-        if all(adj[a] >> b & 1 for a, b in itertools.combinations(c, 2)):
-            out.append(8.0 * total / 2**20)
-            continue
-        roots = sorted({find(a) for a in c})
-        vertices = tuple(sorted(v for r in roots for v in comp_vertices[r]))
-        merged = frozenset(itertools.combinations(c, 2)).union(*(comp_edges.get(r, ()) for r in roots))
-        cells = total - sum(comp_cells[r] for r in roots) + _cells_edges(shape, vertices, merged)
-        out.append(8.0 * cells / 2**20)
+    out = [sizes(c) for c in candidates]
     _LAST_SIZES.clear()
     _LAST_SIZES[domain] = (key, tuple(out))
     return out

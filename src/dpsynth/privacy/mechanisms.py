@@ -335,12 +335,20 @@ class ExponentialMechanism(Mechanism):
         )
 
     def select(self, scores: np.ndarray, noise: NoiseSource) -> int:
-        """Return the index of the selected candidate."""
+        """Return the index of the selected candidate.
+
+        A score of ``-inf`` marks a candidate that may not be selected (one outside a
+        public, data-independent restriction, such as AIM's model-size limit): it gets
+        probability 0, and the others are chosen as among themselves alone. One Gumbel is
+        drawn per candidate either way.
+        """
         scores = np.asarray(scores, dtype=np.float64).ravel()
         if scores.size == 0:
             raise InvalidParameterError("The exponential mechanism needs at least one candidate.")
-        if not np.all(np.isfinite(scores)):
-            raise InvalidParameterError("The exponential mechanism's scores must be finite.")
+        if np.any(np.isnan(scores)) or np.any(scores == np.inf):
+            raise InvalidParameterError("The exponential mechanism's scores must be finite (or -inf: excluded).")
+        if not np.any(np.isfinite(scores)):
+            raise InvalidParameterError("The exponential mechanism has no candidate left to select (all excluded).")
         logits = self.epsilon * scores / (2.0 * self.sensitivity)
         return int(np.argmax(logits + noise.gumbel(scores.size)))
 
@@ -356,7 +364,8 @@ class ExponentialMechanism(Mechanism):
         tie: ties go to the lowest index, as ``np.argmax``). Floating-point rounding is
         monotone, so the rounded bounds still dominate the rounded logits. If a score
         exceeds its bound (a wrong bound), every remaining candidate is evaluated, so the
-        answer is that of :meth:`select` whatever the bounds.
+        answer is that of :meth:`select` whatever the bounds. A score of ``-inf`` excludes
+        its candidate, as in :meth:`select`.
 
         Args:
             upper: An upper bound u_r ≥ q_r per candidate (``inf`` where none is known).
@@ -383,13 +392,17 @@ class ExponentialMechanism(Mechanism):
                 break
             q = np.array([score(int(i))], dtype=np.float64)
             evaluated += 1
-            if not np.isfinite(q[0]):
-                raise InvalidParameterError("The exponential mechanism's scores must be finite.")
+            if np.isnan(q[0]) or q[0] == np.inf:
+                raise InvalidParameterError("The exponential mechanism's scores must be finite (or -inf: excluded).")
+            if q[0] == -np.inf:
+                continue
             if q[0] > upper[i]:
                 trusted = False
             logit = float((self.epsilon * q / (2.0 * self.sensitivity) + g[i : i + 1])[0])
             if logit > best or (logit == best and i < best_i):
                 best, best_i = logit, int(i)
+        if best_i < 0:
+            raise InvalidParameterError("The exponential mechanism has no candidate left to select (all excluded).")
         return best_i, evaluated
 
 

@@ -21,7 +21,7 @@ from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import GraphicalModel, Measurement, estimate
 from dpsynth.pgm._drift import LazyEstimates, ModelDrift
-from dpsynth.pgm._junction import candidate_sizes_mb
+from dpsynth.pgm._junction import CandidateSizes, candidate_sizes_mb
 from dpsynth.privacy.random import RandomState
 from dpsynth.progress import track
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
@@ -131,7 +131,11 @@ class AIM(MarginalSynthesizer):
             still win the round's selection (bounded by their error when last computed
             plus how far the model can have moved since): the same selection, for the
             same noise, as scoring every candidate, at a fraction of the cost on wide
-            tables. ``False`` scores every candidate (to check the equivalence).
+            tables; the model-size limit is likewise checked only for those candidates.
+            ``False`` scores every candidate (to check the equivalence).
+            ``selection_stats_`` counts, over the rounds, the candidates outside the
+            model's cliques that were offered (within the size limit or not) and how many
+            of them had the model's marginal computed.
         random_state: Seed for tests and research only (the report then says not for release).
     """
 
@@ -265,6 +269,7 @@ class AIM(MarginalSynthesizer):
             drift.advance(model)
         stats = {"out_of_clique_candidates": 0, "out_of_clique_computed": 0}
         cells = np.array([dom.size(c) for c in names], dtype=np.float64)
+        prev_sizes: CandidateSizes | None = None
         while not terminate:
             began = time.monotonic()
             remaining = data.accountant.rho_remaining
@@ -294,19 +299,36 @@ class AIM(MarginalSynthesizer):
                     )
             spent_after = rho - remaining + 1.0 / (2.0 * sigma**2) + epsilon**2 / 8.0
             size_limit = self.max_model_size * spent_after / rho
-            measured = [m.clique for m in log]
-            sizes = np.array(candidate_sizes_mb(dom, measured, names))
-            fits = sizes <= size_limit
-            if not fits.any():
-                fits = np.array([len(c) == 1 for c in names])
-            idx = np.flatnonzero(fits)
+            # Candidates whose addition keeps the model under the size limit (Alg. 1 line 7;
+            # public: it depends on the selected cliques and the domain only). A candidate
+            # that adds no edge has the model's own size, and every one-way marginal is such
+            # a candidate, so either the model fits and those are admissible, or only the
+            # one-way marginals are offered. The lazy path asks the (costly) size only of
+            # the candidates that could win.
+            sizes = CandidateSizes(dom, [m.clique for m in log])
+            if prev_sizes is not None and prev_sizes.edges == sizes.edges:
+                sizes = prev_sizes  # the same model graph: the sizes asked before still hold
+            prev_sizes = sizes
+            admissible: Callable[[int], bool] | None
+            if sizes.base_mb > size_limit:
+                idx = np.flatnonzero([len(c) == 1 for c in names])
+                admissible = None
+            else:
+                idx = np.arange(len(names))
+                if lazy:
+                    def admissible(i: int, _s: CandidateSizes = sizes, _lim: float = size_limit) -> bool:
+                        return _s(names[i]) <= _lim
+                else:
+                    fits = np.array(candidate_sizes_mb(dom, [m.clique for m in log], names)) <= size_limit
+                    admissible = fits.__getitem__
             small = [names[i] for i in idx]
             penalties = math.sqrt(2.0 / math.pi) * sigma * cells[idx]
             estimates: dict[Clique, np.ndarray] | LazyEstimates
             if lazy:
                 estimates = LazyEstimates(drift, small)
             else:
-                estimates = _project_all(model, small)
+                allowed = small if admissible is None else [c for i, c in enumerate(small) if admissible(i)]
+                estimates = _project_all(model, allowed)
             pick = small[
                 data.select_marginal(
                     small,
@@ -316,6 +338,7 @@ class AIM(MarginalSynthesizer):
                     weights=list(weights[idx]),
                     step="aim.select",
                     coarsen=coarsen,
+                    admissible=admissible,
                 )
             ]
             log += data.measure_marginals([pick], sigma=sigma, step="aim.measure", coarsen=coarsen)
