@@ -400,3 +400,17 @@ def test_atom_rows_stay_out_of_the_next_bins_shape():
     assert np.mean(vals == 0) == pytest.approx(0.6, abs=0.02)
     # Real: none below 100; the noise of the geometric sub-cells under 100 may hold a little.
     assert np.mean(vals == 1) < 0.002 and np.mean((vals > 0) & (vals < 100)) < 0.03
+
+
+def test_values_without_a_grid_are_written_to_a_thousandth_of_their_bin():
+    # A continuous column with no step: decoded values carry the digits a thousandth of the
+    # bin's width needs (bins 12.5 wide → 2 decimals), not float64's 17, and stay in their bin.
+    col = Column("x", kind="numeric", lower=0.0, upper=100.0, bins=8)
+    codes = np.arange(8).repeat(500)
+    vals = _decode(col, codes).to_numpy()
+    assert np.allclose(vals, np.round(vals, 2), rtol=0, atol=1e-9)
+    assert len(np.unique(vals)) > 2000
+    disc = Discretizer(Domain([col]))
+    assert np.array_equal(disc.encode_frame(pd.DataFrame({"x": vals}))[:, 0], codes)
+    text = pd.DataFrame({"x": vals}).to_csv(index=False)
+    assert max(len(t) for t in text.splitlines()[1:]) <= 6  # "99.99" at most

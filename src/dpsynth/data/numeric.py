@@ -793,6 +793,11 @@ def _decimals(s: float) -> int:
     return max(0, min(12, -math.floor(math.log10(s) + 1e-9) + 1)) if s < 1 else 0
 
 
+def _resolution_decimals(width: float) -> int:
+    """Decimals (negative: tens, hundreds…) that write a value to a thousandth of ``width``."""
+    return int(min(12, -math.floor(math.log10(width / 1000.0))))
+
+
 def _lattice_ranges(coder: _Coder, s: float) -> tuple[np.ndarray, np.ndarray]:
     """Per bin, the first and last grid index ``k`` (value ``k·s``) coded into it."""
     a, b = coder.bin_extent()
@@ -897,7 +902,8 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
     """Values for the codes of present values of a numeric column (post-processing).
 
     Atom codes give their atom; other codes a value inside the bin and the public bounds,
-    drawn from the column's density there (uniform without one), on the column's grid.
+    drawn from the column's density there (uniform without one), on the column's grid
+    (without one, written to a thousandth of the bin's width).
     With ``u`` (one uniform per code), the value is the within-bin quantile at ``u``.
     """
     col = coder.col
@@ -944,6 +950,12 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
             x = _draw(lo, hi, _pieces(lo, hi, density), m, rng, None if u is None else u[idx])
             if col.kind == "datetime":
                 x = np.round(x * 1e6) / 1e6
+            elif hi > lo:
+                # No grid known: write the value to a thousandth of its bin's width (the
+                # draw resolves nothing finer), not to float64's 17 digits; one that the
+                # rounding would carry over an edge keeps its digits.
+                short = np.round(x, _resolution_decimals(hi - lo))
+                x = np.where(coder.codes_of_numbers(np.clip(short, lo, hi)) == c, short, x)
             x = np.clip(x, lo, hi)
             wrong = coder.codes_of_numbers(x) != c
             if wrong.any():
