@@ -394,11 +394,14 @@ def select_step(chain: Sequence[float], noisy: np.ndarray, *, sigma: float) -> f
     ``noisy[0]`` counts values on no candidate grid, ``noisy[j + 1]`` those whose coarsest
     grid is ``chain[j]``. None when no grid qualifies or the total is lost in the noise.
     """
-    clipped = np.clip(noisy, 0.0, None)
-    total = clipped.sum()
-    if total <= 10.0 * sigma * math.sqrt(noisy.size):
+    # Unclipped sums: clipping each cell's noise at zero would add about 0.4σ of phantom
+    # rows per empty cell to the off-grid side, enough to sink a column truly on its grid
+    # (dates, whole minutes) below the coverage whenever σ is a few percent of the rows.
+    y = np.asarray(noisy, dtype=np.float64)
+    total = float(y.sum())
+    if total <= 10.0 * sigma * math.sqrt(y.size):
         return None
-    on_grid = np.cumsum(clipped[::-1])[::-1][1:]  # rows on chain[j] or a coarser grid
+    on_grid = np.cumsum(y[::-1])[::-1][1:]  # rows on chain[j] or a coarser grid
     ok = np.flatnonzero(on_grid >= STEP_COVERAGE * total)
     return float(chain[int(ok[-1])]) if ok.size else None
 
@@ -949,7 +952,11 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
             lo, hi = float(a[c]), float(b[c])
             x = _draw(lo, hi, _pieces(lo, hi, density), m, rng, None if u is None else u[idx])
             if col.kind == "datetime":
-                x = np.round(x * 1e6) / 1e6
+                # No grid known: the coarsest of seconds, minutes, hours, days finer than a
+                # thousandth of the bin (microseconds for a bin under a second and a half).
+                unit = max((g for g in (1.0, 60.0, 3600.0, 86400.0) if g <= (hi - lo) / 1000.0), default=1e-6)
+                short = np.round(x / unit) * unit
+                x = np.where(coder.codes_of_numbers(np.clip(short, lo, hi)) == c, short, np.round(x * 1e6) / 1e6)
             elif hi > lo:
                 # No grid known: write the value to a thousandth of its bin's width (the
                 # draw resolves nothing finer), not to float64's 17 digits; one that the
