@@ -438,3 +438,19 @@ def test_values_without_a_grid_are_written_to_a_thousandth_of_their_bin():
     assert np.array_equal(disc.encode_frame(pd.DataFrame({"x": vals}))[:, 0], codes)
     text = pd.DataFrame({"x": vals}).to_csv(index=False)
     assert max(len(t) for t in text.splitlines()[1:]) <= 6  # "99.99" at most
+
+
+def test_a_zero_heavy_column_gets_no_step_coarser_than_its_values():
+    # 99% zeros, the rest whole numbers 1..27 (hours of snow): zero lies on every grid and
+    # must not make the coarsest candidate (5,000,000) the column's step.
+    rng = np.random.default_rng(0)
+    n = 40_000
+    x = np.where(rng.random(n) < 0.99, 0.0, rng.integers(1, 28, n).astype(float))
+    dom = Domain([Column("snow", kind="numeric", lower=0.0, upper=30.0)])
+    for seed in range(3):
+        got, _ = _fit_detail(pd.DataFrame({"snow": x}), dom, seed=seed, parts=("step",))
+        assert got["snow"].step in (None, 1.0)
+    # The same column with more rows off zero still finds its step of 1.
+    y = np.where(rng.random(n) < 0.5, 0.0, rng.integers(1, 28, n).astype(float))
+    got, _ = _fit_detail(pd.DataFrame({"snow": y}), dom, seed=0, parts=("step",))
+    assert got["snow"].step == 1.0

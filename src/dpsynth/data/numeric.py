@@ -293,10 +293,15 @@ def measure_pre(
             mech = GaussianMechanism(sigma=sigma)
             accountant.charge(mech, step=step, description=f"histogram of {name!r} over candidate grids (precision)")
             chain = step_candidates(col)
-            cells = np.bincount(grid_cells(chain, values), weights=counts, minlength=len(chain) + 1)
+            # Zero lies on every grid and says nothing of the step: it gets a cell of its
+            # own (last), counted in the row total only. Without it a column of 99% zeros
+            # (hours of snow) "had" the coarsest grid, 5,000,000, and decoded every other
+            # value as 0.
+            where = np.where(values == 0.0, len(chain) + 1, grid_cells(chain, values))
+            cells = np.bincount(where, weights=counts, minlength=len(chain) + 2)
             noisy = mech.release(cells.astype(np.float64), noise)
             n_hat = float(np.clip(noisy, 0.0, None).sum())
-            found = select_step(chain, noisy, sigma=sigma)
+            found = select_step(chain, noisy[:-1], sigma=sigma)
             if found is not None and not (col.integer and found <= 1.0):
                 col = col.replace(step=found)
                 accountant.notes.append(f"step of {name!r} inferred with DP: {found:g}")
