@@ -114,6 +114,8 @@ def test_fit_through_sdv_metadata_charges_the_inference(tmp_path):
     model = create("mst", random_state=0).fit(data, PrivacyBudget(epsilon=2.0, delta=1e-6))
     out = model.sample(500, random_state=1)
     assert list(out.columns) == ["age", "spend", "plan", "active", "joined"]
-    assert set(out["plan"].dropna()) <= {"free", "pro", "team"}
+    # The categories were inferred with DP: "(other)" (the values not kept) may survive as a
+    # category of its own when its noisy count clears one sd, even with no other value.
+    assert {"free", "pro"} <= set(out["plan"].dropna()) <= {"free", "pro", "team", "(other)"}
     steps = {e.step for e in model.privacy_report.ledger}
     assert any("infer" in s for s in steps)  # categories and bounds were paid for
