@@ -141,7 +141,6 @@ def test_a_binding_size_limit_is_checked_lazily_with_the_same_selections(monkeyp
     fits = {}
     for lazy in (True, False):
         mode["lazy"] = lazy
-        _junction._LAST_SIZES.clear()
         fits[lazy] = create(
             "aim", random_state=0, iters=20, final_iters=30, rounds=24, lazy_selection=lazy, max_model_size=limit
         ).fit(PrivateData(frame, domain, numeric_detail=()), PrivacyBudget(3.0, 1e-6))

@@ -43,10 +43,9 @@ MAX_CODES = 1000
 class _Admissible:
     """A public admissibility rule over candidate indices, asked at most once per index."""
 
-    def __init__(self, rule: Callable[[int], bool] | None, n: int) -> None:
+    def __init__(self, rule: Callable[[int], bool] | None) -> None:
         self._rule = rule
         self._known: dict[int, bool] = {}
-        self._n = n
 
     def __call__(self, i: int) -> bool:
         if self._rule is None:
@@ -388,7 +387,7 @@ class PrivateData:
         pen = np.zeros(len(cands)) if penalties is None else np.asarray(penalties, dtype=float)
         if w.shape != (len(cands),) or pen.shape != (len(cands),) or np.any(w <= 0):
             raise InvalidParameterError("weights must be > 0 and weights/penalties one per candidate.")
-        allowed = _Admissible(admissible, len(cands))
+        allowed = _Admissible(admissible)
         # The largest weight among admissible candidates: scanned from the heaviest down,
         # so the rule is asked about a few candidates only.
         heaviest = next((float(w[i]) for i in np.argsort(-w, kind="stable") if allowed(int(i))), None)

@@ -322,20 +322,7 @@ def candidate_sizes_mb(
         One size in MB per candidate.
     """
     sizes = CandidateSizes(domain, cliques)
-    cand_idx = tuple(_index_cliques(domain, candidates))
-    key = (domain, sizes.edges, cand_idx)
-    last = _LAST_SIZES.get(domain)
-    if last is not None and last[0] == key:
-        return list(last[1])
-    out = [sizes(c) for c in candidates]
-    _LAST_SIZES.clear()
-    _LAST_SIZES[domain] = (key, tuple(out))
-    return out
-
-
-# The last call of candidate_sizes_mb (AIM asks again with the same graph and candidates
-# whenever a round measured a clique that adds no edge).
-_LAST_SIZES: dict[Domain, tuple[object, tuple[float, ...]]] = {}
+    return [sizes(c) for c in candidates]
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -21,7 +21,7 @@ from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.pgm import Domain as PGMDomain
 from dpsynth.pgm import GraphicalModel, Measurement, estimate
 from dpsynth.pgm._drift import LazyEstimates, ModelDrift
-from dpsynth.pgm._junction import CandidateSizes, candidate_sizes_mb
+from dpsynth.pgm._junction import CandidateSizes
 from dpsynth.privacy.random import RandomState
 from dpsynth.progress import track
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
@@ -319,7 +319,7 @@ class AIM(MarginalSynthesizer):
                     def admissible(i: int, _s: CandidateSizes = sizes, _lim: float = size_limit) -> bool:
                         return _s(names[i]) <= _lim
                 else:
-                    fits = np.array(candidate_sizes_mb(dom, [m.clique for m in log], names)) <= size_limit
+                    fits = np.array([sizes(c) for c in names]) <= size_limit
                     admissible = fits.__getitem__
             small = [names[i] for i in idx]
             penalties = math.sqrt(2.0 / math.pi) * sigma * cells[idx]
