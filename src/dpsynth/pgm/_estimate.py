@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpsynth.errors import InvalidParameterError
+from dpsynth.pgm._dense import DenseJoint, engine
 from dpsynth.pgm._domain import Clique, Domain, Measurement
-from dpsynth.pgm._engine import BeliefPropagation
 from dpsynth.pgm._junction import junction_tree
 from dpsynth.pgm._model import GraphicalModel, maximal_cliques
 
@@ -207,7 +207,7 @@ def estimate(
             elif any(set(c) <= s for s in jt_sets):
                 fixed_cliques.append(c)
                 fixed.append(table)
-    bp = BeliefPropagation(jtree, meas_cliques + fixed_cliques, meas_cliques)
+    bp = engine(jtree, meas_cliques + fixed_cliques, meas_cliques)
 
     weights = [g.weight for g in groups]
     const = sum(g.const for g in groups)
@@ -234,8 +234,13 @@ def estimate(
             for a, b, sh, inv in zip(bounds[:-1], bounds[1:], native_shapes, inverse, strict=True)
         ]
 
+    dense = bp.flat_evaluator(fixed, n) if isinstance(bp, DenseJoint) else None
+
     def evaluate(flat: np.ndarray) -> tuple[np.ndarray, float]:
-        mu = np.concatenate([m.reshape(-1) for m in bp.run(tables(flat) + fixed, n, native=True)])
+        if dense is not None:
+            mu = dense(flat)
+        else:
+            mu = np.concatenate([m.reshape(-1) for m in bp.run(tables(flat) + fixed, n, native=True)])
         r = mu - y
         return r, 0.5 * (float(np.einsum("i,i,i->", w, r, r)) + const)
 
