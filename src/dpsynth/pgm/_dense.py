@@ -116,10 +116,10 @@ class DenseJoint:
         pos = {a: i for i, a in enumerate(self.attrs)}
         cols = []
         offset = 0
-        for order in self.target_orders:
-            sub = tuple(self.shape[pos[a]] for a in order)
-            idx = np.ravel_multi_index(tuple(grids[pos[a]] for a in order), sub) if order else np.zeros(
-                grids.shape[1], dtype=np.int64)
+        for target_order in self.target_orders:
+            sub = tuple(self.shape[pos[a]] for a in target_order)
+            idx = (np.ravel_multi_index(tuple(grids[pos[a]] for a in target_order), sub) if target_order
+                   else np.zeros(grids.shape[1], dtype=np.int64))
             cols.append(idx + offset)
             offset += math.prod(sub)
         gather = np.stack(cols, axis=1) if cols else np.zeros((grids.shape[1], 0), dtype=np.int64)
