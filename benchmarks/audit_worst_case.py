@@ -127,15 +127,17 @@ def main() -> None:
                     help="with --controls: beside each under-noised repeat, the honest generator on its own runs")
     ap.add_argument("--pair", default="zeros", choices=["zeros", "selection"],
                     help="the neighbouring pair (selection: also the worst case of MST's and AIM's selections)")
+    ap.add_argument("--n-minus", type=int, default=10,
+                    help="rows of D⁻ (zeros pair); the selection pair is scaled by n_minus // 80 from 160 on")
     args = ap.parse_args()
     for delta in args.delta:
         for g in args.generators:
             params = FAST_INDEPENDENT if g == "independent" and args.fast_independent else FAST.get(g, {})
             t = time.perf_counter()
-            tail = "" if args.pair == "zeros" else f"_{args.pair}"
+            tail = ("" if args.pair == "zeros" else f"_{args.pair}") + ("" if args.n_minus == 10 else f"_n{args.n_minus}")
             res = audit_worst_case(g, epsilon=args.eps, delta=delta, runs=args.runs, params=params, n_jobs=args.jobs,
                                    random_state=args.seed, work_dir=WORK / f"{g}_e{args.eps:g}_d{delta:g}{tail}",
-                                   resume=True, pair=args.pair)
+                                   resume=True, pair=args.pair, n_minus=args.n_minus)
             print(f"# {g}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
             emit(row(res, params, args.seed))
         if args.controls:

@@ -276,6 +276,17 @@ def test_selection_pair_moves_the_candidates_scores_apart():
         (m_lo,), (m_hi,) = lo._true_marginals([c]), hi._true_marginals([c])
         moves.append(np.abs(m_hi.ravel() - est).sum() - np.abs(m_lo.ravel() - est).sum())
     assert moves == [1.0, -1.0, -1.0]
+    # Scaled for small δ: same proportions, every value held by 200 rows, the same moves.
+    big = worst_case_pair(400, kind="selection")
+    assert len(big.minus) == 400 and (big.minus.sum() == 200).all()
+    assert worst_case_pair(159, kind="selection").minus.equals(pair.minus)
+    lo, hi = PrivateData(big.minus, big.domain), PrivateData(big.plus, big.domain)
+    big_moves = []
+    for c in (("a", "b"), ("a", "c"), ("b", "c")):
+        est = np.full(4, 100.0)
+        (m_lo,), (m_hi,) = lo._true_marginals([c]), hi._true_marginals([c])
+        big_moves.append(np.abs(m_hi.ravel() - est).sum() - np.abs(m_lo.ravel() - est).sum())
+    assert big_moves == [1.0, -1.0, -1.0]
     assert worst_case_pair(kind="zeros").minus.equals(worst_case_pair().minus)
     with pytest.raises(InvalidParameterError, match="Unknown pair"):
         worst_case_pair(kind="ones")

@@ -125,12 +125,16 @@ def worst_case_pair(n_minus: int = 10, *, kind: str = "zeros") -> WorstCasePair:
     full sensitivity). It barely exercises a marginal *selection*: every pair's score moves
     alike when the target is added, so the exponential mechanism's choice hardly changes.
 
-    ``kind="selection"``: D⁻ is 80 rows (``n_minus`` ignored) in which a and b go together
-    and a and c go apart (each value held by 40 rows, so MST's domain compression keeps both
-    codes of every column): the target's cell (1, 1) is over-full in the (a, b) marginal and
-    under-full in (a, c), so adding it moves those candidates' scores ‖M − e‖₁ in opposite
-    directions by the full sensitivity — the exponential mechanism's worst case. Every
-    Gaussian measurement still moves by the full sensitivity (one cell by one count).
+    ``kind="selection"``: D⁻ is 80 rows in which a and b go together and a and c go apart
+    (each value held by 40 rows, so MST's domain compression keeps both codes of every
+    column): the target's cell (1, 1) is over-full in the (a, b) marginal and under-full in
+    (a, c), so adding it moves those candidates' scores ‖M − e‖₁ in opposite directions by
+    the full sensitivity — the exponential mechanism's worst case. Every Gaussian
+    measurement still moves by the full sensitivity (one cell by one count). The three
+    pairs' scores are equal on D⁻ (balanced choices are where a score change shows most).
+    ``n_minus`` of 160 or more scales the 80 rows by ``n_minus // 80`` (same proportions,
+    scores still equal): at small δ the one-way noise is large and 40-row codes would be
+    merged by MST's domain compression; below 160 it is ignored.
     """
     if kind not in PAIRS:
         raise InvalidParameterError(f"Unknown pair {kind!r}. Choose one of {sorted(PAIRS)}.")
@@ -140,7 +144,8 @@ def worst_case_pair(n_minus: int = 10, *, kind: str = "zeros") -> WorstCasePair:
     if patterns is None:
         minus = pd.DataFrame(np.zeros((n_minus, len(COLUMNS)), dtype=np.int64), columns=list(COLUMNS))
     else:
-        codes = np.repeat(np.arange(2 ** len(COLUMNS)), patterns)
+        scale = max(1, n_minus // sum(patterns))
+        codes = np.repeat(np.arange(2 ** len(COLUMNS)), [scale * k for k in patterns])
         bits = (codes[:, None] >> np.arange(len(COLUMNS))[::-1]) & 1
         minus = pd.DataFrame(bits.astype(np.int64), columns=list(COLUMNS))
     target = (1,) * len(COLUMNS)
@@ -709,7 +714,8 @@ def audit_worst_case(
         params: Hyper-parameters for :func:`dpsynth.synth.create`.
         runs: Fits per side (D⁻ and D⁺).
         n_synth: Synthetic rows per fit for the black-box features.
-        n_minus: Rows of D⁻.
+        n_minus: Rows of D⁻ (the zeros pair), or the selection pair's scale
+            (:func:`worst_case_pair`).
         alpha: One minus the confidence (split over the two feature sets).
         n_jobs: joblib workers.
         block: Runs per task (each finished block is stored at once).
