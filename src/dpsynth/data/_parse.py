@@ -22,6 +22,7 @@ back in the format.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -162,6 +163,21 @@ def format_value(col: Column, value: float) -> str:
     if isinstance(col.format, NumberFormat):
         return format_number(col.format, value, value_decimals(col))
     return repr(float(value))
+
+
+def bound_text(col: Column, value: float, *, upper: bool) -> str:
+    """The text a value clamped to the bound ``value`` is written as (read back inside the range).
+
+    Plain columns: ``repr`` / ISO text (exact). Formatted numbers: shortest digits (exact).
+    Formatted datetimes hold whole days, minutes or seconds: the bound rounded inwards.
+    """
+    if isinstance(col.format, str):
+        unit = 1.0 if "%S" in col.format else 60.0 if "%M" in col.format else 86400.0
+        k = math.floor(value / unit + 1e-9) if upper else math.ceil(value / unit - 1e-9)
+        return format_datetime(col.format, k * unit)
+    if isinstance(col.format, NumberFormat):
+        return format_number(col.format, value)
+    return format_value(col, value)
 
 
 def format_values(col: Column, values: pd.Series) -> pd.Series:
