@@ -8,7 +8,7 @@ accept only a strict grammar instead of each engine's own lenient parser:
 * missing: null, an empty string, or one of the column's ``missing_values``;
 * a number: ``[+-]digits[.digits][e[+-]digits]`` (no ``inf``, ``nan``, hex or ``1_000``);
   a number that overflows to ±inf is invalid;
-* a datetime: ``YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]]``, naive, as seconds since 1970-01-01
+* a datetime: ``YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]]`` (hours 00-23), naive, as seconds since 1970-01-01
   (microseconds / 1e6).
 
 A column with a ``format`` (:class:`~dpsynth.data.domain.NumberFormat`, or one of
@@ -33,7 +33,8 @@ import pandas as pd
 from dpsynth.data.domain import MONTH_NAMES, Column, NumberFormat, category_key
 
 NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+# Hours 00-23: DuckDB reads "24:00" as the next day, pandas as invalid; both refuse it here.
+DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]([01][0-9]|2[0-3]):[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
 _DATETIME_RE = re.compile(DATETIME_PATTERN)
 _DATE_FIELDS = {"%Y": "[0-9]{4}", "%m": "[0-9]{1,2}", "%d": "[0-9]{1,2}", "%H": "[0-9]{1,2}",

@@ -704,20 +704,31 @@ def _format_counts(table: Table, col: Column) -> np.ndarray:
     return np.array(row, dtype=np.float64)
 
 
-def _measure_formats(table: Table, col: Column, prof: _Profile, rho: float, accountant: Accountant,
-                     noise: NoiseSource, step: str, total_rho: float) -> _Profile | None:
-    """Noisy counts of the column's text by public format; the profile read in the chosen one, or None.
+def _release_formats(table: Table, col: Column, rho: float, accountant: Accountant, noise: NoiseSource,
+                     step: str) -> tuple[np.ndarray, float]:
+    """Noisy counts of the column's text by public format (:func:`_format_counts`), and their σ.
 
     Privacy: add/remove one row changes one count by one (the cells are disjoint: a value
-    counts for the first format it reads under), L2 sensitivity 1; one Gaussian release
-    of ρ. The choice is post-processing of it and of the profile.
+    counts for the first format it reads under, whatever the number of formats), L2
+    sensitivity 1; one Gaussian release of ρ, charged before it is computed.
     """
     sigma = math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma)
     accountant.charge(mech, step=step, description=f"formats of {col.name!r}: counts of its text values by the "
                       f"first of {len(NUMBER_FORMATS)} number and {len(DATE_FORMATS)} date formats each reads under")
+    return mech.release(_format_counts(table, col), noise), sigma
+
+
+def _measure_formats(table: Table, col: Column, prof: _Profile, rho: float, accountant: Accountant,
+                     noise: NoiseSource, step: str, total_rho: float) -> _Profile | None:
+    """The column's profile read in the public format its noisy counts choose, or None.
+
+    One release (:func:`_release_formats`); the choice is post-processing of it and of the
+    profile: the most frequent format, when it clears its detection threshold, holds most of
+    the text, and reads more values than the plain-number and ISO-date readings.
+    """
+    noisy, sigma = _release_formats(table, col, rho, accountant, noise, step)
     cells = _format_cells()
-    noisy = mech.release(_format_counts(table, col), noise)
     fmts: list[NumberFormat | str] = [*NUMBER_FORMATS, *DATE_FORMATS]
     total = {f: 0.0 for f in fmts}
     size = {f: 0 for f in fmts}
@@ -1291,7 +1302,8 @@ def load_metadata(source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
     """Read metadata in which some columns may have ``"type": null`` or ``"nullable": null``.
 
     Such unknowns are left to DP inference at fit time (a :class:`PendingDomain`); a column
-    with ``"type": null`` but bounds/bins/edges is numeric, one with categories categorical.
+    with ``"type": null`` but bounds/bins/edges is numeric, one with categories categorical,
+    one with a ``format`` numeric (an object) or datetime (a pattern).
     Metadata without unknowns gives a plain :class:`Domain`, exactly as
     :meth:`Domain.from_json`.
 
@@ -1315,7 +1327,9 @@ def load_metadata(source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
         if "type" in spec and spec["type"] is None:
             if spec.get("categories") is not None:
                 spec["type"] = "categorical"
-            elif any(spec.get(k) is not None for k in _NUMERIC_HINTS):
+            elif isinstance(spec.get("format"), str):
+                spec["type"] = "datetime"
+            elif any(spec.get(k) is not None for k in (*_NUMERIC_HINTS, "format")):
                 spec["type"] = "numeric"
             else:
                 untyped.append(name)
@@ -1375,7 +1389,8 @@ def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADAT
     lines = [
         f"{n}: type, missing values and categories or bounds unknown: DP inference costs about {each:.1%} of the "
         "budget; fill in from the documentation: \"type\" (numeric, categorical, ordinal, datetime), "
-        "\"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), \"nullable\""
+        "\"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), \"nullable\"; \"format\" when "
+        "values are written like $1,234.50, 27.8% or 12/31/2020 (else a format is chosen with DP among a public list)"
         for n in kept
     ]
     lines += [f"{n}: looks like a row id (by its name): listed under \"ignore\", not synthesised" for n in ids]
