@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,7 @@ def format_number(fmt: NumberFormat, value: float, decimals: int | None = None) 
 
 def format_datetime(fmt: str, seconds: float) -> str:
     """Epoch ``seconds`` written in a datetime pattern (below its precision: truncated)."""
-    ts = pd.Timestamp(np.datetime64(round(float(seconds) * 1e6), "us"))
+    ts = datetime(1970, 1, 1) + timedelta(microseconds=round(float(seconds) * 1e6))
     fields = {"%Y": f"{ts.year:04d}", "%m": f"{ts.month:02d}", "%d": f"{ts.day:02d}", "%H": f"{ts.hour:02d}",
               "%M": f"{ts.minute:02d}", "%S": f"{ts.second:02d}", "%b": MONTH_NAMES[ts.month - 1]}
     return "".join(fields.get(tok, tok) for tok in re.split(r"(%[a-zA-Z])", fmt))

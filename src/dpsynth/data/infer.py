@@ -75,7 +75,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from dpsynth.data._parse import bound_text, format_value, quote_ident, sql_missing, sql_number, sql_str, sql_text
+from dpsynth.data._parse import (
+    bound_text,
+    format_value,
+    quote_ident,
+    sql_missing,
+    sql_number,
+    sql_str,
+    sql_text,
+)
 from dpsynth.data.domain import Column, Domain, NumberFormat, category_key
 from dpsynth.data.io import Table
 
@@ -926,6 +934,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                                  integer=work.integer)
         if support is not None:
             levels, weights, extended = support
+            cats: tuple[Any, ...]
             if work.format is not None:
                 cats = tuple(format_value(work, v) for v in levels)
             else:
