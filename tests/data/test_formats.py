@@ -352,3 +352,18 @@ def test_format_counts_are_noisy_at_the_charged_scale():
     assert lo < draws.var(ddof=1) / sigma2 < hi
     assert abs(draws.mean()) < 4 * np.sqrt(sigma2 / draws.size)
     assert len(true) == 2 * len(NUMBER_FORMATS) + len(DATE_FORMATS)
+
+
+def test_conditions_and_constraints_take_plain_or_formatted_numbers():
+    from dpsynth.data.constraints import _scalar
+    from dpsynth.synth._conditions import parse_conditions
+
+    money = Column("m", kind="numeric", lower=0, upper=1e6, format={"prefix": "$", "thousands": ","})
+    assert _scalar(money, 1000) == _scalar(money, "1000") == _scalar(money, "$1,000") == 1000.0
+    with pytest.raises(ValueError, match="not a valid numeric value"):
+        _scalar(money, "$1,00")
+    dom = Domain([money])
+    (cond,) = parse_conditions(dom, {"m": ("$1,000", 2000)})
+    assert (cond.low, cond.high) == (1000.0, 2000.0)
+    mask = cond.mask(pd.Series([999.0, 1500.0, 2500.0]))
+    assert mask.tolist() == [False, True, False]

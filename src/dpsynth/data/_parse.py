@@ -412,6 +412,18 @@ def numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
     return out
 
 
+def user_numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
+    """Numbers a user wrote (sampling conditions, constraints): in the column's format, or plain.
+
+    Public input, not data: ``1000``, ``"1000"`` and ``"$1,000"`` all name 1000 in a
+    ``$`` column.
+    """
+    x = numbers(col, values)
+    if col.format is not None:
+        x = np.where(np.isnan(x), numbers(col.replace(format=None), values), x)
+    return x
+
+
 def _epoch_seconds(ts: pd.Series) -> np.ndarray:
     micros = ts.astype("datetime64[us]").to_numpy().view(np.int64).astype(np.float64)
     out = micros / 1e6
