@@ -67,17 +67,20 @@ import itertools
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from dpsynth.data._parse import (
     bound_text,
     format_value,
+    numbers,
     quote_ident,
     sql_missing,
     sql_number,
@@ -684,32 +687,29 @@ def _format_counts(table: Table, col: Column) -> np.ndarray:
     most one cell: L2 sensitivity 1.
     """
     q = _quote(col.name)
-    t = sql_text(q)
     text = (f"NOT {sql_missing(col, q)} AND {_sql_typed_number(q)} IS NULL AND {_sql_typed_datetime(q)} IS NULL")
+    # The distinct text values and their counts come from DuckDB; each is read under every
+    # format by the pandas reader (which equals the SQL one value for value, as tested).
+    res = table.connection.execute(
+        f"SELECT {sql_text(q)} AS v, count(*) AS c FROM {table.relation_name} WHERE {text} GROUP BY ALL"
+    ).fetchall()
+    vals = pd.Series([r[0] for r in res], dtype=object)
+    cnt = np.array([r[1] for r in res], dtype=np.float64)
+    code = np.array([bool(re.fullmatch(r"[+-]?0[0-9].*", v)) for v in vals], dtype=bool)
+    taken = np.zeros(len(vals), dtype=bool)
+    out: list[float] = []
     fmts: list[NumberFormat | str] = [*NUMBER_FORMATS, *DATE_FORMATS]
-    flags, values = [], []
-    for i, f in enumerate(fmts):
-        kind = "numeric" if isinstance(f, NumberFormat) else "datetime"
-        x = sql_number(Column(name="probe", kind=kind, format=f), q)
-        cond = f"{x} IS NOT NULL AND isfinite({x})"
-        if kind == "numeric":
-            cond += f" AND NOT regexp_full_match({t}, {sql_str('[+-]?0[0-9].*')})"
-        flags.append(f"coalesce({cond}, false) AS f{i}")
-        values.append(f"{x} AS x{i}")
-    aggs = []
-    for i, f in enumerate(fmts):
-        first = " AND ".join([f"f{i}", *(f"NOT f{j}" for j in range(i))])
-        if isinstance(f, NumberFormat):
-            aggs += [f"count(*) FILTER (WHERE {first} AND x{i} <> floor(x{i}))",
-                     f"count(*) FILTER (WHERE {first} AND x{i} = floor(x{i}))"]
+    for f in fmts:
+        number = isinstance(f, NumberFormat)
+        x = numbers(Column(name="probe", kind="numeric" if number else "datetime", format=f), vals)
+        hit = ~np.isnan(x) & ~taken & ~(code & number)
+        taken |= hit
+        if number:
+            whole = hit & (x == np.floor(np.where(hit, x, 0.0)))
+            out += [float(cnt[hit & ~whole].sum()), float(cnt[whole].sum())]
         else:
-            aggs.append(f"count(*) FILTER (WHERE {first})")
-    row = table.connection.execute(
-        f"SELECT {', '.join(aggs)} FROM (SELECT {', '.join(flags + values)} FROM {table.relation_name} "
-        f"WHERE {text})"
-    ).fetchone()
-    assert row is not None
-    return np.array(row, dtype=np.float64)
+            out.append(float(cnt[hit].sum()))
+    return np.array(out, dtype=np.float64)
 
 
 def _release_formats(table: Table, col: Column, rho: float, accountant: Accountant, noise: NoiseSource,
