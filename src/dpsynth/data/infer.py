@@ -292,8 +292,8 @@ def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) 
     out = []
     for c in todo:
         if c.name in untyped:
-            what = ("type, missing values, then categories or support/bounds and bin edges (an average: "
-                    "categories get more)")
+            what = ("type, missing values, format (of a column holding text), then categories or support/bounds "
+                    "and bin edges (an average: categories get more)")
         else:
             parts = ["missing values"] if c.name in null_unknown else []
             if c.is_numeric:
