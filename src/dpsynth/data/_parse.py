@@ -72,21 +72,23 @@ def format_regex(fmt: NumberFormat | str) -> tuple[str, tuple[str, ...]]:
 
 
 def _canonical_parts(fmt: NumberFormat | str, groups: dict[str, Any]) -> list[Any]:
-    """The plain text of a formatted value, as a list of pieces (group texts and literals).
+    """The plain text of a formatted value, as a list of pieces to concatenate.
 
-    ``groups`` maps a group's name (``"g1"``, …) to how the engine spells its text; the
-    pieces are concatenated by the caller. Padding is marked by ``("pad", piece)``.
+    ``groups`` maps a group's name (``"g1"``, …) to how the engine spells its text. A piece
+    is a literal string or ``(what, group)``: ``"raw"`` the group's text, ``"strip"`` it
+    without thousands separators, ``"pad"`` it padded to two digits, ``"month"`` the number
+    of its month name.
     """
     _, names = format_regex(fmt)
     g = {n: groups[f"g{i + 1}"] for i, n in enumerate(names) if n != "sign"}
     if isinstance(fmt, NumberFormat):
-        return [groups["g1"], groups["g2"], ("strip", g["int"]), ".", g["frac"], "0"]
+        return [("raw", groups["g1"]), ("raw", groups["g2"]), ("strip", g["int"]), ".", ("raw", g["frac"]), "0"]
     month = ("month", g["%b"]) if "%b" in g else ("pad", g["%m"])
-    out: list[Any] = [g["%Y"], "-", month, "-", ("pad", g["%d"])]
+    out: list[Any] = [("raw", g["%Y"]), "-", month, "-", ("pad", g["%d"])]
     if "%H" in g:
-        out += [" ", ("pad", g["%H"]), ":", g["%M"]]
+        out += [" ", ("pad", g["%H"]), ":", ("raw", g["%M"])]
         if "%S" in g:
-            out += [":", g["%S"]]
+            out += [":", ("raw", g["%S"])]
     return out
 
 
@@ -106,6 +108,8 @@ def canonical_text(fmt: NumberFormat | str, text: str | None) -> str | None:
             kind, v = piece
             if kind == "strip":
                 v = v.replace(sep, "") if sep else v
+            elif kind == "raw":
+                pass
             elif kind == "pad":
                 v = v.rjust(2, "0")
             else:
@@ -262,12 +266,14 @@ def sql_canonical(fmt: NumberFormat | str, t: str) -> str:
             kind, v = piece
             if kind == "strip":
                 out.append(f"replace({v}, {sql_str(sep)}, '')" if sep else v)
+            elif kind == "raw":
+                out.append(v)
             elif kind == "pad":
                 out.append(f"lpad({v}, 2, '0')")
             else:
                 out.append(f"lpad(CAST(list_position({months}, {v}) AS VARCHAR), 2, '0')")
         else:
-            out.append(piece if piece.startswith("regexp_extract") else sql_str(piece))
+            out.append(sql_str(piece))
     return "(" + " || ".join(out) + ")"
 
 

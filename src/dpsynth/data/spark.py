@@ -317,12 +317,14 @@ def _canonical(F: Any, fmt: NumberFormat | str, t: SparkColumn) -> SparkColumn:
             kind, v = piece
             if kind == "strip":
                 out.append(F.replace(v, F.lit(sep), F.lit("")) if sep else v)
+            elif kind == "raw":
+                out.append(v)
             elif kind == "pad":
                 out.append(F.lpad(v, 2, "0"))
             else:
                 out.append(F.lpad(F.array_position(months, v).cast("string"), 2, "0"))
         else:
-            out.append(F.lit(piece) if isinstance(piece, str) else piece)
+            out.append(F.lit(piece))
     return F.concat(*out)
 
 
