@@ -367,3 +367,16 @@ def test_conditions_and_constraints_take_plain_or_formatted_numbers():
     assert (cond.low, cond.high) == (1000.0, 2000.0)
     mask = cond.mask(pd.Series([999.0, 1500.0, 2500.0]))
     assert mask.tolist() == [False, True, False]
+
+
+def test_evaluation_reads_formatted_text():
+    from dpsynth.evaluate._prepare import prepare
+
+    dom = Domain([Column("m", kind="numeric", lower=0, upper=1e4, format={"prefix": "$", "thousands": ","}),
+                  Column("d", kind="datetime", lower="2020-01-01", upper="2021-01-01", format="%d.%m.%Y")])
+    real = pd.DataFrame({"m": ["$1,234.50", "$12", "1234"], "d": ["31.12.2020", "01.01.2020", "2020-01-01"]})
+    synth = pd.DataFrame({"m": [1234.5, 12.0, 7.0], "d": pd.to_datetime(["2020-12-31", "2020-01-01", "2020-06-01"])})
+    prep = prepare(real, synth, dom)
+    np.testing.assert_array_equal(prep.real.values("m"), [1234.5, 12.0, np.nan])
+    np.testing.assert_array_equal(prep.real.values("d")[:2], prep.synthetic.values("d")[:2])
+    assert prep.real.invalid("m").tolist() == [False, False, True]
