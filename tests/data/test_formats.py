@@ -380,3 +380,27 @@ def test_evaluation_reads_formatted_text():
     np.testing.assert_array_equal(prep.real.values("m"), [1234.5, 12.0, np.nan])
     np.testing.assert_array_equal(prep.real.values("d")[:2], prep.synthetic.values("d")[:2])
     assert prep.real.invalid("m").tolist() == [False, False, True]
+
+
+def test_decimal_commas_in_a_semicolon_file_without_metadata(tmp_path):
+    rng = np.random.default_rng(8)
+    n = 2000
+    x = rng.normal(50, 10, n).round(2)
+    path = tmp_path / "eu.csv"
+    pd.DataFrame({
+        "wert": [f"{v:.2f}".replace(".", ",") for v in x],
+        "betrag": [f"{v:,.2f} €".replace(",", "_").replace(".", ",").replace("_", ".") for v in x * 100],
+        "datum": [pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(d)) for d in rng.integers(0, 700, n)],
+    }).assign(datum=lambda f: f["datum"].dt.strftime("%d.%m.%Y")).to_csv(path, sep=";", index=False)
+    model = create("independent", random_state=0).fit(api.load_private(path), BUDGET)
+    dom = model.domain_
+    assert dom["wert"].format == NumberFormat(thousands=".", decimal=",") and not dom["wert"].integer
+    assert dom["betrag"].format == NumberFormat(suffix=" €", thousands=".", decimal=",")
+    assert dom["datum"].format == "%d.%m.%Y"
+    out = tmp_path / "synth.csv"
+    write_chunks([model.sample(300, random_state=0)], out, domain=dom)
+    back = pd.read_csv(out, dtype=str)
+    assert back["wert"].str.fullmatch(r"-?[0-9]+(,[0-9]+)?").all()
+    assert back["betrag"].str.fullmatch(r"[0-9]{1,3}(\.[0-9]{3})*(,[0-9]+)? €").all()
+    assert back["datum"].str.fullmatch(r"[0-9]{2}\.[0-9]{2}\.202[0-3]").all()
+    assert 35 < np.median(_parse.numbers(dom["wert"], back["wert"])) < 65
