@@ -76,13 +76,17 @@ def test_type_inference_is_charged_with_its_delta_and_listed():
     # by the profiles' (noisy) outcome, so the total is the same for every dataset.
     # (a numeric column's values are two releases: its grid/decade histogram, then the
     # thresholded histogram of its exact values, which carries the δ₀).
+    # A column holding text (workclass) is also counted by public format, from its own
+    # values share (so the total is unchanged).
     kinds = [c.kind for c in infer(adult_like(), 0)[0]]
-    assert len(ledger) == 6 + sum(k != "categorical" for k in kinds)
+    formats = [e for e in ledger if e.description.startswith("formats of")]
+    assert [e.description.split("'")[1] for e in formats] == ["workclass"]
+    assert len(ledger) == 6 + sum(k != "categorical" for k in kinds) + len(formats)
     assert sum(e.rho for e in ledger) == pytest.approx(0.15 * BUDGET.rho, rel=1e-9)
     assert [e.delta > 0 for e in ledger[:3]] == [False] * 3
     assert sum(e.delta > 0 for e in ledger) == 3 and len({e.delta for e in ledger if e.delta > 0}) == 1
     inferred = [n for n in acc.notes if n.startswith("inferred with DP:")]
-    assert len(inferred) == 6
+    assert len(inferred) == 6 + len(formats)
     assert all("of the budget" in n and "confidence" in n for n in inferred)
 
 

@@ -36,7 +36,8 @@ def test_maps_sdtypes_and_says_what_it_dropped():
     assert dom["age"].kind == "numeric" and dom["age"].integer
     assert dom["spend"].kind == "numeric" and not dom["spend"].integer
     assert dom["plan"].kind == "categorical" and dom["active"].kind == "categorical"
-    assert dom["joined"].kind == "datetime"
+    assert dom["joined"].kind == "datetime" and dom["joined"].format == "%d/%m/%Y"  # read in its format
+    assert domain_to_sdv(dom)["columns"]["joined"] == {"sdtype": "datetime", "datetime_format": "%d/%m/%Y"}
     assert set(dom.ignore) == {"user_id", "email"}
     # SDV gives no categories or bounds: every column is left to DP inference, and said so.
     assert all(c.needs_inference for c in dom)

@@ -281,3 +281,43 @@ def test_clamped_view_holds_numbers_to_their_range(spark):
     assert sp.clamped_view(table, declared, validated=True) is table  # validation enforced the bounds
     # cell = grid edges <= x: 0 -> 1, 7 -> 1, 50 -> 2, 100 -> 3 (200 clamped); -5 would be cell 0
     np.testing.assert_array_equal(sp.grid_histogram(view, domain["v"], np.array([0.0, 50.0, 100.0])), [0, 2, 1, 1])
+
+
+def test_formatted_columns_read_alike_on_both_engines(spark):
+    # Random text in number and date formats: Spark's reading equals pandas' (which equals
+    # DuckDB's, tests/data/test_formats.py), in one Spark job; then marginals over a
+    # formatted domain (values beyond the bounds clamped to the bound's formatted text).
+    from pyspark.sql import functions as F
+
+    from dpsynth.data import _parse
+    from dpsynth.data.discretize import clamped_view
+    from dpsynth.data.domain import Column, NumberFormat
+    from tests.data.test_formats import _date_texts, _number_texts
+
+    rng = np.random.default_rng(11)
+    fmts: list[NumberFormat | str] = [NumberFormat(prefix="$", thousands=","), NumberFormat(suffix="%", decimal=","),
+                                      NumberFormat(prefix="CHF ", thousands="'"), "%d.%m.%Y %H:%M", "%b %d, %Y",
+                                      "%m/%d/%Y"]
+    cols = [Column(f"c{i}", kind="numeric" if isinstance(f, NumberFormat) else "datetime", nullable=True,
+                   format=f.to_dict() if isinstance(f, NumberFormat) else f) for i, f in enumerate(fmts)]
+    frame = pd.DataFrame({c.name: pd.Series(_number_texts(f, rng, 300) if isinstance(f, NumberFormat)
+                                            else _date_texts(f, rng, 300), dtype=object)
+                          for c, f in zip(cols, fmts, strict=True)})
+    sdf = spark.createDataFrame(frame)
+    got = sdf.select(*[sp.number(F, c, sdf[c.name]).alias(c.name) for c in cols]).toPandas()
+    for c in cols:
+        want = _parse.numbers(c, frame[c.name])
+        have = got[c.name].to_numpy(dtype=np.float64, na_value=np.nan)
+        np.testing.assert_array_equal(have, want, err_msg=c.name)
+    money = Column("m", kind="numeric", lower=0, upper=5000, bins=5, format={"prefix": "$", "thousands": ","})
+    day = Column("d", kind="datetime", lower="2020-01-01 12:00", upper="2020-12-31", bins=4, format="%m/%d/%Y")
+    domain = Domain([money, day])
+    small = pd.DataFrame({"m": ["$1,234.50", "$9,999", "-$5", "$0", "$4,999.99", "$12"] * 5,
+                          "d": ["01/01/2020", "06/15/2020", "12/31/2021", "03/01/2019", "12/31/2020", "07/04/2020"] * 5})
+    duck = marginal_counts_many(clamped_view(Table.from_frame(small), domain), Discretizer(domain),
+                                [("m",), ("d",), ("m", "d")])
+    spk = marginal_counts_many(sp.clamped_view(sp.SparkTable.from_dataframe(spark.createDataFrame(small)), domain),
+                               Discretizer(domain), [("m",), ("d",), ("m", "d")])
+    for key in duck:
+        np.testing.assert_array_equal(spk[key], duck[key], err_msg=str(key))
+    assert duck[("m",)].sum() == 30 and duck[("d",)].sum() == 30  # every row coded: clamped text reads back

@@ -8,25 +8,195 @@ accept only a strict grammar instead of each engine's own lenient parser:
 * missing: null, an empty string, or one of the column's ``missing_values``;
 * a number: ``[+-]digits[.digits][e[+-]digits]`` (no ``inf``, ``nan``, hex or ``1_000``);
   a number that overflows to ±inf is invalid;
-* a datetime: ``YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]]``, naive, as seconds since 1970-01-01
+* a datetime: ``YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]]`` (hours 00-23), naive, as seconds since 1970-01-01
   (microseconds / 1e6).
+
+A column with a ``format`` (:class:`~dpsynth.data.domain.NumberFormat`, or one of
+:data:`~dpsynth.data.domain.DATETIME_FORMATS`) is read in two steps, the same in every engine:
+the stripped text must match the format's regular expression (:func:`format_regex`, written
+so that Python's ``re``, DuckDB's RE2 and Java's regex read it alike), and the captured parts
+are put together into the plain text above (``-$1,234.5`` → ``-1234.5``, ``12/31/2020`` →
+``2020-12-31``), which is then parsed by the plain rule. :func:`format_value` writes a number
+back in the format.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dpsynth.data.domain import Column, category_key
+from dpsynth.data.domain import MONTH_NAMES, Column, NumberFormat, category_key
 
 NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+# Hours 00-23: DuckDB reads "24:00" as the next day, pandas as invalid; both refuse it here.
+DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]([01][0-9]|2[0-3]):[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
 _DATETIME_RE = re.compile(DATETIME_PATTERN)
+_DATE_FIELDS = {"%Y": "[0-9]{4}", "%m": "[0-9]{1,2}", "%d": "[0-9]{1,2}", "%H": "[0-9]{1,2}",
+                "%M": "[0-9]{2}", "%S": "[0-9]{2}", "%b": "|".join(MONTH_NAMES)}
+
+
+# -- formats -------------------------------------------------------------------------------
+def _rx_escape(text: str) -> str:
+    """Escape ASCII punctuation only (RE2 rejects an escaped non-ASCII character)."""
+    return "".join("\\" + ch if ch.isascii() and not ch.isalnum() and ch != " " else ch for ch in text)
+
+
+def format_regex(fmt: NumberFormat | str) -> tuple[str, tuple[str, ...]]:
+    """The regular expression of a format, and what each of its groups holds.
+
+    Number groups: ``sign`` (before the prefix), ``sign`` (after it), ``int``, ``frac``.
+    Datetime groups: one per field (``%Y``, ``%m``, …), in the pattern's order.
+    """
+    if isinstance(fmt, NumberFormat):
+        p = _rx_escape(fmt.prefix)
+        sign = f"(?:([+-]){p}|{p}([+-]?))" if p else "([+-]?)()"
+        t = _rx_escape(fmt.thousands)
+        digits = f"([0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)" if t else "([0-9]+)"
+        return (f"{sign}{digits}(?:{_rx_escape(fmt.decimal)}([0-9]*))?{_rx_escape(fmt.suffix)}",
+                ("sign", "sign", "int", "frac"))
+    parts, fields = [], []
+    for tok in re.split(r"(%[a-zA-Z])", fmt):
+        if tok in _DATE_FIELDS:
+            parts.append(f"({_DATE_FIELDS[tok]})")
+            fields.append(tok)
+        else:
+            parts.append(_rx_escape(tok))
+    return "".join(parts), tuple(fields)
+
+
+def _canonical_parts(fmt: NumberFormat | str, groups: dict[str, Any]) -> list[Any]:
+    """The plain text of a formatted value, as a list of pieces to concatenate.
+
+    ``groups`` maps a group's name (``"g1"``, …) to how the engine spells its text. A piece
+    is a literal string or ``(what, group)``: ``"raw"`` the group's text, ``"strip"`` it
+    without thousands separators, ``"pad"`` it padded to two digits, ``"month"`` the number
+    of its month name.
+    """
+    _, names = format_regex(fmt)
+    g = {n: groups[f"g{i + 1}"] for i, n in enumerate(names) if n != "sign"}
+    if isinstance(fmt, NumberFormat):
+        return [("raw", groups["g1"]), ("raw", groups["g2"]), ("strip", g["int"]), ".", ("raw", g["frac"]), "0"]
+    month = ("month", g["%b"]) if "%b" in g else ("pad", g["%m"])
+    out: list[Any] = [("raw", g["%Y"]), "-", month, "-", ("pad", g["%d"])]
+    if "%H" in g:
+        out += [" ", ("pad", g["%H"]), ":", ("raw", g["%M"])]
+        if "%S" in g:
+            out += [":", ("raw", g["%S"])]
+    return out
+
+
+def canonical_text(fmt: NumberFormat | str, text: str | None) -> str | None:
+    """The plain text of a stripped formatted value (None if it is not in the format)."""
+    if text is None:
+        return None
+    rx, names = format_regex(fmt)
+    m = re.fullmatch(rx, text)
+    if m is None:
+        return None
+    groups = {f"g{i + 1}": m.group(i + 1) or "" for i in range(len(names))}
+    sep = fmt.thousands if isinstance(fmt, NumberFormat) else ""
+    out = []
+    for piece in _canonical_parts(fmt, groups):
+        if isinstance(piece, tuple):
+            kind, v = piece
+            if kind == "strip":
+                v = v.replace(sep, "") if sep else v
+            elif kind == "raw":
+                pass
+            elif kind == "pad":
+                v = v.rjust(2, "0")
+            else:
+                v = f"{MONTH_NAMES.index(v) + 1:02d}"
+            out.append(v)
+        else:
+            out.append(piece)
+    return "".join(out)
+
+
+def _decimals_of(step: float) -> int:
+    """Decimals of a step's shortest text (0.01 → 2, 0.5 → 1, 100 → 0)."""
+    text = np.format_float_positional(float(step), trim="-")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def value_decimals(col: Column) -> int | None:
+    """Decimals a formatted number is written with: fixed by ``integer`` or ``step``, else None."""
+    if col.integer:
+        return 0
+    if col.step is not None:
+        return _decimals_of(col.step)
+    return None
+
+
+def format_number(fmt: NumberFormat, value: float, decimals: int | None = None) -> str:
+    """``value`` written in ``fmt`` (shortest digits, or ``decimals`` fixed)."""
+    v = float(value)
+    digits = f"{abs(v):.{decimals}f}" if decimals is not None else np.format_float_positional(abs(v), trim="-")
+    whole, _, frac = digits.partition(".")
+    if fmt.thousands:
+        head = len(whole) % 3 or 3
+        whole = fmt.thousands.join([whole[:head], *(whole[i:i + 3] for i in range(head, len(whole), 3))])
+    sign = "-" if v < 0 and any(ch not in "0." for ch in digits) else ""
+    return f"{sign}{fmt.prefix}{whole}{fmt.decimal + frac if frac else ''}{fmt.suffix}"
+
+
+def format_datetime(fmt: str, seconds: float) -> str:
+    """Epoch ``seconds`` written in a datetime pattern (below its precision: truncated)."""
+    ts = datetime(1970, 1, 1) + timedelta(microseconds=round(float(seconds) * 1e6))
+    fields = {"%Y": f"{ts.year:04d}", "%m": f"{ts.month:02d}", "%d": f"{ts.day:02d}", "%H": f"{ts.hour:02d}",
+              "%M": f"{ts.minute:02d}", "%S": f"{ts.second:02d}", "%b": MONTH_NAMES[ts.month - 1]}
+    return "".join(fields.get(tok, tok) for tok in re.split(r"(%[a-zA-Z])", fmt))
+
+
+def format_value(col: Column, value: float) -> str:
+    """A number (epoch seconds for datetimes) written as the column writes it.
+
+    In the column's ``format`` when it has one; otherwise ISO 8601 for datetimes and the
+    shortest ``repr`` for numbers.
+    """
+    if col.kind == "datetime":
+        if isinstance(col.format, str):
+            return format_datetime(col.format, value)
+        micros = round(float(value) * 1e6)
+        return np.datetime64(micros, "us").astype(str).replace("T", " ")
+    if isinstance(col.format, NumberFormat):
+        return format_number(col.format, value, value_decimals(col))
+    return repr(float(value))
+
+
+def bound_text(col: Column, value: float, *, upper: bool) -> str:
+    """The text a value clamped to the bound ``value`` is written as (read back inside the range).
+
+    Plain columns: ``repr`` / ISO text (exact). Formatted numbers: shortest digits (exact).
+    Formatted datetimes hold whole days, minutes or seconds: the bound rounded inwards.
+    """
+    if isinstance(col.format, str):
+        unit = 1.0 if "%S" in col.format else 60.0 if "%M" in col.format else 86400.0
+        k = math.floor(value / unit + 1e-9) if upper else math.ceil(value / unit - 1e-9)
+        return format_datetime(col.format, k * unit)
+    if isinstance(col.format, NumberFormat):
+        return format_number(col.format, value)
+    return format_value(col, value)
+
+
+def format_values(col: Column, values: pd.Series) -> pd.Series:
+    """A decoded column (floats, Int64 or datetime64) as text in the column's format (None where missing)."""
+    if col.format is None:
+        return values
+    if col.kind == "datetime":
+        secs = _epoch_seconds(pd.Series(pd.to_datetime(values)).reset_index(drop=True))
+    else:
+        secs = pd.Series(values).reset_index(drop=True).to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, uniques = pd.factorize(pd.Series(secs), use_na_sentinel=True)
+    texts = np.array([format_value(col, float(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype=object)
 
 
 # -- SQL ---------------------------------------------------------------------------------
@@ -67,12 +237,44 @@ def sql_missing(col: Column, ident: str) -> str:
 def sql_number(col: Column, ident: str) -> str:
     """SQL DOUBLE of the value (epoch seconds for datetimes); NULL if it does not parse."""
     t = sql_text(ident)
-    if col.kind == "datetime":
+    if col.format is not None:
+        rx, _ = format_regex(col.format)
+        return (f"(CASE WHEN regexp_full_match({t}, {sql_str(rx)}) THEN "
+                f"{_sql_plain_number(col.kind, sql_canonical(col.format, t))} END)")
+    return _sql_plain_number(col.kind, t)
+
+
+def _sql_plain_number(kind: str, t: str) -> str:
+    if kind == "datetime":
         return (
             f"(CASE WHEN regexp_full_match({t}, {sql_str(DATETIME_PATTERN)}) THEN "
             f"CAST(epoch_us(TRY_CAST({t} AS TIMESTAMP)) AS DOUBLE) / CAST(1000000 AS DOUBLE) END)"
         )
     return f"(CASE WHEN regexp_full_match({t}, {sql_str(NUMBER_PATTERN)}) THEN TRY_CAST({t} AS DOUBLE) END)"
+
+
+def sql_canonical(fmt: NumberFormat | str, t: str) -> str:
+    """SQL: the plain text of the (stripped) text ``t`` in format ``fmt`` (garbage if it does not match)."""
+    rx, names = format_regex(fmt)
+    anchored = sql_str(f"^(?:{rx})$")
+    groups = {f"g{i + 1}": f"regexp_extract({t}, {anchored}, {i + 1})" for i in range(len(names))}
+    sep = fmt.thousands if isinstance(fmt, NumberFormat) else ""
+    months = "[" + ", ".join(sql_str(m) for m in MONTH_NAMES) + "]"
+    out = []
+    for piece in _canonical_parts(fmt, groups):
+        if isinstance(piece, tuple):
+            kind, v = piece
+            if kind == "strip":
+                out.append(f"replace({v}, {sql_str(sep)}, '')" if sep else v)
+            elif kind == "raw":
+                out.append(v)
+            elif kind == "pad":
+                out.append(f"lpad({v}, 2, '0')")
+            else:
+                out.append(f"lpad(CAST(list_position({months}, {v}) AS VARCHAR), 2, '0')")
+        else:
+            out.append(sql_str(piece))
+    return "(" + " || ".join(out) + ")"
 
 
 def sql_valid_number(expr: str) -> str:
@@ -188,12 +390,23 @@ def numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
             ts = s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(dtype, "tz", None) else s
             return _epoch_seconds(ts)
         text = _stripped(text_values(s))
+        if col.format is not None:
+            fmt = col.format
+            text = _per_unique(text, lambda t: canonical_text(fmt, t), object)
         ok = np.array([t is not None and _DATETIME_RE.fullmatch(t) is not None for t in text], dtype=bool)
         kept = pd.Series([t if good else None for t, good in zip(text, ok, strict=True)], dtype=object)
         parsed = pd.to_datetime(kept, format="ISO8601", errors="coerce")
         return _epoch_seconds(parsed)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         out = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif isinstance(col.format, NumberFormat):
+        fmt = col.format
+
+        def parse(t: str | None) -> float:
+            c = canonical_text(fmt, t.strip(" ")) if t is not None else None
+            return float(c) if c is not None and _NUMBER_RE.fullmatch(c) else np.nan
+
+        out = _per_unique(text_values(s), parse, np.float64)
     else:
         out = _per_unique(
             text_values(s),
@@ -203,6 +416,18 @@ def numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
     out = out.copy()
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def user_numbers(col: Column, values: pd.Series | np.ndarray) -> np.ndarray:
+    """Numbers a user wrote (sampling conditions, constraints): in the column's format, or plain.
+
+    Public input, not data: ``1000``, ``"1000"`` and ``"$1,000"`` all name 1000 in a
+    ``$`` column.
+    """
+    x = numbers(col, values)
+    if col.format is not None:
+        x = np.where(np.isnan(x), numbers(col.replace(format=None), values), x)
+    return x
 
 
 def _epoch_seconds(ts: pd.Series) -> np.ndarray:

@@ -60,11 +60,11 @@ def _values(col: Column, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scalar(col: Column, value: Any) -> Any:
-    from dpsynth.data._parse import numbers
+    from dpsynth.data._parse import user_numbers
     from dpsynth.data.domain import category_key
 
     if col.is_numeric:
-        x = float(numbers(col, pd.Series([value], dtype=object))[0])
+        x = float(user_numbers(col, pd.Series([value], dtype=object))[0])
         if np.isnan(x):
             raise ValueError(f"{value!r} is not a valid {col.kind} value of {col.name!r}")
         return x

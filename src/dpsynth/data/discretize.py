@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from dpsynth.data._parse import (
+    bound_text,
     category_index,
     missing_mask,
     numbers,
@@ -49,6 +50,7 @@ from dpsynth.data._parse import (
     sql_double,
     sql_missing,
     sql_number,
+    sql_str,
     sql_text,
 )
 from dpsynth.data.domain import DEFAULT_BINS, Column, Domain
@@ -553,6 +555,14 @@ def clamped_view(table: Table, domain: Domain, *, validated: bool = False) -> Ta
             continue
         changed = True
         x = sql_number(col, q)
+        if col.format is not None:
+            # Formatted text is kept as it is; a value beyond the range becomes the bound's
+            # text in the format (read back as the bound), as on Spark.
+            lo_t, hi_t = bound_text(col, rng[0], upper=False), bound_text(col, rng[1], upper=True)
+            parts.append(f"CASE WHEN {sql_missing(col, q)} OR {x} IS NULL OR NOT isfinite({x}) THEN {q} "
+                         f"WHEN {x} < {sql_double(rng[0])} THEN {sql_str(lo_t)} "
+                         f"WHEN {x} > {sql_double(rng[1])} THEN {sql_str(hi_t)} ELSE {q} END AS {q}")
+            continue
         clamped = f"least(greatest({x}, {sql_double(rng[0])}), {sql_double(rng[1])})"
         if col.kind == "datetime":
             text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"

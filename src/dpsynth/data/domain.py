@@ -86,6 +86,21 @@ Column keys (``name`` and ``type`` are required):
     column on cells finer than its bins. Decoding draws a value inside its bin from this
     shape instead of uniformly. Written by dpsynth after measuring it with DP; rarely
     written by hand.
+``format``
+    Numeric/datetime only: how the values are written, when not as plain numbers or ISO
+    8601. For a numeric column an object with any of ``"prefix"`` (e.g. ``"$"``),
+    ``"suffix"`` (e.g. ``"%"``), ``"thousands"`` (one of ``","``, ``"."``, ``" "``,
+    ``"'"``) and ``"decimal"`` (``"."`` or ``","``): ``{"prefix": "$", "thousands": ","}``
+    reads ``$1,234.50`` and ``-$5`` as 1234.5 and -5; ``{"suffix": "%"}`` reads ``27.8%`` as
+    27.8; ``{"thousands": ".", "decimal": ","}`` reads ``1.234,5``. A value is
+    ``[sign] prefix [sign] digits [decimal digits] suffix``; the digits may be grouped by
+    threes or not grouped; no exponent. For a datetime column one of
+    :data:`DATETIME_FORMATS` (``"%m/%d/%Y"``, ``"%d.%m.%Y %H:%M"``, ``"%b %d %Y"``…).
+    Reading is strict: a value not in the format is invalid, as an unparsable one.
+    Synthetic CSV output writes the column in its format (with the decimals of ``step``
+    when it has one). ``null`` or absent: plain numbers / ISO 8601; when the column's type
+    is inferred, a format is chosen with DP among a fixed public list
+    (:data:`dpsynth.data.infer.NUMBER_FORMATS`, :data:`dpsynth.data.infer.DATE_FORMATS`).
 ``description``
     Free text (the codebook's meaning of the column).
 
@@ -137,6 +152,7 @@ _COLUMN_KEYS = (
     "step",
     "atoms",
     "density",
+    "format",
 )
 _DOMAIN_KEYS = (
     "version",
@@ -187,6 +203,99 @@ def parse_datetime_seconds(text: str) -> float | None:
     return micros / 1e6
 
 
+# -- value formats (``format``) ----------------------------------------------------------------
+#: Thousands separators a number ``format`` may name ("" for none).
+THOUSANDS_SEPARATORS: tuple[str, ...] = ("", ",", ".", " ", "'")
+#: Decimal marks a number ``format`` may name.
+DECIMAL_MARKS: tuple[str, ...] = (".", ",")
+#: Longest ``prefix`` / ``suffix`` of a number format.
+MAX_AFFIX = 8
+#: The date/time patterns a datetime ``format`` may name (ISO 8601 needs none). ``%Y`` is
+#: four digits; ``%m``, ``%d`` and ``%H`` one or two (written with two); ``%M`` and ``%S``
+#: two; ``%b`` an English month abbreviation (``Jan`` … ``Dec``).
+DATETIME_FORMATS: tuple[str, ...] = (
+    "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+    "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
+    "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S",
+    "%d-%m-%Y", "%m-%d-%Y",
+    "%b %d %Y", "%b %d, %Y", "%d %b %Y",
+)
+MONTH_NAMES: tuple[str, ...] = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_NUMBER_FORMAT_KEYS = ("prefix", "suffix", "thousands", "decimal")
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a numeric column writes its numbers: ``$1,234.50``, ``27.8%``, ``1.234,5``.
+
+    A value is read as ``[sign] prefix [sign] digits [decimal digits] suffix`` (one sign at
+    most, before or after the prefix); the integer digits may be grouped by threes with
+    ``thousands`` (or not grouped at all); no exponent. Construct through
+    :func:`number_format` (which validates); the fields are the metadata keys.
+    """
+
+    prefix: str = ""
+    suffix: str = ""
+    thousands: str = ""
+    decimal: str = "."
+
+    def to_dict(self) -> dict[str, str]:
+        """The metadata object (keys at their default left out)."""
+        out = {"prefix": self.prefix, "suffix": self.suffix, "thousands": self.thousands}
+        out = {k: v for k, v in out.items() if v}
+        if self.decimal != ".":
+            out["decimal"] = self.decimal
+        return out
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+def number_format(spec: Any) -> tuple[NumberFormat | None, str | None]:
+    """A :class:`NumberFormat` from its metadata object, or (None, the problem)."""
+    if isinstance(spec, NumberFormat):
+        return spec, None
+    if not isinstance(spec, Mapping):
+        return None, ("a numeric column's 'format' must be an object such as "
+                      f"{{\"prefix\": \"$\", \"thousands\": \",\"}}, got {spec!r}")
+    unknown = [k for k in spec if k not in _NUMBER_FORMAT_KEYS]
+    if unknown:
+        return None, f"unknown key(s) {unknown} in 'format'; known: {', '.join(_NUMBER_FORMAT_KEYS)}"
+    vals = {k: spec.get(k, "." if k == "decimal" else "") for k in _NUMBER_FORMAT_KEYS}
+    vals = {k: "" if v is None and k != "decimal" else v for k, v in vals.items()}
+    bad = [k for k, v in vals.items() if not isinstance(v, str)]
+    if bad:
+        return None, f"'format' {bad[0]!r} must be a string, got {vals[bad[0]]!r}"
+    if vals["thousands"] not in THOUSANDS_SEPARATORS:
+        return None, (f"'format' thousands must be one of {list(THOUSANDS_SEPARATORS)}, "
+                      f"got {vals['thousands']!r}")
+    if vals["decimal"] not in DECIMAL_MARKS:
+        return None, f"'format' decimal must be one of {list(DECIMAL_MARKS)}, got {vals['decimal']!r}"
+    if vals["thousands"] == vals["decimal"]:
+        return None, f"'format' thousands and decimal are both {vals['decimal']!r}"
+    for key in ("prefix", "suffix"):
+        v = vals[key]
+        if len(v) > MAX_AFFIX or any(ch.isdigit() or ch in "+-" or not ch.isprintable() for ch in v):
+            return None, (f"'format' {key} must be at most {MAX_AFFIX} printable characters without digits "
+                          f"or signs, got {v!r}")
+    if vals["prefix"][:1] == " " or vals["suffix"][-1:] == " ":
+        return None, "'format' prefix may not start, nor suffix end, with a space (values are stripped)"
+    fmt = NumberFormat(**vals)
+    if fmt == NumberFormat():
+        return None, "'format' {} is the plain number format: leave 'format' out"
+    return fmt, None
+
+
+def datetime_format(spec: Any) -> tuple[str | None, str | None]:
+    """A datetime ``format`` (one of :data:`DATETIME_FORMATS`), or (None, the problem)."""
+    if isinstance(spec, str) and spec in DATETIME_FORMATS:
+        return spec, None
+    if spec in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        return None, f"'format' {spec!r} is ISO 8601, read without a format: leave 'format' out"
+    return None, f"a datetime column's 'format' must be one of {list(DATETIME_FORMATS)}, got {spec!r}"
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -213,6 +322,9 @@ class Column:
             if unknown, ``()`` for none.
         density: ``(edges, weights)``: a histogram on cells finer than the bins that
             decoding draws from within a bin; None for a uniform draw.
+        format: How values are written: a :class:`NumberFormat` (or its metadata object)
+            for a numeric column, one of :data:`DATETIME_FORMATS` for a datetime column;
+            None for plain numbers and ISO 8601.
 
     Raises:
         MetadataError: Listing every problem with the description.
@@ -232,6 +344,7 @@ class Column:
     step: float | None = None
     atoms: tuple[float, ...] | None = None
     density: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    format: NumberFormat | str | None = None
 
     def __post_init__(self) -> None:
         problems = self._normalise()
@@ -353,10 +466,16 @@ class Column:
         """Check and coerce ``step``, ``atoms`` and ``density``."""
         problems: list[str] = []
         set_ = object.__setattr__
-        for attr in ("step", "atoms", "density"):
+        for attr in ("step", "atoms", "density", "format"):
             if getattr(self, attr) is not None and not numeric:
                 problems.append(f"'{attr}' applies to numeric/datetime columns, not {self.kind}")
                 set_(self, attr, None)
+        if self.format is not None:
+            fmt, problem = (number_format if self.kind == "numeric" else datetime_format)(self.format)
+            if problem:
+                problems.append(problem)
+            else:
+                set_(self, "format", fmt)
         if self.step is not None:
             st = _plain(self.step)
             if not _is_number(st) or not math.isfinite(float(st)) or float(st) <= 0:
@@ -441,6 +560,8 @@ class Column:
                 "edges": [_compact(e) for e in self.density[0]],
                 "weights": [_compact(w) for w in self.density[1]],
             }
+        if self.format is not None:
+            out["format"] = self.format.to_dict() if isinstance(self.format, NumberFormat) else self.format
         return out
 
     @classmethod
@@ -849,4 +970,5 @@ def _write_text_atomic(path: Path, text: str) -> None:
         fh.write(text)
 
 
-__all__ = ["DEFAULT_BINS", "KINDS", "Column", "Domain", "category_key", "parse_datetime_seconds"]
+__all__ = ["DATETIME_FORMATS", "DEFAULT_BINS", "KINDS", "Column", "Domain", "NumberFormat", "category_key",
+           "parse_datetime_seconds"]

@@ -14,6 +14,18 @@ its cost and a reliability flag.
   (missing, or another kind) clears a threshold. One odd row therefore cannot flip a type:
   it moves a noisy count by one. Values that do not fit the chosen type become missing (or,
   if the column is not nullable, the noisy mode); they never change the schema.
+* **Formats** (``$1,234.50``, ``27.8%``, ``12/31/2020``) of a column of inferred type whose
+  noisy text count is detectable: one more release, of the text values counted by the first
+  of the public :data:`NUMBER_FORMATS` (split into whole and non-whole) and
+  :data:`DATE_FORMATS` each reads under. A row lies in at most one of these cells (L2
+  sensitivity 1, whatever the number of candidates); the release is charged
+  :data:`FORMAT_SHARE` of that column's values budget (decided from the profile's noisy
+  counts, so no other column's budget moves). The most frequent format is chosen when its
+  noisy count clears its threshold (Bonferroni over the candidates), is more than the rest of
+  the text, and the values it reads (with the plain numbers it also reads) outnumber both
+  the plain numbers and the ISO dates: the plain-number test, with the format's values. Then
+  the column is numeric (or datetime) with that ``format``; values not in it become missing,
+  as any value that does not fit the type.
 * **The split of the budget.** Every column's profile is measured first, at
   :data:`PROFILE_SHARE` of an equal split; the rest of ρ then goes to the values, split by
   what the profiles found (post-processing of released counts): a categorical column of
@@ -55,16 +67,27 @@ import itertools
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from dpsynth.data._parse import quote_ident, sql_missing, sql_number, sql_str, sql_text
-from dpsynth.data.domain import Column, Domain, category_key
+from dpsynth.data._parse import (
+    bound_text,
+    format_value,
+    numbers,
+    quote_ident,
+    sql_missing,
+    sql_number,
+    sql_str,
+    sql_text,
+)
+from dpsynth.data.domain import Column, Domain, NumberFormat, category_key
 from dpsynth.data.io import Table
 
 if TYPE_CHECKING:
@@ -104,6 +127,26 @@ DECADE_WINDOW = 3
 #: :func:`_values_weight`).
 DISCOVERY_WEIGHT = 1.5
 _ID_SUFFIXES = ("_id", "-id", " id")
+#: Number formats a column of inferred type is tried in (fixed, public), in this order: a
+#: text value counts for the first it reads under.
+NUMBER_FORMATS: tuple[NumberFormat, ...] = (
+    NumberFormat(thousands=","),
+    NumberFormat(prefix="$", thousands=","),
+    NumberFormat(suffix="%"),
+    NumberFormat(thousands=".", decimal=","),
+    NumberFormat(suffix="%", decimal=","),
+    NumberFormat(prefix="€", thousands=","),
+    NumberFormat(prefix="£", thousands=","),
+    NumberFormat(suffix=" €", thousands=".", decimal=","),
+)
+#: Date patterns a column of inferred type is tried in (fixed, public), after the numbers.
+DATE_FORMATS: tuple[str, ...] = (
+    "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y",
+    "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y %H:%M",
+    "%b %d %Y", "%b %d, %Y", "%d %b %Y",
+)
+#: Share of a text-holding column's values budget spent on the counts of its formats.
+FORMAT_SHARE = 0.1
 
 
 def public_grid() -> np.ndarray:
@@ -249,8 +292,8 @@ def inference_plan(domain: Domain, *, share: float, quantile_bins: bool = True) 
     out = []
     for c in todo:
         if c.name in untyped:
-            what = ("type, missing values, then categories or support/bounds and bin edges (an average: "
-                    "categories get more)")
+            what = ("type, missing values, format (of a column holding text), then categories or support/bounds "
+                    "and bin edges (an average: categories get more)")
         else:
             parts = ["missing values"] if c.name in null_unknown else []
             if c.is_numeric:
@@ -270,6 +313,7 @@ class _Inferred:
     levels: tuple[float, ...] | None = None  # exact support of an inferred discrete number column
     level_text: tuple[str, ...] | None = None  # the text each level is written as
     other_to: str | None = None  # category unkept values become when there is no "(other)"
+    fmt: NumberFormat | str | None = None  # the format an inferred column's raw values are read in
 
 
 def infer_domain(
@@ -349,6 +393,18 @@ def infer_domain(
     need = {c.name: _values_weight(works[c.name], quantile_bins, typed=c.name not in untyped) for c in todo}
     rho_left = rho - sum(PROFILE_SHARE * rho_each for n in profiles)
     units = sum(need.values())
+    # Phase 1b: formats of the untyped columns holding text, paid from their own values share
+    # (decided on the noisy profile: post-processing), so no other column's share moves.
+    spent: dict[str, float] = {}
+    for col in todo:
+        prof = profiles.get(col.name)
+        if col.name in untyped and prof is not None and prof.text > _z(1) * prof.sigma and table.engine != "spark":
+            assert isinstance(table, Table)
+            spent[col.name] = FORMAT_SHARE * rho_left * need[col.name] / units
+            found = _measure_formats(table, col, prof, spent[col.name], accountant, noise, step, total_rho)
+            if found is not None:
+                profiles[col.name] = found
+                works[col.name] = found.column()
     for col in todo:
         work = works[col.name]
         profile = profiles.get(col.name)
@@ -356,7 +412,7 @@ def infer_domain(
             # Only nullability was unknown: the profile settled it.
             new_cols[col.name] = _Inferred(work, impute=_impute_first(work))
             continue
-        rho_values = rho_left * need[col.name] / units
+        rho_values = rho_left * need[col.name] / units - spent.get(col.name, 0.0)
         try:
             if not work.is_numeric:
                 new_cols[col.name] = _infer_categories(
@@ -486,6 +542,7 @@ class _Profile:
     sigma: float
     negative: float = 0.0  # noisy count of negative numbers (whole or not)
     dates: float = 0.0  # noisy count of ISO dates/timestamps (not numbers)
+    fmt: NumberFormat | str | None = None  # the format chosen with DP (then numbers/dates count its values)
 
     @property
     def numbers(self) -> float:
@@ -493,10 +550,14 @@ class _Profile:
 
     def non_negative(self) -> bool:
         """Whether negative numbers are too few to see (then the lower bound is 0)."""
+        if self.fmt is not None:
+            return False  # the sign of formatted values is not counted: the bounds are located
         return self.negative <= _z(1) * self.sigma * math.sqrt(2)
 
     def kind(self) -> str:
         """numeric, datetime or categorical: whichever of numbers, dates and text is most frequent."""
+        if self.fmt is not None:  # chosen by _measure_formats
+            return "numeric" if isinstance(self.fmt, NumberFormat) else "datetime"
         if self.numbers > max(self.text, self.dates, 0.0):
             return "numeric"
         if self.dates > max(self.text, self.numbers, 0.0):
@@ -524,10 +585,10 @@ class _Profile:
         base = self.source
         if kind == "numeric":
             return Column(name=self.name, kind="numeric", integer=self.is_integer(), nullable=self.nullable(numeric=True),
-                          missing_values=base.missing_values, description=base.description)
+                          missing_values=base.missing_values, description=base.description, format=self.fmt)
         if kind == "datetime":
             return Column(name=self.name, kind="datetime", nullable=self.nullable(numeric=False, datetime=True),
-                          missing_values=base.missing_values, description=base.description)
+                          missing_values=base.missing_values, description=base.description, format=self.fmt)
         return Column(name=self.name, kind="categorical", nullable=self.nullable(numeric=False),
                       missing_values=base.missing_values, description=base.description)
 
@@ -539,6 +600,14 @@ def _sql_typed_number(q: str) -> str:
     t = sql_text(q)
     return (f"(CASE WHEN regexp_full_match({t}, {sql_str('[+-]?0[0-9].*')}) THEN NULL "
             f"WHEN isfinite({num}) THEN {num} END)")
+
+
+def _sql_typed_value(work: Column, q: str) -> str:
+    """The value of a field of a column of inferred type: in its chosen format, else as the profile reads it."""
+    if work.format is not None:
+        x = sql_number(work, q)
+        return f"(CASE WHEN isfinite({x}) THEN {x} END)"
+    return _sql_typed_datetime(q) if work.kind == "datetime" else _sql_typed_number(q)
 
 
 def _sql_typed_datetime(q: str) -> str:
@@ -600,6 +669,109 @@ def _measure_profile(table: Table, col: Column, rho: float, accountant: Accounta
           + (" (values of another kind become missing)" if found != "categorical" and nullable else ""),
           rho, total_rho, margin > 3.0, "its noisy counts are close to the decision threshold")
     return prof
+
+
+def _format_cells() -> list[tuple[NumberFormat | str, str]]:
+    """The cells of the format counts, in release order: (format, "whole"/"nonwhole"/"date")."""
+    cells: list[tuple[NumberFormat | str, str]] = []
+    for f in NUMBER_FORMATS:
+        cells += [(f, "nonwhole"), (f, "whole")]
+    return cells + [(f, "date") for f in DATE_FORMATS]
+
+
+def _format_counts(table: Table, col: Column) -> np.ndarray:
+    """Raw counts of the text values of ``col`` by the first public format each reads under.
+
+    Text: present, neither a plain number (as the profile reads it) nor an ISO date. A
+    number with a leading zero ('02134') stays a code, as in the profile. One row lies in at
+    most one cell: L2 sensitivity 1.
+    """
+    q = _quote(col.name)
+    text = (f"NOT {sql_missing(col, q)} AND {_sql_typed_number(q)} IS NULL AND {_sql_typed_datetime(q)} IS NULL")
+    # The distinct text values and their counts come from DuckDB; each is read under every
+    # format by the pandas reader (which equals the SQL one value for value, as tested).
+    res = table.connection.execute(
+        f"SELECT {sql_text(q)} AS v, count(*) AS c FROM {table.relation_name} WHERE {text} GROUP BY ALL"
+    ).fetchall()
+    vals = pd.Series([r[0] for r in res], dtype=object)
+    cnt = np.array([r[1] for r in res], dtype=np.float64)
+    code = np.array([bool(re.fullmatch(r"[+-]?0[0-9].*", v)) for v in vals], dtype=bool)
+    taken = np.zeros(len(vals), dtype=bool)
+    out: list[float] = []
+    fmts: list[NumberFormat | str] = [*NUMBER_FORMATS, *DATE_FORMATS]
+    for f in fmts:
+        number = isinstance(f, NumberFormat)
+        x = numbers(Column(name="probe", kind="numeric" if number else "datetime", format=f), vals)
+        hit = ~np.isnan(x) & ~taken & ~(code & number)
+        taken |= hit
+        if number:
+            whole = hit & (x == np.floor(np.where(hit, x, 0.0)))
+            out += [float(cnt[hit & ~whole].sum()), float(cnt[whole].sum())]
+        else:
+            out.append(float(cnt[hit].sum()))
+    return np.array(out, dtype=np.float64)
+
+
+def _release_formats(table: Table, col: Column, rho: float, accountant: Accountant, noise: NoiseSource,
+                     step: str) -> tuple[np.ndarray, float]:
+    """Noisy counts of the column's text by public format (:func:`_format_counts`), and their σ.
+
+    Privacy: add/remove one row changes one count by one (the cells are disjoint: a value
+    counts for the first format it reads under, whatever the number of formats), L2
+    sensitivity 1; one Gaussian release of ρ, charged before it is computed.
+    """
+    sigma = math.sqrt(1.0 / (2.0 * rho))
+    mech = GaussianMechanism(sigma=sigma)
+    accountant.charge(mech, step=step, description=f"formats of {col.name!r}: counts of its text values by the "
+                      f"first of {len(NUMBER_FORMATS)} number and {len(DATE_FORMATS)} date formats each reads under")
+    return mech.release(_format_counts(table, col), noise), sigma
+
+
+def _measure_formats(table: Table, col: Column, prof: _Profile, rho: float, accountant: Accountant,
+                     noise: NoiseSource, step: str, total_rho: float) -> _Profile | None:
+    """The column's profile read in the public format its noisy counts choose, or None.
+
+    One release (:func:`_release_formats`); the choice is post-processing of it and of the
+    profile: the most frequent format, when it clears its detection threshold, holds most of
+    the text, and reads more values than the plain-number and ISO-date readings.
+    """
+    noisy, sigma = _release_formats(table, col, rho, accountant, noise, step)
+    cells = _format_cells()
+    fmts: list[NumberFormat | str] = [*NUMBER_FORMATS, *DATE_FORMATS]
+    total = {f: 0.0 for f in fmts}
+    size = {f: 0 for f in fmts}
+    for (f, _), v in zip(cells, noisy, strict=True):
+        total[f] += float(v)
+        size[f] += 1
+    best = max(fmts, key=lambda f: total[f])
+    count = total[best]
+    plain_nonwhole = plain_whole = 0.0
+    if isinstance(best, NumberFormat) and not best.prefix and not best.suffix:
+        plain_whole = prof.whole  # plain whole numbers read under it too
+        plain_nonwhole = prof.nonwhole if best.decimal == "." else 0.0
+    detected = count > _z(len(fmts)) * sigma * math.sqrt(size[best])
+    chosen = (detected and count > prof.text - count
+              and count + plain_whole + plain_nonwhole > max(prof.numbers, prof.dates))
+    margin = (count - max(prof.text - count, _z(len(fmts)) * sigma * math.sqrt(size[best]))) / max(sigma, prof.sigma)
+    if not chosen:
+        _note(accountant, f"{col.name!r} is in none of the public formats", rho, total_rho, margin < -3.0,
+              "a format's noisy count is close to its threshold")
+        return None
+    if isinstance(best, NumberFormat):
+        nonwhole = next(float(v) for (f, part), v in zip(cells, noisy, strict=True) if f == best and part == "nonwhole")
+        found = _Profile(col.name, prof.source, missing=prof.missing,
+                         text=prof.text - count + prof.numbers - plain_whole - plain_nonwhole,
+                         nonwhole=nonwhole + plain_nonwhole, whole=count - nonwhole + plain_whole,
+                         sigma=max(sigma, prof.sigma), negative=0.0, dates=prof.dates, fmt=best)
+    else:
+        found = _Profile(col.name, prof.source, missing=prof.missing, text=prof.text - count,
+                         nonwhole=prof.nonwhole, whole=prof.whole, sigma=max(sigma, prof.sigma), dates=count, fmt=best)
+    new = found.column()
+    what = (("integer" if new.integer else "decimal") if new.kind == "numeric" else "datetime")
+    _note(accountant, f"format of {col.name!r}: {best} ({what}, {'nullable' if new.nullable else 'never missing'}; "
+          "values in another form become missing)", rho, total_rho, margin > 3.0,
+          "its noisy count is close to the threshold")
+    return found
 
 
 def _values_weight(work: Column, quantile_bins: bool, *, typed: bool) -> float:
@@ -716,7 +888,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         inside = grid[(grid > lower_known) & (grid < upper_known)]
         grid = np.unique(np.concatenate([inside, np.linspace(lower_known, upper_known, 65)]))
     q = _quote(col.name)
-    num = sql_number(work, q) if typed else _sql_typed_datetime(q) if dated else _sql_typed_number(q)
+    num = sql_number(work, q) if typed else _sql_typed_value(work, q)
     if not typed and work.integer:
         num = f"round({num})"
     present = f"NOT {sql_missing(col, q)}"
@@ -762,7 +934,11 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                                  integer=work.integer)
         if support is not None:
             levels, weights, extended = support
-            cats = tuple(_iso(v) for v in levels) if dated else tuple(_level(v) for v in levels)
+            cats: tuple[Any, ...]
+            if work.format is not None:
+                cats = tuple(format_value(work, v) for v in levels)
+            else:
+                cats = tuple(_iso(v) for v in levels) if dated else tuple(_level(v) for v in levels)
             new = Column(name=col.name, kind="ordinal", categories=cats,
                          nullable=work.nullable, missing_values=work.missing_values, description=work.description)
             impute = None if work.nullable else category_key(cats[int(np.argmax(weights))])
@@ -773,7 +949,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                      if extended else ""), rho, total_rho, not low,
                   "some values barely cleared the threshold")
             return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels),
-                             level_text=tuple(category_key(c) for c in cats))
+                             level_text=tuple(category_key(c) for c in cats), fmt=work.format)
 
     if both_known:
         assert lower_known is not None and upper_known is not None
@@ -832,12 +1008,12 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         k = inside[int(np.argmax(noisy[inside]))] if inside.size else 0
         a = grid[k - 1] if k > 0 else lower
         v = min(max(float(a), lower), upper)
-        impute = _iso(v) if dated else _num_text(v, work.integer)
+        impute = format_value(work, v) if work.format is not None else _iso(v) if dated else _num_text(v, work.integer)
     shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
     binned = f"{len(edges) - 1} bins" if new.edges is not None else f"one code per whole number ({int(upper - lower) + 1})"
     _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
           f"{binned}", rho, total_rho, reliable, why)
-    return _Inferred(new, impute=impute)
+    return _Inferred(new, impute=impute, fmt=work.format)
 
 
 def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
@@ -1068,9 +1244,12 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
         on_missing = "NULL" if inf.impute is None else _sql_literal(inf.impute)
         dated = new.kind == "datetime" or (new.kind == "ordinal" and inf.level_text is not None
                                             and not _is_number_text(inf.level_text[0]))
+        if inf.fmt is not None:
+            dated = isinstance(inf.fmt, str)
+        read = Column(name="probe", kind="datetime" if dated else "numeric", format=inf.fmt)
         if inf.levels is not None:
             # Exact support: every number moves to the nearest kept value.
-            x = _sql_typed_datetime(q) if dated else _sql_typed_number(q)
+            x = _sql_typed_value(read, q)
             lv = list(inf.levels)
             mids = [(a + b) / 2 for a, b in itertools.pairwise(lv)]
             lit = [_sql_literal(t) for t in inf.level_text or [category_key(_level(v)) for v in lv]]
@@ -1086,12 +1265,21 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
             )
             continue
         if col.name in untyped:
-            x = _sql_typed_datetime(q) if dated else _sql_typed_number(q)
+            x = _sql_typed_value(read, q)
         else:
             x = sql_number(col, q)
         lo = new.lower if new.lower is not None else (new.edges or (0.0,))[0]
         hi = new.upper if new.upper is not None else (new.edges or (0.0,))[-1]
         clamped = f"least(greatest({x}, {float(lo)!r}), {float(hi)!r})"
+        if new.format is not None and col.name in untyped:
+            # A formatted value is kept as written; beyond the bounds it becomes the bound's
+            # text in the format; a non-whole value of an integer column does not fit the type.
+            bad = f" OR {x} <> floor({x})" if new.integer else ""
+            parts.append(f"CASE WHEN {missing} OR {x} IS NULL{bad} THEN {on_missing} "
+                         f"WHEN {x} < {float(lo)!r} THEN {_sql_literal(bound_text(new, lo, upper=False))} "
+                         f"WHEN {x} > {float(hi)!r} THEN {_sql_literal(bound_text(new, hi, upper=True))} "
+                         f"ELSE {text} END AS {q}")
+            continue
         if col.kind == "datetime" or dated:
             as_text = f"strftime(make_timestamp(CAST(round({clamped} * 1e6) AS BIGINT)), '%Y-%m-%d %H:%M:%S.%f')"
         elif col.name in untyped and new.integer:
@@ -1123,7 +1311,8 @@ def load_metadata(source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
     """Read metadata in which some columns may have ``"type": null`` or ``"nullable": null``.
 
     Such unknowns are left to DP inference at fit time (a :class:`PendingDomain`); a column
-    with ``"type": null`` but bounds/bins/edges is numeric, one with categories categorical.
+    with ``"type": null`` but bounds/bins/edges is numeric, one with categories categorical,
+    one with a ``format`` numeric (an object) or datetime (a pattern).
     Metadata without unknowns gives a plain :class:`Domain`, exactly as
     :meth:`Domain.from_json`.
 
@@ -1147,7 +1336,9 @@ def load_metadata(source: str | os.PathLike[str] | Mapping[str, Any]) -> Domain:
         if "type" in spec and spec["type"] is None:
             if spec.get("categories") is not None:
                 spec["type"] = "categorical"
-            elif any(spec.get(k) is not None for k in _NUMERIC_HINTS):
+            elif isinstance(spec.get("format"), str):
+                spec["type"] = "datetime"
+            elif any(spec.get(k) is not None for k in (*_NUMERIC_HINTS, "format")):
                 spec["type"] = "numeric"
             else:
                 untyped.append(name)
@@ -1207,7 +1398,8 @@ def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADAT
     lines = [
         f"{n}: type, missing values and categories or bounds unknown: DP inference costs about {each:.1%} of the "
         "budget; fill in from the documentation: \"type\" (numeric, categorical, ordinal, datetime), "
-        "\"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), \"nullable\""
+        "\"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), \"nullable\"; \"format\" when "
+        "values are written like $1,234.50, 27.8% or 12/31/2020 (else a format is chosen with DP among a public list)"
         for n in kept
     ]
     lines += [f"{n}: looks like a row id (by its name): listed under \"ignore\", not synthesised" for n in ids]

@@ -636,6 +636,8 @@ def check_problem(c: Column, check: str, k: int, n_rows: int, examples: Callable
                 "add them to \"categories\" (or \"missing_values\"), or clean the data")
     if check == "parse":
         what = "an ISO date-time (YYYY-MM-DD[ HH:MM[:SS]])" if c.kind == "datetime" else "a finite number"
+        if c.format is not None:
+            what = f"in the column's format {c.format}"
         return (f"column {name} has {k} value(s) that are not {what} ({ex}); clean them, "
                 "or list the token under \"missing_values\"")
     if check == "below":

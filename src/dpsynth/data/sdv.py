@@ -22,8 +22,9 @@ SDV ``sdtype``      dpsynth column
 ``categorical``     ``categorical`` (categories inferred with DP)
 ``boolean``         ``categorical`` (the two labels inferred with DP: SDV does not
                     say how they are written)
-``datetime``        ``datetime`` (dpsynth reads ISO 8601; another
-                    ``datetime_format`` is reported)
+``datetime``        ``datetime``; a ``datetime_format`` of
+                    ``DATETIME_FORMATS`` becomes its ``format``, another
+                    non-ISO one is reported
 ``id``, keys        dropped (``ignore``)
 anything else       dropped (``ignore``), with a note
 ==================  ============================================================
@@ -34,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dpsynth.data.domain import Column, Domain
+from dpsynth.data.domain import DATETIME_FORMATS, Column, Domain
 from dpsynth.errors import MetadataError
 
 #: The single-table format version SDV writes.
@@ -132,9 +133,14 @@ def domain_from_sdv(
                                   nullable=True))
         elif sdtype == "datetime":
             fmt = col_spec.get("datetime_format")
+            if isinstance(fmt, str) and fmt in DATETIME_FORMATS:
+                notes.append(f"{col_name}: datetime_format {fmt!r} is read as the column's format")
+                columns.append(Column(col_name, "datetime", nullable=True, format=fmt))
+                continue
             if isinstance(fmt, str) and fmt not in _ISO_FORMATS:
-                notes.append(f"{col_name}: datetime_format {fmt!r} is not ISO 8601; dpsynth reads "
-                             "YYYY-MM-DD[ HH:MM[:SS]] and will list other values as invalid")
+                notes.append(f"{col_name}: datetime_format {fmt!r} is not ISO 8601 nor one of dpsynth's "
+                             "date formats; dpsynth reads YYYY-MM-DD[ HH:MM[:SS]] and will list other values "
+                             "as invalid")
             columns.append(Column(col_name, "datetime", nullable=True))
         else:
             columns.append(Column(col_name, "categorical", nullable=True))
@@ -170,6 +176,8 @@ def domain_to_sdv(domain: Domain) -> dict[str, Any]:
                                  "computer_representation": "Int64" if col.integer else "Float"}
         elif col.kind == "datetime":
             columns[col.name] = {"sdtype": "datetime"}
+            if isinstance(col.format, str):
+                columns[col.name]["datetime_format"] = col.format
         else:
             columns[col.name] = {"sdtype": "categorical"}
     return {"METADATA_SPEC_VERSION": SINGLE_TABLE_SPEC, "columns": columns}

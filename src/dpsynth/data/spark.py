@@ -29,8 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dpsynth.data._parse import DATETIME_PATTERN, NUMBER_PATTERN
-from dpsynth.data.domain import Column, Domain, category_key
+from dpsynth.data._parse import (
+    DATETIME_PATTERN,
+    NUMBER_PATTERN,
+    _canonical_parts,
+    bound_text,
+    format_regex,
+)
+from dpsynth.data.domain import MONTH_NAMES, Column, Domain, NumberFormat, category_key
 from dpsynth.errors import InvalidDataError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -292,7 +298,38 @@ def _full_match(t: SparkColumn, pattern: str) -> SparkColumn:
 def number(F: Any, col: Column, c: SparkColumn) -> SparkColumn:
     """DOUBLE of the value (epoch seconds for datetimes); NULL if it does not parse or is not finite."""
     t = text(F, c)
-    if col.kind == "datetime":
+    if col.format is not None:
+        rx, _ = format_regex(col.format)
+        return F.when(_full_match(t, rx), _plain_number(F, col.kind, _canonical(F, col.format, t)))
+    return _plain_number(F, col.kind, t)
+
+
+def _canonical(F: Any, fmt: NumberFormat | str, t: SparkColumn) -> SparkColumn:
+    """The plain text of a formatted value (``_parse.sql_canonical``, in Spark)."""
+    rx, names = format_regex(fmt)
+    anchored = f"^(?:{rx})\\z"
+    groups = {f"g{i + 1}": F.regexp_extract(t, anchored, i + 1) for i in range(len(names))}
+    sep = fmt.thousands if isinstance(fmt, NumberFormat) else ""
+    months = F.array(*[F.lit(m) for m in MONTH_NAMES])
+    out = []
+    for piece in _canonical_parts(fmt, groups):
+        if isinstance(piece, tuple):
+            kind, v = piece
+            if kind == "strip":
+                out.append(F.replace(v, F.lit(sep), F.lit("")) if sep else v)
+            elif kind == "raw":
+                out.append(v)
+            elif kind == "pad":
+                out.append(F.lpad(v, 2, "0"))
+            else:
+                out.append(F.lpad(F.array_position(months, v).cast("string"), 2, "0"))
+        else:
+            out.append(F.lit(piece))
+    return F.concat(*out)
+
+
+def _plain_number(F: Any, kind: str, t: SparkColumn) -> SparkColumn:
+    if kind == "datetime":
         ts = t.try_cast("timestamp_ntz")
         sec = F.date_part(F.lit("SECOND"), ts)  # decimal seconds with microseconds
         micros = (F.unix_date(F.to_date(ts)).cast("long") * F.lit(86_400_000_000)
@@ -455,7 +492,7 @@ def clipped_view(table: SparkTable, domain: Domain, new_cols: Mapping[str, Colum
         x = number(F, col, c)
         parts.append(F.when(miss | x.isNull(), c)
                      .when(x < F.lit(float(new.lower)), F.lit(_bound_text(col, new.lower)))
-                     .when(x > F.lit(float(new.upper)), F.lit(_bound_text(col, new.upper)))
+                     .when(x > F.lit(float(new.upper)), F.lit(_bound_text(col, new.upper, upper=True)))
                      .otherwise(c).alias(col.name))
     others = [table.frame[_q(n)].alias(n) for n in table.columns if n not in domain]
     return table.derive(table.frame.select(*parts, *others))
@@ -487,16 +524,13 @@ def clamped_view(table: SparkTable, domain: Domain, *, validated: bool = False) 
         x = number(F, col, c)
         parts.append(F.when(missing(F, col, c) | x.isNull(), c)
                      .when(x < F.lit(rng[0]), F.lit(_bound_text(col, rng[0])))
-                     .when(x > F.lit(rng[1]), F.lit(_bound_text(col, rng[1])))
+                     .when(x > F.lit(rng[1]), F.lit(_bound_text(col, rng[1], upper=True)))
                      .otherwise(c).alias(name))
     return table.derive(table.frame.select(*parts)) if changed else table
 
 
-def _bound_text(col: Column, value: float) -> str:
-    if col.kind == "datetime":
-        micros = round(float(value) * 1e6)
-        return np.datetime64(micros, "us").astype(str).replace("T", " ")
-    return repr(float(value))
+def _bound_text(col: Column, value: float, *, upper: bool = False) -> str:
+    return bound_text(col, value, upper=upper)
 
 
 def schema_domain(table: SparkTable) -> Domain:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dpsynth.data._parse import numbers
 from dpsynth.data.domain import DEFAULT_BINS, Column, Domain, category_key, parse_datetime_seconds
 from dpsynth.errors import DpsynthError, InvalidDataError, InvalidParameterError
 from dpsynth.evaluate._base import REAL_SPLITS
@@ -183,7 +184,10 @@ def _to_float(s: pd.Series, col: Column) -> tuple[np.ndarray, np.ndarray]:
         key = category_key(u)
         if key == "" or key in tokens:
             continue
-        if col.kind == "datetime" and isinstance(u, str):
+        if col.format is not None and isinstance(u, str):  # text in the column's format
+            x = float(numbers(col, pd.Series([u], dtype=object))[0])
+            v = None if math.isnan(x) else x
+        elif col.kind == "datetime" and isinstance(u, str):
             v = parse_datetime_seconds(u)
         elif isinstance(u, pd.Timestamp):
             v = (u.tz_convert("UTC").tz_localize(None) if u.tz is not None else u).timestamp()

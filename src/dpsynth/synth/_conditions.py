@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpsynth.data._parse import category_index, missing_mask, numbers
+from dpsynth.data._parse import category_index, missing_mask, numbers, user_numbers
 from dpsynth.data.constraints import Constraint, rows_satisfying
 from dpsynth.data.discretize import Discretizer
 from dpsynth.data.domain import Column, Domain
@@ -82,7 +82,7 @@ class Condition:
             return ok & ~missing
         if col.is_numeric:
             x = numbers(col, values)
-            targets = numbers(col, pd.Series(present, dtype=object)) if present else np.empty(0)
+            targets = user_numbers(col, pd.Series(present, dtype=object)) if present else np.empty(0)
             ok = np.isin(x, targets) & ~missing
         else:
             idx = category_index(col, values)
@@ -120,7 +120,7 @@ def parse_conditions(domain: Domain, conditions: Mapping[str, Any] | None) -> li
 
 
 def _number(col: Column, value: Any, what: str) -> float:
-    x = numbers(col, pd.Series([value], dtype=object))[0]
+    x = user_numbers(col, pd.Series([value], dtype=object))[0]
     if math.isnan(x):
         raise ValueError(f"{col.name!r}: {what} {value!r} is not a valid {col.kind} value")
     return float(x)
