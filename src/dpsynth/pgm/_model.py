@@ -284,12 +284,9 @@ class GraphicalModel:
         got = memo.get(key)
         if got is not None:
             return got
-        sets = self._tree_info()[0]
-        clique = self.junction_tree.cliques[k]
-        table = self._marginals[k]
-        if len(kept) < len(clique):
-            table = table.sum(axis=sum_axes(kept, clique))
+        table = self._reduced(k, kept)
         if parent >= 0:
+            sets = self._tree_info()[0]
             sep = sets[k] & sets[parent]
             denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -299,6 +296,32 @@ class GraphicalModel:
             memo[key] = table
             self.__dict__["_factor_cells"] = held + table.size
         return table
+
+    def _reduced(self, k: int, kept: tuple[str, ...]) -> np.ndarray:
+        """Clique ``k``'s calibrated marginal summed down to ``kept`` (the clique's order).
+
+        Summed from the smallest such table already computed over a superset of ``kept``
+        (memoised on the model), else from the clique's marginal.
+        """
+        clique = self.junction_tree.cliques[k]
+        if len(kept) == len(clique):
+            return self._marginals[k]
+        memo: dict[int, dict[tuple[str, ...], np.ndarray]] = self.__dict__.setdefault("_reductions", {})
+        mine = memo.setdefault(k, {})
+        got = mine.get(kept)
+        if got is not None:
+            return got
+        src, names = self._marginals[k], clique
+        want = set(kept)
+        for have, table in mine.items():
+            if want < set(have) and table.size < src.size:
+                src, names = table, have
+        got = src.sum(axis=sum_axes(kept, names))
+        held = self.__dict__.get("_reduced_cells", 0)
+        if held + got.size <= _FACTOR_TOTAL:
+            mine[kept] = got
+            self.__dict__["_reduced_cells"] = held + got.size
+        return got
 
     def _eliminate(self, canon: Clique) -> np.ndarray:
         """Out-of-clique marginal from the calibrated tree (all of ``canon`` in one tree).
