@@ -441,7 +441,7 @@ class GraphicalModel:
                     best = cand
             assert best is not None
             cells, _, a = best
-            if cells > _GREEDY_CELLS:
+            if cells > min(_GREEDY_CELLS, _MAX_CELLS):
                 return self._eliminate_local_tree(canon)
             group = [i for i, (_, v) in enumerate(factors) if a in v]
             span = set().union(*(factors[i][1] for i in group))
