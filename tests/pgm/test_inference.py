@@ -86,12 +86,14 @@ def test_potentials_in_any_attribute_order():
         assert np.allclose(a.project(q), b.project(q))
 
 
-@pytest.mark.parametrize("direct_cells", [1 << 22, 1])
-def test_out_of_clique_marginals_of_a_forest_and_a_long_chain(direct_cells, monkeypatch):
+@pytest.mark.parametrize(("direct_cells", "greedy_cells"), [(1 << 22, 1 << 24), (1, 1 << 24), (1, 1)])
+def test_out_of_clique_marginals_of_a_forest_and_a_long_chain(direct_cells, greedy_cells, monkeypatch):
     import dpsynth.pgm._model as model_module
 
-    # direct_cells=1: every query takes the re-triangulated local model instead.
+    # direct_cells=1: every query takes greedy variable elimination instead; with
+    # greedy_cells=1 as well, the re-triangulated local model.
     monkeypatch.setattr(model_module, "_DIRECT_CELLS", direct_cells)
+    monkeypatch.setattr(model_module, "_GREEDY_CELLS", greedy_cells)
     # A chain a-b-c-d-e-f (queries across it need variable elimination along the path) and
     # a separate tree g-h (queries across the two trees are products).
     dom = Domain(tuple("abcdefgh"), (3, 2, 4, 2, 3, 2, 3, 2))
@@ -128,6 +130,7 @@ def test_out_of_clique_marginal_from_the_potentials_when_the_calibrated_tree_is_
         jt, own = model._potential_tree(q)
         assert np.allclose(model._project_potentials(q, jt, own), marginal(dom, joint, q), rtol=1e-9, atol=1e-9)
     monkeypatch.setattr(model_module, "_DIRECT_CELLS", 1)
+    monkeypatch.setattr(model_module, "_GREEDY_CELLS", 1)
     own_tree = model_module.GraphicalModel._potential_tree
     small = set()
 
@@ -145,3 +148,32 @@ def test_out_of_clique_marginal_from_the_potentials_when_the_calibrated_tree_is_
     got = model.project(("b", "d", "g"))
     assert used == [("b", "d", "g")]
     assert np.allclose(got, marginal(dom, joint, ("b", "d", "g")), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("seed", "memo_cells"), [(s, 1 << 23) for s in range(5)] + [(5, 0), (6, 30)])
+def test_every_out_of_clique_path_agrees_on_random_models(seed, memo_cells, monkeypatch):
+    import itertools
+
+    import dpsynth.pgm._model as model_module
+
+    # Random models with cycles (fill-in) over 8 attributes: the marginal on every 2- and
+    # 3-way set outside the cliques, by elimination along the tree, by greedy variable
+    # elimination and by the re-triangulated local model, equals the brute-force one, with
+    # the clique factors memoised (summed from memoised supersets) or not.
+    monkeypatch.setattr(model_module, "_FACTOR_TOTAL", memo_cells)
+    rng = np.random.default_rng(seed)
+    names = tuple("abcdefgh")
+    dom = Domain(names, tuple(int(x) for x in rng.integers(1, 5, size=len(names))))
+    cliques = {tuple(sorted(rng.choice(len(names), size=int(rng.integers(2, 4)), replace=False))) for _ in range(6)}
+    pots = {tuple(names[i] for i in c): rng.normal(scale=2.0, size=tuple(dom[names[i]] for i in c)) for c in cliques}
+    joint = joint_from_potentials(dom, pots, 250.0)
+    queries = [q for k in (2, 3) for q in itertools.combinations(names, k)]
+    for direct, greedy in [(1 << 22, 1 << 24), (1, 1 << 24), (1, 1)]:
+        monkeypatch.setattr(model_module, "_DIRECT_CELLS", direct)
+        monkeypatch.setattr(model_module, "_GREEDY_CELLS", greedy)
+        model = GraphicalModel(dom, pots, 250.0)
+        sets = [set(c) for c in model.junction_tree.cliques]
+        outside = [q for q in queries if not any(set(q) <= s for s in sets)]
+        assert outside
+        for q in outside:
+            assert np.allclose(model.project(q), marginal(dom, joint, q), rtol=1e-9, atol=1e-9), (q, direct, greedy)

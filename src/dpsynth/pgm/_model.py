@@ -25,6 +25,11 @@ _MEMO_TOTAL = 1 << 23
 # Variable elimination along the tree handles queries whose tables stay below this many
 # cells; bigger ones go through a re-triangulated local model (a better elimination order).
 _DIRECT_CELLS = 1 << 22
+# Greedy variable elimination (the fallback for bigger queries) spans at most this many
+# cells per step; beyond it the re-triangulated local model is used.
+_GREEDY_CELLS = 1 << 24
+# The clique factors of out-of-clique marginals (conditionals summed down) kept per model.
+_FACTOR_TOTAL = 1 << 23
 
 
 class _TooBig(Exception):
@@ -231,25 +236,18 @@ class GraphicalModel:
             self.__dict__["_info"] = info
         return info
 
-    def _eliminate(self, canon: Clique) -> np.ndarray:
-        """Out-of-clique marginal from the calibrated tree (all of ``canon`` in one tree).
+    def _subtree(self, canon: Clique) -> tuple[list[int], dict[int, int], dict[int, list[int]]]:
+        """The smallest subtree covering ``canon`` (one tree of the forest), rooted.
 
-        The junction-tree property holds on every subtree, so the joint of the variables
-        of the smallest subtree covering ``canon`` is Π μ_C / Π μ_S over its cliques and
-        separators (Koller & Friedman, Sec. 10.3.3). Rooted at the clique holding most of
-        ``canon``, each clique's conditional μ_C / μ_S (first summed down to the variables
-        its separators and ``canon`` need) times its children's messages is summed onto
-        its separator and the query variables below it, leaves first: exact variable
-        elimination along the tree. Messages are memoised on the model (AIM's candidates
-        share most of them). When a step would span more than 4M cells (query variables
-        carried through big cliques) the re-triangulated local model is used instead.
+        Returns the cliques parents first, each one's parent (-1 for the root, the clique
+        holding most of ``canon``) and children. Leaves whose query attributes all lie in
+        their separator are pruned: summing out a leaf's other attributes from its
+        conditional gives 1.
         """
         sets, nbrs, comp, attr_comp = self._tree_info()
         q = frozenset(canon)
         tree = attr_comp[canon[0]]
         alive = {k for k in range(len(sets)) if comp[k] == tree}
-        # Prune leaves whose query attributes all lie in their separator: summing out a
-        # leaf's other attributes from its conditional gives 1.
         stack = [k for k in alive if sum(j in alive for j in nbrs[k]) <= 1]
         while stack:
             k = stack.pop()
@@ -271,7 +269,77 @@ class GraphicalModel:
         children: dict[int, list[int]] = {k: [] for k in order}
         for k in order[1:]:
             children[parent[k]].append(k)
-        jt = self.junction_tree
+        return order, parent, children
+
+    def _factor(self, k: int, parent: int, kept: tuple[str, ...]) -> np.ndarray:
+        """Clique ``k``'s marginal summed down to ``kept``, divided by its separator with ``parent``.
+
+        The conditional μ_C / μ_S of the clique given its separator (0 where μ_S = 0), with
+        the attributes outside ``kept`` summed out; the root (``parent`` -1) keeps its
+        marginal. Memoised on the model: candidates share most of these tables, and summing
+        a big clique down is the costly part of an out-of-clique marginal.
+        """
+        key = (k, parent, kept)
+        memo: dict[tuple[int, int, tuple[str, ...]], np.ndarray] = self.__dict__.setdefault("_factors", {})
+        got = memo.get(key)
+        if got is not None:
+            return got
+        table = self._reduced(k, kept)
+        if parent >= 0:
+            sets = self._tree_info()[0]
+            sep = sets[k] & sets[parent]
+            denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                table = np.where(denom > 0, table / denom, 0.0)
+        held = self.__dict__.get("_factor_cells", 0)
+        if held + table.size <= _FACTOR_TOTAL:
+            memo[key] = table
+            self.__dict__["_factor_cells"] = held + table.size
+        return table
+
+    def _reduced(self, k: int, kept: tuple[str, ...]) -> np.ndarray:
+        """Clique ``k``'s calibrated marginal summed down to ``kept`` (the clique's order).
+
+        Summed from the smallest such table already computed over a superset of ``kept``
+        (memoised on the model), else from the clique's marginal.
+        """
+        clique = self.junction_tree.cliques[k]
+        if len(kept) == len(clique):
+            return self._marginals[k]
+        memo: dict[int, dict[tuple[str, ...], np.ndarray]] = self.__dict__.setdefault("_reductions", {})
+        mine = memo.setdefault(k, {})
+        got = mine.get(kept)
+        if got is not None:
+            return got
+        src, names = self._marginals[k], clique
+        want = set(kept)
+        for have, table in mine.items():
+            if want < set(have) and table.size < src.size:
+                src, names = table, have
+        got = src.sum(axis=sum_axes(kept, names))
+        held = self.__dict__.get("_reduced_cells", 0)
+        if held + got.size <= _FACTOR_TOTAL:
+            mine[kept] = got
+            self.__dict__["_reduced_cells"] = held + got.size
+        return got
+
+    def _eliminate(self, canon: Clique) -> np.ndarray:
+        """Out-of-clique marginal from the calibrated tree (all of ``canon`` in one tree).
+
+        The junction-tree property holds on every subtree, so the joint of the variables
+        of the smallest subtree covering ``canon`` is Π μ_C / Π μ_S over its cliques and
+        separators (Koller & Friedman, Sec. 10.3.3). Rooted at the clique holding most of
+        ``canon``, each clique's conditional μ_C / μ_S (first summed down to the variables
+        its separators and ``canon`` need) times its children's messages is summed onto
+        its separator and the query variables below it, leaves first: exact variable
+        elimination along the tree. Messages are memoised on the model (AIM's candidates
+        share most of them). When a step would span more than 4M cells (query variables
+        carried through big cliques) the same factors are eliminated in a greedy order
+        instead (:meth:`_eliminate_greedy`).
+        """
+        sets = self._tree_info()[0]
+        q = frozenset(canon)
+        order, parent, children = self._subtree(canon)
         pos = self.domain.index_map
         below: dict[int, frozenset[str]] = {}
         for k in reversed(order):
@@ -280,27 +348,24 @@ class GraphicalModel:
         # decide which of its subtree survives pruning): candidates share many of them.
         memo: dict[tuple[int, int, frozenset[str]], tuple[np.ndarray, tuple[str, ...]]]
         memo = self.__dict__.setdefault("_messages", {})
+        kept_of = self._kept(canon, order, parent, children)
 
         def message(k: int) -> tuple[np.ndarray, tuple[str, ...]]:
             key = (k, parent[k], below[k])
             got = memo.get(key)
             if got is not None:
                 return got
-            clique = jt.cliques[k]
             sep = sets[k] & sets[parent[k]] if parent[k] >= 0 else frozenset()
-            need = sep | q | frozenset().union(*(sets[c] & sets[k] for c in children[k]))
-            kept = tuple(a for a in clique if a in need)
-            table = self._marginals[k].sum(axis=sum_axes(kept, clique))
-            if parent[k] >= 0:
-                # The conditional of the clique given its separator (0 where μ_S = 0).
-                denom = table.sum(axis=sum_axes(sep, kept), keepdims=True)
-                table = np.where(denom > 0, table / denom, 0.0)
+            kept = kept_of[k]
             out = tuple(sorted(sep | below[k], key=pos.__getitem__))
-            operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(table, kept)]
-            operands += [message(c) for c in children[k]]
-            names = sorted({a for _, v in operands for a in v}, key=pos.__getitem__)
+            names = sorted(
+                set(kept).union(*(sets[c] & sets[k] | below[c] for c in children[k])),
+                key=pos.__getitem__,
+            )
             if math.prod(self.domain[a] for a in names) > min(_DIRECT_CELLS, _MAX_CELLS):
                 raise _TooBig
+            operands: list[tuple[np.ndarray, tuple[str, ...]]] = [(self._factor(k, parent[k], kept), kept)]
+            operands += [message(c) for c in children[k]]
             letter = {a: i for i, a in enumerate(names)}
             args: list[Any] = []
             for arr, v in operands:
@@ -314,11 +379,90 @@ class GraphicalModel:
             return result
 
         try:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                table, got = message(root)
+            table, got = message(order[0])
         except _TooBig:
-            return self._eliminate_local_tree(canon)
+            return self._eliminate_greedy(canon, order, parent, children, kept_of)
         return np.array(table.transpose([got.index(a) for a in canon]), order="C")
+
+    def _kept(
+        self, canon: Clique, order: list[int], parent: dict[int, int], children: dict[int, list[int]]
+    ) -> dict[int, tuple[str, ...]]:
+        """Per clique of the subtree, the attributes its factor keeps (in the clique's order).
+
+        Its separators inside the subtree and the query's attributes; any other attribute
+        of the clique is in no other clique of the subtree (running intersection), so it is
+        summed out of the clique's factor alone.
+        """
+        sets = self._tree_info()[0]
+        q = frozenset(canon)
+        kept: dict[int, tuple[str, ...]] = {}
+        for k in order:
+            need = set(q)
+            if parent[k] >= 0:
+                need |= sets[k] & sets[parent[k]]
+            for c in children[k]:
+                need |= sets[c] & sets[k]
+            kept[k] = tuple(a for a in self.junction_tree.cliques[k] if a in need)
+        return kept
+
+    def _eliminate_greedy(
+        self,
+        canon: Clique,
+        order: list[int],
+        parent: dict[int, int],
+        children: dict[int, list[int]],
+        kept: dict[int, tuple[str, ...]],
+    ) -> np.ndarray:
+        """Out-of-clique marginal by variable elimination over the subtree's factors, greedy order.
+
+        The same factorisation as :meth:`_eliminate` (root marginal times the other cliques'
+        conditionals, each summed down to what it shares), but the non-query attributes are
+        summed out one at a time, each time the one whose factors span the fewest cells
+        (greedy min-weight): no query attribute is carried through a big clique unless
+        that is the cheapest way. If a step would still span more than ``_GREEDY_CELLS``
+        cells, the re-triangulated local model is used instead.
+        """
+        pos = self.domain.index_map
+        factors: list[tuple[np.ndarray, frozenset[str]]] = []
+        axes: list[tuple[str, ...]] = []
+        for k in order:
+            factors.append((self._factor(k, parent[k], kept[k]), frozenset(kept[k])))
+            axes.append(kept[k])
+        q = frozenset(canon)
+        left = set().union(*(v for _, v in factors)) - q
+        size = self.domain.__getitem__
+        while left:
+            best: tuple[int, int, str] | None = None
+            for a in left:
+                span = set().union(*(v for _, v in factors if a in v))
+                cells = math.prod(size(b) for b in span)
+                cand = (cells, pos[a], a)
+                if best is None or cand < best:
+                    best = cand
+            assert best is not None
+            cells, _, a = best
+            if cells > min(_GREEDY_CELLS, _MAX_CELLS):
+                return self._eliminate_local_tree(canon)
+            group = [i for i, (_, v) in enumerate(factors) if a in v]
+            span = set().union(*(factors[i][1] for i in group))
+            out = tuple(sorted(span - {a}, key=pos.__getitem__))
+            table = self._contract([(factors[i][0], axes[i]) for i in group], out)
+            factors = [f for i, f in enumerate(factors) if i not in group] + [(table, frozenset(out))]
+            axes = [x for i, x in enumerate(axes) if i not in group] + [out]
+            left.discard(a)
+        table = self._contract(list(zip((f for f, _ in factors), axes, strict=True)), canon)
+        return np.array(table, order="C")
+
+    @staticmethod
+    def _contract(operands: list[tuple[np.ndarray, tuple[str, ...]]], out: tuple[str, ...]) -> np.ndarray:
+        """Σ over the attributes not in ``out`` of the product of the operands (einsum)."""
+        names = sorted({a for _, v in operands for a in v})
+        letter = {a: i for i, a in enumerate(names)}
+        args: list[Any] = []
+        for arr, v in operands:
+            args += [arr, [letter[a] for a in v]]
+        args.append([letter[a] for a in out])
+        return np.einsum(*args, optimize=len(operands) > 1)
 
     def _eliminate_local_tree(self, canon: Clique) -> np.ndarray:
         """Out-of-clique marginal from the calibrated tree, by a re-triangulated local model.
