@@ -66,8 +66,12 @@ def test_unseeded_fits_draw_fresh_noise(name, small_private):
     b = create(name, **FAST_PARAMS.get(name, {})).fit(small_private, 1.0)
     assert not a.privacy_report.seeded
     assert "NOT FOR RELEASE" not in a.privacy_report.summary()
-    pa, pb = a.model_.project((a.domain_.names[0],)), b.model_.project((b.domain_.names[0],))
-    assert not np.allclose(pa, pb)
+    # Every column's one-way marginal: a barely trained neural model can put all of one column on
+    # a single category in both fits (a 15-step TLDM does so in about one fit in six), so one
+    # column alone can agree by chance.
+    pa = np.concatenate([a.model_.project((c,)) for c in a.domain_.names])
+    pb = np.concatenate([b.model_.project((c,)) for c in b.domain_.names])
+    assert pa.shape != pb.shape or not np.allclose(pa, pb)
 
 
 @pytest.mark.parametrize("name", GENERATORS)
