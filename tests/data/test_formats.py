@@ -8,7 +8,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from dpsynth import api
 from dpsynth.data import _parse
@@ -28,6 +27,7 @@ from dpsynth.data.output import formatted_frame, write_chunks
 from dpsynth.errors import InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
+from tests.data._noise import assert_gaussian_scale
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 DECLARED_NUMBER_FORMATS = (
@@ -345,12 +345,7 @@ def test_format_counts_are_noisy_at_the_charged_scale():
         noisy, sigma = _release_formats(table, col, rho, acc, NoiseSource(seed), "t")
         assert acc.ledger[0].rho == pytest.approx(rho) and acc.ledger[0].noise_scale == pytest.approx(sigma)
         draws.append(noisy - true)
-    draws = np.array(draws).ravel()
-    sigma2 = 1.0 / (2.0 * rho)
-    k = draws.size - 1
-    lo, hi = stats.chi2.ppf([0.0005, 0.9995], k) / k
-    assert lo < draws.var(ddof=1) / sigma2 < hi
-    assert abs(draws.mean()) < 4 * np.sqrt(sigma2 / draws.size)
+    assert_gaussian_scale(np.array(draws), 1.0 / (2.0 * rho))
     assert len(true) == 2 * len(NUMBER_FORMATS) + len(DATE_FORMATS)
 
 

@@ -22,6 +22,7 @@ from dpsynth.data.private import PrivateData
 from dpsynth.errors import DpsynthError, InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
+from tests.data._noise import assert_gaussian_scale
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 
@@ -275,7 +276,6 @@ def test_an_outlier_row_moves_neither_bounds_nor_support():
 def test_profile_noise_is_at_the_claimed_scale():
     # The profile's counts get discrete Gaussian noise of the σ its charge states:
     # the sample variance over fits is within the χ² interval of σ².
-    from scipy import stats
 
     from dpsynth.data.infer import _measure_profile, placeholder
 
@@ -291,12 +291,7 @@ def test_profile_noise_is_at_the_claimed_scale():
         draws.append([prof.missing - 50, prof.text - 50, (prof.nonwhole - 50) / np.sqrt(2),
                       (prof.whole - 50) / np.sqrt(2)])
         assert acc.ledger[0].rho == pytest.approx(rho) and acc.ledger[0].noise_scale == pytest.approx(prof.sigma)
-    draws = np.array(draws).ravel()
-    sigma2 = 1.0 / (2.0 * rho)
-    k = draws.size - 1
-    lo, hi = stats.chi2.ppf([0.0005, 0.9995], k) / k
-    assert lo < draws.var(ddof=1) / sigma2 < hi
-    assert abs(draws.mean()) < 4 * np.sqrt(sigma2 / draws.size)
+    assert_gaussian_scale(np.array(draws), 1.0 / (2.0 * rho))
 
 
 def dated_frame(n=20000, seed=8):
