@@ -66,16 +66,18 @@ class DenseJoint:
         span = {pos[a] for a in clique}
         return tuple(k for k in range(len(self.attrs)) if k not in span)
 
+    def _log_sum(
+        self, potentials: Sequence[np.ndarray], layouts: Sequence[tuple[list[int], tuple[int, ...]]]
+    ) -> np.ndarray:
+        """Σ of the log-potentials broadcast over the joint (axes in :attr:`attrs` order)."""
+        logp = np.zeros(self.shape)
+        for table, (order, shape) in zip(potentials, layouts, strict=True):
+            logp += np.asarray(table, dtype=np.float64).transpose(order).reshape(shape)
+        return logp
+
     def joint(self, potentials: Sequence[np.ndarray], total: float) -> np.ndarray:
         """The joint table (axes in :attr:`attrs` order) summing to ``total``."""
-        logp = np.zeros(self.shape)
-        for table, (order, shape) in zip(potentials, self._pot_layout, strict=True):
-            logp += np.asarray(table, dtype=np.float64).transpose(order).reshape(shape)
-        top = float(logp.max()) if logp.size else 0.0
-        if not math.isfinite(top):
-            top = 0.0
-        p = np.exp(logp - top)
-        return p * (float(total) / float(p.sum()))
+        return _normalised(self._log_sum(potentials, self._pot_layout), float(total))
 
     def run(
         self,
@@ -124,18 +126,12 @@ class DenseJoint:
             offset += math.prod(sub)
         gather = np.stack(cols, axis=1) if cols else np.zeros((grids.shape[1], 0), dtype=np.int64)
         flat_idx = gather.reshape(-1)
-        base = np.zeros(self.shape)
-        for table, (order, shape) in zip(fixed, self._pot_layout[k:], strict=True):
-            base += np.asarray(table, dtype=np.float64).transpose(order).reshape(shape)
-        base_flat = base.reshape(-1)
+        base_flat = self._log_sum(fixed, self._pot_layout[k:]).reshape(-1)
         size = offset
         scale = float(total)
 
         def evaluate(flat: np.ndarray) -> np.ndarray:
-            logp = flat[gather].sum(axis=1) + base_flat
-            top = float(logp.max())
-            p = np.exp(logp - (top if math.isfinite(top) else 0.0))
-            p *= scale / float(p.sum())
+            p = _normalised(flat[gather].sum(axis=1) + base_flat, scale)
             return np.bincount(flat_idx, weights=np.repeat(p, k), minlength=size)
 
         return evaluate
@@ -145,6 +141,13 @@ class DenseJoint:
         if order == clique:
             return np.ascontiguousarray(m)
         return np.array(m.transpose([order.index(a) for a in clique]), order="C")
+
+
+def _normalised(logp: np.ndarray, total: float) -> np.ndarray:
+    """exp(logp), shifted by its maximum, scaled to sum to ``total``."""
+    top = float(logp.max()) if logp.size else 0.0
+    p = np.exp(logp - (top if math.isfinite(top) else 0.0))
+    return p * (total / float(p.sum()))
 
 
 def engine(
