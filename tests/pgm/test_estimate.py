@@ -207,3 +207,33 @@ def test_out_of_clique_marginal_too_big(monkeypatch):
     monkeypatch.setattr(model_module, "_MAX_CELLS", 10)
     with pytest.raises(InvalidParameterError, match="too big"):
         model.project(("a", "e"))
+
+
+def _rms_move(a, b, ms):
+    moves = np.concatenate([((a.project(m.clique) - b.project(m.clique)) / m.sigma).ravel() for m in ms])
+    return float(np.sqrt(np.mean(moves**2)))
+
+
+def test_settle_stops_once_the_marginals_move_less_than_the_noise():
+    rng = np.random.default_rng(7)
+    joint = _tree_joint(7, total=3000.0, scale=2.0)
+    ms = noisy_measurements(DOM, joint, [*EDGES, ("a", "e"), ("c",)], sigma=4.0, rng=rng)
+    settled = estimate(DOM, ms, iters=2000, tol=None, settle=0.02)
+    k = settled.iterations_
+    assert k % 50 == 0 and 100 <= k < 2000
+    # The run is deterministic: the same path cut 50 and 100 iterations earlier.
+    before = estimate(DOM, ms, iters=k - 50, tol=None)
+    earlier = estimate(DOM, ms, iters=k - 100, tol=None)
+    assert _rms_move(settled, before, ms) <= 0.02 < _rms_move(before, earlier, ms)
+    # Far from the noise: the settled fit is within a small fraction of σ of the long run.
+    full = estimate(DOM, ms, iters=2000, tol=None)
+    assert _rms_move(settled, full, ms) < 0.5
+    assert estimate(DOM, ms, iters=300, tol=None, settle=None).iterations_ == 300
+    assert estimate(DOM, ms, iters=300, tol=None, settle=0).iterations_ == 300
+
+
+@pytest.mark.parametrize("bad", [-0.1, "0.1", True, float("nan")])
+def test_settle_must_be_a_non_negative_number(bad):
+    ms = exact_measurements(DOM, _tree_joint(), EDGES)
+    with pytest.raises(InvalidParameterError, match="'settle' parameter of estimate"):
+        estimate(DOM, ms, iters=5, settle=bad)

@@ -72,7 +72,15 @@ def test_time_limit_stops_after_the_first_round(small_frame, small_domain):
 
 
 @pytest.mark.parametrize(
-    "params", [{"max_rounds": 0}, {"max_rounds": 1.5}, {"time_limit": -1.0}, {"max_workload": 0}]
+    "params",
+    [
+        {"max_rounds": 0},
+        {"max_rounds": 1.5},
+        {"time_limit": -1.0},
+        {"max_workload": 0},
+        {"final_settle": -0.1},
+        {"final_settle": "0.02"},
+    ],
 )
 def test_bad_early_stopping_parameters_are_refused(params, small_frame, small_domain):
     with pytest.raises(InvalidParameterError):

@@ -126,7 +126,12 @@ class AIM(MarginalSynthesizer):
             ``tol``): a round's model only steers the next selection and warm-starts the
             next estimation, so it stops once the loss barely moves; the final
             estimation keeps the estimator's default tolerance.
-        final_iters: Iterations of the last estimation.
+        final_iters: Most iterations of the last estimation.
+        final_settle: The last estimation stops once the measured marginals moved by at
+            most this many noise standard deviations (RMS over the measured cells) in 50
+            iterations (:func:`dpsynth.pgm.estimate`'s ``settle``): on large models the
+            tail of mirror descent takes most of the fit for changes far below the
+            noise. ``None`` runs all ``final_iters``.
         lazy_selection: Compute the model's marginal only on the candidates that could
             still win the round's selection (bounded by their error when last computed
             plus how far the model can have moved since): the same selection, for the
@@ -154,6 +159,7 @@ class AIM(MarginalSynthesizer):
         iters: int = 100,
         round_tol: float = 1e-7,
         final_iters: int = 1000,
+        final_settle: float | None = 0.025,
         lazy_selection: bool = True,
         random_state: RandomState = None,
     ) -> None:
@@ -170,6 +176,7 @@ class AIM(MarginalSynthesizer):
         self.iters = iters
         self.round_tol = round_tol
         self.final_iters = final_iters
+        self.final_settle = final_settle
         self.lazy_selection = lazy_selection
 
     def _validate_params(self) -> None:
@@ -188,6 +195,8 @@ class AIM(MarginalSynthesizer):
         check_int(self.iters, "iters", "AIM")
         check_positive(self.round_tol, "round_tol", "AIM")
         check_int(self.final_iters, "final_iters", "AIM")
+        if self.final_settle is not None:
+            check_positive(self.final_settle, "final_settle", "AIM")
         if not isinstance(self.lazy_selection, bool):
             raise InvalidParameterError(
                 f"The 'lazy_selection' parameter of AIM must be True or False. Got {self.lazy_selection!r}."
@@ -236,7 +245,9 @@ class AIM(MarginalSynthesizer):
             model = self._rounds(
                 data, dom, log, model, cands, coarsen, rho, sigma, epsilon, alpha, progress, start
             )
-        self.model_ = estimate(dom, log, iters=self.final_iters, warm_start=model)
+        self.model_ = estimate(
+            dom, log, iters=self.final_iters, warm_start=model, settle=self.final_settle
+        )
         self.coarsen_ = coarsen
 
     def _rounds(
