@@ -25,7 +25,7 @@ from dpsynth.pgm._junction import CandidateSizes
 from dpsynth.privacy.random import RandomState
 from dpsynth.progress import track
 from dpsynth.synth.marginal import MarginalSynthesizer, check_int, compress_domain
-from dpsynth.synth.mst import TARGET_WEIGHT, check_target_weight
+from dpsynth.synth.mst import check_target_weight
 from dpsynth.synth.registry import register
 
 Clique = tuple[str, ...]
@@ -120,8 +120,11 @@ class AIM(MarginalSynthesizer):
             24 columns, whose full 3-way workload would make every round score tens of
             thousands of candidates.
         target_weight: Weight of the workload marginals that contain the metadata's
-            ``target`` (≥ 1; the others weigh 1), so AIM measures more of what predicts the
-            target. Without a declared target, or with 1, the workload is unweighted.
+            ``target`` (≥ 1; the others weigh 1), so AIM favours what predicts the target.
+            Opt-in: 1 (the default) or no declared target leaves the workload unweighted.
+            A weight scales a candidate's score, penalty included, so it cannot make AIM
+            measure a target marginal whose expected noise exceeds its error (one over a
+            target with many bins).
         compress: Merge codes whose noisy one-way count is below 3σ before measuring
             anything else (MST's domain compression; not in the AIM paper).
         rounds: Initial number of rounds T; default 16·d (the paper's choice).
@@ -161,7 +164,7 @@ class AIM(MarginalSynthesizer):
         max_model_size: float = 80.0,
         max_cells: int = 10_000,
         max_workload: int | None = 2048,
-        target_weight: float = TARGET_WEIGHT,
+        target_weight: float = 1.0,
         compress: bool = False,
         rounds: int | None = None,
         max_rounds: int | None = None,

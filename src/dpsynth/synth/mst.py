@@ -39,7 +39,7 @@ Coarsening = dict[str, np.ndarray]
 #: total for the noisy counts of ``cliques`` (on the domain ``coarsen`` maps to, or the full
 #: one when None) and returns them as measurements.
 Measure = Callable[[Sequence[Clique], float, Coarsening | None, str], list[Measurement]]
-#: Default weight of the marginals that contain the metadata's target (MST's pairs, AIM's workload).
+#: Default weight of the pairs that contain the metadata's target in MST's selection.
 TARGET_WEIGHT = 2.0
 
 
