@@ -46,8 +46,12 @@ if TYPE_CHECKING:
     from dpsynth.data.discretize import Discretizer, _Coder
     from dpsynth.data.queries import CompiledWorkload
 
-#: Marginals counted per Spark job.
-BATCH = 50
+#: Dense cells (8 bytes each in every task) counted per Spark job.
+JOB_CELLS = 1 << 22
+#: A marginal with more cells is counted sparsely in each task.
+DENSE_CELLS = 1 << 22
+#: Rows coded per numpy step in a task (Arrow batches are gathered up to this many).
+STEP_ROWS = 1 << 16
 #: Range/halfspace queries counted per aggregation (keeps generated code small).
 DENSE_BATCH = 200
 #: Offending values shown per validation problem.
@@ -409,35 +413,158 @@ def code_expr(F: Any, coder: _Coder, c: SparkColumn) -> SparkColumn:
 def count_marginals(
     table: SparkTable, discretizer: Discretizer, sets: Sequence[tuple[str, ...]], sizes: Mapping[str, int]
 ) -> list[np.ndarray]:
-    """Raw counts of marginals (dense arrays, axes in each set's order), ``BATCH`` per Spark job.
+    """Raw counts of marginals (dense arrays, axes in each set's order).
 
     Not differentially private: only ``PrivateData`` (through ``io.marginal_counts_many``)
-    and evaluation call it. Each job reads the cached codes once and groups by
-    (marginal, flat cell index); only the non-empty cells' counts come back.
+    and evaluation call it. Each Spark job reads the cached codes once: every task counts
+    its rows into all of the job's marginals with numpy (:func:`_task_counter`, run by
+    ``mapInArrow``) and emits only its non-empty cells as (marginal, flat cell, count);
+    Spark sums those per cell, and only the sums come back. Marginals are packed into jobs
+    of at most ``JOB_CELLS`` dense cells; one with more than ``DENSE_CELLS`` cells is
+    counted sparsely in each task (its distinct cells only, bounded by the task's rows).
     """
     F = _pyspark()
     enc = table.encoded(discretizer)
-    out: list[np.ndarray] = []
-    for start in range(0, len(sets), BATCH):
-        batch = sets[start : start + BATCH]
-        keys = []
-        for i, s in enumerate(batch):
-            key: SparkColumn = F.lit(0).cast("long")
-            for a in s:  # row-major flat index, as numpy's ravel_multi_index
-                key = key * F.lit(sizes[a]) + F.col(_q(a)).cast("long")
-            keys.append(F.struct(F.lit(i).alias("q"), key.alias("k")))
-        rows = (enc.select(F.explode(F.array(*keys)).alias("c"))
-                .groupBy("c.q", "c.k").count().collect())
-        q = np.array([r[0] for r in rows], dtype=np.int64)
-        k = np.array([r[1] for r in rows], dtype=np.int64)
-        n = np.array([r[2] for r in rows], dtype=np.float64)
-        for i, s in enumerate(batch):
-            shape = tuple(sizes[a] for a in s)
+    _local_workers(enc.sparkSession)
+    names = list(enc.columns)
+    out: list[np.ndarray | None] = [None] * len(sets)
+    for job in _pack(sets, sizes):
+        plan = [([names.index(a) for a in sets[i]], [int(sizes[a]) for a in sets[i]]) for i in job]
+        counter = _task_counter(plan, [int(sizes[n]) for n in names], DENSE_CELLS, STEP_ROWS)
+        sums = (enc.mapInArrow(counter, "q int, k long, n long")
+                .groupBy("q", "k").agg(F.sum("n").alias("n")).toArrow())
+        q = sums.column("q").to_numpy()
+        k = sums.column("k").to_numpy()
+        n = sums.column("n").to_numpy().astype(np.float64)
+        order = np.argsort(q, kind="stable")
+        bounds = np.searchsorted(q[order], np.arange(len(job) + 1))
+        for j, i in enumerate(job):
+            shape = tuple(sizes[a] for a in sets[i])
             flat = np.zeros(math.prod(shape), dtype=np.float64)
-            sel = q == i
-            flat[k[sel]] = n[sel]
-            out.append(flat.reshape(shape))
-    return out
+            rows = order[bounds[j] : bounds[j + 1]]
+            flat[k[rows]] = n[rows]
+            out[i] = flat.reshape(shape)
+    return [a for a in out if a is not None]
+
+
+def _pack(sets: Sequence[tuple[str, ...]], sizes: Mapping[str, int]) -> list[list[int]]:
+    """Indices of ``sets`` in jobs of at most ``JOB_CELLS`` cells (a sparse marginal weighs a job)."""
+    jobs: list[list[int]] = []
+    used = JOB_CELLS
+    for i, s in enumerate(sets):
+        cells = min(math.prod(sizes[a] for a in s), JOB_CELLS)
+        if used + cells > JOB_CELLS:
+            jobs.append([])
+            used = 0
+        jobs[-1].append(i)
+        used += cells
+    return jobs
+
+
+def _local_workers(spark: SparkSession) -> None:
+    """On a local master, run Python workers with the driver's interpreter unless told otherwise.
+
+    pyspark's default worker is whatever ``python3`` is first on the PATH, which need not be
+    the environment dpsynth (and numpy, pyarrow) runs in; on one machine the driver's own
+    interpreter is always the right one. ``PYSPARK_PYTHON``, when set, is left to decide.
+    """
+    import sys
+
+    sc = spark.sparkContext
+    if "PYSPARK_PYTHON" not in os.environ and str(sc.master).startswith("local"):
+        sc.pythonExec = sys.executable
+
+
+def _task_counter(
+    plan: Sequence[tuple[Sequence[int], Sequence[int]]], sizes: Sequence[int], dense_cells: int, step_rows: int
+) -> Any:
+    """The function a Spark task runs on its Arrow batches of codes: counts of every marginal.
+
+    ``plan`` lists, per marginal, the code columns (positions in the batch) and their sizes;
+    ``sizes`` gives every column's number of codes (a code outside ``[0, size)`` or a NULL
+    is an error, never silently counted). The function yields Arrow batches of
+    (marginal ``q``, row-major flat cell ``k``, count ``n``), non-empty cells only, once
+    the task's rows are all read. It uses numpy and pyarrow only (no dpsynth): it is
+    shipped to the executors by value.
+    """
+    plan = [(list(map(int, c)), list(map(int, s))) for c, s in plan]
+    sizes = [int(n) for n in sizes]
+    cells = [math.prod(s) for _, s in plan]
+    dense = [q for q, n in enumerate(cells) if n <= dense_cells]
+    sparse = [q for q, n in enumerate(cells) if n > dense_cells]
+    offsets = [0]
+    for q in dense:
+        offsets.append(offsets[-1] + cells[q])
+    slot = {q: j for j, q in enumerate(dense)}
+    used = sorted({c for cols, _ in plan for c in cols})
+
+    def count(batches: Any) -> Any:
+        import numpy as np
+        import pyarrow as pa
+
+        acc = np.zeros(offsets[-1], dtype=np.int64)
+        keys: dict[int, list[np.ndarray]] = {q: [] for q in sparse}
+        vals: dict[int, list[np.ndarray]] = {q: [] for q in sparse}
+        held: dict[int, int] = dict.fromkeys(sparse, 0)
+
+        def merge(q: int) -> None:
+            k, inv = np.unique(np.concatenate(keys[q]), return_inverse=True)
+            v = np.bincount(inv, weights=np.concatenate(vals[q]), minlength=len(k))
+            keys[q], vals[q], held[q] = [k], [v.astype(np.int64)], len(k)
+
+        def step(pending: list[Any]) -> None:
+            chunk = pa.Table.from_batches(pending)
+            codes: dict[int, np.ndarray] = {}
+            for c in used:
+                col = chunk.column(c)
+                if col.null_count:
+                    raise ValueError(f"column {chunk.column_names[c]!r}: a NULL code reached the marginal count")
+                x = col.to_numpy().astype(np.intp)
+                if len(x) and (x.min() < 0 or x.max() >= sizes[c]):
+                    raise ValueError(f"column {chunk.column_names[c]!r}: a code outside [0, {sizes[c]})")
+                codes[c] = x
+            for q, (cols, dims) in enumerate(plan):
+                idx = codes[cols[0]] if cols else np.zeros(chunk.num_rows, dtype=np.intp)
+                for c, d in zip(cols[1:], dims[1:], strict=True):
+                    idx = idx * d + codes[c]
+                if q in keys:
+                    k, v = np.unique(idx, return_counts=True)
+                    keys[q].append(k)
+                    vals[q].append(v)
+                    held[q] += len(k)
+                    if held[q] > 4 * step_rows:
+                        merge(q)
+                else:
+                    j = slot[q]
+                    acc[offsets[j] : offsets[j + 1]] += np.bincount(idx, minlength=cells[q])
+
+        pending: list[Any] = []
+        rows = 0
+        for batch in batches:
+            if batch.num_rows:
+                pending.append(batch)
+                rows += batch.num_rows
+            if rows >= step_rows:
+                step(pending)
+                pending, rows = [], 0
+        if pending:
+            step(pending)
+        nz = np.flatnonzero(acc)
+        j = np.searchsorted(offsets, nz, side="right") - 1
+        parts = [(np.asarray(dense, dtype=np.int32)[j], nz - np.asarray(offsets)[j], acc[nz])]
+        for q in sparse:
+            if keys[q]:
+                merge(q)
+                k, v = keys[q][0], vals[q][0]
+                parts.append((np.full(len(k), q, dtype=np.int32), k, v))
+        for q_, k_, n_ in parts:
+            for a in range(0, len(k_), 1 << 20):
+                b = a + (1 << 20)
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(q_[a:b], pa.int32()), pa.array(k_[a:b], pa.int64()), pa.array(n_[a:b], pa.int64())],
+                    names=["q", "k", "n"])
+
+    return count
 
 
 # -- domain inference histograms -------------------------------------------------------------
