@@ -20,10 +20,11 @@ from the privacy boundary (``PrivateData``), as with the DuckDB engine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,9 +208,10 @@ class SparkTable:
         coders = discretizer._coders
         enc = self.frame.select(*[code_expr(F, coders[n], self.frame[_q(n)]).cast("int").alias(n)
                                   for n in discretizer.names])
-        enc = enc.persist(StorageLevel.MEMORY_AND_DISK)
-        counts = enc.agg(*[F.count_if(F.col(_q(n)).isNull()).alias(f"b{i}")
-                           for i, n in enumerate(discretizer.names)]).collect()[0] if discretizer.names else ()
+        with _plain_codegen(enc.sparkSession):  # the cache's plan is fixed here
+            enc = enc.persist(StorageLevel.MEMORY_AND_DISK)
+            counts = enc.agg(*[F.count_if(F.col(_q(n)).isNull()).alias(f"b{i}")
+                               for i, n in enumerate(discretizer.names)]).collect()[0] if discretizer.names else ()
         bad = [(n, int(k)) for n, k in zip(discretizer.names, counts, strict=True) if k]
         if bad:
             enc.unpersist()
@@ -235,6 +237,29 @@ class SparkTable:
     def __repr__(self) -> str:
         # Never show rows or their number.
         return f"SparkTable({self.source!r}, {len(self.columns)} columns)"
+
+
+@contextlib.contextmanager
+def _plain_codegen(spark: SparkSession) -> Iterator[None]:
+    """Whole-stage code generation off while a wide per-row query is planned and run.
+
+    Spark fuses a stage's expressions into one generated Java method. With the mappings of
+    dozens of columns (text parsing, category lookup, binning) that method outgrows the
+    size the JVM compiles to machine code (8,000 bytes of bytecode) and is interpreted,
+    several times slower; without fusion each expression gets its own small, compiled
+    method. (Measured on 1M rows × 24 columns, ``local[2]``: encoding 155 → 54 CPU-s,
+    validation 106 → 34 CPU-s.) The session's own setting is restored afterwards.
+    """
+    key = "spark.sql.codegen.wholeStage"
+    old = spark.conf.get(key, None)
+    spark.conf.set(key, "false")
+    try:
+        yield
+    finally:
+        if old is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, old)
 
 
 def _q(name: str) -> str:
@@ -712,7 +737,8 @@ def validate(table: SparkTable, domain: Domain) -> None:
             checks.append((c, "above", ok & (x > F.lit(float(c.upper)))))
         if c.integer:
             checks.append((c, "fraction", ok & (x != F.floor(_clamp(F, x, -1e18, 1e18)).cast("double"))))
-    row = table.frame.agg(F.count(F.lit(1)), *[F.count_if(cond) for *_, cond in checks]).collect()[0]
+    with _plain_codegen(table.frame.sparkSession):
+        row = table.frame.agg(F.count(F.lit(1)), *[F.count_if(cond) for *_, cond in checks]).collect()[0]
     n_rows, counts = int(row[0]), [int(v) for v in row[1:]]
     problems[:0] = rows_problems(table.source, n_rows)
     if n_rows > 0:
