@@ -340,9 +340,9 @@ def _arrow_batches(codes: np.ndarray, rows_per_batch: int, null_at: int | None =
 def _task_sums(counter, batches, cells):
     got = [np.zeros(n, dtype=np.int64) for n in cells]
     for b in counter(iter(batches)):
-        for q, k, n in zip(*(b.column(c).to_numpy() for c in ("q", "k", "n")), strict=True):
+        for m, k, n in zip(*(b.column(c).to_numpy() for c in ("q", "k", "n")), strict=True):
             assert n > 0  # only non-empty cells leave the task
-            got[q][k] += n
+            got[m][k] += n
     return got
 
 
@@ -379,7 +379,7 @@ def test_task_counter_dense_sparse_steps_and_empty_input():
 def test_counts_agree_across_jobs_sparse_marginals_and_empty_partitions(messy, spark, monkeypatch):
     # Tiny job and dense limits: the marginals spread over several Spark jobs and the larger
     # ones are counted sparsely; the rows spread over more partitions than some hold.
-    frame, domain, duck, _ = messy
+    frame, domain, _, _ = messy
     spk = sp.SparkTable.from_dataframe(spark.createDataFrame(frame.iloc[:40]).repartition(6))
     duck40 = Table.from_frame(frame.iloc[:40])
     monkeypatch.setattr(sp, "JOB_CELLS", 64)

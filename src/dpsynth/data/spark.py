@@ -1,9 +1,9 @@
-"""The Spark engine: the data layer's counting queries as Spark DataFrame aggregations.
+"""The Spark engine: the data layer's counting queries as Spark jobs.
 
 A :class:`SparkTable` is the Spark counterpart of :class:`~dpsynth.data.io.Table`: a Spark
 DataFrame whose every column is text, typed by the public metadata. It answers the same
-query plan as the DuckDB engine (marginal ``GROUP BY`` over the discretizer's codes,
-validation counts, the domain-inference histograms, the counting queries of
+query plan as the DuckDB engine (marginals over the discretizer's codes, validation
+counts, the domain-inference histograms, the counting queries of
 :mod:`dpsynth.data.queries`) and returns only aggregates to the driver; no private row is
 ever collected. :class:`~dpsynth.data.private.PrivateData` charges the budget and adds the
 noise on the driver, whatever the engine.
@@ -11,7 +11,9 @@ noise on the driver, whatever the engine.
 The per-column mappings (missing values, number parsing, category lookup, binning) are
 compiled from the same public parameters as the DuckDB SQL (``discretize._Coder``), with
 the same strict grammar, so both engines return identical counts (tests check it on the
-bundled data). Queries that need the rows themselves (nearest-neighbour votes, feature
+bundled data). Everything is Spark SQL except the marginal counts, which each task
+computes with numpy over Arrow batches of codes (the executors need numpy and pyarrow,
+not dpsynth). Queries that need the rows themselves (nearest-neighbour votes, feature
 sketches, DP-SGD batches) are refused on this engine.
 
 Reading a table, validating it and counting read private rows: call these functions only
