@@ -392,6 +392,8 @@ def test_counts_agree_across_jobs_sparse_marginals_and_empty_partitions(messy, s
     for c in cliques:
         np.testing.assert_array_equal(got[c], want[c], err_msg=str(c))
     assert got[()] == 40
+    # Encoding turns whole-stage code generation off for its own query only.
+    assert spark.conf.get("spark.sql.codegen.wholeStage") == "true"
     empty = sp.SparkTable.from_dataframe(spark.createDataFrame(frame.iloc[:0], schema=spk.frame.schema))
     zeros = marginal_counts_many(empty, disc, [("cat", "age")])[("cat", "age")]
     assert zeros.shape == (sizes["cat"], sizes["age"]) and not zeros.any()
