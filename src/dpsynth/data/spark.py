@@ -450,15 +450,29 @@ def count_marginals(
     of at most ``JOB_CELLS`` dense cells; one with more than ``DENSE_CELLS`` cells is
     counted sparsely in each task (its distinct cells only, bounded by the task's rows).
     """
-    F = _pyspark()
     enc = table.encoded(discretizer)
-    _local_workers(enc.sparkSession)
     names = list(enc.columns)
-    out: list[np.ndarray | None] = [None] * len(sets)
-    for job in _pack(sets, sizes):
-        plan = [([names.index(a) for a in sets[i]], [int(sizes[a]) for a in sets[i]]) for i in job]
-        counter = _task_counter(plan, [int(sizes[n]) for n in names], DENSE_CELLS, STEP_ROWS)
-        sums = (enc.mapInArrow(counter, "q int, k long, n long")
+    plan = [([names.index(a) for a in s], [int(sizes[a]) for a in s]) for s in sets]
+    flats = _cell_counts(enc, plan, [int(sizes[n]) for n in names])
+    return [f.reshape(tuple(sizes[a] for a in s)) for f, s in zip(flats, sets, strict=True)]
+
+
+def _cell_counts(
+    codes: DataFrame, plan: Sequence[tuple[list[int], list[int]]], sizes: Sequence[int]
+) -> list[np.ndarray]:
+    """Flat float64 counts of each (columns, sizes) entry of ``plan`` over integer code columns.
+
+    ``sizes[c]`` is the number of codes of ``codes``' column ``c``. One Spark job per pack
+    of at most ``JOB_CELLS`` cells: :func:`_task_counter` in every task, Spark's sum per
+    (entry, cell), the sums collected as Arrow.
+    """
+    F = _pyspark()
+    _local_workers(codes.sparkSession)
+    cells = [math.prod(d) for _, d in plan]
+    out: list[np.ndarray] = [np.zeros(0)] * len(plan)
+    for job in _pack(cells):
+        counter = _task_counter([plan[i] for i in job], sizes, DENSE_CELLS, STEP_ROWS)
+        sums = (codes.mapInArrow(counter, "q int, k long, n long")
                 .groupBy("q", "k").agg(F.sum("n").alias("n")).toArrow())
         q = sums.column("q").to_numpy()
         k = sums.column("k").to_numpy()
@@ -466,25 +480,24 @@ def count_marginals(
         order = np.argsort(q, kind="stable")
         bounds = np.searchsorted(q[order], np.arange(len(job) + 1))
         for j, i in enumerate(job):
-            shape = tuple(sizes[a] for a in sets[i])
-            flat = np.zeros(math.prod(shape), dtype=np.float64)
+            flat = np.zeros(cells[i], dtype=np.float64)
             rows = order[bounds[j] : bounds[j + 1]]
             flat[k[rows]] = n[rows]
-            out[i] = flat.reshape(shape)
-    return [a for a in out if a is not None]
+            out[i] = flat
+    return out
 
 
-def _pack(sets: Sequence[tuple[str, ...]], sizes: Mapping[str, int]) -> list[list[int]]:
-    """Indices of ``sets`` in jobs of at most ``JOB_CELLS`` cells (a sparse marginal weighs a job)."""
+def _pack(cells: Sequence[int]) -> list[list[int]]:
+    """Indices of entries with ``cells`` cells, in jobs of at most ``JOB_CELLS`` (a sparse one weighs a job)."""
     jobs: list[list[int]] = []
     used = JOB_CELLS
-    for i, s in enumerate(sets):
-        cells = min(math.prod(sizes[a] for a in s), JOB_CELLS)
-        if used + cells > JOB_CELLS:
+    for i, n in enumerate(cells):
+        w = min(n, JOB_CELLS)
+        if used + w > JOB_CELLS:
             jobs.append([])
             used = 0
         jobs[-1].append(i)
-        used += cells
+        used += w
     return jobs
 
 
@@ -764,7 +777,7 @@ def _examples(table: SparkTable, c: Column, cond: SparkColumn) -> str:
 def true_counts(table: SparkTable, workload: CompiledWorkload) -> list[np.ndarray]:
     """Raw counts of every group of a compiled workload, as ``queries.true_counts`` on ``X``.
 
-    Cell groups (marginals, the total) are one ``GROUP BY`` over the flat query index;
+    Cell groups (marginals, the total) are counted per task as the marginals are;
     ranges and halfspaces are ``count_if`` aggregations, ``DENSE_BATCH`` per job. Only
     ``PrivateData.answer_queries`` calls it, and adds noise before anything is released.
     """
@@ -791,16 +804,14 @@ def true_counts(table: SparkTable, workload: CompiledWorkload) -> list[np.ndarra
                          *[c.cast("long").alias(f"c{j}") for j, c in enumerate(codes)])
     counts = np.zeros(workload.m, dtype=np.float64)
     if workload.n_cell:
-        keys = []
-        for cols, strides, off in zip(workload._cell_cols, workload._cell_strides,
-                                      workload._cell_offsets, strict=True):
-            key: SparkColumn = F.lit(int(off)).cast("long")
-            for j, s in zip(cols, strides, strict=True):
-                key = key + F.col(f"c{int(j)}") * F.lit(int(s))
-            keys.append(key)
-        rows = named.select(F.explode(F.array(*keys)).alias("k")).groupBy("k").count().collect()
-        for k, n in rows:
-            counts[int(k)] = n
+        # Each cell group is a marginal over the columns' codes (missing code included),
+        # row-major as the workload's strides; counted per task as the marginals are.
+        plan = [([int(j) for j in cols], [workload.specs[int(j)].size for j in cols]) for cols in workload._cell_cols]
+        code_cols = named.select(*[F.col(f"c{j}").cast("int") for j in range(len(codes))])
+        with _plain_codegen(named.sparkSession):
+            flats = _cell_counts(code_cols, plan, [spec.size for spec in workload.specs])
+        for off, flat in zip(workload._cell_offsets, flats, strict=True):
+            counts[int(off) : int(off) + len(flat)] = flat
     conds: list[SparkColumn] = []
     for g, cols in workload._dense:
         if isinstance(g, qm.Ranges):
