@@ -11,7 +11,8 @@ noise on the driver, whatever the engine.
 The per-column mappings (missing values, number parsing, category lookup, binning) are
 compiled from the same public parameters as the DuckDB SQL (``discretize._Coder``), with
 the same strict grammar, so both engines return identical counts (tests check it on the
-bundled data). Everything is Spark SQL except the marginal counts, which each task
+bundled data). Everything is Spark SQL except the marginal counts (also the marginal
+queries of a counting workload), which each task
 computes with numpy over Arrow batches of codes (the executors need numpy and pyarrow,
 not dpsynth). Queries that need the rows themselves (nearest-neighbour votes, feature
 sketches, DP-SGD batches) are refused on this engine.
