@@ -13,8 +13,9 @@ compiled from the same public parameters as the DuckDB SQL (``discretize._Coder`
 the same strict grammar, so both engines return identical counts (tests check it on the
 bundled data). Everything is Spark SQL except the marginal counts (also the marginal
 queries of a counting workload), which each task computes with numpy over Arrow batches
-of codes (the executors need numpy and pyarrow, not dpsynth). Queries that need the rows themselves (nearest-neighbour votes, feature
-sketches, DP-SGD batches) are refused on this engine.
+of codes (the executors need numpy and pyarrow, not dpsynth). Queries that need the rows
+themselves (nearest-neighbour votes, feature sketches, DP-SGD batches) are refused on
+this engine.
 
 Reading a table, validating it and counting read private rows: call these functions only
 from the privacy boundary (``PrivateData``), as with the DuckDB engine.
