@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -321,3 +322,79 @@ def test_formatted_columns_read_alike_on_both_engines(spark):
     for key in duck:
         np.testing.assert_array_equal(spk[key], duck[key], err_msg=str(key))
     assert duck[("m",)].sum() == 30 and duck[("d",)].sum() == 30  # every row coded: clamped text reads back
+
+
+def _arrow_batches(codes: np.ndarray, rows_per_batch: int, null_at: int | None = None) -> list:
+    import pyarrow as pa
+
+    out = []
+    for a in range(0, len(codes), rows_per_batch):
+        part = codes[a : a + rows_per_batch]
+        cols = []
+        for j in range(codes.shape[1]):
+            mask = None if null_at is None else (np.arange(a, a + len(part)) == null_at)
+            cols.append(pa.array(part[:, j].astype(np.int32), pa.int32(), mask=mask))
+        out.append(pa.RecordBatch.from_arrays(cols, names=[f"c{j}" for j in range(codes.shape[1])]))
+    return out
+
+
+def _task_sums(counter, batches, cells):
+    got = [np.zeros(n, dtype=np.int64) for n in cells]
+    for b in counter(iter(batches)):
+        for m, k, n in zip(*(b.column(c).to_numpy() for c in ("q", "k", "n")), strict=True):
+            assert n > 0  # only non-empty cells leave the task
+            got[m][k] += n
+    return got
+
+
+def test_task_counter_dense_sparse_steps_and_empty_input():
+    # The per-task counter alone (no Spark): dense and sparse marginals, several numpy steps,
+    # sparse merges, the 0-way total, an empty task, and bad codes refused.
+    rng = np.random.default_rng(4)
+    sizes = [3, 50, 40, 7]
+    codes = np.stack([rng.integers(0, s, 5000) for s in sizes], axis=1)
+    codes[:, 1] = np.minimum(codes[:, 1], codes[:, 2])  # correlated columns, some cells empty
+    plan = [([0], [3]), ([1, 2], [50, 40]), ([3, 1, 2], [7, 50, 40]), ([], []), ([2, 0], [40, 3])]
+    cells = [3, 2000, 14000, 1, 120]
+    # dense up to 2000 cells: the 3-way marginal is counted sparsely; 700-row steps, merges at 2800 keys
+    counter = sp._task_counter(plan, sizes, dense_cells=2000, step_rows=700)
+    got = _task_sums(counter, _arrow_batches(codes, 300), cells)
+    for (cols, dims), g in zip(plan, got, strict=True):
+        want = np.zeros(dims, dtype=np.int64)
+        np.add.at(want, tuple(codes[:, c] for c in cols), 1) if cols else want.fill(len(codes))
+        np.testing.assert_array_equal(g, want.ravel())
+    assert got[3][0] == 5000
+    assert list(counter(iter([]))) == []
+    import pyarrow as pa
+
+    no_rows = pa.RecordBatch.from_arrays([pa.array([], pa.int32())] * 4, names=["c0", "c1", "c2", "c3"])
+    assert list(counter(iter([no_rows, no_rows]))) == []
+    with pytest.raises(ValueError, match="NULL code"):
+        list(counter(iter(_arrow_batches(codes[:20], 8, null_at=13))))
+    bad = codes[:20].copy()
+    bad[5, 2] = 40
+    with pytest.raises(ValueError, match=r"outside \[0, 40\)"):
+        list(counter(iter(_arrow_batches(bad, 8))))
+
+
+def test_counts_agree_across_jobs_sparse_marginals_and_empty_partitions(messy, spark, monkeypatch):
+    # Tiny job and dense limits: the marginals spread over several Spark jobs and the larger
+    # ones are counted sparsely; the rows spread over more partitions than some hold.
+    frame, domain, _, _ = messy
+    spk = sp.SparkTable.from_dataframe(spark.createDataFrame(frame.iloc[:40]).repartition(6))
+    duck40 = Table.from_frame(frame.iloc[:40])
+    monkeypatch.setattr(sp, "JOB_CELLS", 64)
+    monkeypatch.setattr(sp, "DENSE_CELLS", 30)
+    disc = Discretizer(domain)
+    cliques = [("cat",), ("age", "x"), ("t", "cat", "ord"), ("wide", "e"), ()]
+    sizes = disc.sizes
+    assert len(sp._pack([math.prod(sizes[a] for a in c) for c in cliques])) >= 3
+    want, got = marginal_counts_many(duck40, disc, cliques), marginal_counts_many(spk, disc, cliques)
+    for c in cliques:
+        np.testing.assert_array_equal(got[c], want[c], err_msg=str(c))
+    assert got[()] == 40
+    # Encoding turns whole-stage code generation off for its own query only.
+    assert spark.conf.get("spark.sql.codegen.wholeStage") == "true"
+    empty = sp.SparkTable.from_dataframe(spark.createDataFrame(frame.iloc[:0], schema=spk.frame.schema))
+    zeros = marginal_counts_many(empty, disc, [("cat", "age")])[("cat", "age")]
+    assert zeros.shape == (sizes["cat"], sizes["age"]) and not zeros.any()
