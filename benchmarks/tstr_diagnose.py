@@ -23,8 +23,10 @@ import json
 import resource
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,6 +39,37 @@ if not harness.DATASETS_DIR.exists():  # a git worktree beside the main checkout
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def load_split(name: str) -> tuple[Any, Path, dict, Any, Any, Any, str]:
+    """The harness's split 0 of a dataset: (dataset, train path, metadata, train, hold-out,
+    evaluation domain, target)."""
+    from dpsynth.data.domain import Domain
+
+    ds = harness.DATASETS[name]
+    train_p, hold_p, _ = harness.split_paths(ds, 0)
+    meta = json.loads((harness.METADATA_DIR / f"{name}.json").read_text())
+    train, hold = harness._read(train_p), harness._read(hold_p)
+    eval_domain = Domain.from_json(harness.evaluation_metadata(meta, [train, hold]))
+    return ds, train_p, meta, train, hold, eval_domain, ds.target or eval_domain.target
+
+
+def fit_capturing(model: Any, data: Any, budget: Any) -> Any:
+    """Fit ``model`` and return the bound data view its ``_fit`` received (research only:
+    the view answers exact marginals outside any budget)."""
+    captured = {}
+    inner = type(model)._fit
+
+    def _fit(self: Any, bound: Any) -> Any:
+        captured["data"] = bound
+        return inner(self, bound)
+
+    type(model)._fit = _fit  # type: ignore[method-assign]
+    try:
+        model.fit(data, budget)
+    finally:
+        type(model)._fit = inner  # type: ignore[method-assign]
+    return captured["data"]
 
 
 def main() -> None:
@@ -59,28 +92,14 @@ def main() -> None:
                     help="declare the harness's target in the domain the generator sees")
     args = ap.parse_args()
 
-    ds = harness.DATASETS[args.dataset]
-    train_p, hold_p, _ = harness.split_paths(ds, 0)
-    meta = json.loads((harness.METADATA_DIR / f"{args.dataset}.json").read_text())
-    train, hold = harness._read(train_p), harness._read(hold_p)
-    eval_domain = Domain.from_json(harness.evaluation_metadata(meta, [train, hold]))
-    target = ds.target or eval_domain.target
+    _, train_p, meta, train, hold, eval_domain, target = load_split(args.dataset)
     if args.target_in_domain:
         meta = {**meta, "target": target}
     data = PrivateData(str(train_p), Domain.from_json(meta))
     model = create(args.generator, random_state=args.seed, **json.loads(args.params))
-    captured = {}
-    inner = type(model)._fit
-
-    def _fit(self, bound):  # capture the bound data view (research only)
-        captured["data"] = bound
-        return inner(self, bound)
-
-    type(model)._fit = _fit  # type: ignore[method-assign]
     c0 = _cpu()
-    model.fit(data, PrivacyBudget(args.epsilon, 1e-5))
+    bound = fit_capturing(model, data, PrivacyBudget(args.epsilon, 1e-5))
     fit_cpu = _cpu() - c0
-    bound = captured["data"]
     n = int(model.estimated_rows)
 
     def tstr(frame) -> dict:
@@ -97,7 +116,8 @@ def main() -> None:
     codes = disc.encode_frame(train)
     out: dict = {"dataset": args.dataset, "generator": args.generator, "seed": args.seed,
                  "fit_cpu_s": round(fit_cpu, 1)}
-    out["synthetic"] = tstr(model.sample(n, random_state=args.seed))
+    synthetic = model.sample(n, random_state=args.seed)
+    out["synthetic"] = tstr(synthetic)
     out["binned"] = tstr(disc.decode(codes, rng))
     # Exact marginals on the model's own cliques (and every 1-way), on the compressed domain.
     gm = model.model_
@@ -118,8 +138,7 @@ def main() -> None:
     col = model.domain_[target]
     out["target_edges"] = None if col.edges is None else [round(float(e), 2) for e in col.edges]
     out["target_codes"] = disc.sizes[target]
-    y = disc.decode(model.model_.sample(n, rng) if coarsen is None else sample, rng)[target]
-    import pandas as pd
+    y = pd.to_numeric(synthetic[target], errors="coerce")
 
     real_y = pd.to_numeric(train[target], errors="coerce")
     out["target_real_quantiles"] = np.nanquantile(real_y, [0.5, 0.9, 0.99, 1.0]).round(1).tolist()

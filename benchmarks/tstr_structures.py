@@ -13,7 +13,6 @@ Usage:
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as harness
+from tstr_diagnose import fit_capturing, load_split
 
 if not harness.DATASETS_DIR.exists():  # a git worktree beside the main checkout
     harness.DATASETS_DIR = Path("/work/shared/datasets")
@@ -55,23 +55,10 @@ def main() -> None:
     from dpsynth.synth.registry import create
 
     name = sys.argv[1] if len(sys.argv) > 1 else "beijing"
-    ds = harness.DATASETS[name]
-    train_p, hold_p, _ = harness.split_paths(ds, 0)
-    meta = json.loads((harness.METADATA_DIR / f"{name}.json").read_text())
-    train, hold = harness._read(train_p), harness._read(hold_p)
-    ev = Domain.from_json(harness.evaluation_metadata(meta, [train, hold]))
-    target = ds.target or ev.target
+    _, train_p, meta, train, hold, ev, target = load_split(name)
     model = create("mst", random_state=0, target_weight=1.0)
-    captured = {}
-    inner = type(model)._fit
-
-    def _fit(self, bound):  # capture the bound data view (research only)
-        captured["data"] = bound
-        return inner(self, bound)
-
-    type(model)._fit = _fit  # type: ignore[method-assign]
-    model.fit(PrivateData(str(train_p), Domain.from_json(meta)), PrivacyBudget(1.0, 1e-5))
-    bound, gm, co = captured["data"], model.model_, model.coarsen_
+    bound = fit_capturing(model, PrivateData(str(train_p), Domain.from_json(meta)), PrivacyBudget(1.0, 1e-5))
+    gm, co = model.model_, model.coarsen_
     disc = Discretizer(model.domain_)
     n = int(model.estimated_rows)
     names = list(gm.domain.attrs)
