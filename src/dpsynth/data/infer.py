@@ -858,8 +858,12 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                    profile: _Profile | None, delta0: float) -> _Inferred:
     lower_known, upper_known = work.lower, work.upper
     dated = work.kind == "datetime"
-    if not typed and not dated and profile is not None and profile.non_negative():
-        lower_known = 0.0  # negatives too few to see: they are clamped to 0
+    floor = None
+    if not typed and not dated and profile is not None and profile.non_negative() and lower_known is None:
+        # Negatives too few to see: they are clamped to 0, and the lower bound is located at
+        # or above 0 (a column that starts far above 0 gets no empty bins below its values,
+        # whose measurement noise alone would put synthetic values there).
+        lower_known = floor = 0.0
     both_known = lower_known is not None and upper_known is not None
     # With a bound to locate, each row is counted twice: in its grid cell and in its decade
     # (a second, coarse histogram whose cells hold enough rows to be seen). A column whose
@@ -970,7 +974,13 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         if located is None:
             raise _BoundsNotFound(col.name)
         lower, upper, reliable, why = located
-        lower = lower if lower_known is None else float(lower_known)
+        if floor is not None:
+            lower = max(lower, floor)
+            if lower > floor and _mass_below(grid, noisy, live, decade_of, decades, noisy_dec, live_dec, sigma,
+                                                          lower):
+                lower = floor
+        elif lower_known is not None:
+            lower = float(lower_known)
         upper = upper if upper_known is None else float(upper_known)
     if work.integer:
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
@@ -1014,6 +1024,37 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
           f"{binned}", rho, total_rho, reliable, why)
     return _Inferred(new, impute=impute, fmt=work.format)
+
+
+def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of: np.ndarray,
+                decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float,
+                lower: float) -> bool:
+    """Whether rows show between 0 and a located lower bound (a non-negative column).
+
+    The lower bound of a column with no visible negatives is located at or above 0; it is
+    kept above 0 only when everything below it looks empty, each test at one standard
+    deviation: the decade holding 0 alone (zeros are common, and clamping them onto the
+    bound would move a whole atom), the decade just below the bound's alone (where a thin
+    lower tail lies), and the other decades below together with the grid cells of the
+    bound's own decade below it (a spread-out column whose first cell detected on its own
+    lies deep inside its values is not cut there). Any of them above that keeps 0: an empty
+    bin or two below the values costs less than a clamped tail. Post-processing of the
+    released counts.
+    """
+    blk = decade_of[int(np.searchsorted(grid, lower, side="right"))]
+    zero_blk = decade_of[int(np.searchsorted(grid, 0.0, side="right"))]
+    below = np.flatnonzero(live_dec & (decades < blk))
+    if below.size == 0:
+        return False
+    alone = {int(below[-1])} | {int(d) for d in below if decades[d] == zero_blk}
+    if any(float(noisy_dec[d]) > sigma for d in alone):
+        return True
+    rest = [int(d) for d in below if int(d) not in alone]
+    k = np.arange(len(noisy))
+    inside = live & (decade_of == blk) & (k >= 1) & (grid[np.clip(k, 0, len(grid) - 1)] <= lower)
+    tests = len(rest) + int(inside.sum())
+    total = float(noisy_dec[rest].sum() + noisy[inside].sum())
+    return tests > 0 and total > sigma * math.sqrt(tests)
 
 
 def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
