@@ -527,3 +527,50 @@ def test_run_streams_its_rows_and_reports_on_a_bounded_sample(files, tmp_path, m
     assert len(pd.read_csv(out / "synthetic.csv")) == 700
     page = (out / "report.html").read_text()
     assert "a fixed-seed sample of 300 of them" in page and "the first 300 of 700 rows" in page
+
+
+def test_run_writes_a_semicolon_file_back_with_semicolons(tmp_path):
+    # A file with decimal commas is semicolon-delimited: synthetic.csv keeps that delimiter,
+    # so its decimal commas need no quotes; `sample --delimiter` does the same for a model.
+    frame = make_small_frame(800)
+    data = tmp_path / "semi.csv"
+    frame.to_csv(data, index=False, sep=";", decimal=",")
+    meta = json.loads(json.dumps(SMALL_META))
+    meta["columns"][3]["format"] = {"decimal": ",", "thousands": "."}
+    meta_path = tmp_path / "meta.json"
+    meta_path.write_text(json.dumps(meta))
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(data), "-m", str(meta_path), "-g", "independent", "-e", "1", "-d", "1e-6",
+                            "--out-dir", str(out), "--random-state", "0", "-n", "200"])
+    assert r.exit_code == 0, r.output
+    text = (out / "synthetic.csv").read_text()
+    assert text.splitlines()[0] == "color;size;age;score;y"
+    assert '"' not in text
+    import pandas as pd
+
+    back = pd.read_csv(out / "synthetic.csv", sep=";", decimal=",")
+    assert list(back.columns) == ["color", "size", "age", "score", "y"] and len(back) == 200
+    assert back["score"].dropna().between(0, 1).all() and back["score"].notna().any()
+    s = tmp_path / "s.csv"
+    r = runner.invoke(app, ["sample", str(out / "model.dps"), "-n", "50", "-o", str(s), "--delimiter", ";"])
+    assert r.exit_code == 0, r.output
+    assert s.read_text().splitlines()[0] == "color;size;age;score;y"
+    for bad, target in (('"', "t.csv"), (";;", "t.csv"), (";", "t.parquet")):
+        r = runner.invoke(app, ["sample", str(out / "model.dps"), "-o", str(tmp_path / target), "--delimiter", bad])
+        assert r.exit_code == 2 and "--delimiter" in r.output and "Traceback" not in r.output, r.output
+    # A comma file still comes back with commas.
+    plain = tmp_path / "plain.csv"
+    frame.to_csv(plain, index=False)
+    out2 = tmp_path / "out2"
+    r = runner.invoke(app, ["run", str(plain), "-m", str(tmp_path / "meta_plain.json"), "-g", "independent"]
+                      if False else ["run", str(plain), "-g", "independent", "-e", "1", "-d", "1e-6",
+                                     "--out-dir", str(out2), "--random-state", "0", "-n", "20",
+                                     "-m", str(_plain_meta(tmp_path))])
+    assert r.exit_code == 0, r.output
+    assert (out2 / "synthetic.csv").read_text().splitlines()[0] == "color,size,age,score,y"
+
+
+def _plain_meta(tmp_path):
+    path = tmp_path / "meta_plain.json"
+    path.write_text(json.dumps(SMALL_META))
+    return path

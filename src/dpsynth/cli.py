@@ -344,6 +344,9 @@ def sample(
         "--condition", "-c",
         help="Only rows with COLUMN=VALUE, COLUMN=LOW..HIGH (either end may be empty) or COLUMN=A|B; repeatable.",
     )] = None,
+    delimiter: Annotated[str | None, typer.Option(
+        "--delimiter", help="CSV delimiter, e.g. ';' for decimal commas (default: ',' or a tab for .tsv).",
+    )] = None,
 ) -> None:
     """Sample synthetic rows from a fitted model (no budget spent), written in chunks (bounded memory)."""
     from dpsynth.data.output import output_format, sample_chunks, write_chunks
@@ -353,13 +356,38 @@ def sample(
     _check_rows(n)
     _check_output_file(output, "--output")
     output_format(output)  # a bad suffix fails before anything is sampled
+    if delimiter is not None and (output_format(output) != "csv" or len(delimiter) != 1 or delimiter in "\"\r\n"):
+        from dpsynth.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"--delimiter is one character other than a quote or a line break, for a CSV output. Got {delimiter!r}."
+        )
     conditions = conditions_from_strings(condition or [])
     model = Synthesizer.load(model_path)
     rows = n if n is not None else model.estimated_rows
     write_chunks(sample_chunks(model, rows, random_state=random_state, conditions=conditions or None), output,
-                 domain=model.domain_)
+                 domain=model.domain_, sep=delimiter)
     _state.wrote(output)
     out.print(f"{rows} synthetic rows written to {output}")
+
+
+def _input_delimiter(data: Path) -> str:
+    """The delimiter synthetic.csv is written with: the input CSV's own (``,``, ``;`` or ``|``).
+
+    Sniffed from the header line only (public). A semicolon file (decimal commas) comes
+    back with semicolons, so its numbers need no quoting; a tab-delimited or Parquet input,
+    or a header that cannot be read, gives a plain comma-separated file.
+    """
+    from dpsynth.data.io import sniff_header
+    from dpsynth.errors import DpsynthError
+
+    if data.suffix.lower() not in (".csv", ".txt") or not data.is_file():
+        return ","
+    try:
+        delim = sniff_header(data)[1]
+    except (DpsynthError, OSError, UnicodeDecodeError):  # the fit read it; any doubt gives the default
+        return ","
+    return delim if delim in (",", ";", "|") else ","
 
 
 @app.command()
@@ -421,7 +449,7 @@ def run(
                 have += len(kept[-1])
             yield chunk
 
-    write_chunks(chunks(), synth_path, domain=model.domain_)
+    write_chunks(chunks(), synth_path, domain=model.domain_, sep=None if parquet else _input_delimiter(data))
     _state.wrote(synth_path)
     _atomic_write_text(out_dir / "privacy_report.json", json.dumps(model.privacy_report.to_dict(), indent=2))
     _state.wrote(out_dir / "privacy_report.json")

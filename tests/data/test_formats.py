@@ -399,3 +399,27 @@ def test_decimal_commas_in_a_semicolon_file_without_metadata(tmp_path):
     assert back["betrag"].str.fullmatch(r"[0-9]{1,3}(\.[0-9]{3})*(,[0-9]+)? €").all()
     assert back["datum"].str.fullmatch(r"[0-9]{2}\.[0-9]{2}\.202[0-3]").all()
     assert 35 < np.median(_parse.numbers(dom["wert"], back["wert"])) < 65
+
+
+def test_a_declared_formatted_column_whose_bins_are_inferred_keeps_its_text():
+    # Declared bounds and format, no edges: the bin edges are inferred with DP, and the view
+    # the fit reads keeps each value in its format. Written back as a plain number, every
+    # value became unreadable and the fit stopped.
+    rng = np.random.default_rng(2)
+    n = 1500
+    text = [f"{v:.3f}".replace(".", ",") for v in rng.random(n)]
+    df = pd.DataFrame({"score": text, "g": rng.choice(["a", "b"], n)})
+    meta = {"columns": [
+        {"name": "score", "type": "numeric", "lower": 0, "upper": 1, "bins": 4,
+         "format": {"decimal": ",", "thousands": "."}},
+        {"name": "g", "type": "categorical", "categories": ["a", "b"]},
+    ]}
+    from dpsynth.data.private import PrivateData
+
+    for detail in ((), ("atoms", "step", "shape")):
+        data = PrivateData(Table.from_frame(df), Domain.from_json(meta), numeric_detail=detail)
+        model = create("independent", random_state=0).fit(data, BUDGET)
+        assert model.domain_["score"].edges is not None and len(model.domain_["score"].edges) >= 5
+        out = model.sample(500, random_state=0)
+        assert out["score"].between(0, 1).all() and out["score"].notna().all()
+        assert abs(model.estimated_rows - n) < 0.1 * n

@@ -1312,11 +1312,14 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
         lo = new.lower if new.lower is not None else (new.edges or (0.0,))[0]
         hi = new.upper if new.upper is not None else (new.edges or (0.0,))[-1]
         clamped = f"least(greatest({x}, {float(lo)!r}), {float(hi)!r})"
-        if new.format is not None and col.name in untyped:
+        if new.format is not None:
             # A formatted value is kept as written; beyond the bounds it becomes the bound's
-            # text in the format; a non-whole value of an integer column does not fit the type.
-            bad = f" OR {x} <> floor({x})" if new.integer else ""
-            parts.append(f"CASE WHEN {missing} OR {x} IS NULL{bad} THEN {on_missing} "
+            # text in the format; a non-whole value of an integer column whose type was
+            # inferred does not fit the type. (A declared column keeps its missing and
+            # unparseable values, as below: validation reports the latter.)
+            bad = f" OR {x} <> floor({x})" if new.integer and col.name in untyped else ""
+            on_bad = on_missing if col.name in untyped or inf.impute is not None else q
+            parts.append(f"CASE WHEN {missing} OR {x} IS NULL{bad} THEN {on_bad} "
                          f"WHEN {x} < {float(lo)!r} THEN {_sql_literal(bound_text(new, lo, upper=False))} "
                          f"WHEN {x} > {float(hi)!r} THEN {_sql_literal(bound_text(new, hi, upper=True))} "
                          f"ELSE {text} END AS {q}")

@@ -75,7 +75,8 @@ def sample_chunks(model: Any, n: int, *, random_state: Any = None, chunk_rows: i
 
 
 def write_chunks(
-    chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *, domain: Domain | None = None
+    chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *, domain: Domain | None = None,
+    sep: str | None = None,
 ) -> int:
     """Write frames (same columns) to one CSV or Parquet file, chosen by the suffix.
 
@@ -86,6 +87,8 @@ def write_chunks(
             text, integer columns as int64, numbers as float64, datetimes as timestamps),
             so that every chunk has the same types even if one is all missing; in a CSV,
             columns with a ``format`` are written in it (``$1,234.50``, ``12/31/2020``).
+        sep: A CSV's delimiter (default: by the suffix, ``,`` or a tab for ``.tsv``); a
+            file read with ``;`` (decimal commas) can be written back with it.
 
     Returns:
         The number of rows written.
@@ -93,7 +96,10 @@ def write_chunks(
     fmt = output_format(path)
     rows = 0
     if fmt == "csv":
-        sep = CSV_SUFFIXES[Path(path).suffix.lower()]
+        if sep is None:
+            sep = CSV_SUFFIXES[Path(path).suffix.lower()]
+        elif len(sep) != 1 or sep in "\"\r\n":
+            raise InvalidParameterError(f"A CSV delimiter is one character other than a quote or a line break. Got {sep!r}.")
         with atomic_open(path, newline="") as fh:
             for i, chunk in enumerate(chunks):
                 if domain is not None:
