@@ -483,3 +483,23 @@ def test_a_non_negative_column_far_above_zero_gets_its_lower_bound_located():
         assert (chol < lower).mean() <= 0.05  # a clamped lower tail stays thin
         located += lower > 0
     assert located >= 4, located  # 8 of these 12 fits; before, every fit kept 0
+
+
+def test_a_tail_spread_over_undetected_cells_still_gets_its_bins():
+    # A third of the values lie over 4,000–200,000, spread so thinly that no cell of the
+    # grid is detected on its own: the bin edges still follow it (before, they all fell
+    # below 4,000 and one bin held that third, decoded uniformly up to the bound). Exact
+    # zeros keep a bin of their own with no edges crowded into it.
+    rng = np.random.default_rng(8)
+    n = 4000
+    cost = np.where(rng.random(n) < 0.2, 0.0, rng.lognormal(8, 1.2, n)).round(2)
+    df = pd.DataFrame({"cost": cost, "age": rng.integers(18, 90, n), "sex": rng.choice(["F", "M"], n)})
+    df = df.astype(str).astype(object)
+    for seed in range(3):
+        new, _ = infer(df, seed, share=0.25)
+        edges = np.asarray(new["cost"].edges)
+        assert new["cost"].lower == 0 and edges[0] == 0
+        held = np.histogram(np.clip(cost, edges[0], edges[-1]), bins=edges)[0] / n
+        assert held[0] >= 0.15  # the zeros' own bin
+        assert held[1:].max() <= 0.12, (edges, held)  # no bin swallows the tail
+        assert not ((edges > 0) & (edges < 1e-3)).any()  # no edges inside the zeros' cell

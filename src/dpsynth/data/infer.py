@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.optimize import isotonic_regression
 
 from dpsynth.data._parse import (
     bound_text,
@@ -990,12 +991,24 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         edges = _quantile_edges(grid, np.clip(noisy, 0, None), lower, upper, work.bins or 32, work.integer,
                                 atom_min=_z(len(noisy)) * sigma)
     else:
-        # The whole-number cells of a typed grid are many: their clipped noise alone would
-        # pull edges towards them. Edges come from the public grid's cells, each kept only
-        # when its noisy count is detected (hard thresholding).
+        # Edges come from the public grid's cells (the whole-number cells of a typed grid are
+        # many: their clipped noise alone would pull edges towards them), read off the
+        # unclipped noisy counts: a tail spread over many cells none of which is detected on
+        # its own (a third of the rows over 4,000–100,000) still gets its share of the bins.
+        # Atoms need a cell detected on its own (hard thresholding).
+        # Below the first detected cell wider than a point (a lower bound kept at 0 under
+        # values that start at 89, or between exact zeros and the bulk), cells count only
+        # when detected: the cumulated noise of a long empty stretch would otherwise place
+        # edges in it. That stretch becomes one bin, its mass measured by the generator.
         sd = np.sqrt(var)
         kept = np.where(coarse > _z(len(coarse)) * np.maximum(sd, sigma), coarse, 0.0)
-        edges = _quantile_edges(coarse_grid, kept, lower, upper, work.bins or 32, work.integer)
+        hist = np.where(var > 0, coarse, 0.0)
+        cell_lo = np.concatenate([[-np.inf], coarse_grid])
+        cell_hi = np.concatenate([coarse_grid, [np.inf]])
+        wide = (kept > 0) & (cell_hi - cell_lo > 1e-3 * (upper - lower)) & (cell_hi > lower)
+        first = int(np.argmax(wide)) if wide.any() else 0
+        hist[:first] = kept[:first]
+        edges = _quantile_edges(coarse_grid, hist, lower, upper, work.bins or 32, work.integer, atom_hist=kept)
         # Atoms at whole numbers (hours = 40): a detected whole-number cell holding more
         # than a bin's worth keeps edges of its own.
         cells = np.arange(1, len(grid))
@@ -1236,31 +1249,59 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
 
 
 def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: float, bins: int,
-                    integer: bool, atom_min: float = 0.0) -> tuple[float, ...]:
+                    integer: bool, atom_min: float = 0.0, atom_hist: np.ndarray | None = None) -> tuple[float, ...]:
     """Bin edges at quantiles of a noisy grid histogram (mass uniform within each cell).
 
-    A sub-cell keeps edges of its own (an atom) when its mass exceeds a bin's worth and
-    ``atom_min`` (the count noise alone is unlikely to reach), so noise makes no atom.
+    ``hist`` may hold negative noisy counts: the quantiles are read off the monotone
+    least-squares fit of its cumulative sums, so zero-mean noise in empty cells neither adds
+    mass (as clipping each cell at zero would) nor makes the distribution function fall.
+    A sub-cell keeps edges of its own (an atom) when its mass in ``atom_hist`` (default
+    ``hist``) exceeds a bin's worth and ``atom_min`` (the count noise alone is unlikely to
+    reach), so noise makes no atom. The other bins sit at quantiles of the mass outside the
+    point-like atoms: edges spread over such an atom's cell, or just past it, would only make
+    empty bins, whose measurement noise then decodes to values no row has (0.0006 beside
+    exact zeros).
     """
     ext = np.concatenate([[lower], grid[(grid > lower) & (grid < upper)], [upper]])
     # Mass of each [ext[i], ext[i+1]) from the grid cells it lies in.
     cell_of = np.searchsorted(grid, ext[:-1], side="right")
-    mass = hist[cell_of]
     widths = np.diff(ext)
     cell_width = np.array([
         (grid[k] - grid[k - 1]) if 0 < k < len(grid) else w for k, w in zip(cell_of, widths, strict=True)
     ])
-    mass = mass * np.where(cell_width > 0, widths / cell_width, 0.0)
-    if mass.sum() <= 0:
-        edges = np.linspace(lower, upper, bins + 1)
-    else:
-        cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
-        qs = np.linspace(0, 1, bins + 1)
-        edges = np.interp(qs, cdf, ext)
+    share = np.where(cell_width > 0, widths / cell_width, 0.0)
+    mass = hist[cell_of] * share
+    amass = mass if atom_hist is None else atom_hist[cell_of] * share
     # Atoms: a sub-cell holding more than a bin's worth of mass (capital-gain = 0) keeps its
     # own edges, so its value is not smeared over a wide bin when decoded.
-    atoms = (np.flatnonzero(mass > max(mass.sum() / bins, atom_min)) if mass.sum() > 0
+    atoms = (np.flatnonzero(amass > max(amass.sum() / bins, atom_min)) if amass.sum() > 0
              else np.array([], dtype=int))
+    # The other bins are placed at quantiles of the mass outside the point-like atoms, cells
+    # narrower than a thousandth of the range (the cell of exact zeros): their own edges
+    # hold them, and a quantile inside or just past one would make a bin of almost no width.
+    # A wide cell holding more than a bin's worth keeps its share of the quantiles.
+    points = atoms[widths[atoms] <= 1e-3 * (upper - lower)]
+    rest = mass.copy()
+    rest[points] = 0.0
+    # The distribution function is the monotone least-squares fit of the noisy cumulative
+    # sums, pinned at 0 below the range: a stretch of empty cells (a lower bound kept at 0
+    # below values that start at 89) pools to no mass, where a running maximum would keep
+    # the highest excursion of its noise as phantom mass at the start.
+    raw = np.concatenate([[0.0], np.cumsum(rest)])
+    pin = np.ones_like(raw)
+    pin[0] = 1e12
+    cum = np.clip(isotonic_regression(raw, weights=pin).x, 0.0, None)
+    left = max(1, bins - len(points))
+    if cum[-1] <= 0:
+        edges = np.linspace(lower, upper, left + 1)
+    else:
+        cdf = cum / cum[-1]
+        qs = np.linspace(0, 1, left + 1)
+        k = np.clip(np.searchsorted(cdf, qs, side="left"), 1, len(ext) - 1)
+        lo_c, hi_c = cdf[k - 1], cdf[k]
+        rise = hi_c - lo_c
+        t = np.clip(np.where(rise > 0, (qs - lo_c) / np.where(rise > 0, rise, 1.0), 0.0), 0.0, 1.0)
+        edges = ext[k - 1] + t * (ext[k] - ext[k - 1])
     edges = np.concatenate([edges, ext[atoms], ext[atoms + 1]])
     if integer:
         # [a, b) holds the same integers as [⌈a⌉, ⌈b⌉): ceil keeps an atom at 0 as [0, 1).
