@@ -1048,11 +1048,11 @@ def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of
     kept above 0 only when everything below it looks empty, each test at one standard
     deviation: the decade holding 0 alone (zeros are common, and clamping them onto the
     bound would move a whole atom), the decade just below the bound's alone (where a thin
-    lower tail lies), and the other decades below together with the grid cells of the
-    bound's own decade below it (a spread-out column whose first cell detected on its own
-    lies deep inside its values is not cut there). Any of them above that keeps 0: an empty
-    bin or two below the values costs less than a clamped tail. Post-processing of the
-    released counts.
+    lower tail lies), the grid cells of the bound's own decade below it together (a
+    spread-out column whose first cell detected on its own lies deep inside its values,
+    ages 18–94 located at 25, is not cut there), and the other decades below together. Any
+    of them above that keeps 0: an empty bin or two below the values costs less than a
+    clamped tail. Post-processing of the released counts.
     """
     blk = decade_of[int(np.searchsorted(grid, lower, side="right"))]
     zero_blk = decade_of[int(np.searchsorted(grid, 0.0, side="right"))]
@@ -1062,12 +1062,12 @@ def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of
     alone = {int(below[-1])} | {int(d) for d in below if decades[d] == zero_blk}
     if any(float(noisy_dec[d]) > sigma for d in alone):
         return True
-    rest = [int(d) for d in below if int(d) not in alone]
     k = np.arange(len(noisy))
     inside = live & (decade_of == blk) & (k >= 1) & (grid[np.clip(k, 0, len(grid) - 1)] <= lower)
-    tests = len(rest) + int(inside.sum())
-    total = float(noisy_dec[rest].sum() + noisy[inside].sum())
-    return tests > 0 and total > sigma * math.sqrt(tests)
+    if inside.any() and float(noisy[inside].sum()) > sigma * math.sqrt(int(inside.sum())):
+        return True
+    rest = [int(d) for d in below if int(d) not in alone]
+    return bool(rest) and float(noisy_dec[rest].sum()) > sigma * math.sqrt(len(rest))
 
 
 def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
