@@ -1228,9 +1228,14 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
             if noisy[k] > z * sd[k]:
                 # One cell of slack: the next cell out is kept when its noisy count is
                 # above one standard deviation (a tail too thin to detect, not nothing).
-                if j > 0 and noisy[order[j - 1]] > sd[order[j - 1]]:
-                    return int(order[j - 1]), True
-                return int(k), True
+                pick = j - 1 if j > 0 and noisy[order[j - 1]] > sd[order[j - 1]] else j
+                # The cells beyond it, together: rows spread over many cells none of which is
+                # detected alone (ages 18–94 in a small table, first cell detected from the
+                # top at 40–50) show in their total; then the decade's edge holds the bound.
+                out = order[:pick]
+                if out.size and float(noisy[out].sum()) > 2.0 * math.sqrt(float((sd[out] ** 2).sum())):
+                    return int(order[0]), False
+                return int(order[pick]), True
         return int(order[0]), False
 
     order = np.arange(len(decades))
