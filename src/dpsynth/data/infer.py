@@ -1262,10 +1262,9 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
     mass (as clipping each cell at zero would) nor makes the distribution function fall.
     A sub-cell keeps edges of its own (an atom) when its mass in ``atom_hist`` (default
     ``hist``) exceeds a bin's worth and ``atom_min`` (the count noise alone is unlikely to
-    reach), so noise makes no atom. The other bins sit at quantiles of the mass outside the
-    point-like atoms: edges spread over such an atom's cell, or just past it, would only make
-    empty bins, whose measurement noise then decodes to values no row has (0.0006 beside
-    exact zeros).
+    reach), so noise makes no atom. The other bins sit at quantiles of the mass outside an
+    atom of exact zeros: edges spread over its cell, or just past it, would only make empty
+    bins, whose measurement noise then decodes to values no row has (0.0006 beside zeros).
     """
     ext = np.concatenate([[lower], grid[(grid > lower) & (grid < upper)], [upper]])
     # Mass of each [ext[i], ext[i+1]) from the grid cells it lies in.
@@ -1281,11 +1280,11 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
     # own edges, so its value is not smeared over a wide bin when decoded.
     atoms = (np.flatnonzero(amass > max(amass.sum() / bins, atom_min)) if amass.sum() > 0
              else np.array([], dtype=int))
-    # The other bins are placed at quantiles of the mass outside the point-like atoms, cells
-    # narrower than a thousandth of the range (the cell of exact zeros): their own edges
-    # hold them, and a quantile inside or just past one would make a bin of almost no width.
-    # A wide cell holding more than a bin's worth keeps its share of the quantiles.
-    points = atoms[widths[atoms] <= 1e-3 * (upper - lower)]
+    # The other bins are placed at quantiles of the mass outside an atom of exact zeros (the
+    # grid's cell [0, 0.001) holding more than a bin's worth): its own edges hold it, and a
+    # quantile inside or just past it would make a bin of almost no width. Any other cell
+    # holding more than a bin's worth keeps its share of the quantiles.
+    points = atoms[(ext[atoms] == 0.0) & (widths[atoms] <= 1e-3)]
     rest = mass.copy()
     rest[points] = 0.0
     # The distribution function is the monotone least-squares fit of the noisy cumulative
