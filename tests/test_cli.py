@@ -529,7 +529,7 @@ def test_run_streams_its_rows_and_reports_on_a_bounded_sample(files, tmp_path, m
     assert "a fixed-seed sample of 300 of them" in page and "the first 300 of 700 rows" in page
 
 
-def test_run_writes_a_semicolon_file_back_with_semicolons(tmp_path):
+def test_run_writes_a_semicolon_file_back_with_semicolons(files, tmp_path):
     # A file with decimal commas is semicolon-delimited: synthetic.csv keeps that delimiter,
     # so its decimal commas need no quotes; `sample --delimiter` does the same for a model.
     frame = make_small_frame(800)
@@ -537,7 +537,7 @@ def test_run_writes_a_semicolon_file_back_with_semicolons(tmp_path):
     frame.to_csv(data, index=False, sep=";", decimal=",")
     meta = json.loads(json.dumps(SMALL_META))
     meta["columns"][3]["format"] = {"decimal": ",", "thousands": "."}
-    meta_path = tmp_path / "meta.json"
+    meta_path = tmp_path / "meta_semi.json"
     meta_path.write_text(json.dumps(meta))
     out = tmp_path / "out"
     r = runner.invoke(app, ["run", str(data), "-m", str(meta_path), "-g", "independent", "-e", "1", "-d", "1e-6",
@@ -559,18 +559,9 @@ def test_run_writes_a_semicolon_file_back_with_semicolons(tmp_path):
         r = runner.invoke(app, ["sample", str(out / "model.dps"), "-o", str(tmp_path / target), "--delimiter", bad])
         assert r.exit_code == 2 and "--delimiter" in r.output and "Traceback" not in r.output, r.output
     # A comma file still comes back with commas.
-    plain = tmp_path / "plain.csv"
-    frame.to_csv(plain, index=False)
+    plain, plain_meta = files
     out2 = tmp_path / "out2"
-    r = runner.invoke(app, ["run", str(plain), "-m", str(tmp_path / "meta_plain.json"), "-g", "independent"]
-                      if False else ["run", str(plain), "-g", "independent", "-e", "1", "-d", "1e-6",
-                                     "--out-dir", str(out2), "--random-state", "0", "-n", "20",
-                                     "-m", str(_plain_meta(tmp_path))])
+    r = runner.invoke(app, ["run", str(plain), "-m", str(plain_meta), "-g", "independent", "-e", "1", "-d", "1e-6",
+                            "--out-dir", str(out2), "--random-state", "0", "-n", "20"])
     assert r.exit_code == 0, r.output
     assert (out2 / "synthetic.csv").read_text().splitlines()[0] == "color,size,age,score,y"
-
-
-def _plain_meta(tmp_path):
-    path = tmp_path / "meta_plain.json"
-    path.write_text(json.dumps(SMALL_META))
-    return path

@@ -349,19 +349,19 @@ def sample(
     )] = None,
 ) -> None:
     """Sample synthetic rows from a fitted model (no budget spent), written in chunks (bounded memory)."""
-    from dpsynth.data.output import output_format, sample_chunks, write_chunks
+    from dpsynth.data.output import check_delimiter, output_format, sample_chunks, write_chunks
     from dpsynth.synth._conditions import conditions_from_strings
     from dpsynth.synth.base import Synthesizer
 
     _check_rows(n)
     _check_output_file(output, "--output")
     output_format(output)  # a bad suffix fails before anything is sampled
-    if delimiter is not None and (output_format(output) != "csv" or len(delimiter) != 1 or delimiter in "\"\r\n"):
-        from dpsynth.errors import InvalidParameterError
+    if delimiter is not None:
+        check_delimiter(delimiter, "--delimiter")
+        if output_format(output) != "csv":
+            from dpsynth.errors import InvalidParameterError
 
-        raise InvalidParameterError(
-            f"--delimiter is one character other than a quote or a line break, for a CSV output. Got {delimiter!r}."
-        )
+            raise InvalidParameterError(f"--delimiter is for a CSV output; {output} is not one.")
     conditions = conditions_from_strings(condition or [])
     model = Synthesizer.load(model_path)
     rows = n if n is not None else model.estimated_rows

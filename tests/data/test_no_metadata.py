@@ -23,6 +23,7 @@ from dpsynth.errors import DpsynthError, InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
 from tests.data._noise import assert_gaussian_scale
+from tests.data._tables import clinic
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 
@@ -505,32 +506,11 @@ def test_a_tail_spread_over_undetected_cells_still_gets_its_bins():
         assert not ((edges > 0) & (edges < 1e-3)).any()  # no edges inside the zeros' cell
 
 
-def _clinic(n=4000, seed=7):
-    """A small clinic table (the one ``benchmarks/no_metadata_clinic.py`` builds)."""
-    rng = np.random.default_rng(seed)
-    age = rng.integers(18, 95, n)
-    sbp = np.clip(np.round(rng.normal(120 + 0.4 * (age - 50), 15)), 80, 220).astype(int)
-    sbp[rng.random(n) < 0.35] = 120
-    dbp = np.clip(np.round(sbp * 0.6 + rng.normal(5, 8)), 40, 140).astype(int)
-    admitted = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D")
-    bmi = np.round(rng.normal(27, 5, n), 1)
-    frame = pd.DataFrame({
-        "patient_id": np.arange(100000, 100000 + n), "age": age, "sex": rng.choice(["F", "M"], n), "sbp": sbp,
-        "dbp": dbp, "cholesterol": np.round(rng.lognormal(5.3, 0.2, n), 1), "admitted": admitted.strftime("%d/%m/%Y"),
-        "length_of_stay": rng.geometric(0.25, n) - 1,
-        "cost": np.round(np.where(rng.random(n) < 0.2, 0, rng.lognormal(8, 1.2, n)), 2),
-        "diagnosis": rng.choice(["I10", "E11", "J45", "I25", "N18", "F32"], n, p=[0.3, 0.2, 0.15, 0.15, 0.1, 0.1]),
-        "smoker": rng.choice([0, 1], n, p=[0.75, 0.25]), "bmi": bmi,
-    })
-    frame.loc[rng.random(n) < 0.08, "bmi"] = np.nan
-    return frame
-
-
 def test_rows_spread_beyond_the_first_detected_cell_keep_the_decade():
     # Ages 18–94 in a 4,000-row table of 11 columns: no cell of the log grid above 50 may be
     # detected on its own, but together the cells beyond the first detected one show the
     # rows there, and the decade's edge holds the bound. Before, the bound was 50 or 60 in
     # 2 of these 12 fits (a third to a half of the rows clamped, called "high confidence").
-    df = _clinic().astype(str).astype(object)
+    df = clinic().astype(str).astype(object)
     uppers = [infer(df, seed, share=0.25)[0]["age"].upper for seed in range(12)]
     assert min(uppers) >= 90, uppers

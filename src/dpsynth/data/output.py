@@ -74,6 +74,12 @@ def sample_chunks(model: Any, n: int, *, random_state: Any = None, chunk_rows: i
         left -= k
 
 
+def check_delimiter(sep: str, name: str = "A CSV delimiter") -> None:
+    """Refuse a CSV delimiter that is not one character other than a quote or a line break."""
+    if len(sep) != 1 or sep in "\"\r\n":
+        raise InvalidParameterError(f"{name} is one character other than a quote or a line break. Got {sep!r}.")
+
+
 def write_chunks(
     chunks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *, domain: Domain | None = None,
     sep: str | None = None,
@@ -98,8 +104,7 @@ def write_chunks(
     if fmt == "csv":
         if sep is None:
             sep = CSV_SUFFIXES[Path(path).suffix.lower()]
-        elif len(sep) != 1 or sep in "\"\r\n":
-            raise InvalidParameterError(f"A CSV delimiter is one character other than a quote or a line break. Got {sep!r}.")
+        check_delimiter(sep)
         with atomic_open(path, newline="") as fh:
             for i, chunk in enumerate(chunks):
                 if domain is not None:
