@@ -81,6 +81,15 @@ Column keys (``name`` and ``type`` are required):
     top-code such as ``99999``, the usual ``40`` hours). Each gets a code of its own and is
     decoded exactly. ``null`` or absent: found with DP (a thresholded noisy histogram of
     the exact values, whose δ is charged); ``[]``: none, and none are searched for.
+``rounding``
+    Numeric/datetime only: ``{"grids": [...], "shares": [...]}``, how round the non-zero
+    values are: ``shares[i]`` is the share of them whose coarsest grid among the nested
+    ``grids`` is ``grids[i]`` (each grid a whole multiple of the one before, the first one
+    the column's ``step``, ``1`` for an integer column without one). Amounts of which 12% are whole hundreds but not thousands read
+    ``{"grids": [1, 100, 1000], "shares": [0.7, 0.12, 0.18]}``. Decoding puts that share of
+    synthetic values on each grid (``40`` and ``100`` where a uniform draw on the step
+    would write ``37`` and ``113``). ``null`` or absent: read with DP from the same noisy
+    histogram that infers ``step`` (no further budget); absent when ``step`` is declared.
 ``density``
     Numeric/datetime only: ``{"edges": [...], "weights": [...]}``, a histogram of the
     column on cells finer than its bins. Decoding draws a value inside its bin from this
@@ -152,6 +161,7 @@ _COLUMN_KEYS = (
     "step",
     "atoms",
     "density",
+    "rounding",
     "format",
 )
 _DOMAIN_KEYS = (
@@ -322,6 +332,8 @@ class Column:
             if unknown, ``()`` for none.
         density: ``(edges, weights)``: a histogram on cells finer than the bins that
             decoding draws from within a bin; None for a uniform draw.
+        rounding: ``(grids, shares)``: the share of non-zero values whose coarsest grid
+            among the nested ``grids`` is each grid; None to leave values on ``step`` only.
         format: How values are written: a :class:`NumberFormat` (or its metadata object)
             for a numeric column, one of :data:`DATETIME_FORMATS` for a datetime column;
             None for plain numbers and ISO 8601.
@@ -344,6 +356,7 @@ class Column:
     step: float | None = None
     atoms: tuple[float, ...] | None = None
     density: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    rounding: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     format: NumberFormat | str | None = None
 
     def __post_init__(self) -> None:
@@ -463,10 +476,10 @@ class Column:
         return problems
 
     def _normalise_numeric_detail(self, numeric: bool) -> list[str]:
-        """Check and coerce ``step``, ``atoms`` and ``density``."""
+        """Check and coerce ``step``, ``atoms``, ``density`` and ``rounding``."""
         problems: list[str] = []
         set_ = object.__setattr__
-        for attr in ("step", "atoms", "density", "format"):
+        for attr in ("step", "atoms", "density", "rounding", "format"):
             if getattr(self, attr) is not None and not numeric:
                 problems.append(f"'{attr}' applies to numeric/datetime columns, not {self.kind}")
                 set_(self, attr, None)
@@ -512,7 +525,39 @@ class Column:
                     problems.append("'density' weights must be finite and >= 0")
                 else:
                     set_(self, "density", (edges, weights))
+        if self.rounding is not None:
+            problems.extend(self._normalise_rounding())
         return problems
+
+    def _normalise_rounding(self) -> list[str]:
+        """Check and coerce ``rounding`` (nested grids, shares of the non-zero values)."""
+        r = self.rounding
+        if isinstance(r, Mapping):
+            r = (r.get("grids"), r.get("shares"))
+        try:
+            g, w = r  # type: ignore[misc]
+            grids = tuple(float(_plain(x)) for x in g)
+            shares = tuple(float(_plain(x)) for x in w)
+        except (TypeError, ValueError):
+            return ["'rounding' must be {\"grids\": [...], \"shares\": [...]}"]
+        if len(grids) < 1 or len(shares) != len(grids):
+            return ["'rounding' needs as many shares as grids (at least one)"]
+        if not all(math.isfinite(x) and x > 0 for x in grids):
+            return ["'rounding' grids must be finite numbers > 0"]
+        if any(not (b > a and abs(b / a - round(b / a)) <= 1e-9 * (b / a)) for a, b in itertools.pairwise(grids)):
+            return ["'rounding' grids must be increasing, each a whole multiple of the one before"]
+        if self.integer is True and not all(x.is_integer() for x in grids):
+            return ["'rounding' grids of an integer column must be whole numbers"]
+        base = float(self.step) if self.step is not None else (1.0 if self.integer is True else None)
+        if base is None:
+            return ["'rounding' needs a 'step' (or an integer column): its first grid is the step"]
+        if abs(grids[0] - base) > 1e-9 * base:
+            return [f"'rounding' must start at the column's step {base:g}, got {grids[0]:g}"]
+        if any(not math.isfinite(x) or x < 0 for x in shares) or not sum(shares) > 0:
+            return ["'rounding' shares must be finite, >= 0 and not all 0"]
+        total = sum(shares)
+        object.__setattr__(self, "rounding", (grids, tuple(x / total for x in shares)))
+        return []
 
     @property
     def is_numeric(self) -> bool:
@@ -559,6 +604,11 @@ class Column:
             out["density"] = {
                 "edges": [_compact(e) for e in self.density[0]],
                 "weights": [_compact(w) for w in self.density[1]],
+            }
+        if self.rounding is not None:
+            out["rounding"] = {
+                "grids": [_compact(g) for g in self.rounding[0]],
+                "shares": [_compact(w) for w in self.rounding[1]],
             }
         if self.format is not None:
             out["format"] = self.format.to_dict() if isinstance(self.format, NumberFormat) else self.format

@@ -58,6 +58,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from dpsynth.data._parse import quote_ident, sql_missing, sql_number
@@ -101,6 +102,9 @@ EMPTY_Z = 1.0
 #: Relative weights of the three measurements in the numeric share (the fine histogram of
 #: :func:`measure_bins` replaces the shape measurement, at its weight).
 _WEIGHTS = {"atoms": 1.0, "step": 0.5, "shape": 2.0}
+#: A grid coarser than the step keeps a rounding share of its own when its cell of the step
+#: histogram clears this many sds (:func:`select_rounding`).
+ROUNDING_Z = 3.0
 #: The share of the noisy total a candidate grid must hold to be the column's step.
 STEP_COVERAGE = 0.98
 
@@ -307,6 +311,13 @@ def measure_pre(
                 accountant.notes.append(f"step of {name!r} inferred with DP: {found:g}")
             else:
                 accountant.notes.append(f"step of {name!r} inferred with DP: none")
+            base = col.step if col.step is not None else (1.0 if col.integer else None)
+            rounding = None if base is None else select_rounding(chain, noisy[:-1], base=base, sigma=sigma,
+                                                                bounds=(col.lower, col.upper))
+            if rounding is not None:
+                col = col.replace(rounding=rounding)
+                shown = ", ".join(f"{g:g}: {w:.0%}" for g, w in zip(*rounding, strict=True))
+                accountant.notes.append(f"rounding of {name!r} read from the same histogram: {shown}")
         bins = col.bins or DEFAULT_BINS
         if n_hat is not None and col.bins is None and col.edges is None:
             bins = resolvable_bins(n_hat, sigma_fit)
@@ -409,6 +420,44 @@ def select_step(chain: Sequence[float], noisy: np.ndarray, *, sigma: float) -> f
     on_grid = np.cumsum(y[::-1])[::-1][1:]  # rows on chain[j] or a coarser grid
     ok = np.flatnonzero(on_grid >= STEP_COVERAGE * total)
     return float(chain[int(ok[-1])]) if ok.size else None
+
+
+def select_rounding(chain: Sequence[float], noisy: np.ndarray, *, base: float, sigma: float,
+                    bounds: tuple[float | None, float | None] = (None, None)
+                    ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """How round the non-zero values are, read off the step histogram (post-processing).
+
+    ``noisy`` is the step histogram without its zero cell (``noisy[0]``: on no candidate
+    grid, ``noisy[j + 1]``: coarsest grid ``chain[j]``). Off-grid values and grids finer than
+    ``base`` (the column's step) count for ``base``. A coarser grid is kept only where its
+    noisy count clears :data:`ROUNDING_Z` sds. One that does not is left out of the grids
+    and its count dropped (merging it into a finer grid would add every empty cell's noise
+    to that grid's share), so decoding treats its values as the finer grid's, on it at the
+    rate a uniform draw gives, instead of avoiding it. Grids with no
+    non-zero multiple inside the public ``bounds`` are left out. Returns the kept grids from
+    ``base`` up with their shares (summing to 1), or None when no coarser grid is kept or
+    the total is lost in the noise.
+    """
+    y = np.asarray(noisy, dtype=np.float64)
+    if y.size != len(chain) + 1 or float(y.sum()) <= 10.0 * sigma * math.sqrt(y.size):
+        return None
+    at = [j for j, c in enumerate(chain) if abs(c - base) <= 1e-9 * base]
+    if not at:
+        return None
+    j0 = at[0]
+    grids, cells = [float(chain[j0])], [float(y[: j0 + 2].sum())]
+    lo, hi = bounds
+    top = max(abs(lo), abs(hi)) if lo is not None and hi is not None else math.inf
+    for j in range(j0 + 1, len(chain)):
+        if chain[j] > top:
+            break
+        if y[j + 1] >= ROUNDING_Z * sigma:
+            grids.append(float(chain[j]))
+            cells.append(float(y[j + 1]))
+    w = np.clip(np.asarray(cells), 0.0, None)
+    if len(grids) < 2 or not w.sum() > 0:
+        return None
+    return tuple(grids), tuple(float(x) for x in w / w.sum())
 
 
 def shape_cells(coder: _Coder) -> np.ndarray:
@@ -978,7 +1027,198 @@ def draw_in_bins(coder: _Coder, codes: np.ndarray, rng: np.random.Generator,
                     if not wrong.any():
                         break
             out[idx] = x
+    return round_in_bins(coder, out, rng)
+
+
+def round_in_bins(coder: _Coder, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Values of a column made as round as its ``rounding`` says, each within its bin (post-processing).
+
+    ``x`` are values on the column's grid (NaN where missing), as :func:`draw_in_bins` or a
+    generator that outputs numbers (after :func:`snap`) gives them. Atoms and zeros stay;
+    another value moves only inside its bin and, where the column has a within-bin
+    density, inside the stretch where that density is flat (:func:`_uniform_runs`), so the
+    counts and the shape the generator reproduced are kept (:func:`round_on_grids`).
+    Returns ``x`` unchanged for a column without ``rounding``.
+    """
+    col = coder.col
+    s = lattice_step(coder)
+    rounding = _rounding_ratios(col, s)
+    if rounding is None or s is None:
+        return x
+    x = np.asarray(x, dtype=np.float64).copy()
+    present = ~np.isnan(x)
+    atom = present & np.isin(x, np.asarray(col.atoms or (), dtype=np.float64))
+    move = np.flatnonzero(present & ~atom)
+    if move.size == 0:
+        return x
+    k = np.floor(x[move] / s + 0.5)
+    codes = coder.codes_of_numbers(x[move])
+    k0, k1 = _lattice_ranges(coder, s)
+    lo, hi = k0[codes], k1[codes]
+    if col.density is not None:
+        runs = _uniform_runs((np.asarray(col.density[0], dtype=np.float64) / s,
+                              np.asarray(col.density[1], dtype=np.float64)))
+        j = np.clip(np.searchsorted(runs, k, side="right") - 1, 0, runs.size - 2)
+        lo = np.maximum(lo, np.ceil(runs[j] - 1e-9))
+        hi = np.minimum(hi, np.ceil(runs[j + 1] - 1e-9) - 1.0)
+    inside = (lo <= k) & (k <= hi) & np.isfinite(lo) & np.isfinite(hi)
+    lo, hi = np.where(inside, lo, k), np.where(inside, hi, k)  # out of its range: stays put
+    moved = round_on_grids(k.astype(np.int64), lo.astype(np.int64), hi.astype(np.int64), rounding[0], rounding[1],
+                           rng, fixed=x[atom] / s)
+    x[move] = np.where(moved == k, x[move], np.round(moved * s, _decimals(s)))
+    return x
+
+
+def round_frame(frame: pd.DataFrame, domain: Domain, rng: np.random.Generator) -> pd.DataFrame:
+    """A synthetic frame whose numeric columns are as round as their ``rounding`` says (post-processing).
+
+    For generators that output numbers directly (GSD, the neural generators): each column
+    with ``rounding`` goes through :func:`round_in_bins` on the public bins of
+    :class:`~dpsynth.data.discretize.Discretizer`, so every value keeps its bin. Marginal
+    generators round while decoding (:func:`draw_in_bins`) and must not call this again.
+    """
+    from dpsynth.data.discretize import _Coder
+
+    out = frame
+    for col in domain:
+        if col.rounding is None or not col.is_numeric or col.name not in frame.columns:
+            continue
+        values = frame[col.name]
+        if col.kind == "datetime":
+            stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[us]")
+            x = stamps.astype(np.int64).astype(np.float64) / 1e6
+            x[np.isnat(stamps)] = np.nan
+        else:
+            x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        y = round_in_bins(_Coder.build(col), x, rng)
+        if np.array_equal(x, y, equal_nan=True):
+            continue
+        out = out.copy() if out is frame else out
+        present = ~np.isnan(y)
+        if col.kind == "datetime":
+            series = pd.Series(np.where(present, np.round(np.nan_to_num(y) * 1e6), 0).astype(np.int64)
+                               .astype("datetime64[us]"), index=frame.index)
+            series[~present] = pd.NaT
+        elif isinstance(values.dtype, pd.Int64Dtype) or pd.api.types.is_integer_dtype(values.dtype):
+            series = pd.Series(pd.arrays.IntegerArray(np.where(present, np.round(np.nan_to_num(y)), 0).astype(np.int64),
+                                                      ~present), index=frame.index)
+        else:
+            series = pd.Series(y, index=frame.index, dtype=np.float64)
+        out[col.name] = series
     return out
+
+
+def _rounding_ratios(col: Column, s: float | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The column's rounding grids as whole multiples of the decoding grid ``s``, with shares."""
+    if col.rounding is None or s is None:
+        return None
+    grids, shares = (np.asarray(a, dtype=np.float64) for a in col.rounding)
+    ratios = np.round(grids / s)
+    if abs(grids[0] - s) > 1e-9 * s or np.any(np.abs(grids / s - ratios) > 1e-6) or grids.size < 2:
+        return None
+    return ratios.astype(np.int64), shares
+
+
+def _uniform_runs(density: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Edges of the stretches over which a density is flat (its resolved shape's pieces).
+
+    Rounding moves a value only within its stretch, so the shape measured with DP is kept
+    at the resolution it was measured at; where the shape was not resolved (flat) values
+    round freely within the bin.
+    """
+    e, w = density
+    d = w / np.diff(e)
+    cut = np.abs(np.diff(d)) > 1e-3 * np.maximum(d[:-1], d[1:])
+    return np.concatenate([[e[0]], e[1:-1][cut], [e[-1]]])
+
+
+def _level(k: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+    """Per grid index, the coarsest rounding grid (its position in ``ratios``) it lies on; -1 for 0."""
+    lev = np.zeros(k.size, dtype=np.int64)
+    for i in range(1, ratios.size):
+        lev[k % ratios[i] == 0] = i
+    lev[k == 0] = -1
+    return lev
+
+
+def _nearest_multiple(k: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: int) -> np.ndarray:
+    """Per value, the nearest non-zero multiple of ``r`` in ``[lo, hi]`` (``k`` itself where none)."""
+    qlo, qhi = -((-lo) // r), hi // r
+    q = np.clip(np.floor(k / r + 0.5).astype(np.int64), qlo, qhi)
+    ok = (qlo <= qhi) & (q != 0)
+    return np.where(ok, q * r, k)
+
+
+def _shares_of(k: np.ndarray, fixed_lev: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+    lev = _level(k, ratios)
+    counts = np.bincount(np.concatenate([lev[lev >= 0], fixed_lev]), minlength=ratios.size)[: ratios.size]
+    return counts / max(1, int(counts.sum()))
+
+
+def rounding_rates(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Per grid, the probability that a value is rounded to it, for values uniform on the finest grid.
+
+    A value rounded to grid ``j`` lies on a coarser grid ``k`` (and no coarser) with
+    probability ``g_j/g_k − g_j/g_(k+1)``; the shares are solved for these rates from the
+    finest grid up (a triangular system), negatives clipped, the rates normalised.
+    """
+    g = np.asarray(ratios, dtype=np.float64)
+    nxt = np.append(g[1:], np.inf)
+    q = np.zeros(g.size)
+    for k in range(g.size):
+        came = sum(q[j] * (g[j] / g[k] - g[j] / nxt[k]) for j in range(k))
+        q[k] = max(0.0, (shares[k] - came) / (1.0 - g[k] / nxt[k]))
+    total = q.sum()
+    return q / total if total > 0 else np.eye(g.size)[0]
+
+
+def round_on_grids(k: np.ndarray, lo: np.ndarray, hi: np.ndarray, ratios: np.ndarray, shares: np.ndarray,
+                   rng: np.random.Generator, *, fixed: np.ndarray | None = None, passes: int = 3) -> np.ndarray:
+    """Grid indices rounded so that the non-zero values are about as round as ``shares`` say.
+
+    ``k`` are values drawn on the decoding grid (value ``k·s``), each free to move within
+    ``[lo, hi]`` (its bin's grid range); ``ratios[i]`` is rounding grid ``i`` in units of
+    ``s`` (``ratios[0] == 1``) and ``shares[i]`` the share of non-zero values whose coarsest
+    grid is ``i``. ``fixed`` are values that do not move (atoms, in units of ``s``): they count
+    towards the shares. Each value is rounded, as a person reporting an amount would, to grid
+    ``i`` with probability ``q_i`` (:func:`rounding_rates`; ``q_0``: kept as drawn), to the
+    nearest non-zero point of that grid inside its range (kept where there is none). A value
+    drawn in a narrow range is on a coarse grid as often as the draw puts it there, plus the
+    rounding; so a uniform column is left as it is. The rates are then corrected
+    (``passes`` − 1 times, multiplicatively, on the same uniforms) for the ranges too narrow
+    to hold a coarse point. Zeros stay zeros; bins are kept (post-processing).
+    """
+    k = np.asarray(k, dtype=np.int64).copy()
+    move = np.flatnonzero(k != 0)
+    if move.size == 0:
+        return k
+    fixed_lev = np.zeros(0, dtype=np.int64)
+    if fixed is not None and fixed.size:
+        fk = fixed[np.abs(fixed - np.round(fixed)) < 1e-6]
+        fixed_lev = _level(np.round(fk).astype(np.int64), ratios)
+        fixed_lev = fixed_lev[fixed_lev >= 0]
+    target = np.asarray(shares, dtype=np.float64)
+    q = rounding_rates(ratios, target)
+    u = rng.random(move.size)
+    km, lom, him = k[move], lo[move], hi[move]
+    moved = {i: _nearest_multiple(km, lom, him, int(ratios[i])) for i in range(1, ratios.size)}
+    best, best_err = km, np.inf
+    for p in range(max(1, passes)):
+        level = np.minimum(np.searchsorted(np.cumsum(q), u, side="right"), ratios.size - 1)
+        out = km.copy()
+        for i in range(1, ratios.size):
+            out = np.where(level == i, moved[i], out)
+        got = _shares_of(out, fixed_lev, ratios)
+        err = float(np.abs(got - target).sum())
+        if err < best_err:
+            best, best_err = out, err
+        if p + 1 < passes:
+            ratio = np.where(got > 0, target / np.maximum(got, 1e-12), 2.0)
+            q = q * np.clip(ratio, 0.5, 2.0)
+            q[0] = max(q[0], 0.0)
+            q = q / q.sum()
+    k[move] = best
+    return k
 
 
 __all__ = [
@@ -999,7 +1239,12 @@ __all__ = [
     "pre_todo",
     "refine_shape",
     "resolvable_bins",
+    "round_frame",
+    "round_in_bins",
+    "round_on_grids",
+    "rounding_rates",
     "select_atoms",
+    "select_rounding",
     "select_step",
     "shape_cells",
     "shape_todo",

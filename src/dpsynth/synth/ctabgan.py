@@ -453,6 +453,7 @@ class CTABGAN(Synthesizer):
     def _sample(self, n: int, rng: np.random.Generator, conditions: dict[int, int] | None = None) -> pd.DataFrame:
         import torch
 
+        from dpsynth.data.numeric import round_frame
         from dpsynth.synth import _ctabgan_train as tr
 
         enc = self.encoder_
@@ -464,7 +465,8 @@ class CTABGAN(Synthesizer):
             # Unconditional: conditions from the DP frequencies (the data's own law), as CTGAN samples.
             def draw(m: int) -> pd.DataFrame:
                 cond, _, _ = sampler.sample(m, gen, log=False)
-                return enc.decode(tr.generate(generator, enc, cond, self.embedding_dim, gen), rng)
+                return round_frame(enc.decode(tr.generate(generator, enc, cond, self.embedding_dim, gen), rng),
+                                   self.domain_, rng)
 
             if not self.calibrate:
                 return draw(n)
@@ -500,7 +502,7 @@ class CTABGAN(Synthesizer):
             span = enc.spans[enc.cond_columns[k]][0]
             rows[:, span.start:span.stop] = 0.0
             rows[:, span.start + code] = 1.0
-        return enc.decode(rows, rng)
+        return round_frame(enc.decode(rows, rng), self.domain_, rng)
 
     # -- persistence -----------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

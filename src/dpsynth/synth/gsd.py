@@ -34,7 +34,7 @@ import pandas as pd
 
 from dpsynth.data import queries as q
 from dpsynth.data.domain import Domain
-from dpsynth.data.numeric import snap
+from dpsynth.data.numeric import round_frame, snap
 from dpsynth.data.private import PrivateData
 from dpsynth.errors import InvalidParameterError, check_positive
 from dpsynth.privacy.random import RandomState, make_rng
@@ -355,7 +355,7 @@ class GSD(Synthesizer):
         N = len(X)
         # Systematic resampling: whole copies of the table, then distinct rows for the rest.
         idx = np.concatenate([np.tile(np.arange(N), n // N), rng.permutation(N)[: n % N]])
-        return decode_rows(X[rng.permutation(idx)], self.domain_)
+        return round_frame(decode_rows(X[rng.permutation(idx)], self.domain_), self.domain_, rng)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"n_hat": float(self.n_hat_)}, {"X": self.X_}

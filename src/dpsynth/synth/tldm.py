@@ -288,13 +288,14 @@ class TLDM(Synthesizer):
         import torch
 
         from dpsynth.data.discretize import Discretizer
+        from dpsynth.data.numeric import round_frame
         from dpsynth.synth._calibrate import calibrated_sample
 
         self._ensure_models()
         gen = torch.Generator().manual_seed(int(rng.integers(2**63)))
 
         def draw(m: int) -> pd.DataFrame:
-            return self._draw(m, gen)
+            return round_frame(self._draw(m, gen), self.domain_, rng)  # amounts as round as the real ones
 
         if not self.calibrate:
             return draw(n)
