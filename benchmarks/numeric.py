@@ -31,6 +31,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as harness
@@ -115,17 +118,42 @@ def _score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon, var
     res = evaluate_all(train, synth, eval_domain, target=target, holdout=hold, random_state=seed,
                        metrics=metrics)
     util = res.get("tstr_classification") or res.get("tstr_regression")
+    rounds = {c.name: _round_tvd(train[c.name], synth[c.name]) for c in eval_domain
+              if c.kind == "numeric" and c.name in synth.columns}
     row = {
         "dataset": dataset, "generator": generator, "epsilon": epsilon, "variant": variant, "seed": seed,
         "fit_s": round(fit_s, 2), "fit_cpu_s": round(fit_cpu, 2),
         "detection_auc": res["detection_auc"].value,
         "ks": res["ks_statistic"].value, "w1": res["wasserstein"].value,
         "tvd1": res["marginal_tvd_1way"].value, "tvd2": res["marginal_tvd_2way"].value,
+        "round_tvd": float(np.mean(list(rounds.values()))) if rounds else None,
         "tstr": None if util is None else util.value, "trtr": None if util is None else util.reference,
         "ks_cols": json.dumps({k: round(v["value"], 4) for k, v in res["ks_statistic"].details["per_column"].items()}),
+        "round_cols": json.dumps({k: round(v, 4) for k, v in rounds.items()}),
         "w1_cols": json.dumps({k: round(v["value"], 5) for k, v in res["wasserstein"].details["per_column"].items()}),
     }
     return row
+
+
+#: The public chain of grids a value's roundness is read on (as the step histogram's).
+ROUND_CHAIN = tuple(m * 10.0**e for e in range(-2, 7) for m in (1.0, 5.0))
+
+
+def _round_tvd(real, synth) -> float:
+    """TVD between the real and synthetic shares of non-zero values by coarsest grid of ROUND_CHAIN.
+
+    What a steward sees in the CSV: how many amounts are whole hundreds, thousands, tens….
+    """
+    def shares(s) -> np.ndarray:
+        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        v = v[np.isfinite(v) & (v != 0)]
+        cell = np.zeros(v.size, dtype=np.int64)
+        for j, g in enumerate(ROUND_CHAIN):
+            r = v / g
+            cell[np.abs(r - np.round(r)) < 1e-6] = j + 1
+        return np.bincount(cell, minlength=len(ROUND_CHAIN) + 1) / max(1, v.size)
+
+    return float(0.5 * np.abs(shares(real) - shares(synth)).sum())
 
 
 def main() -> None:
@@ -165,7 +193,7 @@ def main() -> None:
                                 w.writeheader()
                             w.writerow(row)
                         print({k: (round(x, 4) if isinstance(x, float) else x) for k, x in row.items()
-                               if k not in ("ks_cols", "w1_cols")}, flush=True)
+                               if k not in ("ks_cols", "w1_cols", "round_cols")}, flush=True)
 
 
 if __name__ == "__main__":

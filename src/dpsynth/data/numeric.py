@@ -1,9 +1,9 @@
-"""Numbers that look like the column they came from: atoms, precision and within-bin shape.
+"""Numbers that look like the column they came from: atoms, precision, roundness and within-bin shape.
 
 Marginal methods release counts over bins; a synthetic number is then drawn inside its
 bin. Drawn uniformly, it gives ``capital-gain = 7143`` where every real amount is round,
 ``0.0031`` where most real values are exactly 0, and splits a frequent whole number over
-its neighbours. This module owns how numbers are decoded, for every generator, from three
+its neighbours. This module owns how numbers are decoded, for every generator, from four
 public or DP-measured facts a :class:`~dpsynth.data.domain.Column` carries:
 
 * ``atoms``: values that occur exactly and often. Each gets a code of its own (so the
@@ -12,6 +12,9 @@ public or DP-measured facts a :class:`~dpsynth.data.domain.Column` carries:
   numbers for integer columns, multiples of ``step`` otherwise).
 * ``density``: a histogram on cells finer than the bins; a value is drawn inside its bin
   from the density's shape there (conditional on the bin), not uniformly.
+* ``rounding``: the share of non-zero values on each coarser grid of the step's chain
+  (whole hundreds, thousands); decoding rounds that share of values, within their bins
+  (:func:`round_in_bins`).
 
 Whatever the metadata leaves out is measured here with DP, called by
 :meth:`dpsynth.data.private.PrivateData.complete_domain` and charged to the fit's
@@ -22,7 +25,8 @@ accountant at :data:`NUMERIC_SHARE` of the budget left:
   (ρ, δ₀)-approximate zCDP; kept values must also hold :data:`ATOM_MIN_SHARE` of the rows;
 * step: a noisy histogram of, for each row, the coarsest grid of a public nested chain of
   candidates (``…, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, …``) the value lies on; the step is the
-  coarsest grid holding 98 % of the noisy total;
+  coarsest grid holding 98 % of the noisy total; the same noisy counts give ``rounding``
+  (:func:`select_rounding`, post-processing);
 * density: a noisy histogram over :data:`SHAPE_CELLS` sub-cells of every bin (geometric
   sub-cells in a bin spanning more than a factor 4, so long tails get shape too);
 * bins (opt-in part ``"bins"``, :func:`measure_bins`): instead, one noisy histogram on fine
@@ -1132,10 +1136,13 @@ def _uniform_runs(density: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return np.concatenate([[e[0]], e[1:-1][cut], [e[-1]]])
 
 
-def _level(k: np.ndarray, ratios: np.ndarray) -> np.ndarray:
-    """Per grid index, the coarsest rounding grid (its position in ``ratios``) it lies on; -1 for 0."""
-    lev = np.zeros(k.size, dtype=np.int64)
-    for i in range(1, ratios.size):
+def _level(k: np.ndarray, ratios: np.ndarray, start: int = 0) -> np.ndarray:
+    """Per grid index, the coarsest rounding grid (its position in ``ratios``) it lies on; -1 for 0.
+
+    ``start``: every index is known to lie on grid ``start`` (only coarser ones are tested).
+    """
+    lev = np.full(k.size, start, dtype=np.int64)
+    for i in range(start + 1, ratios.size):
         lev[k % ratios[i] == 0] = i
     lev[k == 0] = -1
     return lev
@@ -1147,12 +1154,6 @@ def _nearest_multiple(k: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: int) -> 
     q = np.clip(np.floor(k / r + 0.5).astype(np.int64), qlo, qhi)
     ok = (qlo <= qhi) & (q != 0)
     return np.where(ok, q * r, k)
-
-
-def _shares_of(k: np.ndarray, fixed_lev: np.ndarray, ratios: np.ndarray) -> np.ndarray:
-    lev = _level(k, ratios)
-    counts = np.bincount(np.concatenate([lev[lev >= 0], fixed_lev]), minlength=ratios.size)[: ratios.size]
-    return counts / max(1, int(counts.sum()))
 
 
 def rounding_rates(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -1201,17 +1202,22 @@ def round_on_grids(k: np.ndarray, lo: np.ndarray, hi: np.ndarray, ratios: np.nda
     q = rounding_rates(ratios, target)
     u = rng.random(move.size)
     km, lom, him = k[move], lo[move], hi[move]
-    moved = {i: _nearest_multiple(km, lom, him, int(ratios[i])) for i in range(1, ratios.size)}
+    # Row i: every value rounded to grid i (row 0: as drawn); and the grid each then lies on.
+    options = np.stack([km] + [_nearest_multiple(km, lom, him, int(ratios[i])) for i in range(1, ratios.size)])
+    level0 = _level(km, ratios)
+    levels = np.stack([level0] + [np.where(options[i] == km, level0, _level(options[i], ratios, i))
+                                  for i in range(1, ratios.size)])
+    cols = np.arange(km.size)
+    fixed_counts = np.bincount(fixed_lev, minlength=ratios.size)[: ratios.size]
     best, best_err = km, np.inf
     for p in range(max(1, passes)):
         level = np.minimum(np.searchsorted(np.cumsum(q), u, side="right"), ratios.size - 1)
-        out = km.copy()
-        for i in range(1, ratios.size):
-            out = np.where(level == i, moved[i], out)
-        got = _shares_of(out, fixed_lev, ratios)
+        lev = levels[level, cols]
+        counts = np.bincount(lev[lev >= 0], minlength=ratios.size)[: ratios.size] + fixed_counts
+        got = counts / max(1, int(counts.sum()))
         err = float(np.abs(got - target).sum())
         if err < best_err:
-            best, best_err = out, err
+            best, best_err = options[level, cols], err
         if p + 1 < passes:
             ratio = np.where(got > 0, target / np.maximum(got, 1e-12), 2.0)
             q = q * np.clip(ratio, 0.5, 2.0)
