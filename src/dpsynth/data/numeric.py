@@ -1221,7 +1221,6 @@ def round_on_grids(k: np.ndarray, lo: np.ndarray, hi: np.ndarray, ratios: np.nda
         if p + 1 < passes:
             ratio = np.where(got > 0, target / np.maximum(got, 1e-12), 2.0)
             q = q * np.clip(ratio, 0.5, 2.0)
-            q[0] = max(q[0], 0.0)
             q = q / q.sum()
     k[move] = best
     return k
