@@ -253,3 +253,17 @@ def test_empty_table_is_refused(small_domain, small_frame):
 
     with pytest.raises(InvalidDataError, match="no rows"):
         PrivateData(small_frame.iloc[:0], small_domain)
+
+
+def test_rows_are_rounded_once_so_copies_stay_copies(small_frame, small_domain):
+    # Rounding shares on 'age': each distinct row of the fitted table is rounded once, so
+    # sampling more rows than the table holds repeats rows exactly instead of making near-copies.
+    model = create("gsd", random_state=0, **FAST_PARAMS["gsd"]).fit(
+        PrivateData(small_frame, small_domain, numeric_detail=()), 3.0)
+    age = model.domain_["age"]
+    model.domain_ = model.domain_.with_columns([age.replace(rounding=((1.0, 10.0), (0.2, 0.8)))])
+    n_rows = FAST_PARAMS["gsd"]["synthetic_rows"]
+    out = model.sample(4 * n_rows, random_state=0)
+    assert len(out.drop_duplicates()) <= n_rows
+    ages = out["age"].dropna().to_numpy(dtype=float)
+    assert np.mean(ages % 10 == 0) > 0.5  # the shares are applied (a uniform draw gives ≈ 10%)

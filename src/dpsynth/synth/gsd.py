@@ -355,7 +355,10 @@ class GSD(Synthesizer):
         N = len(X)
         # Systematic resampling: whole copies of the table, then distinct rows for the rest.
         idx = np.concatenate([np.tile(np.arange(N), n // N), rng.permutation(N)[: n % N]])
-        return round_frame(decode_rows(X[rng.permutation(idx)], self.domain_), self.domain_, rng)
+        # The table's rows are rounded once (amounts as round as the real ones), so the copies
+        # of a row stay copies: rounding each copy apart would only add near-duplicates.
+        rows = round_frame(decode_rows(X, self.domain_), self.domain_, rng)
+        return rows.iloc[rng.permutation(idx)].reset_index(drop=True)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"n_hat": float(self.n_hat_)}, {"X": self.X_}
