@@ -88,22 +88,18 @@ def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str
         if couple is not None and couple != COUPLE:
             name = f"{variant}-couple{couple:g}"
         rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon, name, seed, fit_s, fit_cpu))
-    if shape_ablation and "shape" in VARIANTS[variant]:
-        # The same fit decoded uniformly within bins: what the within-bin shape buys.
+    # The same fit sampled with one decoding part removed (decoding is post-processing): what
+    # the within-bin shape, or the rounding shares, buy.
+    ablations = [("density", f"{variant}-shape-decoded-uniform", shape_ablation and "shape" in VARIANTS[variant]),
+                 ("rounding", f"{variant}-no-rounding", rounding_ablation and "step" in VARIANTS[variant])]
+    for attr, name, wanted in ablations:
+        if not wanted:
+            continue
         fitted = model.domain_
-        model.domain_ = fitted.with_columns([c.replace(density=None) for c in fitted if c.density is not None])
+        model.domain_ = fitted.with_columns([c.replace(**{attr: None}) for c in fitted if getattr(c, attr) is not None])
         synth = model.sample(n, random_state=seed)[list(eval_domain.names)]
         model.domain_ = fitted
-        rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon,
-                           f"{variant}-shape-decoded-uniform", seed, fit_s, fit_cpu))
-    if rounding_ablation and "step" in VARIANTS[variant]:
-        # The same fit decoded with values on their step only: what the rounding shares buy.
-        fitted = model.domain_
-        model.domain_ = fitted.with_columns([c.replace(rounding=None) for c in fitted if c.rounding is not None])
-        synth = model.sample(n, random_state=seed)[list(eval_domain.names)]
-        model.domain_ = fitted
-        rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon,
-                           f"{variant}-no-rounding", seed, fit_s, fit_cpu))
+        rows.append(_score(train, hold, synth, eval_domain, ds, dataset, generator, epsilon, name, seed, fit_s, fit_cpu))
     return rows
 
 

@@ -507,16 +507,11 @@ class Column:
                 else:
                     set_(self, "atoms", tuple(sorted({float(a) for a in conv if a is not None})))
         if self.density is not None:
-            d = self.density
-            if isinstance(d, Mapping):
-                d = (d.get("edges"), d.get("weights"))
-            try:
-                e, w = d  # type: ignore[misc]
-                edges = tuple(float(_plain(x)) for x in e)
-                weights = tuple(float(_plain(x)) for x in w)
-            except (TypeError, ValueError):
+            pair = _two_lists(self.density, "edges", "weights")
+            if pair is None:
                 problems.append("'density' must be {\"edges\": [...], \"weights\": [...]}")
             else:
+                edges, weights = pair
                 if len(edges) < 2 or len(weights) != len(edges) - 1:
                     problems.append("'density' needs n + 1 edges and n weights")
                 elif any(b <= a for a, b in itertools.pairwise(edges)) or not all(map(math.isfinite, edges)):
@@ -531,15 +526,10 @@ class Column:
 
     def _normalise_rounding(self) -> list[str]:
         """Check and coerce ``rounding`` (nested grids, shares of the non-zero values)."""
-        r = self.rounding
-        if isinstance(r, Mapping):
-            r = (r.get("grids"), r.get("shares"))
-        try:
-            g, w = r  # type: ignore[misc]
-            grids = tuple(float(_plain(x)) for x in g)
-            shares = tuple(float(_plain(x)) for x in w)
-        except (TypeError, ValueError):
+        pair = _two_lists(self.rounding, "grids", "shares")
+        if pair is None:
             return ["'rounding' must be {\"grids\": [...], \"shares\": [...]}"]
+        grids, shares = pair
         if len(grids) < 1 or len(shares) != len(grids):
             return ["'rounding' needs as many shares as grids (at least one)"]
         if not all(math.isfinite(x) and x > 0 for x in grids):
@@ -656,6 +646,17 @@ class Column:
             raise MetadataError([f"column {label!r}: {p}" for p in problems])
         assert col is not None
         return col
+
+
+def _two_lists(value: Any, first: str, second: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """``{first: [...], second: [...]}`` or a pair of sequences as two tuples of floats (None if not)."""
+    if isinstance(value, Mapping):
+        value = (value.get(first), value.get(second))
+    try:
+        a, b = value
+        return tuple(float(_plain(x)) for x in a), tuple(float(_plain(x)) for x in b)
+    except (TypeError, ValueError):
+        return None
 
 
 def _plain(value: Any) -> Any:

@@ -1073,6 +1073,16 @@ def round_in_bins(coder: _Coder, x: np.ndarray, rng: np.random.Generator) -> np.
     return x
 
 
+def numbers_of(values: pd.Series, col: Column) -> np.ndarray:
+    """A numeric column's values as floats (datetimes as epoch seconds), NaN where missing or unparsable."""
+    if col.kind == "datetime":
+        stamps = pd.to_datetime(values, errors="coerce")
+        out = stamps.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64) / 1e6
+        out[stamps.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def round_frame(frame: pd.DataFrame, domain: Domain, rng: np.random.Generator) -> pd.DataFrame:
     """A synthetic frame whose numeric columns are as round as their ``rounding`` says (post-processing).
 
@@ -1088,12 +1098,7 @@ def round_frame(frame: pd.DataFrame, domain: Domain, rng: np.random.Generator) -
         if col.rounding is None or not col.is_numeric or col.name not in frame.columns:
             continue
         values = frame[col.name]
-        if col.kind == "datetime":
-            stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[us]")
-            x = stamps.astype(np.int64).astype(np.float64) / 1e6
-            x[np.isnat(stamps)] = np.nan
-        else:
-            x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        x = numbers_of(values, col)
         y = round_in_bins(_Coder.build(col), x, rng)
         if np.array_equal(x, y, equal_nan=True):
             continue
@@ -1240,6 +1245,7 @@ __all__ = [
     "measure_bins",
     "measure_pre",
     "measure_shape",
+    "numbers_of",
     "plan_rho",
     "pre_todo",
     "refine_shape",

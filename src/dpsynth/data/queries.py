@@ -50,6 +50,7 @@ import pandas as pd
 
 from dpsynth.data.discretize import Discretizer, value_range
 from dpsynth.data.domain import Domain
+from dpsynth.data.numeric import numbers_of
 from dpsynth.errors import InvalidParameterError
 
 #: Thresholds of one column: a list of numbers or an array.
@@ -353,14 +354,7 @@ def encode_rows(frame: pd.DataFrame, domain: Domain) -> np.ndarray:
     X = codes.astype(np.float64)
     for j, col in enumerate(domain):
         if col.is_numeric:
-            s = frame[col.name]
-            if col.kind == "datetime":
-                v = pd.to_datetime(s).to_numpy(dtype="datetime64[us]")
-                x = v.astype(np.int64).astype(np.float64) / 1e6
-                x[np.isnat(v)] = np.nan
-            else:
-                x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            X[:, j] = x
+            X[:, j] = numbers_of(frame[col.name], col)
     return X
 
 

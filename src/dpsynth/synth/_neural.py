@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dpsynth.data.domain import Column, Domain, category_key
-from dpsynth.data.numeric import snap
+from dpsynth.data.numeric import numbers_of, snap
 from dpsynth.errors import InvalidDataError
 
 
@@ -111,9 +111,7 @@ class TableCodec:
                     continue
                 out[np.arange(n), block.start + codes] = 1.0
                 continue
-            x = _as_seconds(values) if col.kind == "datetime" else pd.to_numeric(values, errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            x = numbers_of(values, col)
             miss = miss | np.isnan(x)
             if miss.any() and not col.nullable:
                 problems.append(f"column {col.name!r}: {int(miss.sum())} missing value(s) but the column is not nullable")
@@ -202,13 +200,6 @@ def _edges(col: Column) -> np.ndarray:
         e = e.copy()
         e[-1] = max(e[-1], top)
     return np.unique(e)
-
-
-def _as_seconds(values: pd.Series) -> np.ndarray:
-    ts = pd.to_datetime(values, errors="coerce")
-    out = ts.to_numpy(dtype="datetime64[us]").astype(np.int64).astype(np.float64) / 1e6
-    out[ts.isna().to_numpy()] = np.nan
-    return out
 
 
 # -- models -------------------------------------------------------------------------------
