@@ -140,13 +140,12 @@ def _round_tvd(real, synth) -> float:
 
     What a steward sees in the CSV: how many amounts are whole hundreds, thousands, tens….
     """
+    from dpsynth.data.numeric import grid_cells
+
     def shares(s) -> np.ndarray:
         v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         v = v[np.isfinite(v) & (v != 0)]
-        cell = np.zeros(v.size, dtype=np.int64)
-        for j, g in enumerate(ROUND_CHAIN):
-            r = v / g
-            cell[np.abs(r - np.round(r)) < 1e-6] = j + 1
+        cell = grid_cells(ROUND_CHAIN, v)  # the step histogram's own cells
         return np.bincount(cell, minlength=len(ROUND_CHAIN) + 1) / max(1, v.size)
 
     return float(0.5 * np.abs(shares(real) - shares(synth)).sum())
