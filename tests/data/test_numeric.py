@@ -454,3 +454,54 @@ def test_a_zero_heavy_column_gets_no_step_coarser_than_its_values():
     y = np.where(rng.random(n) < 0.5, 0.0, rng.integers(1, 28, n).astype(float))
     got, _ = _fit_detail(pd.DataFrame({"snow": y}), dom, seed=0, parts=("step",))
     assert got["snow"].step == 1.0
+
+
+def test_small_values_lie_on_no_coarse_grid():
+    # 0.013 / 5,000,000 rounds to 0 within any tolerance, but it is no multiple of it: a
+    # rate column had been read as recorded in steps of 5,000,000 and decoded as all zeros.
+    chain = (0.001, 0.005, 0.01, 1.0, 5_000_000.0)
+    cells = numeric.grid_cells(chain, np.array([0.013, 0.01, 0.005, 2.0, 1e7, 0.00012345]))
+    assert cells.tolist() == [1, 3, 2, 4, 5, 0]
+
+
+def test_step_chain_leaves_out_grids_with_no_multiple_in_the_bounds():
+    rate = Column("r", kind="numeric", lower=0.0, upper=1.0)
+    assert numeric.step_chain(rate)[-1] == 1.0 and len(numeric.step_chain(rate)) == 9
+    wide = Column("w", kind="numeric", lower=-2_000.0, upper=50.0)
+    assert numeric.step_chain(wide)[-1] == 1_000.0
+    assert numeric.step_chain(Column("u", kind="numeric")) == numeric.step_candidates(Column("u", kind="numeric"))
+
+
+def test_a_clean_grid_held_by_few_rows_is_found_and_continuous_values_never_get_one():
+    # A rate on {0.2, 0.4, …, 1} (1,000 non-zero rows) and the same rows off every grid,
+    # under the noise (σ = 144 per cell) a 13-column table without metadata gives the step
+    # histogram at ε = 1. The coverage of the noisy total alone never found the grid.
+    rate = Column("r", kind="numeric", lower=0.0, upper=1.0)
+    chain = numeric.step_chain(rate)
+    on = np.bincount(numeric.grid_cells(chain, np.array([0.2, 0.4, 0.6, 0.8, 1.0])),
+                     weights=np.full(5, 200.0), minlength=len(chain) + 1)
+    off = np.bincount(numeric.grid_cells(chain, np.array([0.1234567])), weights=[1_000.0], minlength=len(chain) + 1)
+    rng = np.random.default_rng(0)
+    sigma, trials = 144.0, 400
+    found = [numeric.select_step(chain, on + rng.normal(0, sigma, on.size), sigma=sigma) for _ in range(trials)]
+    assert np.mean([f == 0.1 for f in found]) > 0.35
+    assert all(f is None or f <= 0.1 for f in found)  # never coarser than the grid
+    assert all(numeric.select_step(chain, off + rng.normal(0, sigma, off.size), sigma=sigma) is None
+               for _ in range(trials))
+    # With 3,000 such rows the grid is found in most fits.
+    found = [numeric.select_step(chain, 3 * on + rng.normal(0, sigma, on.size), sigma=sigma) for _ in range(trials)]
+    assert np.mean([f == 0.1 for f in found]) > 0.8
+
+
+def test_small_rates_without_a_grid_decode_to_spread_values():
+    # Exit rates in (0, 0.2] written with 8 decimals: no step, so decoded values spread
+    # over the bins instead of collapsing onto one grid point.
+    rng = np.random.default_rng(0)
+    x = np.round(np.clip(rng.beta(1.5, 30, 8_000) + 0.001, 0, 0.2), 8)
+    dom = Domain([Column("exit", kind="numeric", lower=0.0, upper=0.25)])
+    for seed in range(3):
+        got, _ = _fit_detail(pd.DataFrame({"exit": x}), dom, seed=seed)
+        assert got["exit"].step is None
+        codes = Discretizer(got).encode_frame(pd.DataFrame({"exit": x}))
+        synth = Discretizer(got).decode(codes, np.random.default_rng(seed))["exit"].astype(float)
+        assert synth.nunique() > 1_000 and abs(synth.median() - np.median(x)) < 0.01

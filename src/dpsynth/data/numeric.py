@@ -109,8 +109,10 @@ _WEIGHTS = {"atoms": 1.0, "step": 0.5, "shape": 2.0}
 #: A grid coarser than the step keeps a rounding share of its own when its cell of the step
 #: histogram clears this many sds (:func:`select_rounding`).
 ROUNDING_Z = 3.0
-#: The share of the noisy total a candidate grid must hold to be the column's step.
+#: The share of the non-zero values a candidate grid must hold to be the column's step.
 STEP_COVERAGE = 0.98
+#: Sds of noise a step histogram's sum must clear to count as evidence (:func:`select_step`).
+STEP_EVIDENCE_Z = 4.0
 
 
 def step_candidates(col: Column) -> tuple[float, ...]:
@@ -121,6 +123,22 @@ def step_candidates(col: Column) -> tuple[float, ...]:
     if col.integer:
         chain = [c for c in chain if c >= 1.0]
     return tuple(float(f"{c:.10g}") for c in chain)
+
+
+def step_chain(col: Column) -> tuple[float, ...]:
+    """The candidate steps a column's step histogram counts: those with a non-zero multiple in its bounds.
+
+    A grid coarser than the largest absolute value the public bounds allow holds no
+    non-zero value of the column, so its cell is empty by construction: left out, it adds
+    no noise to the sums :func:`select_step` reads (a rate in [0, 1] has 9 candidate
+    grids, not 22).
+    """
+    chain = step_candidates(col)
+    if col.kind == "datetime" or col.lower is None or col.upper is None:
+        return chain
+    top = max(abs(float(col.lower)), abs(float(col.upper)))
+    kept = tuple(c for c in chain if c <= top * (1.0 + 1e-9))
+    return kept or chain[:1]
 
 
 def _small_integer_range(col: Column) -> bool:
@@ -218,11 +236,17 @@ def _merge_equal(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np
 
 
 def grid_cells(chain: Sequence[float], values: np.ndarray) -> np.ndarray:
-    """Per value, 1 + the index of the coarsest candidate grid it lies on (0: none)."""
+    """Per value, 1 + the index of the coarsest candidate grid it lies on (0: none).
+
+    A value lies on a grid when it is a non-zero multiple of it: 0.013 is no multiple of
+    5,000,000 however small its ratio (zero, on every grid, is none's: callers count it
+    apart).
+    """
     cell = np.zeros(values.size, dtype=np.int64)
     for j, s in enumerate(chain):
         r = values / s
-        cell[np.abs(r - np.round(r)) < 1e-6] = j + 1  # later (coarser) grids overwrite
+        k = np.round(r)
+        cell[(np.abs(r - k) < 1e-6) & (k != 0)] = j + 1  # later (coarser) grids overwrite
     return cell
 
 
@@ -300,7 +324,7 @@ def measure_pre(
             sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["step"]))
             mech = GaussianMechanism(sigma=sigma)
             accountant.charge(mech, step=step, description=f"histogram of {name!r} over candidate grids (precision)")
-            chain = step_candidates(col)
+            chain = step_chain(col)
             # Zero lies on every grid and says nothing of the step: it gets a cell of its
             # own (last), counted in the row total only. Without it a column of 99% zeros
             # (hours of snow) "had" the coarsest grid, 5,000,000, and decoded every other
@@ -409,21 +433,39 @@ def select_atoms(values: np.ndarray, noisy: np.ndarray, *, sigma: float, delta0:
 
 
 def select_step(chain: Sequence[float], noisy: np.ndarray, *, sigma: float) -> float | None:
-    """The coarsest candidate step holding :data:`STEP_COVERAGE` of the noisy total.
+    """The coarsest candidate step that holds nearly every non-zero value, as far as the noise tells.
 
     ``noisy[0]`` counts values on no candidate grid, ``noisy[j + 1]`` those whose coarsest
-    grid is ``chain[j]``. None when no grid qualifies or the total is lost in the noise.
+    grid is ``chain[j]`` (post-processing of the noisy counts). ``chain[j]`` is the step when
+
+    - the rows on it or a coarser grid are evident: their noisy sum clears
+      :data:`STEP_EVIDENCE_Z` sds of its noise;
+    - the rows off it are few: their noisy sum is at most (1 − :data:`STEP_COVERAGE`) of
+      the rows on it plus one sd of its noise (the noise of many empty cells must not sink
+      a grid that holds every value, nor a few hundred rows on a clean grid go unseen);
+    - no finer cell on its own evidently holds more than that share (reaching
+      :data:`STEP_EVIDENCE_Z` sds), so values recorded off the grid are not snapped onto
+      it when their count, summed with the noise of the cells around, is unclear.
+
+    None when no grid qualifies.
     """
-    # Unclipped sums: clipping each cell's noise at zero would add about 0.4σ of phantom
-    # rows per empty cell to the off-grid side, enough to sink a column truly on its grid
-    # (dates, whole minutes) below the coverage whenever σ is a few percent of the rows.
     y = np.asarray(noisy, dtype=np.float64)
+    m = len(chain)
+    if y.size != m + 1:
+        raise InvalidParameterError(f"A step histogram needs {m + 1} cells for {m} grids, got {y.size}.")
     total = float(y.sum())
-    if total <= 10.0 * sigma * math.sqrt(y.size):
-        return None
-    on_grid = np.cumsum(y[::-1])[::-1][1:]  # rows on chain[j] or a coarser grid
-    ok = np.flatnonzero(on_grid >= STEP_COVERAGE * total)
-    return float(chain[int(ok[-1])]) if ok.size else None
+    off = np.cumsum(y)[:-1]  # off[j]: rows off chain[j] and every coarser grid
+    top = np.maximum.accumulate(y)[:-1]  # the largest finer cell
+    for j in range(m - 1, -1, -1):
+        on = total - float(off[j])
+        if on < STEP_EVIDENCE_Z * sigma * math.sqrt(m - j):
+            continue
+        if off[j] > (1.0 - STEP_COVERAGE) * on + sigma * math.sqrt(j + 1):
+            continue
+        if top[j] >= max(STEP_EVIDENCE_Z * sigma, (1.0 - STEP_COVERAGE) * on):
+            continue
+        return float(chain[j])
+    return None
 
 
 def select_rounding(chain: Sequence[float], noisy: np.ndarray, *, base: float, sigma: float,
@@ -1261,4 +1303,5 @@ __all__ = [
     "shape_todo",
     "snap",
     "step_candidates",
+    "step_chain",
 ]
