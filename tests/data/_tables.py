@@ -30,3 +30,49 @@ def clinic(n: int = 4000, seed: int = 7) -> pd.DataFrame:
     })
     frame.loc[rng.random(n) < 0.08, "bmi"] = np.nan
     return frame
+
+
+def sessions(n: int = 12_330, seed: int = 7) -> pd.DataFrame:
+    """Web shop sessions: counts, zero-heavy durations and page values, small rates, a grid.
+
+    Page counts with 46–79% zeros and their durations (exactly 0 with them, else
+    log-normal with 4–6 decimals), bounce and exit rates in [0, 0.2] written with 8
+    decimals (45% of bounce rates exactly 0, none of the exit rates), page values with 78%
+    zeros, a special-day closeness on {0, 0.2, …, 1} (90% zeros), month names, integer
+    codes for operating system, browser, region and traffic type, a visitor type and two
+    booleans.
+    """
+    rng = np.random.default_rng(seed)
+    revenue = rng.random(n) < 0.155
+    admin = np.where(rng.random(n) < 0.46, 0, rng.geometric(0.25, n)).clip(0, 27)
+    info = np.where(rng.random(n) < 0.79, 0, rng.geometric(0.5, n)).clip(0, 24)
+    product = np.exp(rng.normal(2.9, 1.1, n)).astype(int).clip(0, 705)
+    bounce = np.where(rng.random(n) < 0.45, 0.0, np.round(rng.beta(0.8, 30, n), 8)).clip(0, 0.2)
+    page_value = np.where(revenue, np.where(rng.random(n) < 0.25, 0.0, np.round(np.exp(rng.normal(3.2, 0.9, n)), 6)),
+                          np.where(rng.random(n) < 0.9, 0.0, np.round(np.exp(rng.normal(2.0, 1.2, n)), 6)))
+
+    def codes(weights: list[float]) -> np.ndarray:
+        w = np.asarray(weights, dtype=np.float64)
+        return rng.choice(np.arange(1, w.size + 1), n, p=w / w.sum())
+
+    months = ["Feb", "Mar", "May", "June", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    return pd.DataFrame({
+        "Administrative": admin,
+        "Administrative_Duration": np.where(admin == 0, 0.0, np.round(np.exp(rng.normal(4.0, 1.2, n)) * np.sqrt(admin), 6)),
+        "Informational": info,
+        "Informational_Duration": np.where(info == 0, 0.0, np.round(np.exp(rng.normal(4.2, 1.3, n)), 4)),
+        "ProductRelated": product,
+        "ProductRelated_Duration": np.where(product == 0, 0.0, np.round(product * np.exp(rng.normal(3.5, 0.7, n)), 6)),
+        "BounceRates": bounce,
+        "ExitRates": np.round(np.clip(bounce + rng.beta(1.5, 30, n), 0, 0.2), 8),
+        "PageValues": page_value,
+        "SpecialDay": np.where(rng.random(n) < 0.9, 0.0, rng.choice([0.2, 0.4, 0.6, 0.8, 1.0], n)),
+        "Month": rng.choice(months, n, p=[.015, .155, .273, .023, .035, .035, .036, .045, .243, .14]),
+        "OperatingSystems": codes([21, 53.5, 20.7, 3.9, .05, .15, .05, .65]),
+        "Browser": codes([20, 64, 1, 6, 4, 1.4, .4, 1.1, .01, 1.3, .05, .1, .5]),
+        "Region": codes([39, 9, 19, 10, 3, 6.5, 6, 3.5, 4]),
+        "TrafficType": codes([20, 32, 17, 9, 2, 4, .3, 3, .3, 4, 2, .01, 6, .1, .3, .03, .01, .1, .1, 1.6]),
+        "VisitorType": rng.choice(["Returning_Visitor", "New_Visitor", "Other"], n, p=[.855, .138, .007]),
+        "Weekend": rng.random(n) < 0.23,
+        "Revenue": revenue,
+    })

@@ -23,7 +23,7 @@ from dpsynth.errors import DpsynthError, InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
 from tests.data._noise import assert_gaussian_scale
-from tests.data._tables import clinic
+from tests.data._tables import clinic, sessions
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 
@@ -514,3 +514,23 @@ def test_rows_spread_beyond_the_first_detected_cell_keep_the_decade():
     df = clinic().astype(str).astype(object)
     uppers = [infer(df, seed, share=0.25)[0]["age"].upper for seed in range(12)]
     assert min(uppers) >= 90, uppers
+
+
+def test_a_web_sessions_table_keeps_its_small_rates_and_zeros(tmp_path):
+    # Rates in [0, 0.2] written with 8 decimals, zero-heavy durations and page values:
+    # fitted without metadata, no rate may collapse onto one value (a rate had been read as
+    # recorded in steps of 5,000,000 and every synthetic exit rate was 0), the zero shares
+    # stay near the real ones and no value falls far outside the real range.
+    real = sessions()
+    path = tmp_path / "sessions.csv"
+    real.to_csv(path, index=False)
+    model = create("mst", random_state=0).fit(api.load_private(path), PrivacyBudget(1.0, 1e-5))
+    synth = model.sample(len(real), random_state=0)
+    for name in ("BounceRates", "ExitRates"):
+        got = pd.to_numeric(synth[name], errors="coerce")
+        assert got.nunique() > 1_000, name
+        assert abs(got.median() - real[name].median()) < 0.01, name
+        assert got.max() <= 0.3 and got.min() >= 0.0, name
+    for name in ("BounceRates", "PageValues", "Administrative_Duration", "Informational_Duration"):
+        zeros = float((pd.to_numeric(synth[name], errors="coerce") == 0).mean())
+        assert abs(zeros - float((real[name] == 0).mean())) < 0.05, name
