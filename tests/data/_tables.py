@@ -76,3 +76,10 @@ def sessions(n: int = 12_330, seed: int = 7) -> pd.DataFrame:
         "Weekend": rng.random(n) < 0.23,
         "Revenue": revenue,
     })
+
+
+def zip_codes(n: int = 6_000, seed: int = 0) -> pd.DataFrame:
+    """US-style 5-digit ZIP codes (uniform over 00500–99998, so 9.5% written with a leading
+    zero) beside a count of visits."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"zip": [f"{z:05d}" for z in rng.integers(500, 99_999, n)], "visits": rng.poisson(3, n)})

@@ -28,6 +28,7 @@ from dpsynth.errors import InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
 from tests.data._noise import assert_gaussian_scale
+from tests.data._tables import zip_codes
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 DECLARED_NUMBER_FORMATS = (
@@ -216,6 +217,9 @@ def test_decoded_columns_are_written_in_their_format(tmp_path):
     ("%Y-%m-%d", "datetime", "is ISO 8601"),
     ("%d/%m/%y", "datetime", "must be one of"),
     ({"prefix": "$"}, "datetime", "must be one of"),
+    ({"width": 1}, "numeric", "width must be a whole number of digits from 2"),
+    ({"width": "5"}, "numeric", "width must be a whole number of digits from 2"),
+    ({"width": 5, "thousands": ","}, "numeric", "cannot be combined with thousands"),
 ])
 def test_bad_formats_are_one_line_metadata_errors(spec, kind, message):
     with pytest.raises(MetadataError) as err:
@@ -423,3 +427,32 @@ def test_a_declared_formatted_column_whose_bins_are_inferred_keeps_its_text():
         out = model.sample(500, random_state=0)
         assert out["score"].between(0, 1).all() and out["score"].notna().all()
         assert abs(model.estimated_rows - n) < 0.1 * n
+
+
+def test_zero_padded_codes_are_written_with_their_width_and_read_back():
+    fmt = NumberFormat(width=5)
+    assert [_parse.format_number(fmt, v) for v in (501, 2134.0, 123456)] == ["00501", "02134", "123456"]
+    assert _parse.format_number(fmt, 7.25, 2) == "00007.25"
+    col = Column("zip", kind="numeric", integer=True, format={"width": 5})
+    assert col.format == fmt and col.to_dict()["format"] == {"width": 5}
+    texts = ["00501", "02134", "90210", "501", "1e3", "abc"]
+    np.testing.assert_array_equal(_parse.numbers(col, pd.Series(texts, dtype=object)),
+                                  [501, 2134, 90210, 501, np.nan, np.nan])
+    np.testing.assert_array_equal(_sql_numbers(col, texts), [501, 2134, 90210, 501, np.nan, np.nan])
+
+
+def test_zip_codes_without_metadata_keep_their_leading_zeros(tmp_path):
+    # 5-digit ZIP codes, 10% of them below 10000 and so written with a leading zero. Before,
+    # those were text to the inferred numeric column: missing in the synthetic data, and the
+    # lower bound rose to 10,000. Short codes ('007') stay categorical (tested elsewhere).
+    real = zip_codes()
+    n = len(real)
+    path = tmp_path / "zips.csv"
+    real.to_csv(path, index=False)
+    model = create("independent", random_state=0).fit(api.load_private(path), PrivacyBudget(1.0, 1e-5))
+    assert model.domain_["zip"].format == NumberFormat(width=5)
+    out = tmp_path / "synthetic.csv"
+    write_chunks([model.sample(n, random_state=0)], out, domain=model.domain_)
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert back["zip"].str.fullmatch(r"[0-9]{5}").mean() > 0.99
+    assert abs((back["zip"] < "10000").mean() - 0.095) < 0.03

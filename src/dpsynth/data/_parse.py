@@ -140,6 +140,8 @@ def format_number(fmt: NumberFormat, value: float, decimals: int | None = None) 
     v = float(value)
     digits = f"{abs(v):.{decimals}f}" if decimals is not None else np.format_float_positional(abs(v), trim="-")
     whole, _, frac = digits.partition(".")
+    if fmt.width:
+        whole = whole.zfill(fmt.width)
     if fmt.thousands:
         head = len(whole) % 3 or 3
         whole = fmt.thousands.join([whole[:head], *(whole[i:i + 3] for i in range(head, len(whole), 3))])

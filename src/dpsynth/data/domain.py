@@ -103,7 +103,10 @@ Column keys (``name`` and ``type`` are required):
     reads ``$1,234.50`` and ``-$5`` as 1234.5 and -5; ``{"suffix": "%"}`` reads ``27.8%`` as
     27.8; ``{"thousands": ".", "decimal": ","}`` reads ``1.234,5``. A value is
     ``[sign] prefix [sign] digits [decimal digits] suffix``; the digits may be grouped by
-    threes or not grouped; no exponent. For a datetime column one of
+    threes or not grouped; no exponent. ``"width"`` (a whole number of digits, 2 to
+    :data:`MAX_WIDTH`) writes the whole part with at least that many digits, zero-padded:
+    ``{"width": 5}`` reads ``02134`` as 2134 and writes 2134 as ``02134`` (ZIP and other
+    codes kept as numbers without losing their leading zeros). For a datetime column one of
     :data:`DATETIME_FORMATS` (``"%m/%d/%Y"``, ``"%d.%m.%Y %H:%M"``, ``"%b %d %Y"``…).
     Reading is strict: a value not in the format is invalid, as an unparsable one.
     Synthetic CSV output writes the column in its format (with the decimals of ``step``
@@ -232,7 +235,9 @@ DATETIME_FORMATS: tuple[str, ...] = (
     "%b %d %Y", "%b %d, %Y", "%d %b %Y",
 )
 MONTH_NAMES: tuple[str, ...] = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_NUMBER_FORMAT_KEYS = ("prefix", "suffix", "thousands", "decimal")
+_NUMBER_FORMAT_KEYS = ("prefix", "suffix", "thousands", "decimal", "width")
+#: Most digits a number format's ``width`` may zero-pad to.
+MAX_WIDTH = 18
 
 
 @dataclass(frozen=True)
@@ -241,21 +246,26 @@ class NumberFormat:
 
     A value is read as ``[sign] prefix [sign] digits [decimal digits] suffix`` (one sign at
     most, before or after the prefix); the integer digits may be grouped by threes with
-    ``thousands`` (or not grouped at all); no exponent. Construct through
-    :func:`number_format` (which validates); the fields are the metadata keys.
+    ``thousands`` (or not grouped at all); no exponent. With ``width``, the whole part is
+    written zero-padded to at least that many digits (leading zeros are read as any digits
+    are). Construct through :func:`number_format` (which validates); the fields are the
+    metadata keys.
     """
 
     prefix: str = ""
     suffix: str = ""
     thousands: str = ""
     decimal: str = "."
+    width: int = 0
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The metadata object (keys at their default left out)."""
-        out = {"prefix": self.prefix, "suffix": self.suffix, "thousands": self.thousands}
+        out: dict[str, Any] = {"prefix": self.prefix, "suffix": self.suffix, "thousands": self.thousands}
         out = {k: v for k, v in out.items() if v}
         if self.decimal != ".":
             out["decimal"] = self.decimal
+        if self.width:
+            out["width"] = self.width
         return out
 
     def __str__(self) -> str:
@@ -272,7 +282,13 @@ def number_format(spec: Any) -> tuple[NumberFormat | None, str | None]:
     unknown = [k for k in spec if k not in _NUMBER_FORMAT_KEYS]
     if unknown:
         return None, f"unknown key(s) {unknown} in 'format'; known: {', '.join(_NUMBER_FORMAT_KEYS)}"
-    vals = {k: spec.get(k, "." if k == "decimal" else "") for k in _NUMBER_FORMAT_KEYS}
+    width = spec.get("width", 0)
+    width = 0 if width is None else width
+    if isinstance(width, bool) or not isinstance(width, int) or not (width == 0 or 2 <= width <= MAX_WIDTH):
+        return None, f"'format' width must be a whole number of digits from 2 to {MAX_WIDTH}, got {width!r}"
+    if width and spec.get("thousands"):
+        return None, "'format' width (zero-padded digits) cannot be combined with thousands separators"
+    vals = {k: spec.get(k, "." if k == "decimal" else "") for k in _NUMBER_FORMAT_KEYS if k != "width"}
     vals = {k: "" if v is None and k != "decimal" else v for k, v in vals.items()}
     bad = [k for k, v in vals.items() if not isinstance(v, str)]
     if bad:
@@ -291,7 +307,7 @@ def number_format(spec: Any) -> tuple[NumberFormat | None, str | None]:
                           f"or signs, got {v!r}")
     if vals["prefix"][:1] == " " or vals["suffix"][-1:] == " ":
         return None, "'format' prefix may not start, nor suffix end, with a space (values are stripped)"
-    fmt = NumberFormat(**vals)
+    fmt = NumberFormat(**vals, width=width)
     if fmt == NumberFormat():
         return None, "'format' {} is the plain number format: leave 'format' out"
     return fmt, None

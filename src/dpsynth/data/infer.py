@@ -128,6 +128,13 @@ DECADE_WINDOW = 3
 #: :func:`_values_weight`).
 DISCOVERY_WEIGHT = 1.5
 _ID_SUFFIXES = ("_id", "-id", " id")
+#: Zero-padded codes of 4 to 10 digits (ZIP codes, county codes, account numbers): a number
+#: written with a leading zero ('02134') is text to the profile; these widths read it as a
+#: number and write every value back with at least that many digits. Tried after the
+#: formats above; a text value counts for the width of its own digits only (see
+#: :func:`_format_counts`). Shorter codes ('007', '01') stay categorical: they are usually
+#: few, and kept exactly as categories.
+PADDED_FORMATS: tuple[NumberFormat, ...] = tuple(NumberFormat(width=w) for w in range(4, 11))
 #: Number formats a column of inferred type is tried in (fixed, public), in this order: a
 #: text value counts for the first it reads under.
 NUMBER_FORMATS: tuple[NumberFormat, ...] = (
@@ -139,6 +146,7 @@ NUMBER_FORMATS: tuple[NumberFormat, ...] = (
     NumberFormat(prefix="€", thousands=","),
     NumberFormat(prefix="£", thousands=","),
     NumberFormat(suffix=" €", thousands=".", decimal=","),
+    *PADDED_FORMATS,
 )
 #: Date patterns a column of inferred type is tried in (fixed, public), after the numbers.
 DATE_FORMATS: tuple[str, ...] = (
@@ -684,8 +692,9 @@ def _format_counts(table: Table, col: Column) -> np.ndarray:
     """Raw counts of the text values of ``col`` by the first public format each reads under.
 
     Text: present, neither a plain number (as the profile reads it) nor an ISO date. A
-    number with a leading zero ('02134') stays a code, as in the profile. One row lies in at
-    most one cell: L2 sensitivity 1.
+    number with a leading zero ('02134') stays a code, as in the profile, for every format
+    but the zero-padded width of its own digits (:data:`PADDED_FORMATS`). One row lies in
+    at most one cell: L2 sensitivity 1.
     """
     q = _quote(col.name)
     text = (f"NOT {sql_missing(col, q)} AND {_sql_typed_number(q)} IS NULL AND {_sql_typed_datetime(q)} IS NULL")
@@ -697,13 +706,19 @@ def _format_counts(table: Table, col: Column) -> np.ndarray:
     vals = pd.Series([r[0] for r in res], dtype=object)
     cnt = np.array([r[1] for r in res], dtype=np.float64)
     code = np.array([bool(re.fullmatch(r"[+-]?0[0-9].*", v)) for v in vals], dtype=bool)
+    # Digits of the whole part of a zero-padded code ('02134' → 5, '007.5' → 3; 0 otherwise).
+    padded = np.array([len(m.group(1)) if (m := re.fullmatch(r"(0[0-9]+)(?:\.[0-9]*)?", v)) else 0 for v in vals])
     taken = np.zeros(len(vals), dtype=bool)
     out: list[float] = []
     fmts: list[NumberFormat | str] = [*NUMBER_FORMATS, *DATE_FORMATS]
     for f in fmts:
         number = isinstance(f, NumberFormat)
         x = numbers(Column(name="probe", kind="numeric" if number else "datetime", format=f), vals)
-        hit = ~np.isnan(x) & ~taken & ~(code & number)
+        if isinstance(f, NumberFormat) and f.width:
+            # A padded width counts the codes of exactly its digits (it reads any digits).
+            hit = ~np.isnan(x) & ~taken & (padded == f.width)
+        else:
+            hit = ~np.isnan(x) & ~taken & ~(code & number)
         taken |= hit
         if number:
             whole = hit & (x == np.floor(np.where(hit, x, 0.0)))
