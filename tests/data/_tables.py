@@ -83,3 +83,23 @@ def zip_codes(n: int = 6_000, seed: int = 0) -> pd.DataFrame:
     zero) beside a count of visits."""
     rng = np.random.default_rng(seed)
     return pd.DataFrame({"zip": [f"{z:05d}" for z in rng.integers(500, 99_999, n)], "visits": rng.poisson(3, n)})
+
+
+def weather(n: int = 6_000, seed: int = 3) -> pd.DataFrame:
+    """Station readings: temperatures N(8, 12) with one decimal, humidity, pressure, wind
+    speeds |N(0, 15)|, rain with 80% zeros, ZIP codes, 10-minute timestamps, a yes/no flag
+    and a score in [0, 1] with three decimals."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "station": rng.choice(["A01", "B02", "C03", "D04"], n),
+        "temp_c": np.round(rng.normal(8, 12, n), 1),
+        "humidity_pct": np.round(rng.uniform(20, 100, n)).astype(int),
+        "pressure_hpa": np.round(rng.normal(1013, 8, n), 1),
+        "wind_kmh": np.round(np.abs(rng.normal(0, 15, n)), 0),
+        "rain_mm": np.where(rng.random(n) < 0.8, 0.0, np.round(rng.exponential(3, n), 1)),
+        "zip": [f"{z:05d}" for z in rng.integers(500, 99_999, n)],
+        "reading_time": (pd.Timestamp("2021-01-01")
+                         + pd.to_timedelta(rng.integers(0, 365 * 24 * 6, n) * 10, unit="min")).strftime("%Y-%m-%d %H:%M"),
+        "alert": rng.choice(["yes", "no"], n, p=[0.1, 0.9]),
+        "score": np.round(rng.beta(2, 5, n), 3),
+    })

@@ -124,6 +124,9 @@ NO_METADATA_SHARE = 0.25
 RETRY_SHARE = 0.2
 #: Decades a tail may spread over and still be seen together when bounds are located.
 DECADE_WINDOW = 3
+#: Sds a window of cells just beyond a located bound must clear for the bound to move out
+#: past it (see :func:`_locate_bounds`).
+WALK_Z = 2.0
 #: Weight of a categorical column's values budget against a numeric column's (see
 #: :func:`_values_weight`).
 DISCOVERY_WEIGHT = 1.5
@@ -1233,6 +1236,26 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
                 return int(d)
         return None
 
+    def walk_out(order: np.ndarray, pick: int) -> int:
+        # A decaying tail just beyond the detected cells: its cells hold too few rows to be
+        # seen one by one at the detection threshold, and summed with the many empty cells
+        # further out they drown in their noise (temperatures N(8, 12) clamped at 25–30,
+        # 3–8% of the rows, in a 6,000-row table of 10 columns). Next to cells already seen,
+        # rows are likely: windows of 1, 2, 4, … cells beyond the bound are summed, and the
+        # bound moves out past the smallest window whose noisy sum clears WALK_Z sds, then
+        # again from there, until none does. A window of empty cells moves it in about 5%
+        # of fits, by one cell.
+        while pick > 0:
+            beyond = order[:pick][::-1]  # nearest first
+            sizes = [1 << i for i in range(int(math.log2(beyond.size)) + 1)]
+            step = next((m for m in sizes
+                         if float(noisy[beyond[:m]].sum()) > WALK_Z * math.sqrt(float((sd[beyond[:m]] ** 2).sum()))),
+                        None)
+            if step is None:
+                break
+            pick -= step
+        return pick
+
     def refine(d: int, top: bool) -> tuple[int, bool]:
         idx = np.flatnonzero((blocks == decades[d]) & live_cells)
         order = idx[::-1] if top else idx  # outermost first
@@ -1250,7 +1273,9 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
                 out = order[:pick]
                 if out.size and float(noisy[out].sum()) > 2.0 * math.sqrt(float((sd[out] ** 2).sum())):
                     return int(order[0]), False
-                return int(order[pick]), True
+                # (A lower bound above zero is not walked: for a column of non-negative
+                # numbers the test of the mass below it, after this, moves it to 0 or keeps it.)
+                return int(order[walk_out(order, pick) if top or decades[d] < 0 else pick]), True
         return int(order[0]), False
 
     order = np.arange(len(decades))
