@@ -24,9 +24,10 @@ accountant at :data:`NUMERIC_SHARE` of the budget left:
   held by one row clears the threshold with probability at most δ₀, charged as
   (ρ, δ₀)-approximate zCDP; kept values must also hold :data:`ATOM_MIN_SHARE` of the rows;
 * step: a noisy histogram of, for each row, the coarsest grid of a public nested chain of
-  candidates (``…, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, …``) the value lies on; the step is the
-  coarsest grid holding 98 % of the noisy total; the same noisy counts give ``rounding``
-  (:func:`select_rounding`, post-processing);
+  candidates (``…, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, …``, :func:`step_chain`) the value is a
+  non-zero multiple of; the step is the coarsest grid holding :data:`STEP_COVERAGE` of the
+  non-zero values as far as the noise tells (:func:`select_step`); the same noisy counts
+  give ``rounding`` (:func:`select_rounding`, post-processing);
 * density: a noisy histogram over :data:`SHAPE_CELLS` sub-cells of every bin (geometric
   sub-cells in a bin spanning more than a factor 4, so long tails get shape too);
 * bins (opt-in part ``"bins"``, :func:`measure_bins`): instead, one noisy histogram on fine
