@@ -219,7 +219,8 @@ def test_metadata_skeleton_reads_the_header_and_loads_back(tmp_path):
     doc, lines = metadata_skeleton(p)
     assert doc["ignore"] == ["row_id"] and [c["name"] for c in doc["columns"]] == ["age", "hours-per-week", "workclass"]
     assert all(c["type"] is None and c["nullable"] is None for c in doc["columns"])
-    assert len(lines) == 4 and "of the budget" in lines[0]
+    assert len(lines) == 2 and "3 column(s) (age, hours-per-week, workclass)" in lines[0] and "of the budget" in lines[0]
+    assert "row_id" in lines[1]
     dom = load_metadata(doc)
     assert isinstance(dom, PendingDomain) and dom.untyped == {"age", "hours-per-week", "workclass"}
     # Partly filled in: only what is still null is inferred.

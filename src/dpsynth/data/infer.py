@@ -1490,8 +1490,9 @@ def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADAT
 
     Returns:
         The JSON document (loadable by :func:`load_metadata` as it is: every ``null`` is
-        inferred with DP at fit time), and one line per column saying what DP inference
-        would cost for it and what to fill in from the documentation instead.
+        inferred with DP at fit time), and lines saying what DP inference would cost per
+        column and what to fill in from the documentation instead (one line for the
+        columns to infer, one per id-like column left out).
 
     Raises:
         InvalidDataError: The file is absent or its header cannot be read.
@@ -1524,12 +1525,15 @@ def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADAT
             for n in kept
         ],
     }
+    # The header says nothing of a column but its name, so every column gets the same line:
+    # written once, with the names (a long header is cut after 12 of them).
+    shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
     lines = [
-        f"{n}: type, missing values and categories or bounds unknown: DP inference costs about {each:.1%} of the "
-        "budget; fill in from the documentation: \"type\" (numeric, categorical, ordinal, datetime), "
-        "\"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), \"nullable\"; \"format\" when "
-        "values are written like $1,234.50, 27.8% or 12/31/2020 (else a format is chosen with DP among a public list)"
-        for n in kept
-    ]
+        f"{len(kept)} column(s) ({shown}): type, missing values and categories or bounds unknown: DP inference "
+        f"costs about {each:.1%} of the budget for each; fill in from the documentation: \"type\" (numeric, "
+        "categorical, ordinal, datetime), \"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), "
+        "\"nullable\"; \"format\" when values are written like $1,234.50, 27.8%, 02134 or 12/31/2020 (else a format "
+        "is chosen with DP among a public list)"
+    ] if kept else []
     lines += [f"{n}: looks like a row id (by its name): listed under \"ignore\", not synthesised" for n in ids]
     return doc, lines
