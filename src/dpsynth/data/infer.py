@@ -1426,8 +1426,21 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
 
 
 def describe_plan(items: Sequence[PlanItem], *, ignored: Sequence[str] = ()) -> list[str]:
-    """Plain-text lines of an inference plan (for the screen a fit prints before spending)."""
-    lines = [f"{it.column}: {it.what} ({it.share:.1%} of the budget)" for it in items]
+    """Plain-text lines of an inference plan (for the screen a fit prints before spending).
+
+    Columns with the same plan and share share a line (without metadata every column has
+    the same one: a screen, not a page per column); a long list of names is cut after 12.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for it in items:
+        groups.setdefault((it.what, f"{it.share:.1%}"), []).append(it.column)
+    lines = []
+    for (what, share), names in groups.items():
+        if len(names) == 1:
+            lines.append(f"{names[0]}: {what} ({share} of the budget)")
+        else:
+            shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+            lines.append(f"{len(names)} columns ({shown}): {what} ({share} of the budget each)")
     lines += [f"{n}: looks like a row id (by its name): dropped, not synthesised" for n in ignored]
     return lines
 
