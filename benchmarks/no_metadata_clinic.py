@@ -46,6 +46,18 @@ SESSION_COLUMNS = ("Administrative", "Administrative_Duration", "Informational_D
 ZERO_HEAVY = ("Administrative_Duration", "Informational_Duration", "BounceRates", "PageValues", "SpecialDay")
 
 
+def fit_and_sample(gen: str, seed: int, path: Path, epsilon: float, rows: int):
+    """One seeded fit without metadata and its sample; with the fit's CPU seconds and model."""
+    from dpsynth import api
+    from dpsynth.privacy import PrivacyBudget
+    from dpsynth.synth import create
+
+    t = time.process_time()
+    model = create(gen, random_state=seed).fit(api.load_private(path), PrivacyBudget(epsilon, 1e-5))
+    cpu = time.process_time() - t
+    return model.sample(rows, random_state=seed), cpu, model
+
+
 def quantile_edges(values: pd.Series) -> np.ndarray:
     """20 real-quantile bins; exact zeros (when the column has them) in a bin of their own."""
     v = values.dropna().to_numpy(dtype=np.float64)
@@ -65,9 +77,6 @@ def tvd(real: pd.Series, synth: pd.Series, edges: np.ndarray) -> float:
 
 
 def main() -> None:
-    from dpsynth import api
-    from dpsynth.privacy import PrivacyBudget
-    from dpsynth.synth import create
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--generators", nargs="+", default=["mst", "aim", "gsd", "pe", "independent"])
@@ -89,10 +98,8 @@ def main() -> None:
         for gen in args.generators:
             rows, between, cpu = [], [], 0.0
             for seed in args.seeds:
-                t = time.process_time()
-                model = create(gen, random_state=seed).fit(api.load_private(path), PrivacyBudget(args.epsilon, 1e-5))
-                cpu += time.process_time() - t
-                synth = model.sample(len(real), random_state=seed)
+                synth, spent, _ = fit_and_sample(gen, seed, path, args.epsilon, len(real))
+                cpu += spent
                 rows.append([tvd(real[c], synth[c], edges[c]) for c in COLUMNS])
                 cost = pd.to_numeric(synth["cost"], errors="coerce")
                 between.append(float(((cost > 0) & (cost < 50)).mean()))
@@ -103,9 +110,6 @@ def main() -> None:
 
 
 def run_sessions(args: argparse.Namespace) -> None:
-    from dpsynth import api
-    from dpsynth.privacy import PrivacyBudget
-    from dpsynth.synth import create
 
     real = sessions()
     support = set(real["SpecialDay"].unique().tolist())
@@ -116,10 +120,8 @@ def run_sessions(args: argparse.Namespace) -> None:
         for gen in args.generators:
             rows, zeros, off, cpu = [], [], [], 0.0
             for seed in args.seeds:
-                t = time.process_time()
-                model = create(gen, random_state=seed).fit(api.load_private(path), PrivacyBudget(args.epsilon, 1e-5))
-                cpu += time.process_time() - t
-                synth = model.sample(len(real), random_state=seed)
+                synth, spent, _ = fit_and_sample(gen, seed, path, args.epsilon, len(real))
+                cpu += spent
                 rows.append([tvd(real[c], synth[c], edges[c]) for c in SESSION_COLUMNS])
                 zeros.append(np.mean([abs(float((pd.to_numeric(synth[c], errors="coerce") == 0).mean())
                                           - float((real[c] == 0).mean())) for c in ZERO_HEAVY]))
@@ -133,10 +135,7 @@ def run_sessions(args: argparse.Namespace) -> None:
 
 
 def run_zips(args: argparse.Namespace) -> None:
-    from dpsynth import api
     from dpsynth.data.output import write_chunks
-    from dpsynth.privacy import PrivacyBudget
-    from dpsynth.synth import create
 
     real = zip_codes()
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,11 +144,11 @@ def run_zips(args: argparse.Namespace) -> None:
         for gen in args.generators:
             padded, missing, malformed, below = [], [], [], []
             for seed in args.seeds:
-                model = create(gen, random_state=seed).fit(api.load_private(path), PrivacyBudget(args.epsilon, 1e-5))
+                synth, _, model = fit_and_sample(gen, seed, path, args.epsilon, len(real))
                 fmt = model.domain_["zip"].format
                 padded.append(bool(getattr(fmt, "width", 0) == 5))
                 out = Path(tmp) / "synthetic.csv"
-                write_chunks([model.sample(len(real), random_state=seed)], out, domain=model.domain_)
+                write_chunks([synth], out, domain=model.domain_)
                 back = pd.read_csv(out, dtype=str, keep_default_na=False)["zip"]
                 present = back[back != ""]
                 missing.append(float((back == "").mean()))
