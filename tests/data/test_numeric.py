@@ -505,3 +505,25 @@ def test_small_rates_without_a_grid_decode_to_spread_values():
         codes = Discretizer(got).encode_frame(pd.DataFrame({"exit": x}))
         synth = Discretizer(got).decode(codes, np.random.default_rng(seed))["exit"].astype(float)
         assert synth.nunique() > 1_000 and abs(synth.median() - np.median(x)) < 0.01
+
+
+def test_an_unresolved_outer_tail_bin_thins_out_towards_its_bound():
+    # The top bin runs from a tail's last rows (15–27) to a round bound (100): its noisy
+    # sub-cell counts resolve no split, but the fit that falls outwards keeps the mass near
+    # the rows instead of spreading it uniformly up to 100.
+    cuts = np.geomspace(15, 100, numeric.SHAPE_CELLS + 1)
+    widths = np.diff(cuts)
+    true = np.array([80.0, 30, 10, 0, 0, 0, 0, 0])
+    rng = np.random.default_rng(0)
+    above_27 = []
+    for _ in range(200):
+        w = numeric.tail_shape(true + rng.normal(0, 40, true.size), widths, outward_up=True)
+        assert w is not None and np.all(w >= 0) and abs(w.sum() - 1) < 1e-9
+        assert np.all(np.diff(w / widths) <= 1e-12)  # density never rises outwards
+        above_27.append(w[cuts[1:] > 30].sum())
+    uniform = widths[cuts[1:] > 30].sum() / widths.sum()
+    assert np.mean(above_27) < 0.5 * uniform
+    # A lower tail below zero falls towards its lower bound; nothing left: no shape.
+    w = numeric.tail_shape(true[::-1].copy(), widths[::-1].copy(), outward_up=False)
+    assert w is not None and w[-1] > w[0]
+    assert numeric.tail_shape(np.full(8, -5.0), widths, outward_up=True) is None

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.optimize import isotonic_regression
 
 from dpsynth.data._parse import quote_ident, sql_missing, sql_number
 from dpsynth.data.domain import DEFAULT_BINS, Column, Domain
@@ -583,6 +584,39 @@ def refine_shape(noisy: np.ndarray, widths: np.ndarray, sigma: float, z: float =
     return out
 
 
+def _tail_direction(cuts: np.ndarray, *, first: bool, last: bool) -> bool | None:
+    """Whether a bin is an outer tail (True: the upper one, False: the lower one), else None.
+
+    A tail bin is the outermost bin on its side and spans more than a factor 4 on that side
+    of zero (its sub-cells are geometric): the bin a long tail's last rows share with the
+    empty stretch up to a round bound.
+    """
+    lo, hi = float(cuts[0]), float(cuts[-1])
+    if last and lo > 0 and hi / lo > 4:
+        return True
+    if first and hi < 0 and lo / hi > 4:
+        return False
+    return None
+
+
+def tail_shape(noisy: np.ndarray, widths: np.ndarray, *, outward_up: bool) -> np.ndarray | None:
+    """Sub-cell weights of an outer tail bin whose noisy shape was not resolved (post-processing).
+
+    The density (noisy count over width) fitted by weighted isotonic regression, falling
+    outwards, clipped at zero: a tail's rows thin out towards the bound, so a bin that runs
+    from the tail's last rows to a round bound (ages 15–27 in a bin up to 100) is not drawn
+    uniformly up to the bound. None when the fit leaves no mass (the uniform draw stays).
+    """
+    y = np.asarray(noisy, dtype=np.float64)
+    w = np.asarray(widths, dtype=np.float64)
+    if y.size < 2 or not np.all(w > 0):
+        return None
+    fit = np.asarray(isotonic_regression(y / w, weights=w, increasing=not outward_up).x, dtype=np.float64)
+    mass = np.clip(fit, 0.0, None) * w
+    total = float(mass.sum())
+    return mass / total if total > 0 else None
+
+
 def _cuts(lo: float, hi: float) -> np.ndarray:
     if lo > 0 and hi / lo > 4:
         return np.geomspace(lo, hi, SHAPE_CELLS + 1)
@@ -643,17 +677,25 @@ def measure_shape(
         # noise resolves them (refine_shape); decoding only uses shapes within a bin.
         weights = np.clip(noisy, 0.0, None)
         widths = np.diff(cuts)
-        resolved = 0
-        for p in pieces:
+        resolved = tails = 0
+        for i, p in enumerate(pieces):
             idx = np.searchsorted(cuts, p[:-1])
             mass = max(float(noisy[idx].sum()), sigma)
             shape = refine_shape(noisy[idx], widths[idx], sigma)
-            resolved += int(np.any(np.abs(shape - widths[idx] / widths[idx].sum()) > 1e-12))
+            flat = not np.any(np.abs(shape - widths[idx] / widths[idx].sum()) > 1e-12)
+            resolved += int(not flat)
+            outward = _tail_direction(p, first=i == 0, last=i == len(pieces) - 1)
+            if flat and outward is not None:
+                tail = tail_shape(noisy[idx], widths[idx], outward_up=outward)
+                if tail is not None:
+                    shape, tails = tail, tails + 1
             weights[idx] = mass * shape
         weights = weights / weights.sum()
         new.append(col.replace(density=(tuple(float(c) for c in cuts), tuple(float(f"{w:.4g}") for w in weights))))
         accountant.notes.append(f"within-bin shape of {name!r} measured with DP: {cuts.size - 1} sub-cells, "
-                                f"resolved above the noise in {resolved} of {len(pieces)} bins")
+                                f"resolved above the noise in {resolved} of {len(pieces)} bins"
+                                + (f"; {tails} outer tail bin(s) shaped by a density fit that falls outwards"
+                                   if tails else ""))
     table.connection.execute(f"DROP TABLE {nums}")
     return domain.with_columns(new) if new else domain
 
@@ -1305,4 +1347,5 @@ __all__ = [
     "snap",
     "step_candidates",
     "step_chain",
+    "tail_shape",
 ]
