@@ -1425,6 +1425,12 @@ def _clipped_view(table: Table, domain: Domain, new_cols: dict[str, _Inferred]) 
     return table.derive(f"SELECT {', '.join(parts)} FROM {table.relation_name}")
 
 
+def _name_list(names: Sequence[str], limit: int = 12) -> str:
+    """Column names for one line of a screen: the first ``limit``, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def describe_plan(items: Sequence[PlanItem], *, ignored: Sequence[str] = ()) -> list[str]:
     """Plain-text lines of an inference plan (for the screen a fit prints before spending).
 
@@ -1439,8 +1445,7 @@ def describe_plan(items: Sequence[PlanItem], *, ignored: Sequence[str] = ()) -> 
         if len(names) == 1:
             lines.append(f"{names[0]}: {what} ({share} of the budget)")
         else:
-            shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-            lines.append(f"{len(names)} columns ({shown}): {what} ({share} of the budget each)")
+            lines.append(f"{len(names)} columns ({_name_list(names)}): {what} ({share} of the budget each)")
     lines += [f"{n}: looks like a row id (by its name): dropped, not synthesised" for n in ignored]
     return lines
 
@@ -1539,10 +1544,9 @@ def metadata_skeleton(path: str | os.PathLike[str], *, share: float = NO_METADAT
         ],
     }
     # The header says nothing of a column but its name, so every column gets the same line:
-    # written once, with the names (a long header is cut after 12 of them).
-    shown = ", ".join(kept[:12]) + (f" and {len(kept) - 12} more" if len(kept) > 12 else "")
+    # written once, with the names.
     lines = [
-        f"{len(kept)} column(s) ({shown}): type, missing values and categories or bounds unknown: DP inference "
+        f"{len(kept)} column(s) ({_name_list(kept)}): type, missing values and categories or bounds unknown: DP inference "
         f"costs about {each:.1%} of the budget for each; fill in from the documentation: \"type\" (numeric, "
         "categorical, ordinal, datetime), \"lower\"/\"upper\" (published ranges) or \"categories\" (the codebook), "
         "\"nullable\"; \"format\" when values are written like $1,234.50, 27.8%, 02134 or 12/31/2020 (else a format "
