@@ -103,3 +103,53 @@ def weather(n: int = 6_000, seed: int = 3) -> pd.DataFrame:
         "alert": rng.choice(["yes", "no"], n, p=[0.1, 0.9]),
         "score": np.round(rng.beta(2, 5, n), 3),
     })
+
+
+def transactions(n: int = 8_000, seed: int = 11) -> pd.DataFrame:
+    """Card transactions: an id, timestamps to the second, 4-digit merchant category codes
+    (15 codes, 2–20% each), log-normal amounts in cents with 4% refunds (negative), balances
+    either side of 0, a currency, a true/false flag, instalments on {1, 3, 6, 12} and a 0.6%
+    fraud flag."""
+    rng = np.random.default_rng(seed)
+    mcc = rng.choice([5411, 5812, 5541, 5999, 4111, 5311, 5912, 7011, 4814, 5732, 5691, 5944, 4121, 7832, 8011],
+                     n, p=np.array([20, 15, 12, 8, 7, 6, 5, 5, 4, 4, 3, 3, 3, 3, 2]) / 100)
+    amount = np.round(np.exp(rng.normal(3.3, 1.1, n)), 2)
+    amount[rng.random(n) < 0.04] *= -1
+    ts = pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 60 * 24 * 3600, n), unit="s")
+    return pd.DataFrame({
+        "txn_id": [f"T{100000 + i}" for i in range(n)],
+        "timestamp": ts.strftime("%Y-%m-%d %H:%M:%S"),
+        "mcc": mcc,
+        "amount": amount,
+        "currency": rng.choice(["EUR", "USD", "GBP"], n, p=[0.7, 0.2, 0.1]),
+        "balance_after": np.round(rng.normal(1500, 2500, n), 2),
+        "card_present": rng.choice(["true", "false"], n, p=[0.6, 0.4]),
+        "installments": rng.choice([1, 1, 1, 1, 3, 6, 12], n),
+        "is_fraud": (rng.random(n) < 0.006).astype(int),
+    })
+
+
+def survey(n: int = 3_000, seed: int = 11) -> pd.DataFrame:
+    """A small survey (write it with ``sep=";"``): Likert answers 1–5 with 7% skipped, ages
+    18–79 with 2% blank, incomes in hundreds with 5% "Prefer not to say", household sizes,
+    regions, design weights with four decimals and completion dates."""
+    rng = np.random.default_rng(seed)
+
+    def likert() -> np.ndarray:
+        return rng.choice([1, 2, 3, 4, 5], n, p=[0.1, 0.15, 0.3, 0.3, 0.15]).astype(object)
+
+    frame = pd.DataFrame({
+        "respondent": np.arange(1, n + 1),
+        "q1_satisfaction": likert(), "q2_recommend": likert(), "q3_ease": likert(),
+        "age_years": rng.integers(18, 80, n).astype(object),
+        "income": np.round(rng.lognormal(10.5, 0.6, n), -2).astype(object),
+        "household": rng.choice([1, 2, 3, 4, 5, 6], n, p=[0.25, 0.3, 0.2, 0.15, 0.07, 0.03]),
+        "region": rng.choice(["North", "South", "East", "West", "Central"], n),
+        "weight": np.round(rng.uniform(0.3, 3.0, n), 4),
+        "completed": (pd.Timestamp("2025-06-01") + pd.to_timedelta(rng.integers(0, 30, n), unit="D")).strftime("%Y-%m-%d"),
+    })
+    for c in ("q1_satisfaction", "q2_recommend", "q3_ease"):
+        frame.loc[rng.random(n) < 0.07, c] = np.nan
+    frame.loc[rng.random(n) < 0.05, "income"] = "Prefer not to say"
+    frame.loc[rng.random(n) < 0.02, "age_years"] = ""
+    return frame

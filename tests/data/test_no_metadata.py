@@ -23,7 +23,7 @@ from dpsynth.errors import DpsynthError, InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
 from tests.data._noise import assert_gaussian_scale
-from tests.data._tables import clinic, sessions
+from tests.data._tables import clinic, sessions, survey, transactions
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 
@@ -563,3 +563,92 @@ def test_upper_bounds_walk_out_over_a_thin_tail_and_never_in(monkeypatch):
         assert all(w[c] <= s[c] for c in real), (w, s)
     for c in real:
         assert np.mean([w[c] for w in walked]) < 0.75 * np.mean([s[c] for s in still]), c
+
+
+def test_thin_negatives_are_kept_below_zero_not_clamped_to_a_positive_bound():
+    # 4% refunds among 8,000 amounts, spread over three decades below 0: no cell or decade
+    # shows them on its own, the profile's count of negatives does. The lower bound then
+    # reaches below 0 and 0 is an edge (a bin across 0 would decode small positive amounts
+    # as refunds); the synthetic share of negatives stays near the real one.
+    real = transactions()[["amount", "currency", "installments"]]
+    negative = 0
+    for seed in range(4):
+        new, _ = infer(real.astype(str).astype(object), seed, share=0.25)
+        col = new["amount"]
+        assert col.kind == "numeric" and not col.integer
+        if col.lower < 0:
+            negative += 1
+            assert 0.0 in col.edges
+            assert -10_000 <= col.lower <= -10
+    assert negative >= 3, negative
+    model = create("mst", random_state=0).fit(api.load_private(real), BUDGET)
+    out = pd.to_numeric(model.sample(len(real), random_state=0)["amount"])
+    assert 0.015 <= float((out < 0).mean()) <= 0.08
+
+
+def test_negative_reach_stops_where_the_negatives_are_counted():
+    from dpsynth.data.infer import _negative_reach
+
+    decades = np.array([-7, -6, -5, -4, 0, 4, 5, 6])  # -4: [-10, -1), -5: [-100, -10), …
+    live = np.ones(len(decades), dtype=bool)
+    noisy = np.array([-30.0, 40.0, 150.0, 120.0, 10.0, 900.0, 3000.0, 800.0])
+    assert _negative_reach(decades, noisy, live, 30.0, 250.0, 1000.0) == -100.0
+    assert _negative_reach(decades, noisy, live, 30.0, 300.0, 1000.0) == -1000.0
+    # Capped at ten times the upper bound's decade.
+    assert _negative_reach(decades, noisy, live, 30.0, 300.0, 5.0) == -100.0
+    # Never reached, or reached by sums within their noise (the profile's count was noise).
+    assert _negative_reach(decades, noisy, live, 30.0, 10_000.0, 1000.0) is None
+    assert _negative_reach(decades, noisy, live, 150.0, 100.0, 1000.0) is None
+    assert _negative_reach(decades, noisy, np.array([False] * 4 + [True] * 4), 30.0, 1.0, 10.0) is None
+
+
+def test_a_missing_number_becomes_the_noisy_median_not_the_noisiest_cell():
+    from dpsynth.data.infer import _noisy_median
+
+    grid = np.array([0.0, 10.0, 20.0, 30.0, 40.0])
+    # Cells (-inf, 0), [0, 10), …, [40, inf): 10 rows in each inside [0, 40], a noise spike
+    # below the lower bound that must not count.
+    noisy = np.array([500.0, 10.0, 10.0, 10.0, 10.0, -5.0])
+    assert _noisy_median(grid, noisy, 0.0, 40.0) == pytest.approx(20.0)
+    assert _noisy_median(grid, np.zeros(6), 0.0, 40.0) == pytest.approx(20.0)
+    assert _noisy_median(grid, np.array([0.0, 30.0, 10.0, 0.0, 0.0, 0.0]), 0.0, 40.0) == pytest.approx(20.0 / 3.0)
+    # Ages 18–79, 48 rows each, 2% blank, in a 3,000-row table: per-age cells are below
+    # their noise, so the fullest noisy cell could be any age (blanks had become 29, 67 or
+    # 69 in three of these fits). Blanks of a column inferred never missing become one
+    # central age.
+    df = survey()[["age_years", "region"]].astype(str).replace("nan", "").astype(object)
+    blank = (df["age_years"] == "").to_numpy()
+    checked = 0
+    for seed in range(6):
+        table = Table.from_frame(df)
+        new, view = infer_domain(table, schema_domain(table), rho=0.25 * BUDGET.rho,
+                                 accountant=Accountant(BUDGET, seeded=True), noise=NoiseSource(seed), step="t")
+        if new["age_years"].nullable:
+            continue
+        ages = pd.to_numeric(view.to_frame(new)["age_years"]).to_numpy()
+        assert np.unique(ages[blank]).size == 1
+        assert 35 <= ages[blank][0] <= 62  # real median 48
+        checked += 1
+    assert checked >= 3
+
+
+def test_codes_released_by_type_inference_become_atoms_and_a_lone_code_never_does():
+    # 15 merchant codes of 2–20% each: type inference's thresholded histogram of exact
+    # values (charged with its δ₀) already released the frequent ones; numeric detail keeps
+    # those as atoms beside its own (post-processing). One row with a code of its own must
+    # never become an atom.
+    real = transactions()
+    odd = pd.concat([real, real.iloc[:1].assign(mcc=9999)], ignore_index=True)
+    codes = set(real["mcc"].tolist())
+    counts = []
+    for seed in range(3):
+        private = api.load_private(odd).bind(Accountant(BUDGET, seeded=True), NoiseSource(seed))
+        private.complete_domain(step="t")
+        col = private.domain["mcc"]
+        if col.kind == "ordinal":  # the support was found exactly
+            assert set(col.categories) <= codes
+            continue
+        atoms = col.atoms or ()
+        assert 9999 not in atoms and set(atoms) <= codes
+        counts.append(len(atoms))
+    assert counts and max(counts) >= 10, counts  # numeric detail alone: 8 and 10 in these fits

@@ -113,6 +113,9 @@ INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 100),)
 MAX_LEVELS = 24
 #: Share of the (noisy) numbers that must lie on the kept values for an exact support.
 SUPPORT_MASS = 0.95
+#: Sds the profile's noisy count of negative numbers must clear for a column of inferred
+#: type to keep its negatives (see :meth:`_Profile.non_negative`).
+NEGATIVE_Z = 2.0
 #: Largest share of non-whole numbers an inferred integer column may hold.
 NONWHOLE_SHARE = 0.02
 #: False-positive rate of each threshold test (per column, Bonferroni over its cells).
@@ -326,6 +329,9 @@ class _Inferred:
     level_text: tuple[str, ...] | None = None  # the text each level is written as
     other_to: str | None = None  # category unkept values become when there is no "(other)"
     fmt: NumberFormat | str | None = None  # the format an inferred column's raw values are read in
+    # The released part of a thresholded histogram of exact values (values, noisy counts, σ,
+    # δ₀): frequent values a numeric column may keep as atoms (see measure_pre's ``released``).
+    exact: tuple[np.ndarray, np.ndarray, float, float] | None = None
 
 
 def infer_domain(
@@ -337,6 +343,7 @@ def infer_domain(
     noise: NoiseSource,
     step: str,
     quantile_bins: bool = True,
+    released: dict[str, tuple[np.ndarray, np.ndarray, float, float]] | None = None,
 ) -> tuple[Domain, Table | SparkTable]:
     """Infer unknown types, missingness, categories and bounds with DP.
 
@@ -355,6 +362,9 @@ def infer_domain(
         quantile_bins: Also place DP-quantile bin edges on numeric columns whose bounds are
             public but whose edges are not (uniform bins over a wide public range waste
             most cells on skewed columns such as incomes).
+        released: Filled, when given, with the exact values each numeric column of inferred
+            type released through its thresholded histogram (values, noisy counts, σ, δ₀),
+            for :func:`dpsynth.data.numeric.measure_pre` to take atoms from (post-processing).
 
     Returns:
         The completed domain, and a view of the table clipped to it (unknown categories
@@ -461,6 +471,9 @@ def infer_domain(
             hint="Declare 'lower' and 'upper' for these columns in the metadata (`dpsynth metadata init "
             "DATA.csv -o meta.json` writes a skeleton), or raise epsilon.",
         )
+    if released is not None:
+        released.update({name: inf.exact for name, inf in new_cols.items()
+                         if inf.exact is not None and inf.column.is_numeric and inf.column.kind != "ordinal"})
     final = [new_cols[c.name].column if c.name in new_cols else c for c in domain]
     new_domain = Domain(final, target=domain.target, ignore=domain.ignore, name=domain.name,
                         description=domain.description, source=domain.source,
@@ -561,10 +574,16 @@ class _Profile:
         return self.nonwhole + self.whole
 
     def non_negative(self) -> bool:
-        """Whether negative numbers are too few to see (then the lower bound is 0)."""
+        """Whether negative numbers are too few to see (then the lower bound is 0).
+
+        Tested at :data:`NEGATIVE_Z` sds, not at the stricter threshold of the other
+        profile decisions: the errors cost unequally. Negatives missed are clamped to 0 (4%
+        refunds among amounts became 4% zeros), while a non-negative column taken for one
+        that may hold negatives only has its lower bound located on the grid like any other.
+        """
         if self.fmt is not None:
             return False  # the sign of formatted values is not counted: the bounds are located
-        return self.negative <= _z(1) * self.sigma * math.sqrt(2)
+        return self.negative <= NEGATIVE_Z * self.sigma * math.sqrt(2)
 
     def kind(self) -> str:
         """numeric, datetime or categorical: whichever of numbers, dates and text is most frequent."""
@@ -1000,6 +1019,16 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                 lower = floor
         elif lower_known is not None:
             lower = float(lower_known)
+        elif profile is not None and not typed and not dated and lower >= 0.0:
+            # The profile saw negatives that no cell or decade showed on its own (refunds
+            # spread thinly over three decades): the bound reaches down through the
+            # negative decades until they hold the profile's count, instead of clamping
+            # every negative to a positive lower bound.
+            reach = _negative_reach(decades, noisy_dec, live_dec, sigma,
+                                    profile.negative - math.sqrt(2.0) * profile.sigma, upper)
+            if reach is not None:
+                lower, reliable = reach, False
+                why = "the lower bound comes from the noisy count of negatives, not from one cell"
         upper = upper if upper_known is None else float(upper_known)
     if work.integer:
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
@@ -1033,6 +1062,10 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         big = ((noisy[cells] > max(_z(len(noisy)) * sigma, kept.sum() / (work.bins or 32)))
                & (grid[cells] - grid[cells - 1] <= 1))
         extra = np.concatenate([grid[cells[big] - 1], grid[cells[big]]])
+        # Zero is an edge whenever the range spans it (public): a bin across 0 holding a
+        # few thin negatives beside many small positives would decode most of its
+        # positives as negatives.
+        extra = np.concatenate([extra, [0.0]])
         extra = extra[(extra > lower) & (extra < upper)]
         if extra.size:
             edges = tuple(float(e) for e in np.unique(np.concatenate([edges, np.ceil(extra) if work.integer else extra])))
@@ -1045,16 +1078,19 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         new = work.replace(lower=lower, upper=upper, edges=edges)
     impute = None
     if not new.nullable:
-        inside = _cells_inside(grid, lower, upper)
-        k = inside[int(np.argmax(noisy[inside]))] if inside.size else 0
-        a = grid[k - 1] if k > 0 else lower
-        v = min(max(float(a), lower), upper)
+        v = _noisy_median(grid, noisy, lower, upper)
+        if work.integer:
+            v = float(min(max(round(v), lower), upper))
         impute = format_value(work, v) if work.format is not None else _iso(v) if dated else _num_text(v, work.integer)
     shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
     binned = f"{len(edges) - 1} bins" if new.edges is not None else f"one code per whole number ({int(upper - lower) + 1})"
     _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
           f"{binned}", rho, total_rho, reliable, why)
-    return _Inferred(new, impute=impute, fmt=work.format)
+    exact = None
+    if not typed and not dated and len(noisy_exact):
+        out = noisy_exact > float(discrete_gaussian_threshold(sigma, delta0))
+        exact = (exact_vals[out], noisy_exact[out], sigma, delta0)
+    return _Inferred(new, impute=impute, fmt=work.format, exact=exact)
 
 
 def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of: np.ndarray,
@@ -1088,9 +1124,52 @@ def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of
     return bool(rest) and float(noisy_dec[rest].sum()) > sigma * math.sqrt(len(rest))
 
 
-def _cells_inside(grid: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    k = np.arange(1, len(grid))
-    return k[(grid[k - 1] >= lower) & (grid[k] <= upper)]
+def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float,
+                    target: float, upper: float) -> float | None:
+    """A lower bound below 0 that holds about ``target`` negative rows (post-processing).
+
+    Walks the live negative decades outwards from 0, adding their noisy totals, and stops
+    at the first where the running sum reaches ``target`` and clears 2 sds of its own noise
+    (the decades confirm what the profile counted: a profile whose noise alone crossed its
+    threshold finds no such decade). Returns that decade's outer edge, no further out than
+    ten times the upper bound's decade (or 10), or None when no decade qualifies.
+    """
+    neg = np.flatnonzero((decades < 0) & live_dec)
+    if neg.size == 0:
+        return None
+    neg = neg[np.argsort(-decades[neg])]  # -1, -2, …: nearest to 0 first
+    cum = np.cumsum(noisy_dec[neg])
+    sd = sigma * np.sqrt(np.arange(1, neg.size + 1))
+    hit = np.flatnonzero((cum >= max(target, 0.0)) & (cum > 2.0 * sd))
+    if hit.size == 0:
+        return None
+    e = int(-decades[neg[int(hit[0])]])
+    edge = 10.0 ** (e - 3)  # decade -e holds values down to -10^(e-3) (see _blocks)
+    cap = 10.0 ** math.ceil(math.log10(max(abs(upper), 1.0))) * 10.0
+    return -min(edge, cap)
+
+
+def _noisy_median(grid: np.ndarray, noisy: np.ndarray, lower: float, upper: float) -> float:
+    """The median of a noisy histogram on ``grid`` inside [lower, upper] (post-processing).
+
+    What a missing value of a column that is not nullable becomes. The median, not the
+    fullest cell: on a column whose cells each hold fewer rows than their noise (ages of a
+    few thousand rows, one cell per whole number) the fullest cell is where the noise
+    peaked, often at an end of the range (missing ages had become 0). Negative counts are
+    clipped; the median is placed linearly inside its cell.
+    """
+    lo_edge = np.concatenate([[-np.inf], grid])
+    hi_edge = np.concatenate([grid, [np.inf]])
+    a, b = np.maximum(lo_edge, lower), np.minimum(hi_edge, upper)
+    mass = np.where(b > a, np.clip(noisy, 0.0, None), 0.0)
+    total = float(mass.sum())
+    if total <= 0.0:
+        return (lower + upper) / 2.0
+    cum = np.cumsum(mass)
+    k = int(np.searchsorted(cum, total / 2.0))
+    before = cum[k] - mass[k]
+    frac = (total / 2.0 - before) / mass[k] if mass[k] > 0 else 0.5
+    return float(min(max(a[k] + frac * (b[k] - a[k]), lower), upper))
 
 
 def _value_counts(table: Table, num: str, present: str) -> tuple[np.ndarray, np.ndarray]:

@@ -59,7 +59,7 @@ import functools
 import itertools
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -284,6 +284,7 @@ def measure_pre(
     step: str,
     parts: Iterable[str] = PARTS,
     rho_fit: float | None = None,
+    released: Mapping[str, tuple[np.ndarray, np.ndarray, float, float]] | None = None,
 ) -> Domain:
     """Find atoms and steps with DP for the numeric columns whose metadata leaves them out.
 
@@ -302,6 +303,12 @@ def measure_pre(
         atom histograms): a value held by one row reaches the threshold
         τ = 1 + t, with P(Z ≥ t) ≤ δ₀ for the discrete Gaussian noise Z, with probability
         at most δ₀. Each is charged before its counts are computed.
+
+    ``released``: per column, the released part of an earlier thresholded histogram of its
+    exact values (values, noisy counts, σ, δ₀; type inference's, already charged). Its
+    values are atom candidates too, judged by the same rules (post-processing): a column
+    keeps the atoms either histogram finds, up to the same cap, its own first. A 4-digit
+    code held by 5% of the rows may clear one threshold and not the other.
 
     Returns:
         The domain with ``atoms``, ``step`` and ``bins`` filled in where measured.
@@ -365,11 +372,21 @@ def measure_pre(
             # Without a step histogram, the released values' noisy counts bound the total
             # from below (the clipped sum of all cells would add noise once per value).
             total = n_hat if n_hat is not None else (float(noisy[noisy >= tau].sum()) if vals.size else 0.0)
+            cap = min(MAX_ATOMS, max(1, bins // 2))
+            grid = col.step if col.step is not None else (1.0 if col.integer else None)
             atoms = select_atoms(vals, noisy, sigma=sigma, delta0=delta0, total=total,
-                                 min_count=ATOM_SNR * sigma_fit,
-                                 max_atoms=min(MAX_ATOMS, max(1, bins // 2)),
-                                 grid=col.step if col.step is not None else (1.0 if col.integer else None),
+                                 min_count=ATOM_SNR * sigma_fit, max_atoms=cap, grid=grid,
                                  bounds=(col.lower, col.upper))
+            if released is not None and name in released and len(atoms) < cap:
+                r_vals, r_noisy, r_sigma, r_delta0 = released[name]
+                if col.integer:
+                    r_vals, r_noisy = _merge_equal(np.floor(r_vals + 0.5), r_noisy)
+                more = select_atoms(r_vals, r_noisy, sigma=r_sigma, delta0=r_delta0, total=total,
+                                    min_count=ATOM_SNR * sigma_fit, max_atoms=cap, grid=grid,
+                                    bounds=(col.lower, col.upper))
+                inside = [a for a in more if a not in atoms and (col.lower is None or a >= col.lower)
+                          and (col.upper is None or a <= col.upper)]
+                atoms = tuple(sorted((*atoms, *inside[:cap - len(atoms)])))
             col = col.replace(atoms=atoms)
             accountant.notes.append(f"atoms of {name!r} found with DP: {len(atoms)}")
         new.append(col)

@@ -207,11 +207,12 @@ class PrivateData:
             if old_todo:
                 extra = {n: rho_infer / len(old_todo) for n in moved}
                 rho_infer *= len(todo) / len(old_todo)
+        released: dict[str, tuple[np.ndarray, np.ndarray, float, float]] = {}
         if todo:
             rho = rho_infer if rho_infer > 0 else self.inference_share * self.rho_left(step)
             self.domain, self._table = infer_domain(
                 self._table, self.domain, rho=rho, accountant=self.accountant, noise=self.noise, step=step,
-                quantile_bins=quantile_bins,
+                quantile_bins=quantile_bins, released=released,
             )
             if equal_mass:
                 self.domain = self.domain.with_columns(
@@ -220,17 +221,20 @@ class PrivateData:
         if untyped:
             # The same share of the budget as when types are declared (of what was left
             # before inference), so the detail is measured at the same noise.
-            numeric = self._numeric_detail_pre(step, rho_left=rho_start)
+            numeric = self._numeric_detail_pre(step, rho_left=rho_start, released=released)
         self._numeric_detail_shape(step, numeric, extra)
         self._discretizer = None
         self._cache.clear()
         return self
 
     # -- numeric detail (atoms, precision, within-bin shape; dpsynth.data.numeric) ------------
-    def _numeric_detail_pre(self, step: str, rho_left: float | None = None) -> float:
+    def _numeric_detail_pre(self, step: str, rho_left: float | None = None,
+                            released: dict[str, tuple[np.ndarray, np.ndarray, float, float]] | None = None) -> float:
         """Measure atoms and steps before bounds are inferred; return ρ per unit for the shape.
 
         ``rho_left``: the budget left that the numeric share is taken of (default: now).
+        ``released``: exact values type inference already released (see
+        :func:`dpsynth.data.numeric.measure_pre`).
         """
         from dpsynth.data import numeric
 
@@ -249,7 +253,8 @@ class PrivateData:
         left = self.rho_left(step) if rho_left is None else rho_left
         rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * left, self.numeric_detail)
         self.domain = numeric.measure_pre(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
-                                          noise=self.noise, step=step, parts=self.numeric_detail)
+                                          noise=self.noise, step=step, parts=self.numeric_detail,
+                                          released=released)
         return rho_unit
 
     def _numeric_detail_shape(self, step: str, rho_unit: float, extra: dict[str, float] | None = None) -> None:
