@@ -31,6 +31,10 @@ def layouts(rows: int, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, 
         "on no grid": (np.array([0.1234567]), np.array([float(rows)]), None),
         "70% on 0.1, 30% on no grid": (np.array([0.1, 0.3, 0.7, 0.1234567]),
                                        np.array([0.7 * rows / 3] * 3 + [0.3 * rows]), None),
+        "94% on 0.1, 6% two decimals": (np.r_[np.arange(1, 11) / 10, off := np.setdiff1d(two_decimals,
+                                                                                        np.arange(1, 11) / 10)],
+                                        np.r_[np.full(10, 0.94 * rows / 10), np.full(off.size, 0.06 * rows / off.size)],
+                                        0.01),
     }
 
 

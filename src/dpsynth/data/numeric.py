@@ -115,6 +115,8 @@ ROUNDING_Z = 3.0
 STEP_COVERAGE = 0.98
 #: Sds of noise a step histogram's sum must clear to count as evidence (:func:`select_step`).
 STEP_EVIDENCE_Z = 4.0
+#: Sds of noise the rows off a candidate step may add to its allowed share (:func:`select_step`).
+STEP_OFF_Z = 2.0
 
 
 def step_candidates(col: Column) -> tuple[float, ...]:
@@ -460,8 +462,10 @@ def select_step(chain: Sequence[float], noisy: np.ndarray, *, sigma: float) -> f
     - the rows on it or a coarser grid are evident: their noisy sum clears
       :data:`STEP_EVIDENCE_Z` sds of its noise;
     - the rows off it are few: their noisy sum is at most (1 − :data:`STEP_COVERAGE`) of
-      the rows on it plus one sd of its noise (the noise of many empty cells must not sink
-      a grid that holds every value, nor a few hundred rows on a clean grid go unseen);
+      the rows on it plus :data:`STEP_OFF_Z` sds of its noise (the noise of many empty
+      cells must not sink a grid that holds every value: at one sd, one clean grid in
+      six or seven was read as a finer one, and whole-day dates got hours; nor a few
+      hundred rows on a clean grid go unseen);
     - no finer cell on its own evidently holds more than that share (reaching
       :data:`STEP_EVIDENCE_Z` sds), so values recorded off the grid are not snapped onto
       it when their count, summed with the noise of the cells around, is unclear.
@@ -479,7 +483,7 @@ def select_step(chain: Sequence[float], noisy: np.ndarray, *, sigma: float) -> f
         on = total - float(off[j])
         if on < STEP_EVIDENCE_Z * sigma * math.sqrt(m - j):
             continue
-        if off[j] > (1.0 - STEP_COVERAGE) * on + sigma * math.sqrt(j + 1):
+        if off[j] > (1.0 - STEP_COVERAGE) * on + STEP_OFF_Z * sigma * math.sqrt(j + 1):
             continue
         if top[j] >= max(STEP_EVIDENCE_Z * sigma, (1.0 - STEP_COVERAGE) * on):
             continue
