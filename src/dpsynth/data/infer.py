@@ -601,15 +601,25 @@ class _Profile:
     def is_integer(self) -> bool:
         return self.nonwhole <= NONWHOLE_SHARE * max(self.numbers, 0.0) + _z(1) * self.sigma
 
-    def nullable(self, *, numeric: bool, datetime: bool = False) -> bool:
-        """Whether values that do not fit the type (missing, or another kind) are detectable."""
+    def _bad(self, numeric: bool, datetime: bool) -> tuple[float, float]:
+        """Noisy count of values that do not fit the type, and its noise sd."""
         if datetime:
             bad, cells = self.missing + self.text + self.numbers, 6
         elif numeric:
             bad, cells = self.missing + self.text + self.dates, 3
         else:
             bad, cells = self.missing, 1
-        return bad > _z(1) * self.sigma * math.sqrt(cells)
+        return bad, self.sigma * math.sqrt(cells)
+
+    def nullable(self, *, numeric: bool, datetime: bool = False) -> bool:
+        """Whether values that do not fit the type (missing, or another kind) are detectable."""
+        bad, sd = self._bad(numeric, datetime)
+        return bad > _z(1) * sd
+
+    def nullable_margin(self, *, numeric: bool, datetime: bool = False) -> float:
+        """Sds between the noisy count of values that do not fit and the nullable threshold."""
+        bad, sd = self._bad(numeric, datetime)
+        return abs(bad - _z(1) * sd) / sd
 
     def column(self) -> Column:
         kind = self.kind()
@@ -696,9 +706,15 @@ def _measure_profile(table: Table, col: Column, rho: float, accountant: Accounta
     nullable = prof.nullable(numeric=numeric, datetime=found == "datetime")
     if numeric and prof.non_negative():
         kind += " ≥ 0"
+    why = "its noisy counts are close to the decision threshold"
+    if margin > 3.0 and prof.nullable_margin(numeric=numeric, datetime=found == "datetime") < 2.0:
+        # The type is clear, missingness is not: a few hundred blanks may be filled in.
+        margin = 0.0
+        why = ("the count of missing values (or values of another kind) is close to its threshold"
+               + ("" if nullable else ": those there are become a typical value"))
     _note(accountant, f"type of {col.name!r}: {kind}, {'nullable' if nullable else 'never missing'}"
           + (" (values of another kind become missing)" if found != "categorical" and nullable else ""),
-          rho, total_rho, margin > 3.0, "its noisy counts are close to the decision threshold")
+          rho, total_rho, margin > 3.0, why)
     return prof
 
 
