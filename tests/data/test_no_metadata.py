@@ -656,18 +656,54 @@ def test_codes_released_by_type_inference_become_atoms_and_a_lone_code_never_doe
     assert min(counts) >= 9, counts  # numeric detail alone: 7, 5 and 7 in these fits
 
 
-def test_answer_scales_keep_their_exact_support_in_a_small_survey():
-    # Three 1–5 answer scales in a 3,000-row, 10-column survey at ε = 1: the five values'
-    # noisy counts are compared with the profile's noisy count of numbers, both noisy, and
-    # a scale falls short of 95% by noise alone in a quarter of fits. Within one sd it
-    # keeps its support (5 of these 12 before, leaving values 6–8 to noise).
-    real = survey()
-    exact = 0
-    for seed in range(4):
-        private = api.load_private(real).bind(Accountant(BUDGET, seeded=True), NoiseSource(seed))
+def test_a_rating_lattice_keeps_values_that_fell_just_short_of_the_threshold():
+    from dpsynth.data.infer import _fill_lattice
+
+    # Ratings 1, 1.5, …, 5 (9 values of ≈ 550 rows) at δ = 1e-9: the threshold (≈ 494)
+    # drops a few values by noise while their grid cells are detected, which had made the
+    # column numeric on [0, 6] (synthetic ratings 0, 0.5, 5.5, 6). The lattice of the kept
+    # values is the support.
+    grid = np.array([0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0])
+    noisy = np.array([0, 0, 560, 480, 540, 1080, 1100, 560, 0.0])  # cells (-inf, 0), [0, 1), …
+    kept = np.array([1.0, 2.0, 2.5, 4.0, 4.5, 5.0])
+    hit = (noisy > 300) & ~np.isin(np.arange(9), np.searchsorted(grid, kept, side="right"))  # detected, unexplained
+    added, w = _fill_lattice(kept, np.full(6, 550.0), grid, noisy, hit)
+    assert added.tolist() == [1.5, 3.0, 3.5] and w.tolist() == [480.0, 540.0, 540.0]
+    # One step beyond an end joins only when its cell was detected.
+    inner = np.array([1.5, 2.0, 2.5, 3.0])
+    unexplained = ~np.isin(np.arange(9), np.searchsorted(grid, inner, side="right"))
+    added, _ = _fill_lattice(inner, np.full(4, 550.0), grid, noisy, (noisy > 500) & unexplained)
+    assert added.tolist() == [1.0]
+    added, _ = _fill_lattice(inner, np.full(4, 550.0), grid, noisy, (noisy > 600) & unexplained)
+    assert added.size == 0
+    # Values far apart on a fine lattice (prices) are no lattice support.
+    assert _fill_lattice(np.array([9.99, 19.99, 29.99]), np.full(3, 550.0), grid, noisy, hit)[0].size == 0
+    df = pd.DataFrame({"rating": np.random.default_rng(5).choice(np.arange(2, 11) / 2, 5000),
+                       "remote": np.random.default_rng(6).choice(["Y", "N"], 5000)})
+    for seed in range(3):
+        private = api.load_private(df).bind(Accountant(PrivacyBudget(1.0, 1e-9), seeded=True), NoiseSource(seed))
         private.complete_domain(step="t")
-        for name in ("q1_satisfaction", "q2_recommend", "q3_ease"):
-            col = private.domain[name]
-            assert col.kind == "ordinal" or col.upper <= 10
-            exact += col.kind == "ordinal" and tuple(col.categories) == (1, 2, 3, 4, 5)
-    assert exact >= 9, exact
+        col = private.domain["rating"]
+        assert col.kind == "ordinal" and tuple(col.categories) == tuple(np.arange(2, 11) / 2), col
+
+
+def test_dates_spread_evenly_over_many_years_keep_their_outer_years():
+    # 5,000 hire dates over 19 years (≈ 263 a year) in a 9-column table at ε = 1, δ = 1e-9:
+    # no year is detected on its own, three years together are. The bound then goes to the
+    # outermost of those three that shows rows at 2.5 sds, not the innermost (which cut one
+    # or two years off each end in every one of these fits).
+    rng = np.random.default_rng(5)
+    n = 5000
+    df = pd.DataFrame({
+        "hired": (pd.Timestamp("2005-01-01") + pd.to_timedelta(rng.integers(0, 7000, n), unit="D")).strftime("%Y-%m-%d"),
+        "dept": rng.choice(["a", "b", "c"], n), "grade": rng.integers(1, 8, n), "pay": np.round(rng.lognormal(11, 0.35, n), 2),
+        "team": rng.choice(list("pqrstu"), n), "site": rng.choice(["x", "y"], n), "level": rng.integers(1, 4, n),
+        "score": np.round(rng.uniform(0, 100, n), 1), "flag": rng.choice(["Y", "N"], n),
+    })
+    for seed in range(6):
+        private = api.load_private(df).bind(Accountant(PrivacyBudget(1.0, 1e-9), seeded=True), NoiseSource(seed))
+        private.complete_domain(step="t")
+        col = private.domain["hired"]
+        lower, upper = pd.to_datetime(col.lower, unit="s"), pd.to_datetime(col.upper, unit="s")
+        assert pd.Timestamp("2003-01-01") <= lower <= pd.Timestamp("2005-01-02"), lower
+        assert pd.Timestamp("2023-01-01") <= upper <= pd.Timestamp("2026-01-01"), upper

@@ -116,9 +116,6 @@ SUPPORT_MASS = 0.95
 #: Sds the profile's noisy count of negative numbers must clear for a column of inferred
 #: type to keep its negatives (see :meth:`_Profile.non_negative`).
 NEGATIVE_Z = 2.0
-#: Sds of noise by which several kept values may fall short of :data:`SUPPORT_MASS` and
-#: still be the support (see :func:`_exact_support`).
-SUPPORT_Z = 1.0
 #: Largest share of non-whole numbers an inferred integer column may hold.
 NONWHOLE_SHARE = 0.02
 #: False-positive rate of each threshold test (per column, Bonferroni over its cells).
@@ -130,6 +127,9 @@ NO_METADATA_SHARE = 0.25
 RETRY_SHARE = 0.2
 #: Decades a tail may spread over and still be seen together when bounds are located.
 DECADE_WINDOW = 3
+#: Sds a decade must show on its own to hold a bound when a sum over it and the next
+#: decades in was what was detected (see :func:`_locate_bounds`).
+WINDOW_Z = 2.5
 #: Sds a window of cells just beyond a located bound must clear for the bound to move out
 #: past it (see :func:`_locate_bounds`).
 WALK_Z = 2.0
@@ -1006,7 +1006,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             low = float(np.min(weights)) < 2 * _z(len(grid)) * sigma
             _note(accountant, f"support of {col.name!r}: exactly {list(cats)} "
                   "(ordinal; other values move to the nearest)"
-                  + (f"; {extended} whole number(s) kept inside or next to the detected codes"
+                  + (f"; {extended} value(s) of their lattice kept inside or next to the detected ones"
                      if extended else ""), rho, total_rho, not low,
                   "some values barely cleared the threshold")
             return _Inferred(new, impute=impute, levels=tuple(float(v) for v in levels),
@@ -1097,9 +1097,10 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         new = work.replace(lower=lower, upper=upper, edges=edges)
     impute = None
     if not new.nullable:
-        v = _noisy_median(grid, noisy, lower, upper)
-        if work.integer:
-            v = float(min(max(round(v), lower), upper))
+        # A round value: every missing value becomes it, and an unround one (25.4631…)
+        # would be off the column's grid, taken for an atom and cost the column its step.
+        v = _round_value(_noisy_median(grid, noisy, lower, upper), dated=dated, integer=work.integer)
+        v = float(min(max(v, lower), upper))
         impute = format_value(work, v) if work.format is not None else _iso(v) if dated else _num_text(v, work.integer)
     shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
     binned = f"{len(edges) - 1} bins" if new.edges is not None else f"one code per whole number ({int(upper - lower) + 1})"
@@ -1168,6 +1169,16 @@ def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.nda
     return -min(edge, cap)
 
 
+def _round_value(v: float, *, dated: bool, integer: bool) -> float:
+    """``v`` on a coarse public grid: whole days (dates), two significant digits (numbers)."""
+    if dated:
+        return float(round(v / 86400.0) * 86400.0)
+    if v == 0.0 or not math.isfinite(v):
+        return 0.0 if not math.isfinite(v) else v
+    r = float(round(v, 1 - math.floor(math.log10(abs(v)))))
+    return float(round(r)) if integer else r
+
+
 def _noisy_median(grid: np.ndarray, noisy: np.ndarray, lower: float, upper: float) -> float:
     """The median of a noisy histogram on ``grid`` inside [lower, upper] (post-processing).
 
@@ -1231,8 +1242,7 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
 
     The column is discrete when at most :data:`MAX_LEVELS` values are kept, no grid cell
     without a kept value is detected, and the kept values' noisy counts hold
-    :data:`SUPPORT_MASS` of the (noisy) numbers, within :data:`SUPPORT_Z` sds of their noise (a
-    single value: beyond the counts' noise).
+    :data:`SUPPORT_MASS` of the (noisy) numbers (a single value: beyond the counts' noise).
 
     Returns:
         (sorted values, their noisy counts, how many whole numbers were kept that were not
@@ -1266,22 +1276,66 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
     covered = np.zeros(len(noisy), dtype=bool)
     covered[cells] = True
     covered[np.searchsorted(grid, exact_vals[kept_exact], side="right")] = True
+    added, added_w = _fill_lattice(values, weights, grid, noisy, hit & ~covered)
+    if added.size and np.any(hit & ~covered):
+        # Values on a lattice (ratings 1, 1.5, …, 5) missing from the kept ones because their
+        # noisy count fell just short of the threshold, while their grid cell was detected:
+        # the lattice the kept values fill at least half of is the support (post-processing
+        # of released values and public cells; no value is read from the rows).
+        values, weights = np.concatenate([values, added]), np.concatenate([weights, added_w])
+        covered[np.searchsorted(grid, added, side="right")] = True
+        cells = np.concatenate([cells, np.zeros(added.size, dtype=cells.dtype)])  # counted as kept, not seen
     if np.any(hit & ~covered):
         return None  # mass the kept values do not hold is detected elsewhere
     # A single kept value would make the column constant: that needs the kept value to hold
     # SUPPORT_MASS of the numbers beyond the noise of both counts (a zero-heavy column whose
     # tail is too thin to locate is not constant). A column that fails falls back to bounds,
     # where a few whole numbers still get one code each.
-    # The profile's count of numbers is four noisy cells (sign × whole/non-whole). Several
-    # kept values need not evidently hold SUPPORT_MASS: they are rejected only when they
-    # hold less by more than SUPPORT_Z sds (requiring the noisy sums to clear it rejected
-    # a clean 1–5 answer scale in a quarter of 3,000-row fits, leaving codes 6–8 to noise).
+    # (The profile's count of numbers is four noisy cells: sign × whole/non-whole.) Several
+    # kept values must reach SUPPORT_MASS on the noisy counts as they are: an allowance of
+    # one sd for their noise kept a clean 1–5 answer scale more often, but also cut
+    # lengths of stay 0–27 at 10, moving the 4% beyond onto 10.
     sd = math.sqrt(weights.size * sigma**2 + 4.0 * (SUPPORT_MASS * profile.sigma) ** 2)
-    margin = _z(1) * sd if values.size == 1 else -SUPPORT_Z * sd
+    margin = _z(1) * sd if values.size == 1 else 0.0
     if weights.sum() < SUPPORT_MASS * profile.numbers + margin:
         return None
     order = np.argsort(values)
     return values[order], weights[order], int(cells.size - seeds.size)
+
+
+def _fill_lattice(values: np.ndarray, weights: np.ndarray, grid: np.ndarray,
+                  noisy: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of the kept values' lattice between them that are not kept (post-processing).
+
+    The lattice step is the greatest common divisor of the kept values' differences (read to
+    six decimals). Returned only when the lattice has at most :data:`MAX_LEVELS` points and
+    the kept values fill at least half of them (as codes kept contiguous); one point beyond
+    either end joins when its grid cell was detected and holds no kept value (``hit``).
+    Each grid cell's noisy
+    count, less the kept values' counts in it, is shared equally by the added points in
+    it: their weights.
+    """
+    v = np.unique(values)
+    none = (np.zeros(0), np.zeros(0))
+    if v.size < 2:
+        return none
+    scaled = np.round(v * 1e6)
+    if np.any(np.abs(scaled - v * 1e6) > 1e-3) or np.abs(scaled).max() > 2**52:
+        return none
+    ints = scaled.astype(np.int64)
+    step = int(np.gcd.reduce(np.diff(ints)))
+    points = (int(ints[-1]) - int(ints[0])) // step + 1
+    if points > MAX_LEVELS or 2 * v.size < points:
+        return none
+    lattice = np.round((ints[0] + step * np.arange(-1, points + 1)) / 1e6, 6)
+    ends = hit[np.searchsorted(grid, lattice[[0, -1]], side="right")]
+    lattice = lattice[1:-1] if points + 2 > MAX_LEVELS else lattice[[bool(ends[0]), *([True] * points), bool(ends[1])]]
+    added = np.setdiff1d(lattice, np.round(v, 6))
+    cell = np.searchsorted(grid, added, side="right")
+    kept_in = np.bincount(np.searchsorted(grid, values, side="right"), weights=weights, minlength=len(noisy))
+    per_cell = np.bincount(cell, minlength=len(noisy))
+    rest = np.clip(noisy - kept_in, 0.0, None)
+    return added, rest[cell] / per_cell[cell]
 
 
 def _blocks(grid: np.ndarray) -> np.ndarray:
@@ -1326,17 +1380,22 @@ def _locate_bounds(grid: np.ndarray, noisy: np.ndarray, sd: np.ndarray, decades:
         # the running total of all decades scanned. The window sees a tail spread over a few
         # decades without the noise of the many empty decades far out that the running total
         # adds (each adds σ² to its variance).
+        # When a sum is what is detected, the rows may lie in any decade it holds: the bound
+        # goes to the outermost decade of the window that shows rows on its own at
+        # WINDOW_Z sds (dates spread evenly over 19 years, 263 rows a year, were detected
+        # three years in and cut two years off each end), else to the decade reached.
         run, k = 0.0, 0
-        window: list[float] = []
+        window: list[int] = []
         for d in order:
             if not live_dec[d]:
                 continue
             run += noisy_dec[d]
             k += 1
-            window = [*window[-(DECADE_WINDOW - 1):], float(noisy_dec[d])]
-            if (noisy_dec[d] > z_dec * sigma or run > z_dec * sigma * math.sqrt(k)
-                    or sum(window) > z_dec * sigma * math.sqrt(len(window))):
+            window = [*window[-(DECADE_WINDOW - 1):], int(d)]
+            if noisy_dec[d] > z_dec * sigma:
                 return int(d)
+            if run > z_dec * sigma * math.sqrt(k) or sum(noisy_dec[w] for w in window) > z_dec * sigma * math.sqrt(len(window)):
+                return next((w for w in window if noisy_dec[w] > WINDOW_Z * sigma), int(d))
         return None
 
     def walk_out(order: np.ndarray, pick: int) -> int:
