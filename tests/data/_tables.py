@@ -153,3 +153,27 @@ def survey(n: int = 3_000, seed: int = 11) -> pd.DataFrame:
     frame.loc[rng.random(n) < 0.05, "income"] = "Prefer not to say"
     frame.loc[rng.random(n) < 0.02, "age_years"] = ""
     return frame
+
+
+def staff(n: int = 5_000, seed: int = 5) -> pd.DataFrame:
+    """Staff records: an id, names and e-mails (free text), departments, 50 cities (Zipf),
+    salaries with cents, bonuses with 70% zeros, hire dates over 19 years, ratings on
+    {1, 1.5, …, 5}, a Y/N flag and a manager id."""
+    rng = np.random.default_rng(seed)
+    first = np.array(["Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jia", "Kai", "Lea"])
+    last = np.array(["Smith", "Garcia", "Lee", "Novak", "Okafor", "Rossi", "Tanaka", "Weber", "Khan", "Silva"])
+    w = 1 / np.arange(1, 51)
+    return pd.DataFrame({
+        "employee_id": rng.permutation(np.arange(10000, 10000 + n)),
+        "name": [f"{a} {b}" for a, b in zip(rng.choice(first, n), rng.choice(last, n), strict=True)],
+        "email": [f"user{i}@example.com" for i in rng.permutation(n)],
+        "department": rng.choice(["Sales", "Engineering", "Support", "HR", "Finance", "Legal"], n,
+                                 p=[0.3, 0.3, 0.2, 0.08, 0.08, 0.04]),
+        "city": rng.choice([f"City{i:02d}" for i in range(50)], n, p=w / w.sum()),
+        "salary": np.round(rng.lognormal(11, 0.35, n), 2),
+        "bonus": np.where(rng.random(n) < 0.7, 0, np.round(rng.lognormal(8, 0.8, n), -1)),
+        "hire_date": (pd.Timestamp("2005-01-01") + pd.to_timedelta(rng.integers(0, 7000, n), unit="D")).strftime("%Y-%m-%d"),
+        "rating": rng.choice(np.arange(2, 11) / 2, n),
+        "remote": rng.choice(["Y", "N"], n, p=[0.35, 0.65]),
+        "manager_id": rng.choice(np.arange(10000, 10200), n),
+    })
