@@ -586,20 +586,26 @@ def test_thin_negatives_are_kept_below_zero_not_clamped_to_a_positive_bound():
     assert 0.015 <= float((out < 0).mean()) <= 0.08
 
 
-def test_negative_reach_stops_where_the_negatives_are_counted():
+def test_negative_reach_stops_where_the_negatives_are_seen():
     from dpsynth.data.infer import _negative_reach
 
-    decades = np.array([-7, -6, -5, -4, 0, 4, 5, 6])  # -4: [-10, -1), -5: [-100, -10), …
+    # Decades -1 … -8 (-4: [-10, -1), -5: [-100, -10), -6: [-1000, -100), …), σ = 46: the
+    # refunds of the transactions table (44, 194 and 88 rows in -4, -5, -6) under noise.
+    decades = np.array([-8, -7, -6, -5, -4, -3, -2, -1, 0, 4, 5, 6])
     live = np.ones(len(decades), dtype=bool)
-    noisy = np.array([-30.0, 40.0, 150.0, 120.0, 10.0, 900.0, 3000.0, 800.0])
-    assert _negative_reach(decades, noisy, live, 30.0, 250.0, 1000.0) == -100.0
-    assert _negative_reach(decades, noisy, live, 30.0, 300.0, 1000.0) == -1000.0
-    # Capped at ten times the upper bound's decade.
-    assert _negative_reach(decades, noisy, live, 30.0, 300.0, 5.0) == -100.0
-    # Never reached, or reached by sums within their noise (the profile's count was noise).
-    assert _negative_reach(decades, noisy, live, 30.0, 10_000.0, 1000.0) is None
-    assert _negative_reach(decades, noisy, live, 150.0, 100.0, 1000.0) is None
-    assert _negative_reach(decades, noisy, np.array([False] * 4 + [True] * 4), 30.0, 1.0, 10.0) is None
+
+    def reach(neg, upper=1000.0):
+        noisy = np.r_[np.asarray(neg, dtype=float)[::-1], [10.0, 900.0, 3000.0, 800.0]]
+        return _negative_reach(decades, noisy, live, 46.0, upper)
+
+    # nearest to 0 first: -1, -2, …, -8
+    assert reach([30, 70, -40, 16, 193, -14, -26, -42]) == -100.0
+    assert reach([7, -89, 75, 58, 120, 89, -26, 52]) == -1000.0  # -5 and -6 together, -6 above 1 sd
+    assert reach([-58, -94, 8, 2, 191, -9, 52, 4]) == -100.0  # a running total had gone to -10,000
+    assert reach([76, 98, -30, 77, 114, 28, -36, -66]) == -100.0  # -4 and -5 together
+    assert reach([30, -20, 10, -40, 40, -14, 20, -42]) is None  # noise only
+    assert reach([0, 0, 0, 0, 0, 0, 0, 400], upper=5.0) == -100.0  # capped at ten times the upper decade
+    assert _negative_reach(decades, np.zeros(len(decades)), np.array([False] * 8 + [True] * 4), 46.0, 10.0) is None
 
 
 def test_a_missing_number_becomes_the_noisy_median_not_the_noisiest_cell():

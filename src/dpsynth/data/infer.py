@@ -1040,11 +1040,10 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             lower = float(lower_known)
         elif profile is not None and not typed and not dated and lower >= 0.0:
             # The profile saw negatives that no cell or decade showed on its own (refunds
-            # spread thinly over three decades): the bound reaches down through the
-            # negative decades until they hold the profile's count, instead of clamping
-            # every negative to a positive lower bound.
-            reach = _negative_reach(decades, noisy_dec, live_dec, sigma,
-                                    profile.negative - math.sqrt(2.0) * profile.sigma, upper)
+            # spread thinly over three decades): the bound reaches down to where windows of
+            # negative decades show them, instead of clamping every negative to a positive
+            # lower bound.
+            reach = _negative_reach(decades, noisy_dec, live_dec, sigma, upper)
             if reach is not None:
                 lower, reliable = reach, False
                 why = "the lower bound comes from the noisy count of negatives, not from one cell"
@@ -1145,25 +1144,31 @@ def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of
 
 
 def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float,
-                    target: float, upper: float) -> float | None:
-    """A lower bound below 0 that holds about ``target`` negative rows (post-processing).
+                    upper: float) -> float | None:
+    """A lower bound below 0 where the negative decades show rows (post-processing).
 
-    Walks the live negative decades outwards from 0, adding their noisy totals, and stops
-    at the first where the running sum reaches ``target`` and clears 2 sds of its own noise
-    (the decades confirm what the profile counted: a profile whose noise alone crossed its
-    threshold finds no such decade). Returns that decade's outer edge, no further out than
-    ten times the upper bound's decade (or 10), or None when no decade qualifies.
+    Windows of one to three adjacent negative decades, each showing rows on its own (one
+    sd), are tested: a window whose noisy sum clears :data:`WINDOW_Z` sds confirms its
+    decades (a strong decade must not carry a noisy one two decades out). The bound is the
+    outer edge of the outermost confirmed decade, no further out than ten times the upper bound's decade (or 10); None when no
+    decade is confirmed (a profile whose noise alone crossed its threshold finds none).
+    (A running total from 0 outwards wandered with the noise of the empty decades near 0
+    and stopped as far out as the cap.)
     """
     neg = np.flatnonzero((decades < 0) & live_dec)
     if neg.size == 0:
         return None
     neg = neg[np.argsort(-decades[neg])]  # -1, -2, …: nearest to 0 first
-    cum = np.cumsum(noisy_dec[neg])
-    sd = sigma * np.sqrt(np.arange(1, neg.size + 1))
-    hit = np.flatnonzero((cum >= max(target, 0.0)) & (cum > 2.0 * sd))
-    if hit.size == 0:
+    y = noisy_dec[neg]
+    outermost = -1
+    for i in range(neg.size):
+        for w in (1, 2, 3):
+            win = y[max(0, i - w + 1):i + 1]
+            if win.size == w and np.all(win > sigma) and float(win.sum()) > WINDOW_Z * sigma * math.sqrt(w):
+                outermost = i
+    if outermost < 0:
         return None
-    e = int(-decades[neg[int(hit[0])]])
+    e = int(-decades[neg[outermost]])
     edge = 10.0 ** (e - 3)  # decade -e holds values down to -10^(e-3) (see _blocks)
     cap = 10.0 ** math.ceil(math.log10(max(abs(upper), 1.0))) * 10.0
     return -min(edge, cap)
