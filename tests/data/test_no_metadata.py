@@ -604,7 +604,12 @@ def test_negative_reach_stops_where_the_negatives_are_seen():
     assert reach([-58, -94, 8, 2, 191, -9, 52, 4]) == -100.0  # a running total had gone to -10,000
     assert reach([76, 98, -30, 77, 114, 28, -36, -66]) == -100.0  # -4 and -5 together
     assert reach([30, -20, 10, -40, 40, -14, 20, -42]) is None  # noise only
-    assert reach([0, 0, 0, 0, 0, 0, 0, 400], upper=5.0) == -100.0  # capped at ten times the upper decade
+    # Only decades out to ten times the upper bound's decade are tested; whole numbers start at -1.
+    assert reach([0, 0, 0, 0, 0, 0, 0, 400], upper=5.0) is None
+    assert reach([0, 0, 0, 0, 400, 0, 0, 0], upper=5.0) == -100.0
+    assert reach([0, 400, 0, 0, 0, 0, 0, 0]) == -0.1
+    noisy = np.r_[np.array([0, 0, 0, 0, 0, 0, 400, 0.0])[::-1], [10.0, 900.0, 3000.0, 800.0]]
+    assert _negative_reach(decades, noisy, live, 46.0, 80.0, integer=True) is None  # no whole number in (-1, 0)
     assert _negative_reach(decades, np.zeros(len(decades)), np.array([False] * 8 + [True] * 4), 46.0, 10.0) is None
 
 

@@ -1043,7 +1043,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             # spread thinly over three decades): the bound reaches down to where windows of
             # negative decades show them, instead of clamping every negative to a positive
             # lower bound.
-            reach = _negative_reach(decades, noisy_dec, live_dec, sigma, upper)
+            reach = _negative_reach(decades, noisy_dec, live_dec, sigma, upper, integer=work.integer)
             if reach is not None:
                 lower, reliable = reach, False
                 why = "the lower bound comes from the noisy count of negatives, not from one cell"
@@ -1144,7 +1144,7 @@ def _mass_below(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, decade_of
 
 
 def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.ndarray, sigma: float,
-                    upper: float) -> float | None:
+                    upper: float, *, integer: bool = False) -> float | None:
     """A lower bound below 0 where the negative decades show rows (post-processing).
 
     Windows of one to three adjacent negative decades, each showing rows on its own (one
@@ -1152,10 +1152,14 @@ def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.nda
     decades (a strong decade must not carry a noisy one two decades out). The bound is the
     outer edge of the outermost confirmed decade, no further out than ten times the upper bound's decade (or 10); None when no
     decade is confirmed (a profile whose noise alone crossed its threshold finds none).
-    (A running total from 0 outwards wandered with the noise of the empty decades near 0
-    and stopped as far out as the cap.)
+    Only decades that could hold a bound are tested (out to the cap; for whole numbers, from
+    -1 down), so that few tests are made. (A running total from 0 outwards wandered with the
+    noise of the empty decades near 0 and stopped as far out as the cap.)
     """
-    neg = np.flatnonzero((decades < 0) & live_dec)
+    cap = 10.0 ** math.ceil(math.log10(max(abs(upper), 1.0))) * 10.0
+    e_of = -decades
+    usable = (decades < 0) & live_dec & (10.0 ** (e_of - 3.0) <= cap) & ((e_of >= 4) if integer else True)
+    neg = np.flatnonzero(usable)
     if neg.size == 0:
         return None
     neg = neg[np.argsort(-decades[neg])]  # -1, -2, …: nearest to 0 first
@@ -1169,9 +1173,7 @@ def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.nda
     if outermost < 0:
         return None
     e = int(-decades[neg[outermost]])
-    edge = 10.0 ** (e - 3)  # decade -e holds values down to -10^(e-3) (see _blocks)
-    cap = 10.0 ** math.ceil(math.log10(max(abs(upper), 1.0))) * 10.0
-    return -min(edge, cap)
+    return -min(10.0 ** (e - 3), cap)  # decade -e holds values down to -10^(e-3) (see _blocks)
 
 
 def _round_value(v: float, *, dated: bool, integer: bool) -> float:
