@@ -718,3 +718,21 @@ def test_dates_spread_evenly_over_many_years_keep_their_outer_years():
         lower, upper = pd.to_datetime(col.lower, unit="s"), pd.to_datetime(col.upper, unit="s")
         assert pd.Timestamp("2003-01-01") <= lower <= pd.Timestamp("2005-01-02"), lower
         assert pd.Timestamp("2023-01-01") <= upper <= pd.Timestamp("2026-01-01"), upper
+
+
+def test_columns_without_negatives_never_get_a_negative_lower_bound():
+    # The profile's negatives are tested at 2 sds (2.3% false alarms per column); the
+    # negative decades must then confirm them. Over 40 fits of three non-negative columns
+    # (ages, zero-heavy costs, small rates) no lower bound falls below 0.
+    rng = np.random.default_rng(4)
+    n = 3000
+    df = pd.DataFrame({
+        "age": rng.integers(17, 91, n),
+        "cost": np.where(rng.random(n) < 0.3, 0.0, np.round(rng.lognormal(6, 1.5, n), 2)),
+        "rate": np.round(rng.beta(1, 20, n), 4),
+        "kind": rng.choice(["a", "b", "c"], n),
+    }).astype(str).astype(object)
+    for seed in range(40):
+        new, _ = infer(df, seed, share=0.25)
+        for name in ("age", "cost", "rate"):
+            assert new[name].kind != "numeric" or new[name].lower >= 0, (seed, name, new[name].lower)
