@@ -1166,11 +1166,12 @@ def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.nda
     Windows of one to three adjacent negative decades, each showing rows on its own (one
     sd), are tested: a window whose noisy sum clears :data:`WINDOW_Z` sds confirms its
     decades (a strong decade must not carry a noisy one two decades out). The bound is the
-    outer edge of the outermost confirmed decade, no further out than ten times the upper bound's decade (or 10); None when no
-    decade is confirmed (a profile whose noise alone crossed its threshold finds none).
-    Only decades that could hold a bound are tested (out to the cap; for whole numbers, from
-    -1 down), so that few tests are made. (A running total from 0 outwards wandered with the
-    noise of the empty decades near 0 and stopped as far out as the cap.)
+    outer edge of the outermost confirmed decade, no further out than ten times the upper
+    bound's decade (or 10); None when no decade is confirmed (a profile whose noise alone
+    crossed its threshold finds none). Only decades that could hold a bound are tested (out
+    to the cap; for whole numbers, from -1 down), so that few tests are made. (A running
+    total from 0 outwards wandered with the noise of the empty decades near 0 and stopped
+    as far out as the cap.)
     """
     cap = 10.0 ** math.ceil(math.log10(max(abs(upper), 1.0))) * 10.0
     e_of = -decades
@@ -1196,8 +1197,8 @@ def _round_value(v: float, *, dated: bool, integer: bool) -> float:
     """``v`` on a coarse public grid: whole days (dates), two significant digits (numbers)."""
     if dated:
         return float(round(v / 86400.0) * 86400.0)
-    if v == 0.0 or not math.isfinite(v):
-        return 0.0 if not math.isfinite(v) else v
+    if not math.isfinite(v) or v == 0.0:
+        return 0.0
     r = float(round(v, 1 - math.floor(math.log10(abs(v)))))
     return float(round(r)) if integer else r
 
@@ -1268,7 +1269,7 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
     :data:`SUPPORT_MASS` of the (noisy) numbers (a single value: beyond the counts' noise).
 
     Returns:
-        (sorted values, their noisy counts, how many whole numbers were kept that were not
+        (sorted values, their noisy counts, how many values were kept that were not
         detected on their own), or None when the column is not discrete.
     """
     k = np.arange(1, len(grid))
@@ -1300,6 +1301,7 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
     covered[cells] = True
     covered[np.searchsorted(grid, exact_vals[kept_exact], side="right")] = True
     added, added_w = _fill_lattice(values, weights, grid, noisy, hit & ~covered)
+    n_added = 0
     if added.size and np.any(hit & ~covered):
         # Values on a lattice (ratings 1, 1.5, …, 5) missing from the kept ones because their
         # noisy count fell just short of the threshold, while their grid cell was detected:
@@ -1307,7 +1309,7 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
         # of released values and public cells; no value is read from the rows).
         values, weights = np.concatenate([values, added]), np.concatenate([weights, added_w])
         covered[np.searchsorted(grid, added, side="right")] = True
-        cells = np.concatenate([cells, np.zeros(added.size, dtype=cells.dtype)])  # counted as kept, not seen
+        n_added = int(added.size)
     if np.any(hit & ~covered):
         return None  # mass the kept values do not hold is detected elsewhere
     # A single kept value would make the column constant: that needs the kept value to hold
@@ -1323,7 +1325,7 @@ def _exact_support(grid: np.ndarray, noisy: np.ndarray, exact_vals: np.ndarray, 
     if weights.sum() < SUPPORT_MASS * profile.numbers + margin:
         return None
     order = np.argsort(values)
-    return values[order], weights[order], int(cells.size - seeds.size)
+    return values[order], weights[order], int(cells.size - seeds.size) + n_added
 
 
 def _fill_lattice(values: np.ndarray, weights: np.ndarray, grid: np.ndarray,
@@ -1334,9 +1336,8 @@ def _fill_lattice(values: np.ndarray, weights: np.ndarray, grid: np.ndarray,
     six decimals). Returned only when the lattice has at most :data:`MAX_LEVELS` points and
     the kept values fill at least half of them (as codes kept contiguous); one point beyond
     either end joins when its grid cell was detected and holds no kept value (``hit``).
-    Each grid cell's noisy
-    count, less the kept values' counts in it, is shared equally by the added points in
-    it: their weights.
+    Each grid cell's noisy count, less the kept values' counts in it, is shared equally by
+    the added points in it: their weights.
     """
     v = np.unique(values)
     none = (np.zeros(0), np.zeros(0))
