@@ -456,3 +456,21 @@ def test_zip_codes_without_metadata_keep_their_leading_zeros(tmp_path):
     back = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert back["zip"].str.fullmatch(r"[0-9]{5}").mean() > 0.99
     assert abs((back["zip"] < "10000").mean() - 0.095) < 0.03
+
+
+def test_utc_timestamps_without_metadata_come_back_in_their_form(tmp_path):
+    # ISO 8601 with a trailing Z (logs, APIs): not a plain ISO timestamp to the profile, so
+    # the column was text and every synthetic value "(other)". The format release reads it.
+    rng = np.random.default_rng(21)
+    n = 4000
+    ts = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
+    real = pd.DataFrame({"event_time": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": rng.choice(["a", "b"], n)})
+    path = tmp_path / "events.csv"
+    real.to_csv(path, index=False)
+    model = create("independent", random_state=0).fit(api.load_private(path), PrivacyBudget(1.0, 1e-5))
+    col = model.domain_["event_time"]
+    assert col.kind == "datetime" and col.format == "%Y-%m-%dT%H:%M:%SZ"
+    out = tmp_path / "synthetic.csv"
+    write_chunks([model.sample(n, random_state=0)], out, domain=model.domain_)
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)["event_time"]
+    assert back.str.fullmatch(r"2023-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").mean() > 0.99

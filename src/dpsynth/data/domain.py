@@ -223,9 +223,10 @@ THOUSANDS_SEPARATORS: tuple[str, ...] = ("", ",", ".", " ", "'")
 DECIMAL_MARKS: tuple[str, ...] = (".", ",")
 #: Longest ``prefix`` / ``suffix`` of a number format.
 MAX_AFFIX = 8
-#: The date/time patterns a datetime ``format`` may name (ISO 8601 needs none). ``%Y`` is
-#: four digits; ``%m``, ``%d`` and ``%H`` one or two (written with two); ``%M`` and ``%S``
-#: two; ``%b`` an English month abbreviation (``Jan`` … ``Dec``).
+#: The date/time patterns a datetime ``format`` may name (ISO 8601 needs none, but its UTC
+#: form with a trailing ``Z``, ``2023-05-01T12:34:56Z``, is written back only through one).
+#: ``%Y`` is four digits; ``%m``, ``%d`` and ``%H`` one or two (written with two); ``%M``
+#: and ``%S`` two; ``%b`` an English month abbreviation (``Jan`` … ``Dec``).
 DATETIME_FORMATS: tuple[str, ...] = (
     "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
@@ -233,6 +234,7 @@ DATETIME_FORMATS: tuple[str, ...] = (
     "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S",
     "%d-%m-%Y", "%m-%d-%Y",
     "%b %d %Y", "%b %d, %Y", "%d %b %Y",
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ",
 )
 MONTH_NAMES: tuple[str, ...] = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _NUMBER_FORMAT_KEYS = ("prefix", "suffix", "thousands", "decimal", "width")

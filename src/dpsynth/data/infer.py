@@ -162,6 +162,7 @@ DATE_FORMATS: tuple[str, ...] = (
     "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y",
     "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y %H:%M",
     "%b %d %Y", "%b %d, %Y", "%d %b %Y",
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ",
 )
 #: Share of a text-holding column's values budget spent on the counts of its formats.
 FORMAT_SHARE = 0.1
