@@ -224,9 +224,12 @@ def _value_counts(table: Table, nums: str, name: str) -> tuple[np.ndarray, np.nd
     The one read of private values every numeric-detail histogram starts from; the cells
     (exact values, candidate grids, sub-cells) are formed from it in numpy.
     """
+    # Ordered: the atom histogram's noise is drawn in this order, and DuckDB's parallel
+    # GROUP BY returns groups in no fixed order (a seeded fit drew its atoms differently
+    # from run to run).
     rows = table.connection.execute(
         f"SELECT x, count(*) FROM (SELECT {quote_ident(name)} AS x FROM {nums}) "
-        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL"
+        "WHERE x IS NOT NULL AND isfinite(x) GROUP BY ALL ORDER BY x"
     ).fetchall()
     values = np.array([r[0] for r in rows], dtype=np.float64)
     counts = np.array([r[1] for r in rows], dtype=np.float64)
