@@ -192,7 +192,8 @@ def run_generic(args: argparse.Namespace) -> None:
         codes = set(real["mcc"].tolist())
         extras = {
             "negative amounts (real 0.041)": lambda s: float((_num(s["amount"]) < 0).mean()),
-            "amounts in [0, 1) (real 0.000)": lambda s: float(((_num(s["amount"]) >= 0) & (_num(s["amount"]) < 1)).mean()),
+            f"amounts in [0, 1) (real {((real['amount'] >= 0) & (real['amount'] < 1)).mean():.4f})": lambda s: float(
+                ((_num(s["amount"]) >= 0) & (_num(s["amount"]) < 1)).mean()),
             "merchant codes not in the real set": lambda s: float((~_num(s["mcc"]).isin(codes)).mean()),
             "TVD of merchant codes": lambda s: _code_tvd(real["mcc"], _num(s["mcc"])),
         }

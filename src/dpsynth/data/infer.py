@@ -92,6 +92,7 @@ from dpsynth.data.domain import Column, Domain, NumberFormat, category_key
 from dpsynth.data.io import Table
 
 if TYPE_CHECKING:
+    from dpsynth.data.numeric import Released
     from dpsynth.data.spark import SparkTable
 from dpsynth.errors import InvalidParameterError, MetadataError
 from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
@@ -335,7 +336,7 @@ class _Inferred:
     fmt: NumberFormat | str | None = None  # the format an inferred column's raw values are read in
     # The released part of a thresholded histogram of exact values (values, noisy counts, σ,
     # δ₀): frequent values a numeric column may keep as atoms (see measure_pre's ``released``).
-    exact: tuple[np.ndarray, np.ndarray, float, float] | None = None
+    exact: Released | None = None
 
 
 def infer_domain(
@@ -347,7 +348,7 @@ def infer_domain(
     noise: NoiseSource,
     step: str,
     quantile_bins: bool = True,
-    released: dict[str, tuple[np.ndarray, np.ndarray, float, float]] | None = None,
+    released: dict[str, Released] | None = None,
 ) -> tuple[Domain, Table | SparkTable]:
     """Infer unknown types, missingness, categories and bounds with DP.
 
@@ -994,9 +995,8 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         live[int(np.searchsorted(grid, upper_known, side="right")) + 1:] = False
     noisy[~live] = 0.0
     live_dec = np.bincount(decade_idx, live, len(decades)) > 0
-    # The negative decades' totals, kept for a column located as non-negative whose profile
-    # may have seen negatives (their cells are no longer live below).
-    maybe_neg = floor is not None and profile is not None and profile.maybe_negative()
+    # The negative decades' totals as released, for :func:`_negative_reach` (a column
+    # located as non-negative has them zeroed below).
     neg_dec = noisy_dec.copy()
     noisy_dec[~live_dec] = 0.0
 
@@ -1046,21 +1046,16 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             if lower > floor and _mass_below(grid, noisy, live, decade_of, decades, noisy_dec, live_dec, sigma,
                                                           lower):
                 lower = floor
-            reach = (_negative_reach(decades, neg_dec, decades < 0, sigma, upper, integer=work.integer)
-                     if maybe_neg else None)
-            if reach is not None:
-                # Negatives the profile counted weakly and the negative decades confirm
-                # (refunds spread thinly over three decades): kept, not clamped.
-                lower, reliable = reach, False
-                why = "the lower bound comes from windows of noisy negative decades, not from one cell"
         elif lower_known is not None:
             lower = float(lower_known)
-        elif profile is not None and not typed and not dated and lower >= 0.0:
-            # The profile saw negatives that no cell or decade showed on its own (refunds
-            # spread thinly over three decades): the bound reaches down to where windows of
-            # negative decades show them, instead of clamping every negative to a positive
-            # lower bound.
-            reach = _negative_reach(decades, noisy_dec, live_dec, sigma, upper, integer=work.integer)
+        # Negatives the profile saw (clearly, or weakly in a column located as non-negative)
+        # that no cell or decade showed on its own (refunds spread thinly over three
+        # decades): the bound reaches down to where windows of negative decades show them,
+        # instead of clamping every negative to a non-negative lower bound.
+        signed = (profile is not None and not typed and not dated
+                  and (profile.maybe_negative() if floor is not None else lower_known is None))
+        if signed and lower >= 0.0:
+            reach = _negative_reach(decades, neg_dec, decades < 0, sigma, upper, integer=work.integer)
             if reach is not None:
                 lower, reliable = reach, False
                 why = "the lower bound comes from windows of noisy negative decades, not from one cell"

@@ -76,6 +76,9 @@ if TYPE_CHECKING:
     from dpsynth.data.discretize import _Coder
     from dpsynth.data.io import Table
 
+#: The released part of a thresholded histogram of a column's exact values: values, their
+#: noisy counts, σ and δ₀ (see :func:`measure_pre`'s ``released``).
+Released = tuple[np.ndarray, np.ndarray, float, float]
 #: What :func:`measure_pre` / :func:`measure_shape` / :func:`measure_bins` may infer.
 PARTS: tuple[str, ...] = ("atoms", "step", "shape", "bins")
 #: Share of the zCDP budget left when a fit starts that numeric detail may spend in total.
@@ -289,7 +292,7 @@ def measure_pre(
     step: str,
     parts: Iterable[str] = PARTS,
     rho_fit: float | None = None,
-    released: Mapping[str, tuple[np.ndarray, np.ndarray, float, float]] | None = None,
+    released: Mapping[str, Released] | None = None,
 ) -> Domain:
     """Find atoms and steps with DP for the numeric columns whose metadata leaves them out.
 

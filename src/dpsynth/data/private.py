@@ -28,6 +28,7 @@ from dpsynth.privacy import Accountant, ExponentialMechanism, GaussianMechanism,
 if TYPE_CHECKING:
     import pandas as pd
 
+    from dpsynth.data.numeric import Released
     from dpsynth.data.queries import CompiledWorkload, QueryAnswers, QueryGroup, Selection
     from dpsynth.dpsgd.rows import EncodedRows
 
@@ -207,7 +208,7 @@ class PrivateData:
             if old_todo:
                 extra = {n: rho_infer / len(old_todo) for n in moved}
                 rho_infer *= len(todo) / len(old_todo)
-        released: dict[str, tuple[np.ndarray, np.ndarray, float, float]] = {}
+        released: dict[str, Released] = {}
         if todo:
             rho = rho_infer if rho_infer > 0 else self.inference_share * self.rho_left(step)
             self.domain, self._table = infer_domain(
@@ -229,7 +230,7 @@ class PrivateData:
 
     # -- numeric detail (atoms, precision, within-bin shape; dpsynth.data.numeric) ------------
     def _numeric_detail_pre(self, step: str, rho_left: float | None = None,
-                            released: dict[str, tuple[np.ndarray, np.ndarray, float, float]] | None = None) -> float:
+                            released: dict[str, Released] | None = None) -> float:
         """Measure atoms and steps before bounds are inferred; return ρ per unit for the shape.
 
         ``rho_left``: the budget left that the numeric share is taken of (default: now).
