@@ -1,8 +1,8 @@
 """How much of each numeric column DP bounds inference clamps, without metadata.
 
 For the generated tables of ``tests/data/_tables.py`` (clinic, web sessions, weather
-readings), infers the domain without metadata at ε = 1, δ = 1e-5 (25% of ρ for inference,
-as a fit without metadata spends) once per seed, and reports per numeric column the mean
+readings, a ledger of columns recorded as negatives), infers the domain without metadata
+at ε = 1, δ = 1e-5 (25% of ρ for inference, as a fit without metadata spends) once per seed, and reports per numeric column the mean
 share of real rows outside the inferred bounds (clamped onto them before any count) and
 the median width of the inferred range against the real one. Domain inference only: no
 generator is fitted.
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tables live in tests/data/_tables.py
-from tests.data._tables import clinic, sessions, weather
+from tests.data._tables import clinic, ledger, sessions, weather
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
 
         infer.WALK_Z = float("inf")
     budget = PrivacyBudget(1.0, 1e-5)
-    makers = {"clinic": clinic, "sessions": sessions, "weather": weather}
+    makers = {"clinic": clinic, "sessions": sessions, "weather": weather, "ledger": ledger}
     print("| table | column | clamped share (mean) | inferred / real range (median) |")
     print("| --- | --- | ---: | ---: |")
     for name in args.tables:

@@ -177,3 +177,17 @@ def staff(n: int = 5_000, seed: int = 5) -> pd.DataFrame:
         "remote": rng.choice(["Y", "N"], n, p=[0.35, 0.65]),
         "manager_id": rng.choice(np.arange(10000, 10200), n),
     })
+
+
+def ledger(n: int = 4_000, seed: int = 2) -> pd.DataFrame:
+    """Columns recorded as negatives only: write-offs (log-normal amounts with two decimals,
+    all below 0), daily minimum temperatures below freezing (one decimal, up to -0.1) and
+    drawdowns in percent (down to about -60), beside a region and positive unit counts."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "region": rng.choice(["north", "south", "east", "west"], n),
+        "write_off": -np.round(np.exp(rng.normal(3.0, 1.3, n)), 2),
+        "min_temp_c": np.minimum(np.round(rng.normal(-20, 6, n), 1), -0.1),
+        "drawdown_pct": -np.maximum(np.round(rng.beta(2, 8, n) * 100, 1), 0.1),
+        "units": rng.integers(1, 500, n),
+    })

@@ -487,6 +487,28 @@ def test_a_non_negative_column_far_above_zero_gets_its_lower_bound_located():
     assert located >= 4, located  # 8 of these 12 fits; before, every fit kept 0
 
 
+def test_a_column_of_negatives_keeps_its_values_nearest_zero():
+    # Losses and sub-zero temperatures recorded as negatives, no zeros or positives: the
+    # mirror of a non-negative column, the upper bound is 0 or located below it only when
+    # the decades above it look empty. Before, it was located at the edge of the last cell
+    # detected on its own (temperatures up to -0.1 cut at -10 in 5 of 8 fits, 5% of them
+    # clamped; losses cut at -2).
+    rng = np.random.default_rng(4)
+    n = 3000
+    loss = -np.round(np.exp(rng.normal(3, 1.3, n)), 2)
+    temp = np.minimum(np.round(rng.normal(-20, 6, n), 1), -0.1)
+    df = pd.DataFrame({"loss": loss, "temp": temp, "age": rng.integers(18, 90, n),
+                       "sex": rng.choice(["F", "M"], n)}).astype(str).astype(object)
+    at_zero = 0
+    for seed in range(8):
+        new, _ = infer(df, seed, share=0.25)
+        assert -1.0 <= new["loss"].upper <= 0.0 and -1.0 <= new["temp"].upper <= 0.0
+        assert new["loss"].lower < -100 and new["temp"].lower <= -30
+        assert (temp > new["temp"].upper).mean() <= 0.001
+        at_zero += new["temp"].upper == 0.0
+    assert at_zero >= 6, at_zero
+
+
 def test_a_tail_spread_over_undetected_cells_still_gets_its_bins():
     # A third of the values lie over 4,000–200,000, spread so thinly that no cell of the
     # grid is detected on its own: the bin edges still follow it (before, they all fell

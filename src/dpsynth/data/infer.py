@@ -584,6 +584,19 @@ class _Profile:
             return False  # the sign of formatted values is not counted: the bounds are located
         return self.negative <= _z(1) * self.sigma * math.sqrt(2)
 
+    def non_positive(self) -> bool:
+        """Whether the numbers are clearly negative, with zeros and positives not even weakly seen.
+
+        Then the upper bound is 0 or located below it, the mirror of a non-negative column's
+        lower bound: a column of losses recorded as negatives is not clamped below its values
+        nearest 0. Positives must stay under :data:`NEGATIVE_Z` sds (not the strict
+        threshold): a column with a few positives keeps its located upper bound, as before.
+        """
+        if self.fmt is not None:
+            return False
+        sd = self.sigma * math.sqrt(2)
+        return self.negative > _z(1) * sd and self.numbers - self.negative <= NEGATIVE_Z * sd
+
     def maybe_negative(self) -> bool:
         """Whether the noisy count of negatives clears :data:`NEGATIVE_Z` sds.
 
@@ -928,6 +941,11 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         # or above 0 (a column that starts far above 0 gets no empty bins below its values,
         # whose measurement noise alone would put synthetic values there).
         lower_known = floor = 0.0
+    ceiling = None
+    if (not typed and not dated and profile is not None and floor is None and upper_known is None
+            and profile.non_positive()):
+        # The mirror: numbers all below 0 (losses) have their upper bound at or below 0.
+        upper_known = ceiling = 0.0
     both_known = lower_known is not None and upper_known is not None
     # With a bound to locate, each row is counted twice: in its grid cell and in its decade
     # (a second, coarse histogram whose cells hold enough rows to be seen). A column whose
@@ -1059,7 +1077,13 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             if reach is not None:
                 lower, reliable = reach, False
                 why = "the lower bound comes from windows of noisy negative decades, not from one cell"
-        upper = upper if upper_known is None else float(upper_known)
+        if ceiling is not None:
+            upper = min(upper, ceiling)
+            if upper < ceiling and _mass_below(-grid[::-1], noisy[::-1], live[::-1], -decade_of[::-1],
+                                               -decades[::-1], noisy_dec[::-1], live_dec[::-1], sigma, -upper):
+                upper = ceiling  # rows show between the located bound and 0 (the mirror image)
+        elif upper_known is not None:
+            upper = float(upper_known)
     if work.integer:
         lower, upper = float(math.floor(lower)), float(math.ceil(upper))
     if upper <= lower:
