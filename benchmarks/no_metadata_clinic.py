@@ -24,11 +24,13 @@ and that lie below 10000 (real: 0, 0 and 0.095).
 ``--table transactions`` (8,000 card transactions: 4-digit merchant codes, amounts with 4%
 refunds, balances either side of 0), ``--table survey`` (3,000 answers written with ``;``:
 1–5 scales with skipped answers, ages with blanks, incomes with "Prefer not to say",
-completion dates) and ``--table staff`` (5,000 staff records: names and e-mails, salaries,
-zero-heavy bonuses, hire dates over 19 years, ratings on {1, 1.5, …, 5}, ids) report the same
+completion dates), ``--table staff`` (5,000 staff records: names and e-mails, salaries,
+zero-heavy bonuses, hire dates over 19 years, ratings on {1, 1.5, …, 5}, ids) and
+``--table housing`` (5,000 dwellings: years built, owners' birth years, rents) report the same
 TVD for a few numeric columns and the shares of synthetic values where the real table has
 none (negative amounts against the real 4.1%, merchant codes not in the real set, answers off
-1–5, hire dates outside the real years, dates written with a time of day).
+1–5, hire dates outside the real years, dates written with a time of day, years outside the
+real range).
 
 Usage:
     PYTHONPATH=src python benchmarks/no_metadata_clinic.py --generators mst aim --seeds 0 1 2 3
@@ -47,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the table lives in tests/data/_tables.py
-from tests.data._tables import clinic, sessions, staff, survey, transactions, zip_codes
+from tests.data._tables import clinic, housing, sessions, staff, survey, transactions, zip_codes
 
 COLUMNS = ("age", "sbp", "dbp", "cholesterol", "cost", "bmi", "length_of_stay")
 SESSION_COLUMNS = ("Administrative", "Administrative_Duration", "Informational_Duration", "ProductRelated",
@@ -92,9 +94,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--epsilon", type=float, default=1.0)
     ap.add_argument("--delta", type=float, default=1e-5, help="δ (transactions, survey and staff tables)")
-    ap.add_argument("--table", choices=("clinic", "sessions", "zips", "transactions", "survey", "staff"), default="clinic")
+    ap.add_argument("--table", choices=("clinic", "sessions", "zips", "transactions", "survey", "staff", "housing"), default="clinic")
     args = ap.parse_args()
-    if args.table in ("transactions", "survey", "staff"):
+    if args.table in ("transactions", "survey", "staff", "housing"):
         run_generic(args)
         return
     if args.table == "sessions":
@@ -208,6 +210,17 @@ def run_generic(args: argparse.Namespace) -> None:
             "hire date TVD by year": lambda s: _code_tvd(hired.dt.year, pd.to_datetime(s["hire_date"]).dt.year),
             "ratings off {1, 1.5, ..., 5}": lambda s: float((~_num(s["rating"]).isin(ratings)).mean()),
             "dates written with a time": lambda s: float(s["hire_date"].astype(str).str.len().gt(10).mean()),
+        }
+    elif args.table == "housing":
+        real, sep, cols = housing(), ",", ("year_built", "birth_year", "rent")
+        extras = {
+            "years built outside 1950-2020": lambda s: float(
+                ((_num(s["year_built"]) < 1950) | (_num(s["year_built"]) > 2020)).mean()),
+            "birth years outside 1920-2006": lambda s: float(
+                ((_num(s["birth_year"]) < 1920) | (_num(s["birth_year"]) > 2006)).mean()),
+            "TVD of years built, by year": lambda s: _code_tvd(real["year_built"], _num(s["year_built"]).round()),
+            "rents outside the real range": lambda s: float(
+                ((_num(s["rent"]) < real["rent"].min()) | (_num(s["rent"]) > real["rent"].max())).mean()),
         }
     else:
         real, sep, cols = survey(), ";", ("age_years", "income", "weight")

@@ -191,3 +191,16 @@ def ledger(n: int = 4_000, seed: int = 2) -> pd.DataFrame:
         "drawdown_pct": -np.maximum(np.round(rng.beta(2, 8, n) * 100, 1), 0.1),
         "units": rng.integers(1, 500, n),
     })
+
+
+def housing(n: int = 5_000, seed: int = 6) -> pd.DataFrame:
+    """Dwellings: years built 1950–2020 (uniform), owners' birth years about 1975 ± 15
+    (1920–2006), monthly rents about 1,800 ± 250 in whole units, rooms 1–7 and a city."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "city": rng.choice(["Avon", "Bree", "Cole", "Dale", "Eyre"], n),
+        "year_built": rng.integers(1950, 2021, n),
+        "birth_year": np.clip(np.round(rng.normal(1975, 15, n)), 1920, 2006).astype(int),
+        "rent": np.round(rng.normal(1800, 250, n)).astype(int),
+        "rooms": rng.integers(1, 8, n),
+    })

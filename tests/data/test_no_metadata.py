@@ -23,7 +23,7 @@ from dpsynth.errors import DpsynthError, InvalidDataError, MetadataError
 from dpsynth.privacy import Accountant, NoiseSource, PrivacyBudget
 from dpsynth.synth import create
 from tests.data._noise import assert_gaussian_scale
-from tests.data._tables import clinic, sessions, survey, transactions
+from tests.data._tables import clinic, housing, sessions, survey, transactions
 
 BUDGET = PrivacyBudget(1.0, 1e-5)
 
@@ -273,6 +273,49 @@ def test_an_outlier_row_moves_neither_bounds_nor_support():
         db, _ = infer(neighbour, seed)
         assert da == db
         assert db["amount"].upper < 1e7 and list(db["flag"].categories) == [0, 1]
+
+
+def test_year_columns_get_a_finer_look():
+    # Whole numbers whose rows all lie in [1000, 2500) get a charged histogram by whole
+    # number there: years built 1950–2020 had the bounds [1500, 2500] or [0, 2500] of the log
+    # grid (bins over centuries, decoded as years such as 1503). A column spread thinly over
+    # the range (rents about 1,800 ± 250) keeps its coarse bounds: the finer look would cut it.
+    df = housing()
+    rent = df["rent"].to_numpy()
+    df = df.astype(str).astype(object)
+    for seed in range(4):
+        new, acc = infer(df, seed, share=0.25)
+        built, birth = new["year_built"], new["birth_year"]
+        assert 1940 <= built.lower <= 1950 and 2020 <= built.upper <= 2040, (built.lower, built.upper)
+        assert np.diff(built.edges).max() <= 20  # bins of years (the log grid's were up to 500 wide)
+        assert 1880 <= birth.lower <= 1950 and 2000 <= birth.upper <= 2040, (birth.lower, birth.upper)
+        assert ((rent < new["rent"].lower) | (rent > new["rent"].upper)).mean() <= 0.03
+        looks = [e for e in acc.ledger if "by whole number" in e.description]
+        assert {e.description.split("'")[1] for e in looks} >= {"year_built", "birth_year"}
+
+
+def test_the_finer_look_is_noisy_at_its_scale_and_moved_by_no_outlier():
+    from dpsynth.data.infer import FINE_RANGE, _fine_release
+
+    rng = np.random.default_rng(1)
+    base = pd.DataFrame({"year": rng.integers(1960, 2011, 4000), "k": rng.integers(0, 5, 4000)})
+    neighbour = pd.concat([base, pd.DataFrame([{"year": 1003, "k": 1}])], ignore_index=True)
+    for seed in range(3):
+        da, _ = infer(base.astype(str).astype(object), seed, share=0.25)
+        db, _ = infer(neighbour.astype(str).astype(object), seed, share=0.25)
+        assert da["year"].lower == db["year"].lower >= 1950 and da["year"].upper == db["year"].upper <= 2020
+    # The release's noise: each cell and block is its count plus discrete Gaussian noise of
+    # the σ its charge states (√2 · √(1/(2ρ)): a row is counted twice).
+    vals, cnts = np.unique(base["year"].to_numpy(dtype=float), return_counts=True)
+    rho = 1e-3
+    draws = []
+    for seed in range(200):
+        acc = Accountant(BUDGET, seeded=True)
+        cells, blocks, sigma = _fine_release(vals, cnts.astype(float), rho, acc, NoiseSource(seed), "t", "year")
+        assert acc.ledger[0].rho == pytest.approx(rho) and sigma == pytest.approx(np.sqrt(2 / (2 * rho)))
+        draws.append([cells[1 + 1985 - FINE_RANGE[0]] - cnts[vals == 1985][0], cells[0], blocks[0],
+                      blocks[1 + (1985 - FINE_RANGE[0]) // 10] - cnts[(vals >= 1980) & (vals < 1990)].sum()])
+    assert_gaussian_scale(np.array(draws), 2 / (2 * rho))
 
 
 def test_profile_noise_is_at_the_claimed_scale():
