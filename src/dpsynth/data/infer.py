@@ -1095,6 +1095,10 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                 upper = ceiling  # rows show between the located bound and 0 (the mirror image)
         elif upper_known is not None:
             upper = float(upper_known)
+        if not typed and not dated and upper_known is None and len(noisy_exact):
+            top = _top_code(grid, noisy, live, exact_vals, noisy_exact, sigma, delta0, upper)
+            if top is not None:
+                upper = top
         if not typed and not dated and work.integer and upper_known is None:
             detected = np.flatnonzero(coarse > _z(len(coarse)) * np.maximum(np.sqrt(var), sigma))
             cell_lo = np.concatenate([[-np.inf], coarse_grid])[detected]
@@ -1169,6 +1173,36 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         out = noisy_exact > float(discrete_gaussian_threshold(sigma, delta0))
         exact = (exact_vals[out], noisy_exact[out], sigma, delta0)
     return _Inferred(new, impute=impute, fmt=work.format, exact=exact)
+
+
+def _top_code(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, exact_vals: np.ndarray,
+              noisy_exact: np.ndarray, sigma: float, delta0: float, upper: float) -> float | None:
+    """The largest exact value released, when nothing shows beside or above it (a top code).
+
+    Public-use tables cap a column at a code (incomes at 99,999, a poverty ratio at 501): the
+    capped rows are one exact value at the top of the column, which the thresholded exact-value
+    histogram releases, while the log grid's cell holding it reaches further (501 lies in
+    [500, 600), so a bound at 600 decoded rows up to 600). When that cell is the last one
+    below the located bound and holds, beyond the value's own noisy count, no more than
+    :data:`WALK_Z` sds of their noise, the bound moves down to the value. Only then: a
+    frequent round value with a thin tail located above it (credit limits of 500,000 below
+    a few of 1,000,000) is not a cap. Post-processing of both releases.
+    """
+    tau = float(discrete_gaussian_threshold(sigma, delta0)) if delta0 > 0 else math.inf
+    kept = np.flatnonzero(noisy_exact > tau)
+    if kept.size == 0:
+        return None
+    i = int(kept[np.argmax(exact_vals[kept])])
+    top = float(exact_vals[i])
+    if top >= upper:
+        return None
+    k = int(np.searchsorted(grid, top, side="right"))  # the grid cell holding it
+    if k >= len(grid) or grid[k] != upper or not live[k]:
+        return None  # rows were located in cells above it: a frequent value, not a cap
+    rest = float(noisy[k]) - float(noisy_exact[i])
+    if rest > WALK_Z * sigma * math.sqrt(2.0):
+        return None
+    return top
 
 
 def _fine_release(vals: np.ndarray, cnts: np.ndarray, rho: float, accountant: Accountant, noise: NoiseSource,
