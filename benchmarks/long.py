@@ -10,7 +10,7 @@ summed over the tree: on a shared machine the fairer measure of work than wall t
 * ``count``: every 1- and 2-way marginal (24 + 276) through ``marginal_counts_many``: the
   private counting step, timed alone (validation and encoding included);
 * ``fit``: ``dpsynth fit`` MST (``--generator aim``: AIM, recorded as ``fit_aim``) at ε = 1
-  (δ = 1e-9) from the Parquet file;
+  (δ = 1e-9) from the Parquet file, with any ``--param KEY=VALUE`` passed on (``-p time_limit=600``);
 * ``sample``: ``dpsynth sample -n ROWS`` of that model to Parquet, in chunks (DuckDB runs
   only: sampling happens on the driver whatever the engine).
 
@@ -21,6 +21,7 @@ environment).
 Usage:
     .venv/bin/python benchmarks/long.py --rows 100000 1000000 --engines duckdb spark
     .venv/bin/python benchmarks/long.py --rows 10000000 --engines duckdb spark   # long: run in the background
+    .venv/bin/python benchmarks/long.py --rows 10000000 --engines duckdb --steps fit --generator aim -p time_limit=600
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def main() -> None:
     ap.add_argument("--epsilon", type=float, default=1.0)
     ap.add_argument("--generator", choices=["mst", "aim"], default="mst",
                     help="Generator of the fit step (recorded as step 'fit' for MST, 'fit_aim' for AIM)")
+    ap.add_argument("--param", "-p", action="append", default=[],
+                    help="Generator hyper-parameter KEY=VALUE for the fit step (as `dpsynth fit -p`), repeatable")
     ap.add_argument("--sample-model", type=Path, default=None,
                     help="Model to sample from (default: the one fitted in this run; the model's size does "
                          "not depend on the rows it was fitted on)")
@@ -157,7 +160,7 @@ def main() -> None:
                     elif step == "fit":
                         cmd = [py, "-m", "dpsynth.cli", "fit", str(data), "-o", str(model), "-g", args.generator,
                                "-e", str(args.epsilon), "-d", "1e-9", "-m", str(META), "--engine", engine,
-                               "--random-state", "0"]
+                               "--random-state", "0", *(x for kv in args.param for x in ("-p", kv))]
                     else:
                         if engine != "duckdb":
                             continue  # sampling is on the driver, the same for both engines

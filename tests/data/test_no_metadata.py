@@ -286,11 +286,17 @@ def test_a_top_code_holds_the_upper_bound():
     n = 6000
     pov = np.where(rng.random(n) < 0.14, 501, rng.integers(0, 501, n))
     amount = np.round(np.exp(rng.normal(5, 0.6, n)))
-    df = pd.DataFrame({"pov": pov, "amount": amount, "g": rng.choice(["a", "b"], n)}).astype(str).astype(object)
+    # Credit limits: 12% at 500,000 and 2% above it, up to 590,000 (a frequent value, no cap).
+    u = rng.random(n)
+    limit = np.where(u < 0.12, 500_000, np.where(u < 0.14, rng.integers(51, 60, n) * 10_000,
+                                                  rng.integers(1, 50, n) * 10_000))
+    df = pd.DataFrame({"pov": pov, "amount": amount, "limit": limit,
+                       "g": rng.choice(["a", "b"], n)}).astype(str).astype(object)
     capped = 0
     for seed in range(4):
         new, _ = infer(df, seed, share=0.25)
         assert new["pov"].upper in (501, 600, 800)
+        assert new["limit"].upper > 500_000
         capped += new["pov"].upper == 501
         assert new["amount"].upper in set(public_grid()) and (amount > new["amount"].upper).mean() < 0.03
     assert capped >= 3, capped

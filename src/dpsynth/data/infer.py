@@ -134,6 +134,9 @@ WINDOW_Z = 2.5
 #: Sds a window of cells just beyond a located bound must clear for the bound to move out
 #: past it (see :func:`_locate_bounds`).
 WALK_Z = 2.0
+#: Largest share of a top code's own (noisy) count its grid cell may hold beside it (see
+#: :func:`_top_code`): 9,972 poverty ratios at 501 beside 16 others in [500, 600).
+TOP_CODE_REST = 0.1
 #: Whole numbers in this range (years, amounts in the low thousands) get a charged finer look
 #: when every cell of the public log grid detected on its own lies inside it: the log grid's
 #: cells there are 250–500 wide, so years built 1950–2020 were bounded by [1500, 2500].
@@ -1184,9 +1187,10 @@ def _top_code(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, exact_vals:
     histogram releases, while the log grid's cell holding it reaches further (501 lies in
     [500, 600), so a bound at 600 decoded rows up to 600). When that cell is the last one
     below the located bound and holds, beyond the value's own noisy count, no more than
-    :data:`WALK_Z` sds of their noise, the bound moves down to the value. Only then: a
-    frequent round value with a thin tail located above it (credit limits of 500,000 below
-    a few of 1,000,000) is not a cap. Post-processing of both releases.
+    :data:`WALK_Z` sds of their noise and no more than :data:`TOP_CODE_REST` of the value's
+    own count, the bound moves down to the value. A frequent round value with rows beside it
+    is not a cap (722 credit limits of 500,000, 111 more up to 600,000: the bound stays).
+    Post-processing of both releases.
     """
     tau = float(discrete_gaussian_threshold(sigma, delta0)) if delta0 > 0 else math.inf
     kept = np.flatnonzero(noisy_exact > tau)
@@ -1200,7 +1204,7 @@ def _top_code(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, exact_vals:
     if k >= len(grid) or grid[k] != upper or not live[k]:
         return None  # rows were located in cells above it: a frequent value, not a cap
     rest = float(noisy[k]) - float(noisy_exact[i])
-    if rest > WALK_Z * sigma * math.sqrt(2.0):
+    if rest > WALK_Z * sigma * math.sqrt(2.0) or rest > TOP_CODE_REST * float(noisy_exact[i]):
         return None
     return top
 
