@@ -992,6 +992,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     exact_vals = np.zeros(0)
     exact_vals_all = exact_counts_all = np.zeros(0)  # every present value and its count (inferred type)
     fine_edges: tuple[float, ...] | None = None
+    fine_rho = 0.0  # ρ of the finer look, when it was taken
     if typed:
         counts = _grid_counts(table, work, grid, num, present)
         exact_counts = np.zeros(0)
@@ -1107,7 +1108,8 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             cell_lo = np.concatenate([[-np.inf], coarse_grid])[detected]
             cell_hi = np.concatenate([coarse_grid, [np.inf]])[detected]
             if detected.size and cell_lo.min() >= FINE_RANGE[0] and cell_hi.max() <= FINE_RANGE[1]:
-                fine = _fine_look(exact_vals_all, exact_counts_all, (lower, upper), FINE_SHARE * rho, accountant,
+                fine_rho = FINE_SHARE * rho
+                fine = _fine_look(exact_vals_all, exact_counts_all, (lower, upper), fine_rho, accountant,
                                   noise, step, col.name, work.bins or 32)
                 if fine is not None:
                     lower, upper, fine_edges = fine
@@ -1169,8 +1171,12 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         impute = format_value(work, v) if work.format is not None else _iso(v) if dated else _num_text(v, work.integer)
     shown = f"[{_iso(lower)}, {_iso(upper)}]" if dated else f"[{lower:g}, {upper:g}]"
     binned = f"{len(edges) - 1} bins" if new.edges is not None else f"one code per whole number ({int(upper - lower) + 1})"
+    looked = ""
+    if fine_rho:
+        looked = (", from a finer look by whole number in [1000, 2500)" if fine_edges is not None
+                  else "; a finer look by whole number was taken and not kept (the coarse bounds stand)")
     _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
-          f"{binned}", rho, total_rho, reliable, why)
+          f"{binned}{looked}", rho + fine_rho, total_rho, reliable, why)
     exact = None
     if not typed and not dated and len(noisy_exact):
         out = noisy_exact > float(discrete_gaussian_threshold(sigma, delta0))
