@@ -1021,6 +1021,12 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         accountant.charge(mech_exact, step=step, delta=delta0,
                           description=f"thresholded histogram of {col.name!r}'s exact values (discrete support)")
         noisy_exact = mech_exact.release(exact_counts, noise) if len(exact_counts) else exact_counts
+    # The exact values the thresholded histogram releases (a value held by one row clears the
+    # δ₀ threshold with probability at most δ₀): atom candidates and top codes.
+    exact: Released | None = None
+    if not typed and not dated and len(noisy_exact):
+        out = noisy_exact > float(discrete_gaussian_threshold(sigma, delta0))
+        exact = (exact_vals[out], noisy_exact[out], sigma, delta0)
     live = np.ones(len(noisy), dtype=bool)  # cells a row may lie in
     if lower_known is not None:  # no row lies below a public bound: those cells are noise only
         live[: int(np.searchsorted(grid, lower_known, side="right"))] = False
@@ -1074,6 +1080,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         if located is None:
             raise _BoundsNotFound(col.name)
         lower, upper, reliable, why = located
+        seen = coarse > _z(len(coarse)) * np.maximum(np.sqrt(var), sigma)  # log-grid cells detected alone
         if floor is not None:
             lower = max(lower, floor)
             if lower > floor and _mass_below(grid, noisy, live, decade_of, decades, noisy_dec, live_dec, sigma,
@@ -1099,12 +1106,12 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                 upper = ceiling  # rows show between the located bound and 0 (the mirror image)
         elif upper_known is not None:
             upper = float(upper_known)
-        if not typed and not dated and upper_known is None and len(noisy_exact):
-            top = _top_code(grid, noisy, live, exact_vals, noisy_exact, sigma, delta0, upper)
+        if exact is not None and upper_known is None:
+            top = _top_code(grid, noisy, live, exact[0], exact[1], sigma, upper)
             if top is not None:
                 upper = top
         if not typed and not dated and work.integer and upper_known is None:
-            detected = np.flatnonzero(coarse > _z(len(coarse)) * np.maximum(np.sqrt(var), sigma))
+            detected = np.flatnonzero(seen)
             cell_lo = np.concatenate([[-np.inf], coarse_grid])[detected]
             cell_hi = np.concatenate([coarse_grid, [np.inf]])[detected]
             if detected.size and cell_lo.min() >= FINE_RANGE[0] and cell_hi.max() <= FINE_RANGE[1]:
@@ -1131,8 +1138,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         # values that start at 89, or between exact zeros and the bulk), cells count only
         # when detected: the cumulated noise of a long empty stretch would otherwise place
         # edges in it. That stretch becomes one bin, its mass measured by the generator.
-        sd = np.sqrt(var)
-        kept = np.where(coarse > _z(len(coarse)) * np.maximum(sd, sigma), coarse, 0.0)
+        kept = np.where(seen, coarse, 0.0)
         hist = np.where(var > 0, coarse, 0.0)
         cell_lo = np.concatenate([[-np.inf], coarse_grid])
         cell_hi = np.concatenate([coarse_grid, [np.inf]])
@@ -1177,16 +1183,12 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                   else "; a finer look by whole number was taken and not kept (the coarse bounds stand)")
     _note(accountant, f"{what.replace('support or ', '')} of {col.name!r}: {shown}, "
           f"{binned}{looked}", rho + fine_rho, total_rho, reliable, why)
-    exact = None
-    if not typed and not dated and len(noisy_exact):
-        out = noisy_exact > float(discrete_gaussian_threshold(sigma, delta0))
-        exact = (exact_vals[out], noisy_exact[out], sigma, delta0)
     return _Inferred(new, impute=impute, fmt=work.format, exact=exact)
 
 
-def _top_code(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, exact_vals: np.ndarray,
-              noisy_exact: np.ndarray, sigma: float, delta0: float, upper: float) -> float | None:
-    """The largest exact value released, when nothing shows beside or above it (a top code).
+def _top_code(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, values: np.ndarray,
+              counts: np.ndarray, sigma: float, upper: float) -> float | None:
+    """The largest exact value released (``values``, noisy ``counts``), when nothing shows beside or above it.
 
     Public-use tables cap a column at a code (incomes at 99,999, a poverty ratio at 501): the
     capped rows are one exact value at the top of the column, which the thresholded exact-value
@@ -1198,21 +1200,24 @@ def _top_code(grid: np.ndarray, noisy: np.ndarray, live: np.ndarray, exact_vals:
     is not a cap (722 credit limits of 500,000, 111 more up to 600,000: the bound stays).
     Post-processing of both releases.
     """
-    tau = float(discrete_gaussian_threshold(sigma, delta0)) if delta0 > 0 else math.inf
-    kept = np.flatnonzero(noisy_exact > tau)
-    if kept.size == 0:
+    if values.size == 0:
         return None
-    i = int(kept[np.argmax(exact_vals[kept])])
-    top = float(exact_vals[i])
+    i = int(np.argmax(values))
+    top = float(values[i])
     if top >= upper:
         return None
     k = int(np.searchsorted(grid, top, side="right"))  # the grid cell holding it
     if k >= len(grid) or grid[k] != upper or not live[k]:
         return None  # rows were located in cells above it: a frequent value, not a cap
-    rest = float(noisy[k]) - float(noisy_exact[i])
-    if rest > WALK_Z * sigma * math.sqrt(2.0) or rest > TOP_CODE_REST * float(noisy_exact[i]):
+    rest = float(noisy[k]) - float(counts[i])
+    if rest > WALK_Z * sigma * math.sqrt(2.0) or rest > TOP_CODE_REST * float(counts[i]):
         return None
     return top
+
+
+def _fine_grid() -> np.ndarray:
+    """Edges of the finer look's cells: every whole number of :data:`FINE_RANGE`, ends included."""
+    return np.arange(FINE_RANGE[0], FINE_RANGE[1] + 1, dtype=np.float64)
 
 
 def _fine_release(vals: np.ndarray, cnts: np.ndarray, rho: float, accountant: Accountant, noise: NoiseSource,
@@ -1225,13 +1230,12 @@ def _fine_release(vals: np.ndarray, cnts: np.ndarray, rho: float, accountant: Ac
     L2 sensitivity is √2. Returns the noisy cells, the noisy blocks and the noise sd.
     """
     lo, hi = FINE_RANGE
-    grid = np.arange(lo, hi + 1, dtype=np.float64)
+    grid = _fine_grid()
     counts = np.zeros(len(grid) + 1)
     np.add.at(counts, np.searchsorted(grid, vals, side="right"), cnts)
-    inner = (np.arange(len(grid) - 1) // FINE_BLOCK).astype(np.int64)
-    block_of = np.concatenate([[-1], inner, [int(inner[-1]) + 1]])
-    blocks = np.unique(block_of)
-    block_counts = np.bincount(np.searchsorted(blocks, block_of), counts, len(blocks))
+    inner = np.arange(len(grid) - 1) // FINE_BLOCK
+    block_of = np.concatenate([[0], inner + 1, [int(inner[-1]) + 2]])  # the outer cells: blocks of their own
+    block_counts = np.bincount(block_of, counts)
     sens = math.sqrt(2.0)
     sigma = sens * math.sqrt(1.0 / (2.0 * rho))
     mech = GaussianMechanism(sigma=sigma, sensitivity=sens)
@@ -1255,7 +1259,7 @@ def _fine_look(vals: np.ndarray, cnts: np.ndarray, coarse: tuple[float, float], 
     leaves out inside the coarse bounds show rows in total.
     """
     lo, hi = FINE_RANGE
-    grid = np.arange(lo, hi + 1, dtype=np.float64)
+    grid = _fine_grid()
     noisy, noisy_blocks, sigma = _fine_release(vals, cnts, rho, accountant, noise, step, name)
     # Located on the blocks, each its own "decade" (so every test has the noise sd σ), as on
     # the coarse grid: from each side the first block detected alone or in a window of
