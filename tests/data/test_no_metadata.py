@@ -37,11 +37,11 @@ def adult_like(n=1000, seed=0):
     })
 
 
-def infer(df, seed, share=0.15):
+def infer(df, seed, share=0.15, budget=BUDGET):
     """The domain a fit infers without metadata, with noise seeded by ``seed``, and its accountant."""
     table = Table.from_frame(df)
-    acc = Accountant(BUDGET, seeded=True)
-    new, _ = infer_domain(table, schema_domain(table), rho=share * BUDGET.rho, accountant=acc,
+    acc = Accountant(budget, seeded=True)
+    new, _ = infer_domain(table, schema_domain(table), rho=share * budget.rho, accountant=acc,
                           noise=NoiseSource(seed), step="t")
     return new, acc
 
@@ -319,6 +319,17 @@ def test_year_columns_get_a_finer_look():
         assert ((rent < new["rent"].lower) | (rent > new["rent"].upper)).mean() <= 0.03
         looks = [e for e in acc.ledger if "by whole number" in e.description]
         assert {e.description.split("'")[1] for e in looks} >= {"year_built", "birth_year"}
+
+
+def test_years_end_at_the_last_block_that_holds_rows():
+    # Years built 1950–2020: the block 2020–2029 holds the year 2020 alone. At δ = 1e-9 a
+    # window of two blocks beyond 2019 (2020's rows and the empty 2030s) could clear its
+    # threshold where 2020's block alone did not, and the upper bound went to 2040.
+    df = housing().astype(str).astype(object)
+    for seed in range(8):
+        new, _ = infer(df, seed, share=0.25, budget=PrivacyBudget(1.0, 1e-9))
+        assert 2020 <= new["year_built"].upper <= 2030, (seed, new["year_built"].upper)
+        assert 1940 <= new["year_built"].lower <= 1950, (seed, new["year_built"].lower)
 
 
 def test_the_finer_look_is_noisy_at_its_scale_and_moved_by_no_outlier():
