@@ -26,7 +26,10 @@ more (times ``t/s``) after the distribute step.
 A child's message travels as its linear separator sums ``s`` times ``exp`` of its small
 shift tables; the parent multiplies ``s`` in after exponentiating (sparing a logarithm
 over the separator) and folds small log terms into such a factor when it spans them
-(one pass over the clique fewer).
+(one pass over the clique fewer). When all of a clique's log terms are small beside it (a
+clique made by fill-in, whose potentials are measured sub-cliques), each is exponentiated on
+its own and the clique is built as their product: a multiplication per cell instead of an
+exponential, which costs an order of magnitude more.
 
 The shift ``m`` is the sum of the terms' maxima on each slice (computed on the small
 tables, no pass over the clique); it bounds the true maximum, so nothing overflows, and
@@ -69,6 +72,9 @@ _POOL_PID = 0
 # Small terms are added together before broadcasting over the clique while their union
 # stays below this fraction of the clique (saves passes over the clique).
 _MERGE = 1 / 8
+# When a clique's log terms together hold at most this fraction of its cells, they are
+# exponentiated apart and multiplied over the clique (no exponential per cell).
+_EXP_APART = 1 / 4
 
 Key = frozenset[str]
 Table = tuple[np.ndarray, tuple[str, ...]]  # a compact table and the order of its axes
@@ -520,18 +526,27 @@ class BeliefPropagation:
                     t[tuple(s if m else slice(None) for s, m in zip(ch, mask, strict=False))]
                     for t, mask in zip(terms, term_masks, strict=True)
                 ]
-                if not parts:
-                    view.fill(0.0)
-                elif len(parts) == 1:
-                    np.copyto(view, parts[0])
+                if not parts and exp and fparts:
+                    # Only linear factors: their product is the exponentiated chunk.
+                    if len(fparts) == 1:
+                        np.copyto(view, fparts[0])
+                    else:
+                        np.multiply(fparts[0], fparts[1], out=view)
+                        for f in fparts[2:]:
+                            view *= f
                 else:
-                    np.add(parts[0], parts[1], out=view)
-                    for p in parts[2:]:
-                        view += p
-                if exp:
-                    np.exp(view, out=view)
-                for f in fparts:
-                    view *= f
+                    if not parts:
+                        view.fill(0.0)
+                    elif len(parts) == 1:
+                        np.copyto(view, parts[0])
+                    else:
+                        np.add(parts[0], parts[1], out=view)
+                        for p in parts[2:]:
+                            view += p
+                    if exp:
+                        np.exp(view, out=view)
+                    for f in fparts:
+                        view *= f
             for o, mask, all_axes in out_specs:
                 idx = tuple(s if m else slice(None) for s, m in zip(ch, mask, strict=False))
                 # Axes of which the chunk holds a single index need no reduction.
@@ -614,11 +629,20 @@ class BeliefPropagation:
         """Move log terms spanned by a (much smaller) linear factor into it.
 
         exp(t) times the factor costs an exponentiation of the factor's size and saves an
-        addition over the whole clique. At least one log term is kept.
+        addition over the whole clique. At least one log term is kept, unless all of them
+        are small beside the clique: then each is exponentiated and becomes a factor (or
+        joins one), and the sweep multiplies instead of exponentiating.
         """
-        if not factors or len(terms) < 2:
+        cells = math.prod(node.shape)
+        limit = cells // 4
+        # Every log term small (the clique's potentials are sub-cliques of it, as when it is
+        # the fill-in of overlapping measured marginals): exponentiate each on its own and
+        # multiply them over the clique, a multiplication per cell each instead of the
+        # exponential (an order of magnitude dearer). Each term is at most 0 after the
+        # shift, so no factor overflows; a product underflows only where exp(Σ) would.
+        all_small = terms and sum(t.size for t in terms) <= _EXP_APART * cells
+        if not all_small and (not factors or len(terms) < 2):
             return terms, factors
-        limit = math.prod(node.shape) // 4
         kept: list[np.ndarray] = []
         out = list(factors)
         for i, t in enumerate(terms):
@@ -632,8 +656,10 @@ class BeliefPropagation:
                 ),
                 None,
             )
-            if home is not None and (kept or left):
+            if home is not None and (all_small or kept or left):
                 out[home] = out[home] * np.exp(t)
+            elif all_small:
+                out.append(np.exp(t))
             else:
                 kept.append(t)
         return kept, out
