@@ -332,6 +332,20 @@ def test_years_end_at_the_last_block_that_holds_rows():
         assert 1940 <= new["year_built"].lower <= 1950, (seed, new["year_built"].lower)
 
 
+def test_a_code_column_with_codes_too_rare_to_release_gets_a_hint():
+    # 15 four-digit merchant codes holding 2–20% each: at this budget the rarer ones stay
+    # under the release threshold, so the column stays numeric and synthetic codes fall
+    # between the real ones. The report says so and how to keep codes whole; the amounts,
+    # balances and flags of the same table get no such note.
+    df = transactions().astype(str).astype(object)
+    for delta in (1e-5, 1e-9):
+        new, acc = infer(df, 0, share=0.3, budget=PrivacyBudget(1.0, delta))
+        assert new["mcc"].kind == "numeric"
+        hints = [n for n in acc.notes if "if it is a code" in n]
+        assert len(hints) == 1 and hints[0].startswith("'mcc': "), hints
+        assert "declare it categorical" in hints[0]
+
+
 def test_the_finer_look_is_noisy_at_its_scale_and_moved_by_no_outlier():
     from dpsynth.data.infer import FINE_RANGE, _fine_release
 

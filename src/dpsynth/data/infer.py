@@ -114,6 +114,9 @@ INT_WINDOWS: tuple[tuple[int, int], ...] = ((-16, 100),)
 MAX_LEVELS = 24
 #: Share of the (noisy) numbers that must lie on the kept values for an exact support.
 SUPPORT_MASS = 0.95
+#: Share of a whole-number column's numbers on released exact values (short of
+#: SUPPORT_MASS) above which the report says it may be a code best declared categorical.
+CODE_HINT_SHARE = 0.75
 #: Sds the profile's noisy count of negative numbers must clear for a column of inferred
 #: type to look for its negatives in the negative decades (see :meth:`_Profile.maybe_negative`).
 NEGATIVE_Z = 2.0
@@ -1042,6 +1045,17 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
     if not typed and profile is not None:
         support = _exact_support(grid, noisy, exact_vals, noisy_exact, sigma, delta0, profile,
                                  integer=work.integer)
+        if support is None and exact is not None and work.integer:
+            # Most rows on a few released whole numbers, the rest on values too rare to
+            # release (4-digit merchant codes): kept numeric, so synthetic values fall
+            # between the codes. Say so, and how to keep codes whole (post-processing).
+            share = float(exact[1].sum()) / max(profile.numbers, 1.0)
+            if 3 <= exact[0].size <= MAX_LEVELS and CODE_HINT_SHARE <= share < SUPPORT_MASS:
+                accountant.notes.append(
+                    f"{col.name!r}: {exact[0].size} whole numbers released as exact values hold "
+                    f"{min(share, 1.0):.0%} of its numbers and the rest lie on values too rare to release, "
+                    "so it is kept numeric and synthetic values fall between them; if it is a code, "
+                    "declare it categorical in the metadata (with its codes, where they are public)")
         if support is not None:
             levels, weights, extended = support
             cats: tuple[Any, ...]
