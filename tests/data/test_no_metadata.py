@@ -346,6 +346,27 @@ def test_a_code_column_with_codes_too_rare_to_release_gets_a_hint():
         assert "declare it categorical" in hints[0]
 
 
+def test_a_few_positives_among_negatives_reach_the_upper_bound_up():
+    # Losses recorded as negatives with 3% gains (120 rows spread over three decades): the
+    # bound was located below 0 and every gain clamped to it. The positive decades now
+    # reach it up, as negative decades reach a lower bound down; a column of negatives
+    # alone never gets an upper bound above 0 that way.
+    rng = np.random.default_rng(4)
+    n = 4000
+    net = -np.round(np.exp(rng.normal(3.0, 1.3, n)), 2)
+    gains = rng.random(n) < 0.03
+    net[gains] = np.round(np.exp(rng.normal(2.0, 1.0, gains.sum())), 2)
+    losses = np.where(gains, -net, net)
+    reached = 0
+    for seed in range(6):
+        new, _ = infer(pd.DataFrame({"net": net, "loss": losses}).astype(str).astype(object), seed, share=0.25)
+        assert new["loss"].upper <= 0.0, new["loss"].upper
+        if new["net"].upper > 0:
+            reached += 1
+            assert (net > new["net"].upper).mean() <= 0.015
+    assert reached >= 3, reached
+
+
 def test_the_finer_look_is_noisy_at_its_scale_and_moved_by_no_outlier():
     from dpsynth.data.infer import FINE_RANGE, _fine_release
 
