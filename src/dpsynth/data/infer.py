@@ -1045,9 +1045,9 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         live[int(np.searchsorted(grid, upper_known, side="right")) + 1:] = False
     noisy[~live] = 0.0
     live_dec = np.bincount(decade_idx, live, len(decades)) > 0
-    # The negative decades' totals as released, for :func:`_negative_reach` (a column
-    # located as non-negative has them zeroed below).
-    neg_dec = noisy_dec.copy()
+    # Every decade's total as released, for :func:`_negative_reach` on either side (kept
+    # apart: a column located as non-negative has its negative decades zeroed just below).
+    released_dec = noisy_dec.copy()
     noisy_dec[~live_dec] = 0.0
 
     if not typed and profile is not None:
@@ -1061,7 +1061,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             if 3 <= exact[0].size <= MAX_LEVELS and CODE_HINT_SHARE <= share < SUPPORT_MASS:
                 accountant.notes.append(
                     f"{col.name!r}: {exact[0].size} whole numbers released as exact values hold "
-                    f"{min(share, 1.0):.0%} of its numbers and the rest lie on values too rare to release, "
+                    f"{share:.0%} of its numbers and the rest lie on values too rare to release, "
                     "so it is kept numeric and synthetic values fall between them; if it is a code, "
                     "declare it categorical in the metadata (with its codes, where they are public)")
         if support is not None:
@@ -1117,7 +1117,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
         signed = (profile is not None and not typed and not dated
                   and (profile.maybe_negative() if floor is not None else lower_known is None))
         if signed and lower >= 0.0:
-            reach = _negative_reach(decades, neg_dec, decades < 0, sigma, upper, integer=work.integer)
+            reach = _negative_reach(decades, released_dec, decades < 0, sigma, upper, integer=work.integer)
             if reach is not None:
                 lower, reliable = reach, False
                 why = "the lower bound comes from windows of noisy negative decades, not from one cell"
@@ -1132,7 +1132,7 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
             # The mirror of the negative reach: positives the profile saw in a column located
             # below 0 (3% gains among losses) that no cell showed on its own reach the upper
             # bound up to where windows of positive decades show them.
-            reach = _negative_reach(-decades, neg_dec, -decades < 0, sigma, lower, integer=work.integer)
+            reach = _negative_reach(-decades, released_dec, -decades < 0, sigma, lower, integer=work.integer)
             if reach is not None:
                 upper, reliable = -reach, False
                 why = "the upper bound comes from windows of noisy positive decades, not from one cell"
@@ -1382,7 +1382,8 @@ def _negative_reach(decades: np.ndarray, noisy_dec: np.ndarray, live_dec: np.nda
     crossed its threshold finds none). Only decades that could hold a bound are tested (out
     to the cap; for whole numbers, from -1 down), so that few tests are made. (A running
     total from 0 outwards wandered with the noise of the empty decades near 0 and stopped
-    as far out as the cap.)
+    as far out as the cap.) Called with the decades negated, it reaches an upper bound up
+    through the positive decades (the result negated back).
     """
     cap = 10.0 ** math.ceil(math.log10(max(abs(upper), 1.0))) * 10.0
     e_of = -decades

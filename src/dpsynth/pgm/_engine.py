@@ -635,12 +635,9 @@ class BeliefPropagation:
         """
         cells = math.prod(node.shape)
         limit = cells // 4
-        # Every log term small (the clique's potentials are sub-cliques of it, as when it is
-        # the fill-in of overlapping measured marginals): exponentiate each on its own and
-        # multiply them over the clique, a multiplication per cell each instead of the
-        # exponential (an order of magnitude dearer). Each term is at most 0 after the
-        # shift, so no factor overflows; a product underflows only where exp(Σ) would.
-        all_small = terms and sum(t.size for t in terms) <= _EXP_APART * cells
+        # Each (shifted) term is at most 0, so no exponentiated term overflows, and a
+        # product underflows only where exp(Σ) would.
+        all_small = bool(terms) and sum(t.size for t in terms) <= _EXP_APART * cells
         if not all_small and (not factors or len(terms) < 2):
             return terms, factors
         kept: list[np.ndarray] = []
