@@ -53,7 +53,8 @@ VARIANTS = {
 
 def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str, seed: int,
         params: dict, couple_ablation: bool = False, thresholds: tuple[float, ...] = (),
-        shape_ablation: bool = False, declare_target: bool = False, rounding_ablation: bool = False) -> list[dict]:
+        shape_ablation: bool = False, declare_target: bool = False, rounding_ablation: bool = False,
+        inference_share: float | None = None) -> list[dict]:
     from dpsynth.data import PrivateData
     from dpsynth.data.discretize import COUPLE, Discretizer
     from dpsynth.data.domain import Domain
@@ -67,7 +68,8 @@ def one(dataset: str, generator: str, epsilon: float, delta: float, variant: str
     eval_domain = Domain.from_json(harness.evaluation_metadata(meta, [train, hold]))
     if declare_target and ds.target is not None and not meta.get("target"):
         meta = {**meta, "target": ds.target}  # the harness's target, declared as a user would
-    data = PrivateData(str(train_p), Domain.from_json(meta), numeric_detail=VARIANTS[variant])
+    data = PrivateData(str(train_p), Domain.from_json(meta), numeric_detail=VARIANTS[variant],
+                       inference_share=inference_share)
     model = create(generator, random_state=seed, **params)
     t0, c0 = time.perf_counter(), time.process_time()
     model.fit(data, PrivacyBudget(epsilon, delta))
@@ -171,6 +173,8 @@ def main() -> None:
                     help="also score each fit decoded with values on their step only (no rounding shares)")
     ap.add_argument("--declare-target", action="store_true",
                     help="declare the harness's target in the generator's metadata where the metadata has none")
+    ap.add_argument("--inference-share", type=float, default=None,
+                    help="budget share of domain inference (default: the library's, from the metadata)")
     args = ap.parse_args()
     params = json.loads(args.params)
     for ds in args.datasets:
@@ -179,7 +183,7 @@ def main() -> None:
                 for v in args.variants:
                     for row in one(ds, args.generator, eps, args.delta, v, seed, params, args.couple_ablation,
                                    tuple(args.couple_thresholds), args.shape_ablation, args.declare_target,
-                                   args.rounding_ablation):
+                                   args.rounding_ablation, args.inference_share):
                         new = not args.out.exists()
                         args.out.parent.mkdir(parents=True, exist_ok=True)
                         with args.out.open("a", newline="") as fh:

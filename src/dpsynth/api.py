@@ -14,9 +14,6 @@ from dpsynth.privacy import PrivacyBudget
 from dpsynth.synth.base import Synthesizer
 from dpsynth.synth.registry import create
 
-#: Budget share for DP domain inference when the metadata declares every type.
-INFERENCE_SHARE = 0.05
-
 
 def load_private(
     data: str | os.PathLike[str] | Any,
@@ -38,14 +35,16 @@ def load_private(
             inferred with DP (see :mod:`dpsynth.data.infer`), and columns named like row ids
             (``id``, ``ID``, ``*_id``) are dropped when ``drop_ids`` is set. The Spark
             engine needs every column's type and nullability in the metadata.
-        inference_share: Budget share for DP domain inference, where needed (default 5%,
-            or 25% when column types are inferred too).
+        inference_share: Budget share for DP domain inference, where needed (default: 25%
+            when column types are inferred too, else from 5% when only bin edges are placed
+            up to 25% as more columns lack bounds or categories; see
+            :func:`dpsynth.data.infer.default_inference_share`).
         drop_ids: Drop columns named like row ids when there is no metadata.
         engine: ``"duckdb"`` (one machine, out of core) or ``"spark"`` (every private
             query runs as Spark aggregations; only counts come back). None: Spark for Spark
             data, DuckDB otherwise.
     """
-    from dpsynth.data.infer import NO_METADATA_SHARE, load_metadata, pending_of, schema_domain
+    from dpsynth.data.infer import load_metadata, pending_of, schema_domain
 
     table = open_table(data, engine=engine)
     if metadata is None:
@@ -55,10 +54,7 @@ def load_private(
     else:
         domain = load_metadata(metadata if isinstance(metadata, dict) else Path(metadata))
     untyped, _ = pending_of(domain)
-    share = inference_share
-    if share is None:
-        share = NO_METADATA_SHARE if untyped else INFERENCE_SHARE
-    private = PrivateData(table, domain, inference_share=share, engine=table.engine)
+    private = PrivateData(table, domain, inference_share=inference_share, engine=table.engine)
     if untyped:
         private.notes.append(
             f"{'no metadata given' if metadata is None else 'the metadata leaves column types unknown'}: "

@@ -5,9 +5,19 @@ import pandas as pd
 import pytest
 
 from dpsynth.data.domain import Domain
-from dpsynth.data.infer import OTHER, PendingDomain, inference_todo, public_grid, schema_domain
+from dpsynth.data.infer import (
+    NO_METADATA_SHARE,
+    OTHER,
+    TYPED_SHARE,
+    PendingDomain,
+    default_inference_share,
+    inference_todo,
+    public_grid,
+    schema_domain,
+)
 from dpsynth.data.io import Table
 from dpsynth.data.private import PrivateData
+from dpsynth.errors import InvalidParameterError
 from dpsynth.privacy import PrivacyBudget
 from dpsynth.synth import create
 
@@ -36,7 +46,9 @@ def test_inference_is_charged_and_reported():
     report = model.privacy_report
     infer = [e for e in report.ledger if e.step == "independent.infer_domain"]
     assert len(infer) == 3  # city categories, income bounds+edges, age edges
-    assert sum(e.rho for e in infer) == pytest.approx(0.05 * PrivacyBudget(2.0, 1e-6).rho, rel=1e-6)
+    # Two of the three columns leave bounds or categories to infer: 5% + 20%·2/3 of ρ.
+    assert data.inference_share == pytest.approx(0.05 + 0.2 * 2 / 3)
+    assert sum(e.rho for e in infer) == pytest.approx(data.inference_share * PrivacyBudget(2.0, 1e-6).rho, rel=1e-6)
     # The thresholded histogram is approximate zCDP: its δ₀ is charged too.
     assert [e.delta > 0 for e in infer] == [True, False, False]
     assert report.within_budget
@@ -48,6 +60,27 @@ def test_inference_is_charged_and_reported():
     out = model.sample(2000, random_state=0)
     assert out["income"].between(dom["income"].lower, dom["income"].upper).all()
     assert (out["income"] == 0).mean() == pytest.approx(0.7, abs=0.05)
+
+
+def test_the_default_inference_share_grows_with_what_the_metadata_leaves_out():
+    def domain(bounded: int, unbounded: int) -> Domain:
+        cols = [{"name": f"b{i}", "type": "numeric", "lower": 0, "upper": 9} for i in range(bounded)]
+        cols += [{"name": f"u{i}", "type": "numeric", "lower": 0} for i in range(unbounded)]
+        return Domain.from_json({"columns": cols})
+
+    assert default_inference_share(domain(4, 0)) == pytest.approx(TYPED_SHARE)  # bin edges only
+    assert default_inference_share(domain(2, 2)) == pytest.approx((TYPED_SHARE + NO_METADATA_SHARE) / 2)
+    assert default_inference_share(domain(0, 4)) == pytest.approx(NO_METADATA_SHARE)
+    assert default_inference_share(schema_domain(Table.from_frame(frame()))) == NO_METADATA_SHARE  # types unknown
+    shares = [default_inference_share(domain(10 - k, k)) for k in range(11)]
+    assert shares == sorted(shares)
+    # From the public domain only: a neighbouring table gets the same share; an explicit one is kept.
+    f = frame()
+    assert PrivateData(f, Domain.from_json(META)).inference_share == \
+        PrivateData(f.iloc[1:], Domain.from_json(META)).inference_share
+    assert PrivateData(f, Domain.from_json(META), inference_share=0.1).inference_share == 0.1
+    with pytest.raises(InvalidParameterError, match="inference_share"):
+        PrivateData(f, Domain.from_json(META), inference_share=1.5)
 
 
 def test_rare_values_are_folded_into_other():

@@ -151,7 +151,7 @@ def test_budget_charged_equals_the_declared_rho(small_frame, small_domain, mode)
         by_step[e.step] = by_step.get(e.step, 0.0) + e.rho
     assert sum(by_step.values()) == pytest.approx(budget.rho, rel=1e-9)
     rho = budget.rho - by_step["gsd.infer_domain"]
-    assert by_step["gsd.infer_domain"] == pytest.approx(0.05 * budget.rho)
+    assert by_step["gsd.infer_domain"] == pytest.approx(small_private.inference_share * budget.rho)
     if mode == "oneshot":
         assert by_step["gsd.measure"] == pytest.approx(rho)
         (n_groups,) = {len(model.build_workload(model.domain_))}

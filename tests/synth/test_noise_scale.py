@@ -52,16 +52,18 @@ def test_measurement_noise_is_at_the_claimed_scale(name, releases, small_frame, 
 
 def test_independent_sigma_matches_its_budget(releases, small_frame, small_domain):
     budget = PrivacyBudget(1.0, 1e-6)
-    model = create("independent", random_state=0).fit(PrivateData(small_frame, small_domain), budget)
+    data = PrivateData(small_frame, small_domain)
+    model = create("independent", random_state=0).fit(data, budget)
     d = len(small_domain)
     (entry,) = [e for e in model.privacy_report.ledger if e.step == "independent.measure"]
-    # What domain inference (5% for bounds and edges, NUMERIC_SHARE for atoms, steps and
+    # What domain inference (its share for bounds and edges, NUMERIC_SHARE for atoms, steps and
     # within-bin shape) leaves is spent on d one-way marginals at one σ.
     ledger = model.privacy_report.ledger
     # The δ₀ of thresholded histograms (atoms) comes off the δ of the zCDP conversion.
     rho = zcdp.rho_for(1.0, 1e-6 - sum(e.delta for e in ledger))
     inferred = sum(e.rho or 0.0 for e in ledger if e.step == "independent.infer_domain")
-    assert 0.05 * rho < inferred <= (0.05 + NUMERIC_SHARE) * rho * (1 + 1e-9)
+    share = data.inference_share
+    assert share * rho < inferred <= (share + NUMERIC_SHARE) * rho * (1 + 1e-9)
     expected = math.sqrt(d / (2 * (rho - inferred)))
     assert entry.noise_scale == pytest.approx(expected)
     assert {s for _, _, s in releases if s == pytest.approx(expected)}
@@ -77,7 +79,7 @@ def test_mst_splits_its_budget_in_thirds(small_frame, small_domain):
     for e in model.privacy_report.ledger:
         by_step[e.step] = by_step.get(e.step, 0.0) + e.rho
     rho = budget.rho - by_step["mst.infer_domain"]  # what domain inference left
-    assert by_step["mst.infer_domain"] == pytest.approx(0.05 * budget.rho)
+    assert by_step["mst.infer_domain"] == pytest.approx(data.inference_share * budget.rho)
     assert by_step["mst.measure_1way"] == pytest.approx(rho / 3)
     assert by_step["mst.select"] == pytest.approx(rho / 3)
     assert by_step["mst.measure_2way"] == pytest.approx(rho / 3)

@@ -126,6 +126,9 @@ NONWHOLE_SHARE = 0.02
 ALPHA = 1e-3
 #: Budget share for inference when the metadata gives no types at all (it infers more).
 NO_METADATA_SHARE = 0.25
+#: Budget share for inference when the metadata declares every column's type, categories
+#: and bounds (only DP-quantile bin edges are left to place); see :func:`default_inference_share`.
+TYPED_SHARE = 0.05
 #: Share of the inference budget, on top of it, for a second look at the columns whose bounds
 #: the first histogram could not locate (spent only when some could not, split among them).
 RETRY_SHARE = 0.2
@@ -301,6 +304,25 @@ class PlanItem:
     column: str
     what: str
     share: float
+
+
+def default_inference_share(domain: Domain) -> float:
+    """The budget share domain inference gets by default, from the public domain alone.
+
+    :data:`NO_METADATA_SHARE` when some column's type is unknown; otherwise it grows from
+    :data:`TYPED_SHARE` towards :data:`NO_METADATA_SHARE` with the share of columns whose
+    metadata leaves bounds, categories or missingness unknown:
+    ``TYPED_SHARE + (NO_METADATA_SHARE − TYPED_SHARE)·k/d``. A fixed share split over many
+    such columns left each too little to see a tail: on a 24-column table with 13 unbounded
+    amounts, 5% gave each histogram a noise sd of about 100 rows, and 2–4% of the amounts
+    were clamped onto bounds a decade short of their tail.
+    """
+    untyped, null_unknown = pending_of(domain)
+    if untyped:
+        return NO_METADATA_SHARE
+    d = len(domain)
+    k = sum(1 for c in domain if c.needs_inference or c.name in null_unknown)
+    return TYPED_SHARE + (NO_METADATA_SHARE - TYPED_SHARE) * k / max(d, 1)
 
 
 def inference_todo(domain: Domain, *, quantile_bins: bool = True) -> list[Column]:

@@ -68,6 +68,9 @@ class PrivateData:
             categories or bounds are unknown are inferred with DP when a fit starts,
             at ``inference_share`` of its budget.
         inference_share: Share of the zCDP budget spent on domain inference, if any is needed.
+            None (the default): :func:`dpsynth.data.infer.default_inference_share` of the
+            domain, 5% when only bin edges are left to place, growing with the share of
+            columns whose bounds or categories are unknown, 25% when types are unknown.
         quantile_bins: Bin numeric columns at DP quantiles (charged within ``inference_share``)
             unless the metadata gives explicit ``edges``; False bins them uniformly over their
             public bounds at no cost.
@@ -91,7 +94,7 @@ class PrivateData:
         table: Table | object,
         domain: Domain,
         *,
-        inference_share: float = 0.05,
+        inference_share: float | None = None,
         quantile_bins: bool = True,
         validate_data: bool = True,
         numeric_detail: Sequence[str] = ("atoms", "step", "shape"),
@@ -99,7 +102,11 @@ class PrivateData:
     ) -> None:
         if not isinstance(domain, Domain):
             raise InvalidParameterError(f"PrivateData needs a Domain. Got {type(domain).__name__}.")
-        if not 0.0 < inference_share < 1.0:
+        if inference_share is None:
+            from dpsynth.data.infer import default_inference_share
+
+            inference_share = default_inference_share(domain)
+        if not isinstance(inference_share, (int, float)) or not 0.0 < inference_share < 1.0:
             raise InvalidParameterError(
                 f"The 'inference_share' parameter of PrivateData must be in (0, 1). Got {inference_share!r}."
             )
