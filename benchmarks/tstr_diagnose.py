@@ -77,6 +77,7 @@ def main() -> None:
     from dpsynth.data.discretize import Discretizer
     from dpsynth.data.domain import Domain
     from dpsynth.evaluate import evaluate_all
+    from dpsynth.evaluate.detection import DetectionAUC
     from dpsynth.evaluate.utility import utility_metric
     from dpsynth.pgm import Measurement, estimate
     from dpsynth.privacy import PrivacyBudget
@@ -88,6 +89,8 @@ def main() -> None:
     ap.add_argument("--epsilon", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--params", default="{}")
+    ap.add_argument("--detection", action="store_true",
+                    help="also score each frame's detection AUC against the training rows")
     ap.add_argument("--target-in-domain", action="store_true",
                     help="declare the harness's target in the domain the generator sees")
     args = ap.parse_args()
@@ -109,7 +112,12 @@ def main() -> None:
         r = res[m.name]
         per = {k: round(v["tstr"][m.headline], 3) for k, v in r.details["models"].items()}
         ref = {k: round(v["trtr"][m.headline], 3) for k, v in r.details["models"].items()}
-        return {"value": round(r.value, 3), "per_model": per, "trtr": round(r.reference, 3), "trtr_per_model": ref}
+        out = {"value": round(r.value, 3), "per_model": per, "trtr": round(r.reference, 3), "trtr_per_model": ref}
+        if args.detection:
+            det = evaluate_all(train, frame[list(eval_domain.names)], eval_domain, random_state=args.seed,
+                               metrics=[DetectionAUC(random_state=args.seed)])
+            out["detection_auc"] = round(det["detection_auc"].value, 4)
+        return out
 
     rng = np.random.default_rng(args.seed)
     disc = Discretizer(model.domain_)

@@ -531,3 +531,34 @@ def test_an_unresolved_outer_tail_bin_thins_out_towards_its_bound():
     w = numeric.tail_shape(true[::-1].copy(), widths[::-1].copy(), outward_up=False)
     assert w is not None and w[-1] > w[0]
     assert numeric.tail_shape(np.full(8, -5.0), widths, outward_up=True) is None
+
+
+def test_a_column_of_few_exact_values_is_decoded_on_them_alone():
+    # A per-area figure: 20 densities (one decimal), one per area, each held by 2-9% of the
+    # rows, declared numeric with public bounds. Quantile bins between them held only noise,
+    # and a cap of 16 atoms decoded the other four values uniformly across their bins.
+    rng = np.random.default_rng(4)
+    levels = np.round(np.sort(rng.uniform(16.3, 52_000.0, 20)), 1)
+    share = rng.dirichlet(np.full(20, 8.0)) * 0.6 + 0.02
+    n = 20_000
+    frame = pd.DataFrame({"density": rng.choice(levels, n, p=share / share.sum()),
+                          "price": np.round(rng.gamma(2.0, 20.0, n), 2)})
+    domain = Domain([Column("density", kind="numeric", lower=16.3, upper=52_000.0),
+                     Column("price", kind="numeric", lower=0, upper=1000)])
+    dom, acc = _fit_detail(frame, domain, seed=1)
+    assert set(dom["density"].atoms) == set(levels) and dom["density"].bins == 1
+    assert any("'density' is discrete: 20 exact values" in n for n in acc.notes)
+    disc = Discretizer(dom)
+    assert disc.sizes["density"] <= 2 * 20 + 1  # the values and the gaps between them
+    out = disc.decode(disc.encode_frame(frame.iloc[:4000]), np.random.default_rng(0))
+    assert out["density"].isin(levels).all()
+    # A continuous column beside it keeps its bins and few atoms; public bins are kept.
+    assert dom["price"].bins != 1 and len(dom["price"].atoms or ()) <= numeric.MAX_ATOMS
+    public = domain.with_columns([domain["density"].replace(bins=8)])
+    kept, _ = _fit_detail(frame, public, seed=1)
+    assert kept["density"].bins == 8 and len(kept["density"].atoms) <= 4
+    # Half the rows spread continuously: not discrete, at most half as many atoms as bins.
+    mixed = frame.assign(density=np.where(rng.random(n) < 0.5, frame["density"],
+                                          np.round(rng.uniform(16.3, 52_000.0, n), 1)))
+    dom2, acc2 = _fit_detail(mixed, domain, seed=1)
+    assert dom2["density"].bins != 1 and not any("is discrete" in n for n in acc2.notes)

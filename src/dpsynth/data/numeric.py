@@ -44,7 +44,9 @@ and a 2-way marginal per column) and n̂ the step histogram's noisy row count:
   that an average bin holds :data:`BIN_SNR`·σ_fit rows (at most the default 32);
 * atoms: an atom gets a code of its own only if it holds :data:`ATOM_SNR`·σ_fit rows and,
   on a column recorded on a grid, stands out from its neighbours on the grid
-  (:data:`ATOM_STAND_OUT` times either); at most half as many atoms as bins;
+  (:data:`ATOM_STAND_OUT` times either); at most half as many atoms as bins, unless up to
+  :data:`DISCRETE_MAX_ATOMS` atoms hold :data:`DISCRETE_MASS` of the rows: the column is then
+  discrete, and its codes are its atoms and the gaps between them (no quantile bins);
 * shape: each bin's sub-cell shape is kept only where its noisy counts resolve it
   (:func:`refine_shape`, Haar splits tested at :data:`SHAPE_Z` sds); elsewhere the bin is
   decoded uniformly.
@@ -88,6 +90,11 @@ ATOM_DELTA_SHARE = 0.1
 #: Most atoms kept per column, and the share of the rows an atom must hold.
 MAX_ATOMS = 16
 ATOM_MIN_SHARE = 0.01
+#: A column whose atoms hold this share of its (noisy) rows is a discrete one (values of a
+#: per-area figure, scores): it keeps up to :data:`DISCRETE_MAX_ATOMS` atoms and one bin, so
+#: its codes are its atoms and the gaps between them (see :func:`measure_pre`).
+DISCRETE_MASS = 0.95
+DISCRETE_MAX_ATOMS = 32
 #: On a grid, an atom holds at least this many times the count of either neighbour.
 ATOM_STAND_OUT = 2.0
 #: An atom must hold this many noise sds of the generator's measurements (:func:`fit_noise_sd`).
@@ -337,6 +344,7 @@ def measure_pre(
         wanted = [p for n, p in todo if n == name]
         values, counts = _value_counts(table, nums, name)
         n_hat: float | None = None  # noisy row count, from the step histogram
+        n_sum = 0.0
         if "step" in wanted:
             sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["step"]))
             mech = GaussianMechanism(sigma=sigma)
@@ -350,6 +358,7 @@ def measure_pre(
             cells = np.bincount(where, weights=counts, minlength=len(chain) + 2)
             noisy = mech.release(cells.astype(np.float64), noise)
             n_hat = float(np.clip(noisy, 0.0, None).sum())
+            n_sum = float(noisy.sum())  # unbiased (clipping adds the empty cells' noise)
             found = select_step(chain, noisy[:-1], sigma=sigma)
             if found is not None and not (col.integer and found <= 1.0):
                 col = col.replace(step=found)
@@ -395,6 +404,22 @@ def measure_pre(
                 inside = [a for a in more if a not in atoms and (col.lower is None or a >= col.lower)
                           and (col.upper is None or a <= col.upper)]
                 atoms = tuple(sorted((*atoms, *inside[:cap - len(atoms)])))
+            if n_hat is not None and domain[name].bins is None and col.edges is None:
+                # Nearly every row on a few exact values (a per-area figure: 20 densities,
+                # one per area) is a discrete column: quantile bins between the values would
+                # hold only noise, and a cap of half the bins decoded the values it left out
+                # uniformly across their bins. All its atoms are kept and its one bin is cut
+                # by them alone (post-processing of the same release).
+                wide = select_atoms(vals, noisy, sigma=sigma, delta0=delta0, total=total,
+                                    min_count=ATOM_SNR * sigma_fit, max_atoms=DISCRETE_MAX_ATOMS, grid=grid,
+                                    bounds=(col.lower, col.upper))
+                held = float(noisy[np.isin(vals, np.asarray(wide, dtype=np.float64))].sum())
+                if len(wide) > 1 and held >= DISCRETE_MASS * n_sum:
+                    atoms = wide
+                    col = col.replace(bins=1)
+                    accountant.notes.append(
+                        f"{name!r} is discrete: {len(wide)} exact values found with DP hold "
+                        f"{min(held / n_sum, 1.0):.0%} of its rows; its codes are those values and the gaps between them")
             col = col.replace(atoms=atoms)
             accountant.notes.append(f"atoms of {name!r} found with DP: {len(atoms)}")
         new.append(col)
