@@ -26,7 +26,8 @@ refunds, balances either side of 0), ``--table survey`` (3,000 answers written w
 1–5 scales with skipped answers, ages with blanks, incomes with "Prefer not to say",
 completion dates), ``--table staff`` (5,000 staff records: names and e-mails, salaries,
 zero-heavy bonuses, hire dates over 19 years, ratings on {1, 1.5, …, 5}, ids) and
-``--table housing`` (5,000 dwellings: years built, owners' birth years, rents) report the same
+``--table housing`` (5,000 dwellings: years built, owners' birth years, rents) and ``--table
+payroll`` (3,000 pay records: salaries written "$51,549.21", raises written "2.4%") report the same
 TVD for a few numeric columns and the shares of synthetic values where the real table has
 none (negative amounts against the real 4.1%, merchant codes not in the real set, answers off
 1–5, hire dates outside the real years, dates written with a time of day, years outside the
@@ -49,7 +50,16 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the table lives in tests/data/_tables.py
-from tests.data._tables import clinic, housing, sessions, staff, survey, transactions, zip_codes
+from tests.data._tables import (
+    clinic,
+    housing,
+    payroll,
+    sessions,
+    staff,
+    survey,
+    transactions,
+    zip_codes,
+)
 
 COLUMNS = ("age", "sbp", "dbp", "cholesterol", "cost", "bmi", "length_of_stay")
 SESSION_COLUMNS = ("Administrative", "Administrative_Duration", "Informational_Duration", "ProductRelated",
@@ -93,10 +103,11 @@ def main() -> None:
     ap.add_argument("--generators", nargs="+", default=["mst", "aim", "gsd", "pe", "independent"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--epsilon", type=float, default=1.0)
-    ap.add_argument("--delta", type=float, default=1e-5, help="δ (transactions, survey and staff tables)")
-    ap.add_argument("--table", choices=("clinic", "sessions", "zips", "transactions", "survey", "staff", "housing"), default="clinic")
+    ap.add_argument("--delta", type=float, default=1e-5, help="δ (the generated steward tables)")
+    ap.add_argument("--table", choices=("clinic", "sessions", "zips", "transactions", "survey", "staff", "housing",
+                                        "payroll"), default="clinic")
     args = ap.parse_args()
-    if args.table in ("transactions", "survey", "staff", "housing"):
+    if args.table in ("transactions", "survey", "staff", "housing", "payroll"):
         run_generic(args)
         return
     if args.table == "sessions":
@@ -176,6 +187,8 @@ def run_zips(args: argparse.Namespace) -> None:
 
 
 def _num(x: pd.Series) -> pd.Series:
+    if x.dtype == object:  # amounts written "$51,549.21" or "2.4%"
+        x = x.astype(str).str.replace(r"[$,%]", "", regex=True)
     return pd.to_numeric(x, errors="coerce")
 
 
@@ -210,6 +223,16 @@ def run_generic(args: argparse.Namespace) -> None:
             "hire date TVD by year": lambda s: _code_tvd(hired.dt.year, pd.to_datetime(s["hire_date"]).dt.year),
             "ratings off {1, 1.5, ..., 5}": lambda s: float((~_num(s["rating"]).isin(ratings)).mean()),
             "dates written with a time": lambda s: float(s["hire_date"].astype(str).str.len().gt(10).mean()),
+        }
+    elif args.table == "payroll":
+        real, sep, cols = payroll(), ",", ("salary", "raise")
+        top = float(_num(real["salary"]).max())
+        extras = {
+            "salaries above the real maximum": lambda s: float((_num(s["salary"]) > top).mean()),
+            "synthetic salaries' 99th percentile / real": lambda s: float(
+                np.nanquantile(_num(s["salary"]), 0.99) / np.nanquantile(_num(real["salary"]), 0.99)),
+            f"raises below 0 (real {(_num(real['raise']) < 0).mean():.3f})": lambda s: float(
+                (_num(s["raise"]) < 0).mean()),
         }
     elif args.table == "housing":
         real, sep, cols = housing(), ",", ("year_built", "birth_year", "rent")

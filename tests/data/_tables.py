@@ -204,3 +204,17 @@ def housing(n: int = 5_000, seed: int = 6) -> pd.DataFrame:
         "rent": np.round(rng.normal(1800, 250, n)).astype(int),
         "rooms": rng.integers(1, 8, n),
     })
+
+
+def payroll(n: int = 3_000, seed: int = 4) -> pd.DataFrame:
+    """A pay table as exported from a spreadsheet: salaries written "$51,549.21" (log-normal,
+    10,000-170,000), raises written "2.4%" (N(3, 1.5), 2% below 0), departments, 1-5 scores."""
+    rng = np.random.default_rng(seed)
+    salary = np.clip(rng.lognormal(10.8, 0.4, n), 10_000, None)
+    raises = np.round(rng.normal(3.0, 1.5, n), 1)
+    return pd.DataFrame({
+        "salary": [f"${v:,.2f}" for v in salary],
+        "raise": [f"{v:.1f}%" for v in raises],
+        "dept": rng.choice(list("ABCD"), n, p=[0.4, 0.3, 0.2, 0.1]),
+        "score": rng.integers(1, 6, n),
+    })

@@ -562,3 +562,17 @@ def test_a_column_of_few_exact_values_is_decoded_on_them_alone():
                                           np.round(rng.uniform(16.3, 52_000.0, n), 1)))
     dom2, acc2 = _fit_detail(mixed, domain, seed=1)
     assert dom2["density"].bins != 1 and not any("is discrete" in n for n in acc2.notes)
+
+
+def test_the_last_bin_runs_to_an_upper_bound_beyond_the_mass():
+    # Mass up to 200,000 under an upper bound located at 1,000,000: the stretch beyond the
+    # mass is no bin of its own (its measured count would be noise, decoded across it).
+    from dpsynth.data.infer import _quantile_edges, public_grid
+
+    grid = public_grid()
+    hist = np.zeros(len(grid) + 1)
+    cells = np.flatnonzero((grid >= 10_000) & (grid < 200_000)) + 1
+    hist[cells] = 100.0
+    edges = _quantile_edges(grid, hist, 10_000.0, 1_000_000.0, 16, False, atom_min=1e6)
+    assert edges[0] == 10_000 and edges[-1] == 1_000_000
+    assert edges[-2] < 200_000

@@ -1132,6 +1132,13 @@ def _infer_numeric(table: Table | SparkTable, col: Column, work: Column, rho: fl
                 lower = floor
         elif lower_known is not None:
             lower = float(lower_known)
+        elif (profile is not None and profile.fmt is not None and not dated and lower > 0.0
+              and _mass_below(grid, noisy, live, decade_of, decades, noisy_dec, live_dec, sigma, lower)):
+            # A formatted column ("2.4%", "$1,200") has no profiled sign, so no floor at 0 and
+            # no test of the mass below its located lower bound: raises of N(3, 1.5) were cut
+            # at 1.5 (16% clamped). Rows showing between 0 and the bound take it to 0, as for a
+            # column profiled non-negative; negatives may then reach below (just after).
+            lower = 0.0
         # Negatives the profile saw (clearly, or weakly in a column located as non-negative)
         # that no cell or decade showed on its own (refunds spread thinly over three
         # decades): the bound reaches down to where windows of negative decades show them,
@@ -1766,6 +1773,11 @@ def _quantile_edges(grid: np.ndarray, hist: np.ndarray, lower: float, upper: flo
         rise = hi_c - lo_c
         t = np.clip(np.where(rise > 0, (qs - lo_c) / np.where(rise > 0, rise, 1.0), 0.0), 0.0, 1.0)
         edges = ext[k - 1] + t * (ext[k] - ext[k - 1])
+        # The last bin runs to the upper bound: where the fitted mass ends short of it (a
+        # bound located a decade out from a thin tail), the empty stretch beyond would be a
+        # bin of its own holding only the generator's noise, decoded across the whole
+        # stretch (salaries up to 167,000 came back at 600,000–1,000,000).
+        edges[-1] = upper
     edges = np.concatenate([edges, ext[atoms], ext[atoms + 1]])
     if integer:
         # [a, b) holds the same integers as [⌈a⌉, ⌈b⌉): ceil keeps an atom at 0 as [0, 1).
