@@ -200,9 +200,10 @@ def test_fit_through_spark_equals_fit_through_duckdb(messy, tmp_path):
              "ignore": ["ord", "wide", "e", "t"]}
     meta = tmp_path / "meta.json"
     meta.write_text(json.dumps(small))
-    # Numeric detail (atoms, precision, within-bin shape) is measured on DuckDB only: off here too.
+    # Precision and within-bin shape are measured on both engines; atoms (exact values) on
+    # DuckDB only: off here too.
     private = api.load_private(data, meta)
-    private.numeric_detail = ()
+    private.numeric_detail = ("step", "shape")
     a = create("mst", random_state=11).fit(private, PrivacyBudget(5.0, 1e-6))
     model = tmp_path / "m.dps"
     r = CliRunner().invoke(app, ["fit", str(data), "-m", str(meta), "-g", "mst", "-e", "5", "-d", "1e-6",
@@ -215,10 +216,64 @@ def test_fit_through_spark_equals_fit_through_duckdb(messy, tmp_path):
         for entry in rep["ledger"]:
             entry.pop("time")
     spark_only = [n for n in rb["notes"] if "not measured on the Spark engine" in n]
-    assert len(spark_only) == 1
+    assert len(spark_only) == 1 and "atoms" in spark_only[0]
     rb["notes"].remove(spark_only[0])
     assert ra == rb
     assert any("inferred with DP" in n for n in ra["notes"])  # the DP quantile histograms ran on both
+    # The precision and shape histograms ran on both, and released the same noisy counts.
+    assert any("within-bin shape of" in n for n in ra["notes"])
+    assert any(e["description"].startswith("histogram of 'x' over candidate grids") for e in ra["ledger"])
+
+
+def test_numeric_detail_histograms_agree_on_both_engines(spark):
+    # Cents, round hundreds with exact zeros, negatives, and a declared atom: the precision and
+    # within-bin shape histograms Spark counts equal DuckDB's (same seed: same noisy counts,
+    # hence the same steps, roundings and densities).
+    from dpsynth.data import numeric
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    frame = pd.DataFrame({
+        "price": np.round(rng.gamma(2.0, 20.0, n), 2).astype(str),
+        "amount": np.where(rng.random(n) < 0.3, 0, np.round(rng.lognormal(7, 1, n), -2)).astype(int).astype(str),
+        "delta": np.round(rng.normal(0, 50, n), 1).astype(str),
+        "seen": (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 500 * 24, n), unit="h"))
+        .strftime("%Y-%m-%d %H:00"),
+    })
+    domain = Domain.from_json({"columns": [
+        {"name": "price", "type": "numeric", "lower": 0, "upper": 1000},
+        {"name": "amount", "type": "numeric", "lower": 0, "upper": 100_000, "integer": True, "atoms": [0]},
+        {"name": "delta", "type": "numeric", "lower": -300, "upper": 300},
+        {"name": "seen", "type": "datetime", "lower": "2020-01-01", "upper": "2021-06-01"},
+    ]})
+
+    def run(table):
+        acc = Accountant(PrivacyBudget(5.0, 1e-6), seeded=True)
+        data = PrivateData(table, domain, numeric_detail=("step", "shape")).bind(acc, NoiseSource(3))
+        data.complete_domain(step="t")
+        return data.domain, acc
+
+    d_dom, d_acc = run(Table.from_frame(frame))
+    s_dom, s_acc = run(sp.SparkTable.from_dataframe(spark.createDataFrame(frame)))
+    assert d_dom == s_dom
+    assert d_dom["price"].step == pytest.approx(0.01) and d_dom["amount"].step == 100
+    assert d_dom["seen"].step == 3600  # whole hours
+    assert all(d_dom[c].density is not None for c in ("price", "amount", "delta"))
+    assert [e.description for e in d_acc.report().ledger] == [e.description for e in s_acc.report().ledger]
+    # The raw counts themselves, with the declared atom's rows left out of the shape.
+    disc_col = d_dom["amount"]
+    from dpsynth.data.discretize import _Coder
+
+    coder = _Coder.build(disc_col)
+    cuts = np.unique(np.concatenate(numeric._bin_cuts(coder)))
+    duck_reads = numeric._Reads(Table.from_frame(frame), list(domain))
+    spark_reads = numeric._Reads(sp.SparkTable.from_dataframe(spark.createDataFrame(frame)), list(domain))
+    np.testing.assert_array_equal(spark_reads.shape_counts("amount", coder, cuts),
+                                  duck_reads.shape_counts("amount", coder, cuts))
+    chain = numeric.step_chain(domain["price"])
+    np.testing.assert_array_equal(spark_reads.step_cells("price", chain), duck_reads.step_cells("price", chain))
+    assert duck_reads.shape_counts("amount", coder, cuts).sum() == pytest.approx((frame["amount"] != "0").sum())
+    duck_reads.close()
 
 
 def test_row_queries_are_refused_on_spark(messy):

@@ -77,6 +77,7 @@ from dpsynth.privacy import Accountant, GaussianMechanism, NoiseSource
 if TYPE_CHECKING:
     from dpsynth.data.discretize import _Coder
     from dpsynth.data.io import Table
+    from dpsynth.data.spark import SparkTable
 
 #: The released part of a thresholded histogram of a column's exact values: values, their
 #: noisy counts, σ and δ₀ (see :func:`measure_pre`'s ``released``).
@@ -246,6 +247,62 @@ def _value_counts(table: Table, nums: str, name: str) -> tuple[np.ndarray, np.nd
     return values, counts
 
 
+class _Reads:
+    """The private reads of numeric detail, on the table's engine (raw counts, not noisy).
+
+    DuckDB: one scan into a temp table of parsed numbers, then each column's distinct values
+    and counts, from which every histogram's cells are formed in numpy. Spark: each histogram
+    is counted by Spark over cells it computes per row (only the counts come back); the
+    exact-value histogram of atoms is not available there (distinct values may be as many
+    as rows).
+    """
+
+    def __init__(self, table: Table | SparkTable, cols: Sequence[Column]) -> None:
+        self.table = table
+        self.spark = table.engine == "spark"
+        self.cols = {c.name: c for c in cols}
+        self.nums = None if self.spark else _numbers_table(table, cols)  # type: ignore[arg-type]
+        self._values: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def value_counts(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if self.spark:
+            raise AssertionError("exact values are not read on the Spark engine")
+        if name not in self._values:
+            assert self.nums is not None
+            self._values[name] = _value_counts(self.table, self.nums, name)  # type: ignore[arg-type]
+        return self._values[name]
+
+    def step_cells(self, name: str, chain: Sequence[float]) -> np.ndarray:
+        """Rows on no grid of ``chain`` (cell 0), by coarsest grid (j + 1), exact zeros (last)."""
+        if self.spark:
+            from dpsynth.data import spark
+
+            return spark.step_histogram(self.table, self.cols[name], chain)  # type: ignore[arg-type]
+        values, counts = self.value_counts(name)
+        where = np.where(values == 0.0, len(chain) + 1, grid_cells(chain, values))
+        return np.bincount(where, weights=counts, minlength=len(chain) + 2).astype(np.float64)
+
+    def shape_counts(self, name: str, coder: _Coder, cuts: np.ndarray) -> np.ndarray:
+        """Rows per sub-cell of ``cuts`` (outside values in the outer ones), atom rows left out."""
+        if self.spark:
+            from dpsynth.data import spark
+
+            return spark.shape_histogram(self.table, coder, cuts)  # type: ignore[arg-type]
+        xs, cs = self.value_counts(name)
+        if coder.atom_codes:
+            # Rows holding an atom have codes of their own and are decoded as the atom: they
+            # must not enter the sub-cells (a zero atom below the first cut would otherwise
+            # be counted in the first cell of the next bin and pile its values there).
+            keep = ~np.isin(coder.codes_of_numbers(np.clip(xs, coder.lo, coder.hi)), coder.atom_codes)
+            xs, cs = xs[keep], cs[keep]
+        cells = np.searchsorted(cuts[1:-1], xs, side="right")  # number of interior cuts ≤ x
+        return np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
+
+    def close(self) -> None:
+        if self.nums is not None:
+            self.table.connection.execute(f"DROP TABLE {self.nums}")  # type: ignore[union-attr]
+
+
 def _merge_equal(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Counts summed over equal values."""
     uniq, inv = np.unique(values, return_inverse=True)
@@ -290,7 +347,7 @@ def resolvable_bins(n: float, sigma_fit: float) -> int:
 
 
 def measure_pre(
-    table: Table,
+    table: Table | SparkTable,
     domain: Domain,
     *,
     rho_unit: float,
@@ -337,12 +394,11 @@ def measure_pre(
     n_atoms = sum(1 for _, p in todo if p == "atoms")
     delta0 = ATOM_DELTA_SHARE * accountant.budget.delta / max(1, n_atoms)
     names = list(dict.fromkeys(n for n, _ in todo))
-    nums = _numbers_table(table, [domain[n] for n in names])
+    reads = _Reads(table, [domain[n] for n in names])
     new: list[Column] = []
     for name in names:
         col = domain[name]
         wanted = [p for n, p in todo if n == name]
-        values, counts = _value_counts(table, nums, name)
         n_hat: float | None = None  # noisy row count, from the step histogram
         n_sum = 0.0
         if "step" in wanted:
@@ -354,9 +410,7 @@ def measure_pre(
             # own (last), counted in the row total only. Without it a column of 99% zeros
             # (hours of snow) "had" the coarsest grid, 5,000,000, and decoded every other
             # value as 0.
-            where = np.where(values == 0.0, len(chain) + 1, grid_cells(chain, values))
-            cells = np.bincount(where, weights=counts, minlength=len(chain) + 2)
-            noisy = mech.release(cells.astype(np.float64), noise)
+            noisy = mech.release(reads.step_cells(name, chain), noise)
             n_hat = float(np.clip(noisy, 0.0, None).sum())
             n_sum = float(noisy.sum())  # unbiased (clipping adds the empty cells' noise)
             found = select_step(chain, noisy[:-1], sigma=sigma)
@@ -379,6 +433,7 @@ def measure_pre(
                 col = col.replace(bins=bins)
                 accountant.notes.append(f"bins of {name!r} chosen from the budget and the noisy row count: {bins}")
         if "atoms" in wanted:
+            values, counts = reads.value_counts(name)
             sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["atoms"]))
             mech = GaussianMechanism(sigma=sigma)
             accountant.charge(mech, step=step, delta=delta0,
@@ -423,7 +478,7 @@ def measure_pre(
             col = col.replace(atoms=atoms)
             accountant.notes.append(f"atoms of {name!r} found with DP: {len(atoms)}")
         new.append(col)
-    table.connection.execute(f"DROP TABLE {nums}")
+    reads.close()
     return domain.with_columns(new)
 
 
@@ -678,7 +733,7 @@ def _cuts(lo: float, hi: float) -> np.ndarray:
 
 
 def measure_shape(
-    table: Table,
+    table: Table | SparkTable,
     domain: Domain,
     *,
     rho_unit: float,
@@ -703,7 +758,7 @@ def measure_shape(
     todo = shape_todo(domain, parts)
     if not todo:
         return domain
-    nums = _numbers_table(table, [domain[n] for n in todo])
+    reads = _Reads(table, [domain[n] for n in todo])
     new = []
     for name in todo:
         col = domain[name]
@@ -715,16 +770,7 @@ def measure_shape(
         sigma = math.sqrt(1.0 / (2.0 * rho_unit * _WEIGHTS["shape"]))
         mech = GaussianMechanism(sigma=sigma)
         accountant.charge(mech, step=step, description=f"histogram of {name!r} on sub-cells of its bins (shape)")
-        xs, cs = _value_counts(table, nums, name)
-        if coder.atom_codes:
-            # Rows holding an atom have codes of their own and are decoded as the atom: they
-            # must not enter the sub-cells (a zero atom below the first cut would otherwise
-            # be counted in the first cell of the next bin and pile its values there).
-            keep = ~np.isin(coder.codes_of_numbers(np.clip(xs, coder.lo, coder.hi)), coder.atom_codes)
-            xs, cs = xs[keep], cs[keep]
-        cells = np.searchsorted(cuts[1:-1], xs, side="right")  # number of interior cuts ≤ x
-        counts = np.bincount(cells, weights=cs, minlength=cuts.size - 1).astype(np.float64)
-        noisy = mech.release(counts, noise)
+        noisy = mech.release(reads.shape_counts(name, coder, cuts), noise)
         # Per bin, its share of the column's noisy mass spread over its sub-cells where the
         # noise resolves them (refine_shape); decoding only uses shapes within a bin.
         weights = np.clip(noisy, 0.0, None)
@@ -748,7 +794,7 @@ def measure_shape(
                                 f"resolved above the noise in {resolved} of {len(pieces)} bins"
                                 + (f"; {tails} outer tail bin(s) shaped by a density fit that falls outwards"
                                    if tails else ""))
-    table.connection.execute(f"DROP TABLE {nums}")
+    reads.close()
     return domain.with_columns(new) if new else domain
 
 

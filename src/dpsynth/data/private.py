@@ -246,36 +246,46 @@ class PrivateData:
         """
         from dpsynth.data import numeric
 
-        if not self.numeric_detail or not (
-            numeric.pre_todo(self.domain, self.numeric_detail) or numeric.shape_todo(self.domain, self.numeric_detail)
-            or numeric.bins_todo(self.domain, self.numeric_detail)
+        parts = self._detail_parts
+        if not parts or not (
+            numeric.pre_todo(self.domain, parts) or numeric.shape_todo(self.domain, parts)
+            or numeric.bins_todo(self.domain, parts)
         ):
             return 0.0
-        if self._table.engine == "spark":
+        skipped = [p for p in self.numeric_detail if p not in parts]
+        if skipped:
+            what = {"atoms": "frequent exact values (atoms)", "bins": "equal-mass bins"}
             self.accountant.notes.append(
-                "numeric detail (frequent exact values, precision, within-bin shape) is not measured on the "
-                "Spark engine: numbers are drawn uniformly within their bins"
+                f"{' and '.join(what[p] for p in skipped)} are not measured on the Spark engine (it counts "
+                "public cells; the distinct values of a column may be as many as its rows): precision and "
+                "within-bin shape are"
             )
-            return 0.0
-        assert isinstance(self._table, Table)
         left = self.rho_left(step) if rho_left is None else rho_left
-        rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * left, self.numeric_detail)
+        rho_unit, _ = numeric.plan_rho(self.domain, numeric.NUMERIC_SHARE * left, parts)
         self.domain = numeric.measure_pre(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
-                                          noise=self.noise, step=step, parts=self.numeric_detail,
-                                          released=released)
+                                          noise=self.noise, step=step, parts=parts, released=released)
         return rho_unit
+
+    @property
+    def _detail_parts(self) -> tuple[str, ...]:
+        """The numeric detail this table's engine measures (Spark: no exact-value reads)."""
+        if self._table.engine == "spark":
+            return tuple(p for p in self.numeric_detail if p not in ("atoms", "bins"))
+        return self.numeric_detail
 
     def _numeric_detail_shape(self, step: str, rho_unit: float, extra: dict[str, float] | None = None) -> None:
         """Place equal-mass edges (numeric detail "bins"), then measure within-bin densities on the other bins."""
         from dpsynth.data import numeric
 
         if rho_unit > 0:
-            assert isinstance(self._table, Table)  # zero on Spark
-            self.domain = numeric.measure_bins(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
-                                               noise=self.noise, step=step, parts=self.numeric_detail,
-                                               rho_extra=extra)
+            parts = self._detail_parts
+            if "bins" in parts:
+                assert isinstance(self._table, Table)  # not on Spark (see _detail_parts)
+                self.domain = numeric.measure_bins(self._table, self.domain, rho_unit=rho_unit,
+                                                   accountant=self.accountant, noise=self.noise, step=step,
+                                                   parts=parts, rho_extra=extra)
             self.domain = numeric.measure_shape(self._table, self.domain, rho_unit=rho_unit, accountant=self.accountant,
-                                                noise=self.noise, step=step, parts=self.numeric_detail)
+                                                noise=self.noise, step=step, parts=parts)
 
     # -- the discretised view marginal methods measure --------------------------------------
     @property

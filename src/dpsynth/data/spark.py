@@ -634,6 +634,49 @@ def grid_histogram(table: SparkTable, col: Column, grid: np.ndarray) -> np.ndarr
     return counts
 
 
+def step_histogram(table: SparkTable, col: Column, chain: Sequence[float]) -> np.ndarray:
+    """Raw counts of numeric detail's precision histogram, counted by Spark.
+
+    Present values on no grid of ``chain`` (cell 0), by the coarsest grid they lie on
+    (cell j + 1, as :func:`dpsynth.data.numeric.grid_cells`), exact zeros (last cell).
+    """
+    F = _pyspark()
+    c = table.frame[_q(col.name)]
+    x = F.col("x")
+    cell = F.when(x == F.lit(0.0), F.lit(len(chain) + 1))
+    for j in range(len(chain) - 1, -1, -1):  # coarsest first: the first match wins
+        r = x / F.lit(float(chain[j]))
+        k = F.round(r)
+        cell = cell.when((F.abs(r - k) < F.lit(1e-6)) & (k != F.lit(0.0)), F.lit(j + 1))
+    rows = (table.frame.where(~missing(F, col, c)).select(number(F, col, c).alias("x")).where(x.isNotNull())
+            .groupBy(cell.otherwise(F.lit(0)).alias("cell")).count().collect())
+    counts = np.zeros(len(chain) + 2)
+    for k_, n in rows:
+        counts[int(k_)] = n
+    return counts
+
+
+def shape_histogram(table: SparkTable, coder: _Coder, cuts: np.ndarray) -> np.ndarray:
+    """Raw counts of numeric detail's within-bin shape histogram, counted by Spark.
+
+    Present values per sub-cell of ``cuts`` (values outside in the outer cells); rows whose
+    code is an atom's are left out.
+    """
+    F = _pyspark()
+    col = coder.col
+    c = table.frame[_q(col.name)]
+    x = F.col("x")
+    frame = table.frame.where(~missing(F, col, c)).select(number(F, col, c).alias("x")).where(x.isNotNull())
+    if coder.atom_codes:
+        code = _bin(F, coder, _clamp(F, x, coder.lo, coder.hi))
+        frame = frame.where(~code.isin([int(a) for a in coder.atom_codes]))
+    rows = frame.groupBy(edges_count(F, [float(v) for v in cuts[1:-1]], x).alias("cell")).count().collect()
+    counts = np.zeros(cuts.size - 1)
+    for k_, n in rows:
+        counts[int(k_)] = n
+    return counts
+
+
 def clipped_view(table: SparkTable, domain: Domain, new_cols: Mapping[str, Column]) -> SparkTable:
     """The table with unknown categories as ``other`` and numbers clamped to the new bounds.
 
