@@ -624,13 +624,22 @@ def category_histogram(table: SparkTable, col: Column) -> tuple[list[str], np.nd
 def grid_histogram(table: SparkTable, col: Column, grid: np.ndarray) -> np.ndarray:
     """Raw counts of present, finite values per grid cell (cell = number of grid edges <= x)."""
     F = _pyspark()
+    x = F.col("x")
+    return _cell_histogram(_present_numbers(F, table, col), edges_count(F, [float(g) for g in grid], x),
+                           len(grid) + 1)
+
+
+def _present_numbers(F: Any, table: SparkTable, col: Column) -> DataFrame:
+    """One column ``x``: the present, finite numbers of ``col`` (epoch seconds for datetimes)."""
     c = table.frame[_q(col.name)]
-    x = number(F, col, c)
-    rows = (table.frame.where(~missing(F, col, c)).select(x.alias("x")).where(F.col("x").isNotNull())
-            .groupBy(edges_count(F, [float(g) for g in grid], F.col("x")).alias("cell")).count().collect())
-    counts = np.zeros(len(grid) + 1)
-    for cell, k in rows:
-        counts[int(cell)] = k
+    return table.frame.where(~missing(F, col, c)).select(number(F, col, c).alias("x")).where(F.col("x").isNotNull())
+
+
+def _cell_histogram(frame: DataFrame, cell: SparkColumn, size: int) -> np.ndarray:
+    """Raw counts of ``frame``'s rows per value of ``cell`` (in ``range(size)``), counted by Spark."""
+    counts = np.zeros(size)
+    for k, n in frame.groupBy(cell.alias("cell")).count().collect():
+        counts[int(k)] = n
     return counts
 
 
@@ -641,19 +650,13 @@ def step_histogram(table: SparkTable, col: Column, chain: Sequence[float]) -> np
     (cell j + 1, as :func:`dpsynth.data.numeric.grid_cells`), exact zeros (last cell).
     """
     F = _pyspark()
-    c = table.frame[_q(col.name)]
     x = F.col("x")
     cell = F.when(x == F.lit(0.0), F.lit(len(chain) + 1))
     for j in range(len(chain) - 1, -1, -1):  # coarsest first: the first match wins
         r = x / F.lit(float(chain[j]))
         k = F.round(r)
         cell = cell.when((F.abs(r - k) < F.lit(1e-6)) & (k != F.lit(0.0)), F.lit(j + 1))
-    rows = (table.frame.where(~missing(F, col, c)).select(number(F, col, c).alias("x")).where(x.isNotNull())
-            .groupBy(cell.otherwise(F.lit(0)).alias("cell")).count().collect())
-    counts = np.zeros(len(chain) + 2)
-    for k_, n in rows:
-        counts[int(k_)] = n
-    return counts
+    return _cell_histogram(_present_numbers(F, table, col), cell.otherwise(F.lit(0)), len(chain) + 2)
 
 
 def shape_histogram(table: SparkTable, coder: _Coder, cuts: np.ndarray) -> np.ndarray:
@@ -663,18 +666,12 @@ def shape_histogram(table: SparkTable, coder: _Coder, cuts: np.ndarray) -> np.nd
     code is an atom's are left out.
     """
     F = _pyspark()
-    col = coder.col
-    c = table.frame[_q(col.name)]
     x = F.col("x")
-    frame = table.frame.where(~missing(F, col, c)).select(number(F, col, c).alias("x")).where(x.isNotNull())
+    frame = _present_numbers(F, table, coder.col)
     if coder.atom_codes:
         code = _bin(F, coder, _clamp(F, x, coder.lo, coder.hi))
         frame = frame.where(~code.isin([int(a) for a in coder.atom_codes]))
-    rows = frame.groupBy(edges_count(F, [float(v) for v in cuts[1:-1]], x).alias("cell")).count().collect()
-    counts = np.zeros(cuts.size - 1)
-    for k_, n in rows:
-        counts[int(k_)] = n
-    return counts
+    return _cell_histogram(frame, edges_count(F, [float(v) for v in cuts[1:-1]], x), cuts.size - 1)
 
 
 def clipped_view(table: SparkTable, domain: Domain, new_cols: Mapping[str, Column]) -> SparkTable:
