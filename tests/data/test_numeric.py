@@ -557,6 +557,12 @@ def test_a_column_of_few_exact_values_is_decoded_on_them_alone():
     public = domain.with_columns([domain["density"].replace(bins=8)])
     kept, _ = _fit_detail(frame, public, seed=1)
     assert kept["density"].bins == 8 and len(kept["density"].atoms) <= 4
+    # A neighbour with one more row on a value of its own: that value is never an atom (each
+    # atom clears the thresholded release), and the column is discrete on the same values.
+    neighbour = pd.concat([frame, pd.DataFrame({"density": [12_345.6], "price": [10.0]})], ignore_index=True)
+    for seed in range(4):
+        dom_n, _ = _fit_detail(neighbour, domain, seed=seed)
+        assert 12_345.6 not in dom_n["density"].atoms and dom_n["density"].bins == 1
     # Half the rows spread continuously: not discrete, at most half as many atoms as bins.
     mixed = frame.assign(density=np.where(rng.random(n) < 0.5, frame["density"],
                                           np.round(rng.uniform(16.3, 52_000.0, n), 1)))
